@@ -1,0 +1,69 @@
+//! Command-line interface: argument definitions only; each command lives in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Hyperparameter sweeps for character-level language models trained with candle.
+///
+/// `sweep GRID.json` expands the grid, trains every configuration (several at once) and
+/// writes trials.csv, curves.csv and summary.md into the results folder. Running it again
+/// skips the trials that are already complete.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sweep",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// A subcommand; without one, runs the sweep in GRID.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of a sweep run.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of `sweep GRID`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The grid file (JSON) to run.
+    #[arg(required = true, value_name = "GRID")]
+    pub grid: Option<PathBuf>,
+    /// Results folder.
+    #[arg(long, short, default_value = "results", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Trials trained at once, one thread each [default: number of CPU threads].
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+    /// Run trials that failed in an earlier run again (they are kept as failed otherwise).
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// List the trials the grid expands to, and which would run, without training.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Regenerate trials.csv, curves.csv and summary.md from a results folder, without training.
+    Report {
+        /// Results folder.
+        #[arg(default_value = "results")]
+        dir: PathBuf,
+    },
+    /// Show the state of every trial of the last sweep in a results folder, changing nothing.
+    Status {
+        /// Results folder.
+        #[arg(default_value = "results")]
+        dir: PathBuf,
+    },
+    /// Train the trial in one trial folder (started by sweep itself, locally or on a cluster).
+    #[command(hide = true)]
+    Worker {
+        /// The trial folder, holding config.json.
+        trial_dir: PathBuf,
+    },
+}

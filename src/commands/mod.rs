@@ -1,0 +1,16 @@
+//! One module per command; each returns the process exit code.
+
+pub mod report;
+pub mod run;
+pub mod status;
+pub mod worker;
+
+/// Exit codes (as documented in README).
+pub mod exit {
+    /// Every trial completed.
+    pub const OK: u8 = 0;
+    /// The sweep ran but some trials failed.
+    pub const TRIALS_FAILED: u8 = 1;
+    /// Bad input or an error that stopped the sweep.
+    pub const FATAL: u8 = 2;
+}

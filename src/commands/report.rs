@@ -1,0 +1,21 @@
+//! `sweep report [DIR]`: regenerate the reports of a results folder without training.
+
+use std::path::Path;
+
+use super::exit;
+use crate::report;
+use crate::store::Store;
+
+/// Rewrites trials.csv, curves.csv and summary.md in `dir`.
+pub fn run(dir: &Path) -> anyhow::Result<u8> {
+    let store = Store::open(dir)?;
+    let (sweep, written) = report::write_all(&store)?;
+    println!(
+        "wrote {}, {} and {} ({} trials)",
+        written.summary_md.display(),
+        written.trials_csv.display(),
+        written.curves_csv.display(),
+        sweep.trials.len()
+    );
+    Ok(exit::OK)
+}

@@ -1,0 +1,57 @@
+//! Messages a worker prints on stdout, one JSON object per line, for its orchestrator.
+//! They only drive the progress display: the trial folder is the record of what happened.
+
+use serde::{Deserialize, Serialize};
+
+/// One line of worker output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WorkerMessage {
+    /// Training starts.
+    Started {
+        /// Steps the trial will train.
+        steps: usize,
+        /// Trainable parameters.
+        parameters: usize,
+    },
+    /// Training advanced (sent at most a few times per second, and at every evaluation).
+    Progress {
+        /// Steps done.
+        step: usize,
+        /// Training perplexity of the last step.
+        train_ppl: f64,
+        /// Held-out perplexity, when measured at this step.
+        heldout_ppl: Option<f64>,
+        /// Seconds of training so far.
+        elapsed_s: f64,
+    },
+}
+
+impl WorkerMessage {
+    /// The line a worker prints.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("messages serialize")
+    }
+
+    /// Parses a line; `None` for anything that is not a message (e.g. stray library output).
+    pub fn parse(line: &str) -> Option<WorkerMessage> {
+        serde_json::from_str(line).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_and_noise_is_ignored() {
+        let m = WorkerMessage::Progress {
+            step: 3,
+            train_ppl: 12.5,
+            heldout_ppl: None,
+            elapsed_s: 0.25,
+        };
+        assert_eq!(WorkerMessage::parse(&m.to_line()), Some(m));
+        assert!(WorkerMessage::parse("warning: something").is_none());
+    }
+}

@@ -1,0 +1,15 @@
+//! sweep: hyperparameter sweeps for character-level language models trained with candle.
+//!
+//! The pipeline, one module each: [`spec`] (grid file → trials) → [`store`] (the results
+//! folder) → [`executor`] (worker processes running [`train`] on [`model`]s over [`data`]) →
+//! [`report`] (CSVs and summary). [`cli`] and [`commands`] are the command-line front end.
+
+pub mod cli;
+pub mod commands;
+pub mod data;
+pub mod executor;
+pub mod model;
+pub mod report;
+pub mod spec;
+pub mod store;
+pub mod train;

@@ -1,0 +1,25 @@
+//! The `sweep` binary: parse arguments, run the command, map the outcome to an exit code
+//! (0 all trials completed, 1 some trials failed, 2 bad input or fatal error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sweep::cli::{Cli, Command};
+use sweep::commands::{self, exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => commands::run::run(&cli.run),
+        Some(Command::Report { dir }) => commands::report::run(dir),
+        Some(Command::Status { dir }) => commands::status::run(dir),
+        Some(Command::Worker { trial_dir }) => commands::worker::run(trial_dir),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FATAL)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Character-level language models behind one small interface, so that the training loop does
+//! not depend on how a model computes its logits (a fused kernel can replace the insides).
+
+pub mod init;
+pub mod rnn;
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use rand::Rng;
+
+use crate::spec::{Cell, TrainParams};
+
+pub use rnn::RnnLm;
+
+/// A model that predicts the next character at every position of a batch of windows.
+pub trait LanguageModel: Send {
+    /// Logits of shape `(rows * seq_len, vocab)` for token ids of shape `(rows, seq_len)`,
+    /// row-major, so that row `r * seq_len + t` predicts the successor of `inputs[r][t]`.
+    /// The hidden state starts at zero for every window.
+    fn logits(&self, inputs: &Tensor) -> Result<Tensor>;
+
+    /// Trainable parameters under stable names (the keys of checkpoints), in a fixed order.
+    fn parameters(&self) -> Vec<(&'static str, &Var)>;
+
+    /// Total number of trainable scalars.
+    fn parameter_count(&self) -> usize {
+        self.parameters()
+            .iter()
+            .map(|(_, v)| v.as_tensor().elem_count())
+            .sum()
+    }
+}
+
+/// Builds the model `params` describe, initialised from `rng`.
+pub fn build(
+    params: &TrainParams,
+    vocab: usize,
+    rng: &mut impl Rng,
+    device: &Device,
+) -> Result<Box<dyn LanguageModel>> {
+    match params.cell {
+        Cell::Rnn => Ok(Box::new(RnnLm::new(
+            vocab,
+            params.hidden,
+            DType::F32,
+            device,
+            rng,
+        )?)),
+    }
+}
+
+/// Parameter count of [`RnnLm`]: embedding V², RNN HV + H² + 2H, output HV + V.
+pub fn rnn_parameter_count(vocab: usize, hidden: usize) -> usize {
+    vocab * vocab + hidden * vocab + hidden * hidden + 2 * hidden + hidden * vocab + vocab
+}

@@ -1,0 +1,200 @@
+//! The reference model: embedding V×V → single-layer tanh RNN (hidden H) → linear H→V.
+//!
+//! Equivalent to `nn.Embedding(V, V)`, `nn.RNN(V, H)` and `nn.Linear(H, V)` in PyTorch. Since
+//! the embedding feeds straight into the RNN's input projection, both are folded into one V×H
+//! table per forward pass (`E·W_ihᵀ + b_ih + b_hh`) and each time step gathers its rows: the same
+//! function and gradients with one small matmul instead of one per step.
+
+use candle_core::{DType, Device, Result, Tensor, Var, D};
+use rand::Rng;
+
+use super::{init, LanguageModel};
+
+/// Character RNN language model with PyTorch's default initialisation.
+pub struct RnnLm {
+    embedding: Var,
+    weight_ih: Var,
+    weight_hh: Var,
+    bias_ih: Var,
+    bias_hh: Var,
+    out_weight: Var,
+    out_bias: Var,
+    hidden: usize,
+}
+
+impl RnnLm {
+    /// A model for `vocab` characters with `hidden` units, initialised from `rng` in a fixed
+    /// order: embedding N(0,1); RNN weights and biases U(±1/√H); output weight and bias U(±1/√H).
+    pub fn new(
+        vocab: usize,
+        hidden: usize,
+        dtype: DType,
+        device: &Device,
+        rng: &mut impl Rng,
+    ) -> Result<RnnLm> {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        Ok(RnnLm {
+            embedding: init::normal(&[vocab, vocab], dtype, device, rng)?,
+            weight_ih: init::uniform(&[hidden, vocab], bound, dtype, device, rng)?,
+            weight_hh: init::uniform(&[hidden, hidden], bound, dtype, device, rng)?,
+            bias_ih: init::uniform(&[hidden], bound, dtype, device, rng)?,
+            bias_hh: init::uniform(&[hidden], bound, dtype, device, rng)?,
+            out_weight: init::uniform(&[vocab, hidden], bound, dtype, device, rng)?,
+            out_bias: init::uniform(&[vocab], bound, dtype, device, rng)?,
+            hidden,
+        })
+    }
+}
+
+impl LanguageModel for RnnLm {
+    fn logits(&self, inputs: &Tensor) -> Result<Tensor> {
+        let (rows, seq_len) = inputs.dims2()?;
+        let bias = (self.bias_ih.as_tensor() + self.bias_hh.as_tensor())?;
+        let table = self
+            .embedding
+            .matmul(&self.weight_ih.t()?)?
+            .broadcast_add(&bias)?;
+        let w_hh_t = self.weight_hh.t()?;
+        let by_time = inputs.t()?.contiguous()?;
+        let mut states = Vec::with_capacity(seq_len);
+        for t in 0..seq_len {
+            let pre = table.index_select(&by_time.get(t)?, 0)?;
+            let pre = match states.last() {
+                None => pre,
+                Some(h) => (pre + Tensor::matmul(h, &w_hh_t)?)?,
+            };
+            states.push(pre.tanh()?);
+        }
+        let states = Tensor::stack(&states, 1)?.reshape((rows * seq_len, self.hidden))?;
+        states
+            .matmul(&self.out_weight.t()?)?
+            .broadcast_add(self.out_bias.as_tensor())
+    }
+
+    fn parameters(&self) -> Vec<(&'static str, &Var)> {
+        vec![
+            ("embedding.weight", &self.embedding),
+            ("rnn.weight_ih_l0", &self.weight_ih),
+            ("rnn.weight_hh_l0", &self.weight_hh),
+            ("rnn.bias_ih_l0", &self.bias_ih),
+            ("rnn.bias_hh_l0", &self.bias_hh),
+            ("output.weight", &self.out_weight),
+            ("output.bias", &self.out_bias),
+        ]
+    }
+}
+
+/// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)`.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    candle_nn::loss::nll(&log_probs, targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::rnn_parameter_count;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn model(vocab: usize, hidden: usize, dtype: DType, seed: u64) -> RnnLm {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        RnnLm::new(vocab, hidden, dtype, &Device::Cpu, &mut rng).unwrap()
+    }
+
+    fn loss(m: &RnnLm, inputs: &[u32], targets: &[u32], rows: usize) -> Tensor {
+        let seq = inputs.len() / rows;
+        let x = Tensor::from_slice(inputs, (rows, seq), &Device::Cpu).unwrap();
+        let y = Tensor::from_slice(targets, inputs.len(), &Device::Cpu).unwrap();
+        cross_entropy(&m.logits(&x).unwrap(), &y).unwrap()
+    }
+
+    #[test]
+    fn parameter_count_matches_the_formula() {
+        assert_eq!(rnn_parameter_count(44, 128), 29_884);
+        for (v, h) in [(44, 128), (44, 200), (5, 3)] {
+            assert_eq!(model(v, h, DType::F32, 0).parameter_count(), rnn_parameter_count(v, h));
+        }
+    }
+
+    #[test]
+    fn initialisation_follows_pytorch_bounds_and_is_seeded() {
+        let a = model(10, 16, DType::F32, 1);
+        let bound = 0.25_f32; // 1/√16
+        for (name, var) in a.parameters().into_iter().skip(1) {
+            let v: Vec<f32> = var.flatten_all().unwrap().to_vec1().unwrap();
+            assert!(v.iter().all(|x| x.abs() <= bound), "{name}");
+        }
+        let emb: Vec<f32> = a.embedding.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(emb.iter().any(|x| x.abs() > 1.0), "embedding is N(0,1), not U(±1/√H)");
+        let same = model(10, 16, DType::F32, 1);
+        let other = model(10, 16, DType::F32, 2);
+        let flat = |m: &RnnLm| -> Vec<f32> { m.weight_hh.flatten_all().unwrap().to_vec1().unwrap() };
+        assert_eq!(flat(&a), flat(&same));
+        assert_ne!(flat(&a), flat(&other));
+    }
+
+    /// Unrolls the RNN by hand on plain vectors: an independent check of the tensor version.
+    #[test]
+    fn logits_match_a_scalar_reference() {
+        let m = model(6, 4, DType::F64, 7);
+        let get = |v: &Var| -> Vec<f64> { v.flatten_all().unwrap().to_vec1().unwrap() };
+        let (e, wih, whh) = (get(&m.embedding), get(&m.weight_ih), get(&m.weight_hh));
+        let (bih, bhh, wo, bo) = (get(&m.bias_ih), get(&m.bias_hh), get(&m.out_weight), get(&m.out_bias));
+        let (v, h) = (6, 4);
+        let inputs = [1u32, 5, 0, 3, 3, 2];
+        let x = Tensor::from_slice(&inputs, (2, 3), &Device::Cpu).unwrap();
+        let got: Vec<Vec<f64>> = m.logits(&x).unwrap().to_vec2().unwrap();
+        for row in 0..2 {
+            let mut state = vec![0.0; h];
+            for t in 0..3 {
+                let tok = inputs[row * 3 + t] as usize;
+                let emb = &e[tok * v..(tok + 1) * v];
+                let next: Vec<f64> = (0..h)
+                    .map(|i| {
+                        let a: f64 = (0..v).map(|j| wih[i * v + j] * emb[j]).sum::<f64>()
+                            + (0..h).map(|j| whh[i * h + j] * state[j]).sum::<f64>()
+                            + bih[i]
+                            + bhh[i];
+                        a.tanh()
+                    })
+                    .collect();
+                state = next;
+                for k in 0..v {
+                    let want = (0..h).map(|j| wo[k * h + j] * state[j]).sum::<f64>() + bo[k];
+                    let have = got[row * 3 + t][k];
+                    assert!((want - have).abs() < 1e-12, "row {row} t {t} k {k}: {want} vs {have}");
+                }
+            }
+        }
+    }
+
+    /// Backpropagation through time against central finite differences, in f64.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let m = model(5, 6, DType::F64, 3);
+        let inputs = [0u32, 1, 2, 3, 4, 4, 3, 2, 1, 0, 2, 2];
+        let targets = [1u32, 2, 3, 4, 0, 3, 2, 1, 0, 4, 2, 1];
+        let grads = loss(&m, &inputs, &targets, 2).backward().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let eps = 1e-6;
+        for (name, var) in m.parameters() {
+            let grad: Vec<f64> = grads.get(var).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let base: Vec<f64> = var.flatten_all().unwrap().to_vec1().unwrap();
+            let shape = var.shape().clone();
+            for _ in 0..6 {
+                let i = rng.random_range(0..base.len());
+                let mut at = |delta: f64| {
+                    let mut p = base.clone();
+                    p[i] += delta;
+                    var.set(&Tensor::from_vec(p, &shape, &Device::Cpu).unwrap()).unwrap();
+                    loss(&m, &inputs, &targets, 2).to_scalar::<f64>().unwrap()
+                };
+                let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+                var.set(&Tensor::from_vec(base.clone(), &shape, &Device::Cpu).unwrap()).unwrap();
+                let tol = 1e-7 + 1e-5 * numeric.abs();
+                assert!((numeric - grad[i]).abs() < tol, "{name}[{i}]: numeric {numeric} vs autograd {}", grad[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Reports: pure functions of the stored results (so `sweep report` needs no training).
+//! [`load`] reads a results folder; [`tables`] writes `trials.csv` and `curves.csv`;
+//! [`summary`] renders `summary.md`.
+
+pub mod load;
+pub mod summary;
+pub mod tables;
+
+use std::path::PathBuf;
+
+use crate::store::{atomic, Store};
+
+pub use load::{SweepRecord, TrialRecord};
+
+/// The files a report run wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `trials.csv`.
+    pub trials_csv: PathBuf,
+    /// `curves.csv`.
+    pub curves_csv: PathBuf,
+    /// `summary.md`.
+    pub summary_md: PathBuf,
+}
+
+/// Regenerates every report of the sweep last run in `store`.
+pub fn write_all(store: &Store) -> anyhow::Result<(SweepRecord, Written)> {
+    let sweep = load::load(store)?;
+    let root = store.root();
+    let written = Written {
+        trials_csv: root.join("trials.csv"),
+        curves_csv: root.join("curves.csv"),
+        summary_md: root.join("summary.md"),
+    };
+    atomic::write(&written.trials_csv, &tables::trials_csv(&sweep)?)?;
+    atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
+    let summary = summary::render(&sweep, &summary::Context::of_this_machine());
+    atomic::write(&written.summary_md, summary.as_bytes())?;
+    Ok((sweep, written))
+}

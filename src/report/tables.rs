@@ -1,0 +1,102 @@
+//! `trials.csv` (one row per trial) and `curves.csv` (tidy: one row per trial and step).
+
+use serde::Serialize;
+
+use super::load::SweepRecord;
+
+/// One row of `trials.csv`.
+#[derive(Serialize)]
+struct TrialRow<'a> {
+    id: &'a str,
+    label: &'a str,
+    cell: &'static str,
+    hidden: usize,
+    batch_size: usize,
+    seq_len: usize,
+    lr: f64,
+    steps: usize,
+    eval_every: usize,
+    seed: u64,
+    corpus: &'a str,
+    parameters: Option<usize>,
+    status: &'static str,
+    steps_done: usize,
+    final_train_ppl: Option<f64>,
+    final_heldout_ppl: Option<f64>,
+    best_heldout_ppl: Option<f64>,
+    steps_per_sec: Option<f64>,
+    wall_seconds: Option<f64>,
+    reason: Option<&'a str>,
+}
+
+/// `trials.csv`: every hyperparameter, the parameter count, status and headline numbers.
+pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for t in &sweep.trials {
+        let p = &t.config.params;
+        let r = t.result();
+        w.serialize(TrialRow {
+            id: &t.config.id,
+            label: &t.config.label,
+            cell: p.cell.name(),
+            hidden: p.hidden,
+            batch_size: p.batch_size,
+            seq_len: p.seq_len,
+            lr: p.lr,
+            steps: p.steps,
+            eval_every: p.eval_every,
+            seed: p.seed,
+            corpus: &t.config.corpus.name,
+            parameters: r.and_then(|r| r.parameters),
+            status: t.status_name(),
+            steps_done: r.map_or(t.metrics.len(), |r| r.steps_done),
+            final_train_ppl: r.and_then(|r| r.final_train_ppl),
+            final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),
+            best_heldout_ppl: r.and_then(|r| r.best_heldout_ppl),
+            steps_per_sec: r.and_then(|r| r.steps_per_sec),
+            wall_seconds: r.map(|r| r.wall_seconds),
+            reason: r.and_then(|r| r.reason.as_deref()),
+        })?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// One row of `curves.csv`.
+#[derive(Serialize)]
+struct CurveRow<'a> {
+    trial_id: &'a str,
+    step: usize,
+    train_loss: f64,
+    train_ppl: f64,
+    heldout_ppl: Option<f64>,
+    elapsed_s: f64,
+}
+
+/// `curves.csv`: every metric row of every trial, tidy long format.
+pub fn curves_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
+    // The header is written by hand so that a sweep without metrics still gets one.
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record([
+        "trial_id",
+        "step",
+        "train_loss",
+        "train_ppl",
+        "heldout_ppl",
+        "elapsed_s",
+    ])?;
+    for t in &sweep.trials {
+        for m in &t.metrics {
+            w.serialize(CurveRow {
+                trial_id: &t.config.id,
+                step: m.step,
+                train_loss: m.train_loss,
+                train_ppl: m.train_ppl,
+                heldout_ppl: m.heldout_ppl,
+                elapsed_s: m.elapsed_s,
+            })?;
+        }
+    }
+    Ok(w.into_inner()?)
+}

@@ -1,0 +1,320 @@
+//! Reads a grid file (JSON) into a validated [`GridSpec`].
+//!
+//! Validation is strict: unknown keys, wrong types, empty or duplicated axis values are errors
+//! that name the file and the key and say what was expected. Nothing is trained before the whole
+//! file is known to be good.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::params::{describe, suggest, ParamError, TrainParams};
+use crate::data::CorpusSource;
+
+/// Keys allowed at the top level of a grid file.
+const TOP_KEYS: &[&str] = &["name", "corpus", "base", "grid", "seeds"];
+
+/// A validated grid file.
+#[derive(Debug, Clone)]
+pub struct GridSpec {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The sweep's name (defaults to the file stem).
+    pub name: String,
+    /// The corpus every trial trains on.
+    pub corpus: CorpusSource,
+    /// Parameters shared by all trials.
+    pub base: TrainParams,
+    /// Swept parameters with their values, in file order; seeds last.
+    pub axes: Vec<Axis>,
+}
+
+/// One swept parameter and the values it takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// Parameter name (one of [`super::params::PARAM_KEYS`]).
+    pub key: String,
+    /// Values, each already checked against the parameter's type and range.
+    pub values: Vec<Value>,
+}
+
+/// A problem with a grid file.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read grid file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON.
+    #[error("{path}:{line}:{column}: invalid JSON: {message}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A key is unknown or its value is invalid.
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+impl GridSpec {
+    /// Reads and validates the grid file at `path`.
+    pub fn load(path: &Path) -> Result<GridSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        GridSpec::parse(path, &text)
+    }
+
+    /// Validates grid-file `text`; `path` names it in errors and anchors a relative corpus path.
+    pub fn parse(path: &Path, text: &str) -> Result<GridSpec, SpecError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| SpecError::Json {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?;
+        let invalid = |key: &str, message: String| SpecError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+        let top = value.as_object().ok_or_else(|| {
+            invalid(
+                "(top level)",
+                format!("expected a JSON object, got {}", describe(&value)),
+            )
+        })?;
+        for key in top.keys() {
+            if !TOP_KEYS.contains(&key.as_str()) {
+                let hint = suggest(key, TOP_KEYS)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(invalid(
+                    key,
+                    format!("unknown key; expected one of: {}{hint}", TOP_KEYS.join(", ")),
+                ));
+            }
+        }
+
+        let name = match top.get("name") {
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "sweep".into()),
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(v) => {
+                return Err(invalid(
+                    "name",
+                    format!("expected a non-empty string, got {}", describe(v)),
+                ))
+            }
+        };
+
+        let corpus = match top.get("corpus") {
+            None => CorpusSource::default(),
+            Some(Value::String(s)) if !s.is_empty() => {
+                let base_dir = path.parent().unwrap_or(Path::new("."));
+                CorpusSource::from_name_or_path(s, base_dir)
+            }
+            Some(v) => {
+                return Err(invalid(
+                    "corpus",
+                    format!(
+                        "expected \"timemachine\" or a path to a UTF-8 text file, got {}",
+                        describe(v)
+                    ),
+                ))
+            }
+        };
+
+        let mut base = TrainParams::default();
+        if let Some(v) = top.get("base") {
+            let obj = object(v).map_err(|m| invalid("base", m))?;
+            for (key, value) in obj {
+                base.set(key, value)
+                    .map_err(|e| invalid(&format!("base.{key}"), e.to_string()))?;
+            }
+        }
+
+        let mut axes = Vec::new();
+        if let Some(v) = top.get("grid") {
+            let obj = object(v).map_err(|m| invalid("grid", m))?;
+            for (key, values) in obj {
+                let at = format!("grid.{key}");
+                let values = axis_values(key, values).map_err(|m| invalid(&at, m))?;
+                axes.push(Axis {
+                    key: key.clone(),
+                    values,
+                });
+            }
+        }
+
+        if let Some(v) = top.get("seeds") {
+            if axes.iter().any(|a| a.key == "seed") {
+                return Err(invalid(
+                    "seeds",
+                    "seeds are given twice, as `seeds` and as `grid.seed`: keep one".into(),
+                ));
+            }
+            let values = axis_values("seed", v).map_err(|m| invalid("seeds", m))?;
+            axes.push(Axis {
+                key: "seed".into(),
+                values,
+            });
+        }
+
+        Ok(GridSpec {
+            path: path.to_path_buf(),
+            name,
+            corpus,
+            base,
+            axes,
+        })
+    }
+
+    /// The values of the seed axis, or the base seed when seeds are not swept.
+    pub fn seeds(&self) -> Vec<u64> {
+        self.axes
+            .iter()
+            .find(|a| a.key == "seed")
+            .map(|a| a.values.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_else(|| vec![self.base.seed])
+    }
+}
+
+fn object(value: &Value) -> Result<&Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("expected a JSON object, got {}", describe(value)))
+}
+
+/// Checks one axis: a non-empty list of distinct values valid for parameter `key`.
+fn axis_values(key: &str, values: &Value) -> Result<Vec<Value>, String> {
+    let list = values.as_array().ok_or_else(|| {
+        format!(
+            "expected a non-empty list of values, got {}",
+            describe(values)
+        )
+    })?;
+    if list.is_empty() {
+        return Err("expected a non-empty list of values, got []".into());
+    }
+    let mut probe = TrainParams::default();
+    for (i, value) in list.iter().enumerate() {
+        probe.set(key, value).map_err(|e| match e {
+            ParamError::Unknown { .. } => e.to_string(),
+            ParamError::Invalid { .. } => format!("item {i}: {e}"),
+        })?;
+        if list[..i].iter().any(|earlier| earlier == value) {
+            return Err(format!("duplicate value {}", describe(value)));
+        }
+    }
+    Ok(list.clone())
+}
+
+/// serde_json appends " at line L column C"; the error prefix already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<GridSpec, SpecError> {
+        GridSpec::parse(Path::new("sweeps/test.json"), text)
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let spec = parse(
+            r#"{ "name": "hidden-x-batch", "corpus": "timemachine",
+                 "base": { "cell": "rnn", "hidden": 128, "batch_size": 32, "seq_len": 35,
+                           "lr": 0.01, "steps": 1000, "eval_every": 100, "seed": 0 },
+                 "grid": { "hidden": [128, 200, 300], "batch_size": [16, 32, 64] },
+                 "seeds": [0, 1] }"#,
+        )
+        .unwrap();
+        assert_eq!(spec.name, "hidden-x-batch");
+        assert_eq!(spec.corpus, CorpusSource::default());
+        assert_eq!(
+            spec.axes.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(),
+            ["hidden", "batch_size", "seed"]
+        );
+        assert_eq!(spec.seeds(), [0, 1]);
+    }
+
+    #[test]
+    fn defaults_fill_everything_not_given() {
+        let spec = parse("{}").unwrap();
+        assert_eq!(spec.name, "test");
+        assert_eq!(spec.base, TrainParams::default());
+        assert!(spec.axes.is_empty());
+        assert_eq!(spec.seeds(), [0]);
+    }
+
+    #[test]
+    fn relative_corpus_paths_are_relative_to_the_grid_file() {
+        let spec = parse(r#"{"corpus": "texts/a.txt"}"#).unwrap();
+        assert_eq!(
+            spec.corpus,
+            CorpusSource::File(PathBuf::from("sweeps/texts/a.txt"))
+        );
+    }
+
+    #[test]
+    fn malformed_json_reports_line_and_column() {
+        let msg = error("{\n  \"base\": { \"hidden\": 128,, }\n}");
+        assert!(msg.starts_with("sweeps/test.json:2:"), "{msg}");
+        assert!(msg.contains("invalid JSON"), "{msg}");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_what_was_expected() {
+        let cases = [
+            (r#"{"grid": {"hidden": []}}"#, "`grid.hidden`: expected a non-empty list"),
+            (r#"{"grid": {"hidden": 128}}"#, "`grid.hidden`: expected a non-empty list"),
+            (r#"{"base": {"hidden": 0}}"#, "`base.hidden`: expected an integer from 1"),
+            (r#"{"grid": {"hidden": [64, 0]}}"#, "`grid.hidden`: item 1: expected an integer"),
+            (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
+            (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
+            (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds (did you mean `seeds`?)"),
+            (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),
+            (r#"{"seeds": [1], "grid": {"seed": [2]}}"#, "seeds are given twice"),
+            (r#"{"corpus": 3}"#, "`corpus`: expected \"timemachine\" or a path"),
+            (r#"{"name": ""}"#, "`name`: expected a non-empty string"),
+            (r#"[1, 2]"#, "expected a JSON object"),
+            (r#"{"base": {"cell": "lstm"}}"#, "`base.cell`: expected \"rnn\""),
+        ];
+        for (text, expected) in cases {
+            let msg = error(text);
+            assert!(msg.starts_with("sweeps/test.json: "), "{msg}");
+            assert!(msg.contains(expected), "{text}\n  gave: {msg}\n  want: {expected}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let msg = GridSpec::load(Path::new("/nonexistent/grid.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("cannot read grid file /nonexistent/grid.json"), "{msg}");
+    }
+}

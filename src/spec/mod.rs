@@ -1,0 +1,10 @@
+//! The grid file: parsing and validation ([`grid_file`]), the training parameters
+//! ([`params`]), and expansion into trials with stable ids ([`plan`]).
+
+pub mod grid_file;
+pub mod params;
+pub mod plan;
+
+pub use grid_file::{GridSpec, SpecError};
+pub use params::{Cell, TrainParams};
+pub use plan::{CorpusRef, Plan, Trial, TrialConfig};

@@ -1,0 +1,259 @@
+//! The training parameters of one trial and how each one is read and checked from JSON.
+//!
+//! Every parameter can appear in `base` and as a `grid` axis; this file is the one place that
+//! knows their names, types, defaults and valid ranges.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The recurrent cell of the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// A single-layer tanh RNN (`torch.nn.RNN`).
+    Rnn,
+}
+
+impl Cell {
+    /// The name used in grid files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Rnn => "rnn",
+        }
+    }
+}
+
+/// Everything that determines the outcome of one training run.
+///
+/// Two trials with equal `TrainParams` (and the same corpus) are the same trial: the trial id is
+/// a hash of these values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainParams {
+    /// Recurrent cell.
+    pub cell: Cell,
+    /// Hidden state size H.
+    pub hidden: usize,
+    /// Windows per batch.
+    pub batch_size: usize,
+    /// Characters per window (the unroll length).
+    pub seq_len: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Optimizer steps to train.
+    pub steps: usize,
+    /// Held-out perplexity is measured every this many steps (and after the last step).
+    pub eval_every: usize,
+    /// Seed of the initialisation and batch sampling.
+    pub seed: u64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            cell: Cell::Rnn,
+            hidden: 128,
+            batch_size: 32,
+            seq_len: 35,
+            lr: 0.01,
+            steps: 1000,
+            eval_every: 100,
+            seed: 0,
+        }
+    }
+}
+
+/// Names of all parameters, in the order reports list them.
+pub const PARAM_KEYS: &[&str] = &[
+    "cell",
+    "hidden",
+    "batch_size",
+    "seq_len",
+    "lr",
+    "steps",
+    "eval_every",
+    "seed",
+];
+
+/// Upper bound on sizes, to catch typos (hidden 12800) before they allocate gigabytes.
+const MAX_SIZE: u64 = 16_384;
+
+/// Why a value could not be assigned to a parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamError {
+    /// No parameter has this name.
+    Unknown { suggestion: Option<String> },
+    /// The value has the wrong type or is out of range.
+    Invalid { expected: String, got: String },
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamError::Unknown { suggestion } => {
+                write!(f, "unknown parameter; expected one of: {}", PARAM_KEYS.join(", "))?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean `{s}`?)")?;
+                }
+                Ok(())
+            }
+            ParamError::Invalid { expected, got } => write!(f, "expected {expected}, got {got}"),
+        }
+    }
+}
+
+/// The closest name in `candidates` to `key`, if it is plausibly a typo of it.
+pub fn suggest(key: &str, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(key, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+/// A short rendering of a JSON value for error messages.
+pub fn describe(value: &Value) -> String {
+    let s = value.to_string();
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
+}
+
+impl TrainParams {
+    /// Assigns `value` to the parameter named `key`, checking its type and range.
+    pub fn set(&mut self, key: &str, value: &Value) -> Result<(), ParamError> {
+        match key {
+            "cell" => self.cell = cell(value)?,
+            "hidden" => self.hidden = int_in(value, 1, MAX_SIZE)? as usize,
+            "batch_size" => self.batch_size = int_in(value, 1, MAX_SIZE)? as usize,
+            "seq_len" => self.seq_len = int_in(value, 1, MAX_SIZE)? as usize,
+            "lr" => self.lr = positive_float(value)?,
+            "steps" => self.steps = int_in(value, 1, 100_000_000)? as usize,
+            "eval_every" => self.eval_every = int_in(value, 1, 100_000_000)? as usize,
+            "seed" => self.seed = int_in(value, 0, u64::MAX)?,
+            _ => {
+                return Err(ParamError::Unknown {
+                    suggestion: suggest(key, PARAM_KEYS),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of the parameter named `key` as JSON (for reports and labels).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        Some(match key {
+            "cell" => Value::from(self.cell.name()),
+            "hidden" => Value::from(self.hidden),
+            "batch_size" => Value::from(self.batch_size),
+            "seq_len" => Value::from(self.seq_len),
+            "lr" => Value::from(self.lr),
+            "steps" => Value::from(self.steps),
+            "eval_every" => Value::from(self.eval_every),
+            "seed" => Value::from(self.seed),
+            _ => return None,
+        })
+    }
+}
+
+fn cell(value: &Value) -> Result<Cell, ParamError> {
+    match value.as_str() {
+        Some("rnn") => Ok(Cell::Rnn),
+        _ => Err(ParamError::Invalid {
+            expected: "\"rnn\" (gru and lstm are not available yet)".into(),
+            got: describe(value),
+        }),
+    }
+}
+
+fn int_in(value: &Value, min: u64, max: u64) -> Result<u64, ParamError> {
+    let expected = || {
+        if max == u64::MAX {
+            format!("an integer ≥ {min}")
+        } else {
+            format!("an integer from {min} to {max}")
+        }
+    };
+    match value.as_u64() {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ParamError::Invalid {
+            expected: expected(),
+            got: describe(value),
+        }),
+    }
+}
+
+fn positive_float(value: &Value) -> Result<f64, ParamError> {
+    match value.as_f64() {
+        Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(ParamError::Invalid {
+            expected: "a positive number".into(),
+            got: describe(value),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_and_get_round_trip_every_key() {
+        let mut p = TrainParams::default();
+        let values = [
+            json!("rnn"),
+            json!(7),
+            json!(3),
+            json!(11),
+            json!(0.5),
+            json!(20),
+            json!(5),
+            json!(42),
+        ];
+        for (key, value) in PARAM_KEYS.iter().zip(&values) {
+            p.set(key, value).unwrap();
+            assert_eq!(p.get(key).as_ref(), Some(value), "{key}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let mut p = TrainParams::default();
+        for (key, value) in [
+            ("hidden", json!(0)),
+            ("hidden", json!(-3)),
+            ("hidden", json!(12.5)),
+            ("hidden", json!("128")),
+            ("batch_size", json!(1_000_000)),
+            ("lr", json!(0)),
+            ("lr", json!(-0.1)),
+            ("lr", json!("fast")),
+            ("steps", json!(0)),
+            ("cell", json!("gru")),
+            ("cell", json!(1)),
+            ("seed", json!(-1)),
+        ] {
+            let err = p.set(key, &value).unwrap_err();
+            assert!(matches!(err, ParamError::Invalid { .. }), "{key}={value}");
+        }
+        assert_eq!(p, TrainParams::default(), "failed sets must not change anything");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest_name() {
+        let err = TrainParams::default().set("hiden", &json!(1)).unwrap_err();
+        assert_eq!(
+            err,
+            ParamError::Unknown {
+                suggestion: Some("hidden".into())
+            }
+        );
+        assert!(err.to_string().contains("did you mean `hidden`"));
+        let err = TrainParams::default().set("zzzzzz", &json!(1)).unwrap_err();
+        assert_eq!(err, ParamError::Unknown { suggestion: None });
+    }
+}

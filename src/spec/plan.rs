@@ -1,0 +1,243 @@
+//! Expands a [`GridSpec`] into trials (cartesian product of the axes, seeds last), each with a
+//! stable id: a hash of its resolved parameters and of the corpus content.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::grid_file::{GridSpec, SpecError};
+use super::params::TrainParams;
+use crate::data::{batch, Corpus};
+
+/// Which corpus a trial trains on; enough for a worker to load it and check it is unchanged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusRef {
+    /// The built-in name or the path as written in the grid file.
+    pub name: String,
+    /// Absolute path of a corpus file; `None` for a built-in corpus.
+    pub path: Option<PathBuf>,
+    /// SHA-256 of the raw corpus bytes.
+    pub sha256: String,
+}
+
+/// The complete configuration of one trial: what a worker reads from `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialConfig {
+    /// Stable id: see [`TrialConfig::compute_id`].
+    pub id: String,
+    /// Human-readable name from the swept values, e.g. `hidden=128 batch_size=32 seed=0`.
+    pub label: String,
+    /// Training parameters.
+    pub params: TrainParams,
+    /// Training data.
+    pub corpus: CorpusRef,
+}
+
+impl TrialConfig {
+    /// The id of a trial: 12 hex digits of SHA-256 over its parameters and corpus content.
+    ///
+    /// Labels, paths and file names do not enter the hash, so the same configuration has the
+    /// same id in every sweep that contains it.
+    pub fn compute_id(params: &TrainParams, corpus_sha256: &str) -> String {
+        #[derive(Serialize)]
+        struct Identity<'a> {
+            params: &'a TrainParams,
+            corpus_sha256: &'a str,
+        }
+        let json = serde_json::to_string(&Identity {
+            params,
+            corpus_sha256,
+        })
+        .expect("parameters serialize");
+        let digest = Sha256::digest(json.as_bytes());
+        digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// One trial of a plan (an alias kept for readability at call sites).
+pub type Trial = TrialConfig;
+
+/// All trials of a sweep, in expansion order.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The sweep's name.
+    pub name: String,
+    /// Names of the swept parameters, in file order (seed last when swept).
+    pub axes: Vec<String>,
+    /// The trials.
+    pub trials: Vec<Trial>,
+}
+
+impl Plan {
+    /// Expands `spec` over `corpus`, checking that every trial's batches fit in the corpus.
+    pub fn build(spec: &GridSpec, corpus: &Corpus) -> Result<Plan, SpecError> {
+        let corpus_ref = CorpusRef {
+            name: corpus.name.clone(),
+            path: corpus.path.clone(),
+            sha256: corpus.sha256.clone(),
+        };
+        let (train_len, heldout_len) = batch::split_lengths(corpus.len());
+        let mut trials = Vec::new();
+        for combo in cartesian(&spec.axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
+            let mut params = spec.base.clone();
+            let mut label = Vec::new();
+            for (axis, &i) in spec.axes.iter().zip(&combo) {
+                let value = &axis.values[i];
+                params
+                    .set(&axis.key, value)
+                    .expect("axis values were validated");
+                label.push(format!("{}={}", axis.key, plain(value)));
+            }
+            check_fits(spec, &params, train_len, heldout_len)?;
+            let id = TrialConfig::compute_id(&params, &corpus.sha256);
+            trials.push(TrialConfig {
+                id,
+                label: if label.is_empty() {
+                    "base".into()
+                } else {
+                    label.join(" ")
+                },
+                params,
+                corpus: corpus_ref.clone(),
+            });
+        }
+        Ok(Plan {
+            name: spec.name.clone(),
+            axes: spec.axes.iter().map(|a| a.key.clone()).collect(),
+            trials,
+        })
+    }
+}
+
+fn check_fits(
+    spec: &GridSpec,
+    p: &TrainParams,
+    train_len: usize,
+    heldout_len: usize,
+) -> Result<(), SpecError> {
+    let need_train = batch::min_train_len(p.batch_size, p.seq_len);
+    let problem = if train_len < need_train {
+        Some(format!(
+            "too short for batch_size {} × seq_len {}: its training part (first 90%) has {} \
+             characters, needs at least {need_train}",
+            p.batch_size, p.seq_len, train_len
+        ))
+    } else if heldout_len < p.seq_len + 1 {
+        Some(format!(
+            "too short for seq_len {}: its held-out part (last 10%) has {} characters, needs at \
+             least {}",
+            p.seq_len,
+            heldout_len,
+            p.seq_len + 1
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(SpecError::Invalid {
+            path: spec.path.clone(),
+            key: "corpus".into(),
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A value without JSON quotes, for labels.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// All index combinations of axes with the given lengths; the last axis varies fastest.
+fn cartesian(lengths: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for &n in lengths {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..n).map(move |i| {
+                    let mut next = prefix.clone();
+                    next.push(i);
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(text: &str) -> Result<Plan, SpecError> {
+        let spec = GridSpec::parse(Path::new("g.json"), text)?;
+        Plan::build(&spec, &Corpus::builtin())
+    }
+
+    #[test]
+    fn expansion_is_the_cartesian_product_times_seeds() {
+        let p = plan(
+            r#"{"grid": {"hidden": [128, 200, 300], "batch_size": [16, 32, 64]},
+                "seeds": [0, 1]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.trials.len(), 18);
+        assert_eq!(p.axes, ["hidden", "batch_size", "seed"]);
+        assert_eq!(p.trials[0].label, "hidden=128 batch_size=16 seed=0");
+        assert_eq!(p.trials[1].label, "hidden=128 batch_size=16 seed=1");
+        assert_eq!(p.trials[17].label, "hidden=300 batch_size=64 seed=1");
+        assert_eq!(
+            (p.trials[17].params.hidden, p.trials[17].params.batch_size),
+            (300, 64)
+        );
+        let mut ids: Vec<_> = p.trials.iter().map(|t| t.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 18, "ids are distinct");
+    }
+
+    #[test]
+    fn ids_depend_on_the_resolved_config_only() {
+        let a = plan(r#"{"name": "a", "base": {"hidden": 64}, "grid": {"lr": [0.01, 0.1]}}"#)
+            .unwrap();
+        let b = plan(r#"{"name": "b", "grid": {"hidden": [64]}, "seeds": [0], "base": {"lr": 0.1}}"#)
+            .unwrap();
+        assert_eq!(a.trials[1].id, b.trials[0].id, "same config, same id");
+        assert_ne!(a.trials[0].id, a.trials[1].id);
+        assert_eq!(a.trials[0].id.len(), 12);
+        // Stable across runs and versions: a change here orphans every stored result.
+        assert_eq!(
+            TrialConfig::compute_id(&TrainParams::default(), "abc"),
+            TrialConfig::compute_id(&TrainParams::default(), "abc")
+        );
+        assert_ne!(
+            TrialConfig::compute_id(&TrainParams::default(), "abc"),
+            TrialConfig::compute_id(&TrainParams::default(), "abd")
+        );
+    }
+
+    #[test]
+    fn no_grid_gives_one_base_trial() {
+        let p = plan("{}").unwrap();
+        assert_eq!(p.trials.len(), 1);
+        assert_eq!(p.trials[0].label, "base");
+        assert_eq!(p.trials[0].params, TrainParams::default());
+    }
+
+    #[test]
+    fn batches_that_do_not_fit_the_corpus_are_rejected_before_training() {
+        let msg = plan(r#"{"grid": {"batch_size": [32, 8192], "seq_len": [35]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("g.json: `corpus`: too short for batch_size 8192 × seq_len 35"), "{msg}");
+    }
+}

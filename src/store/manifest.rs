@@ -1,0 +1,44 @@
+//! `sweep.json`: which trials the last sweep run in a results folder consists of, so that
+//! reports describe exactly that grid even when the folder holds trials of earlier grids.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic;
+
+/// File name of the manifest inside a results folder.
+pub const FILE: &str = "sweep.json";
+
+/// The plan last run in a results folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The sweep's name.
+    pub name: String,
+    /// The grid file it came from.
+    pub grid_file: PathBuf,
+    /// Corpus name.
+    pub corpus: String,
+    /// Swept parameters, in file order.
+    pub axes: Vec<String>,
+    /// Trial ids, in expansion order.
+    pub trials: Vec<String>,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// Wall time of the run that produced the results, once it finished.
+    pub wall_seconds: Option<f64>,
+    /// Concurrent workers used.
+    pub jobs: usize,
+}
+
+impl Manifest {
+    /// Reads the manifest of the results folder `root`.
+    pub fn read(root: &Path) -> anyhow::Result<Manifest> {
+        atomic::read_json(&root.join(FILE))
+    }
+
+    /// Writes the manifest into the results folder `root`.
+    pub fn write(&self, root: &Path) -> anyhow::Result<()> {
+        atomic::write_json(&root.join(FILE), self)
+    }
+}

@@ -1,0 +1,246 @@
+//! One trial's folder, the contract between orchestrator and worker:
+//!
+//! - `config.json`: written by the orchestrator before the worker starts ([`TrialConfig`]);
+//! - `metrics.csv`: one row per step, appended by the worker;
+//! - `result.json`: written last and atomically; its presence marks the trial as finished.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::atomic;
+use crate::spec::TrialConfig;
+
+/// How a finished trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrialStatus {
+    /// Trained every step.
+    Completed,
+    /// Stopped by an error (non-finite loss, crash); see the reason.
+    Failed,
+}
+
+/// `result.json`: the outcome and headline numbers of a finished trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialResult {
+    /// Completed or failed.
+    pub status: TrialStatus,
+    /// Why a trial failed.
+    pub reason: Option<String>,
+    /// Steps trained.
+    pub steps_done: usize,
+    /// Trainable parameters of the model.
+    pub parameters: Option<usize>,
+    /// Mean training perplexity of the last 50 steps.
+    pub final_train_ppl: Option<f64>,
+    /// Held-out perplexity after the last step.
+    pub final_heldout_ppl: Option<f64>,
+    /// Lowest held-out perplexity measured.
+    pub best_heldout_ppl: Option<f64>,
+    /// Training throughput (steps per second of training, evaluation included).
+    pub steps_per_sec: Option<f64>,
+    /// Wall time of the worker.
+    pub wall_seconds: f64,
+}
+
+/// One row of `metrics.csv` (and, with the trial id, of `curves.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRow {
+    /// 1-based step.
+    pub step: usize,
+    /// Mean cross-entropy of the step's batch.
+    pub train_loss: f64,
+    /// exp(train_loss).
+    pub train_ppl: f64,
+    /// Held-out perplexity, where measured.
+    pub heldout_ppl: Option<f64>,
+    /// Seconds since the worker started training.
+    pub elapsed_s: f64,
+}
+
+/// What a trial folder says about its trial.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrialState {
+    /// No folder or no metrics yet.
+    Pending,
+    /// Some steps recorded, not finished.
+    Partial { steps: usize },
+    /// Finished: see the result.
+    Finished(TrialResult),
+}
+
+/// A trial's folder.
+#[derive(Debug, Clone)]
+pub struct TrialDir {
+    path: PathBuf,
+}
+
+const CONFIG: &str = "config.json";
+const METRICS: &str = "metrics.csv";
+const RESULT: &str = "result.json";
+
+impl TrialDir {
+    /// The trial folder at `path`.
+    pub fn new(path: PathBuf) -> TrialDir {
+        TrialDir { path }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of `metrics.csv`.
+    pub fn metrics_path(&self) -> PathBuf {
+        self.path.join(METRICS)
+    }
+
+    /// Creates the folder and writes `config.json`, removing any earlier metrics and result.
+    pub fn prepare(&self, config: &TrialConfig) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("cannot create {}", self.path.display()))?;
+        for stale in [RESULT, METRICS] {
+            match std::fs::remove_file(self.path.join(stale)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot remove {stale} in {}", self.path.display()))
+                }
+                _ => {}
+            }
+        }
+        atomic::write_json(&self.path.join(CONFIG), config)
+    }
+
+    /// Reads `config.json`.
+    pub fn config(&self) -> anyhow::Result<TrialConfig> {
+        atomic::read_json(&self.path.join(CONFIG))
+    }
+
+    /// Reads `result.json`, `None` if the trial has not finished.
+    pub fn result(&self) -> anyhow::Result<Option<TrialResult>> {
+        let path = self.path.join(RESULT);
+        if !path.exists() {
+            return Ok(None);
+        }
+        atomic::read_json(&path).map(Some)
+    }
+
+    /// Writes `result.json` atomically: the last file a trial writes.
+    pub fn write_result(&self, result: &TrialResult) -> anyhow::Result<()> {
+        atomic::write_json(&self.path.join(RESULT), result)
+    }
+
+    /// Reads every row of `metrics.csv` (empty if there is none).
+    pub fn metrics(&self) -> anyhow::Result<Vec<MetricRow>> {
+        let path = self.metrics_path();
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let mut reader =
+            csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        reader
+            .deserialize()
+            .collect::<Result<Vec<MetricRow>, _>>()
+            .with_context(|| format!("{} is damaged", path.display()))
+    }
+
+    /// What the folder says about the trial.
+    pub fn state(&self) -> anyhow::Result<TrialState> {
+        if let Some(result) = self.result()? {
+            return Ok(TrialState::Finished(result));
+        }
+        let steps = self.metrics().map(|m| m.len()).unwrap_or(0);
+        Ok(if steps == 0 {
+            TrialState::Pending
+        } else {
+            TrialState::Partial { steps }
+        })
+    }
+
+    /// Starts a new `metrics.csv` with its header.
+    pub fn metrics_writer(&self) -> anyhow::Result<MetricsWriter> {
+        let path = self.metrics_path();
+        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(BufWriter::new(file));
+        writer.write_record(["step", "train_loss", "train_ppl", "heldout_ppl", "elapsed_s"])?;
+        Ok(MetricsWriter { writer, path })
+    }
+}
+
+/// Appends rows to a trial's `metrics.csv`.
+pub struct MetricsWriter {
+    writer: csv::Writer<BufWriter<File>>,
+    path: PathBuf,
+}
+
+impl MetricsWriter {
+    /// Appends one row (buffered).
+    pub fn push(&mut self, row: &MetricRow) -> anyhow::Result<()> {
+        self.writer
+            .serialize(row)
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Flushes buffered rows and syncs them to disk.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        self.writer.flush()?;
+        self.writer.get_ref().get_ref().sync_all()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: usize, heldout: Option<f64>) -> MetricRow {
+        MetricRow {
+            step,
+            train_loss: 2.0,
+            train_ppl: 2f64.exp(),
+            heldout_ppl: heldout,
+            elapsed_s: step as f64 * 0.5,
+        }
+    }
+
+    #[test]
+    fn metrics_round_trip_with_empty_heldout_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        assert_eq!(t.state().unwrap(), TrialState::Pending);
+        let mut w = t.metrics_writer().unwrap();
+        let rows = vec![row(1, None), row(2, Some(9.5))];
+        for r in &rows {
+            w.push(r).unwrap();
+        }
+        w.sync().unwrap();
+        assert_eq!(t.metrics().unwrap(), rows);
+        let text = std::fs::read_to_string(t.metrics_path()).unwrap();
+        assert!(text.starts_with("step,train_loss,train_ppl,heldout_ppl,elapsed_s\n1,2.0,"), "{text}");
+        assert_eq!(t.state().unwrap(), TrialState::Partial { steps: 2 });
+    }
+
+    #[test]
+    fn result_marks_the_trial_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        let r = TrialResult {
+            status: TrialStatus::Failed,
+            reason: Some("training loss became NaN at step 3".into()),
+            steps_done: 2,
+            parameters: Some(10),
+            final_train_ppl: None,
+            final_heldout_ppl: None,
+            best_heldout_ppl: None,
+            steps_per_sec: None,
+            wall_seconds: 0.1,
+        };
+        t.write_result(&r).unwrap();
+        assert_eq!(t.state().unwrap(), TrialState::Finished(r));
+    }
+}
