@@ -18,14 +18,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let grid = args.grid.as_deref().expect("clap requires GRID");
     let spec = GridSpec::load(grid)?;
-    let corpus = Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?;
+    let corpus =
+        Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?;
     let plan = Plan::build(&spec, &corpus)?;
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
     );
 
-    let store = Store::create(&args.out)?;
+    let store = if args.dry_run {
+        Store::at(&args.out)
+    } else {
+        Store::create(&args.out)?
+    };
     let mut to_run: Vec<TrialConfig> = Vec::new();
     let (mut completed, mut kept_failed) = (0, 0);
     for trial in &plan.trials {
@@ -44,7 +49,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         "sweep `{}`: {} trials ({} on {}), {} to run, {} already completed{}",
         plan.name,
         plan.trials.len(),
-        if plan.axes.is_empty() { "no axes".into() } else { plan.axes.join(" × ") },
+        if plan.axes.is_empty() {
+            "no axes".into()
+        } else {
+            plan.axes.join(" × ")
+        },
         corpus.name,
         to_run.len(),
         completed,
@@ -57,7 +66,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if args.dry_run {
         for t in &plan.trials {
             let will_run = to_run.iter().any(|r| r.id == t.id);
-            println!("{}  {}  {}", t.id, if will_run { "run " } else { "skip" }, t.label);
+            println!(
+                "{}  {}  {}",
+                t.id,
+                if will_run { "run " } else { "skip" },
+                t.label
+            );
         }
         return Ok(exit::OK);
     }
@@ -87,7 +101,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         store.trial(&trial.id).prepare(trial)?;
     }
     if !to_run.is_empty() {
-        eprintln!("training {} trials, {} at a time", to_run.len(), jobs.min(to_run.len()));
+        eprintln!(
+            "training {} trials, {} at a time",
+            to_run.len(),
+            jobs.min(to_run.len())
+        );
         let lines = to_run
             .iter()
             .map(|t| TrialLine {
@@ -102,9 +120,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             .build()?;
         let outcomes = runtime.block_on(executor.run(&store, &to_run, reporter.as_mut()));
         reporter.finish();
-        let failed = outcomes.iter().filter(|o| matches!(o, Outcome::Failed(_))).count();
+        let failed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed(_)))
+            .count();
         if failed > 0 {
-            eprintln!("{failed} of {} trials failed (reasons in summary.md)", to_run.len());
+            eprintln!(
+                "{failed} of {} trials failed (reasons in summary.md)",
+                to_run.len()
+            );
         }
     }
 
@@ -117,11 +141,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let best = sweep
         .trials
         .iter()
-        .filter_map(|t| t.completed().and_then(|r| r.final_heldout_ppl).map(|p| (p, t)))
+        .filter_map(|t| {
+            t.completed()
+                .and_then(|r| r.final_heldout_ppl)
+                .map(|p| (p, t))
+        })
         .min_by(|a, b| a.0.total_cmp(&b.0));
     if let Some((ppl, t)) = best {
         println!("best: {} — held-out perplexity {ppl:.2}", t.config.label);
     }
     let any_failed = sweep.trials.iter().any(|t| t.status_name() == "failed");
-    Ok(if any_failed { exit::TRIALS_FAILED } else { exit::OK })
+    Ok(if any_failed {
+        exit::TRIALS_FAILED
+    } else {
+        exit::OK
+    })
 }

@@ -23,7 +23,10 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
             },
             None => format!("{}/{} steps", t.metrics.len(), t.config.params.steps),
         };
-        println!("  {:<10} {}  {:<40} {}", name, t.config.id, t.config.label, detail);
+        println!(
+            "  {:<10} {}  {:<40} {}",
+            name, t.config.id, t.config.label, detail
+        );
     }
     let totals: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     println!("{} trials: {}", sweep.trials.len(), totals.join(", "));

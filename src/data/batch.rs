@@ -55,7 +55,7 @@ pub struct Batch {
 pub fn sample(train: &[u32], batch_size: usize, seq_len: usize, rng: &mut impl Rng) -> Batch {
     let span = batch_size * seq_len;
     assert!(
-        train.len() >= span + 1,
+        train.len() > span,
         "training part too short for one batch (checked when the plan is built)"
     );
     let start = rng.random_range(0..=train.len() - span - 1);
@@ -120,9 +120,15 @@ mod tests {
     fn sampling_reaches_both_ends_of_the_training_part() {
         let train: Vec<u32> = (0..40).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let starts: Vec<u32> = (0..2000).map(|_| sample(&train, 2, 5, &mut rng).inputs[0]).collect();
+        let starts: Vec<u32> = (0..2000)
+            .map(|_| sample(&train, 2, 5, &mut rng).inputs[0])
+            .collect();
         assert_eq!(starts.iter().min(), Some(&0));
-        assert_eq!(starts.iter().max(), Some(&29), "last start leaves room for the shifted target");
+        assert_eq!(
+            starts.iter().max(),
+            Some(&29),
+            "last start leaves room for the shifted target"
+        );
     }
 
     #[test]
@@ -130,7 +136,9 @@ mod tests {
         let train: Vec<u32> = (0..1000).collect();
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..5).map(|_| sample(&train, 3, 4, &mut rng).inputs[0]).collect::<Vec<_>>()
+            (0..5)
+                .map(|_| sample(&train, 3, 4, &mut rng).inputs[0])
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
@@ -141,7 +149,10 @@ mod tests {
         let heldout: Vec<u32> = (0..100).collect();
         let batches = heldout_batches(&heldout, 7, 5);
         // (100 - 1) / 7 = 14 windows: batches of 5, 5, 4.
-        assert_eq!(batches.iter().map(|b| b.rows).collect::<Vec<_>>(), [5, 5, 4]);
+        assert_eq!(
+            batches.iter().map(|b| b.rows).collect::<Vec<_>>(),
+            [5, 5, 4]
+        );
         let inputs: Vec<u32> = batches.iter().flat_map(|b| b.inputs.clone()).collect();
         assert_eq!(inputs, (0..98).collect::<Vec<_>>());
         let targets: Vec<u32> = batches.iter().flat_map(|b| b.targets.clone()).collect();

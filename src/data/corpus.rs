@@ -14,18 +14,13 @@ pub const TIME_MACHINE: &str = include_str!("../../data/timemachine.txt");
 pub const TIME_MACHINE_NAME: &str = "timemachine";
 
 /// Where a corpus comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum CorpusSource {
     /// The embedded Time Machine text.
+    #[default]
     TimeMachine,
     /// A UTF-8 text file.
     File(PathBuf),
-}
-
-impl Default for CorpusSource {
-    fn default() -> Self {
-        CorpusSource::TimeMachine
-    }
 }
 
 impl CorpusSource {
@@ -59,7 +54,9 @@ pub enum CorpusError {
     #[error("corpus {path} contains no text")]
     Empty { path: PathBuf },
     /// The file differs from the one the trial was planned with.
-    #[error("corpus {path} changed since the sweep was planned (SHA-256 {found}, expected {expected})")]
+    #[error(
+        "corpus {path} changed since the sweep was planned (SHA-256 {found}, expected {expected})"
+    )]
     Changed {
         path: PathBuf,
         found: String,
@@ -176,7 +173,10 @@ mod tests {
 
     #[test]
     fn preprocessing_matches_the_reference() {
-        assert_eq!(preprocess("  The Time\r\n\n  Machine \n\nBy H.G.\n"), "the timemachineby h.g.");
+        assert_eq!(
+            preprocess("  The Time\r\n\n  Machine \n\nBy H.G.\n"),
+            "the timemachineby h.g."
+        );
     }
 
     #[test]
@@ -184,7 +184,9 @@ mod tests {
         // Python: ''.join(l.strip() for l in open(f).read().lower().split('\n') if l.strip())
         let c = Corpus::builtin();
         assert_eq!(c.len(), 175_758);
-        assert!(c.text.starts_with("the time machine, by h. g. wells [1898]i"));
+        assert!(c
+            .text
+            .starts_with("the time machine, by h. g. wells [1898]i"));
         assert_eq!(TIME_MACHINE.len(), 178_979);
     }
 
@@ -193,8 +195,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latin1.txt");
         std::fs::write(&path, b"hello\nworld\ncaf\xe9\n").unwrap();
-        let msg = Corpus::load(&CorpusSource::File(path.clone())).unwrap_err().to_string();
-        assert!(msg.contains("is not UTF-8 text: invalid byte at line 3"), "{msg}");
+        let msg = Corpus::load(&CorpusSource::File(path.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("is not UTF-8 text: invalid byte at line 3"),
+            "{msg}"
+        );
         assert!(msg.contains(&path.display().to_string()), "{msg}");
     }
 
@@ -202,11 +209,15 @@ mod tests {
     fn missing_and_empty_files_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.txt");
-        let msg = Corpus::load(&CorpusSource::File(missing)).unwrap_err().to_string();
+        let msg = Corpus::load(&CorpusSource::File(missing))
+            .unwrap_err()
+            .to_string();
         assert!(msg.starts_with("cannot read corpus"), "{msg}");
         let blank = dir.path().join("blank.txt");
         std::fs::write(&blank, "  \n\n \t\n").unwrap();
-        let msg = Corpus::load(&CorpusSource::File(blank)).unwrap_err().to_string();
+        let msg = Corpus::load(&CorpusSource::File(blank))
+            .unwrap_err()
+            .to_string();
         assert!(msg.ends_with("contains no text"), "{msg}");
     }
 
@@ -218,7 +229,9 @@ mod tests {
         let c = Corpus::load(&CorpusSource::File(path.clone())).unwrap();
         assert!(Corpus::reload(&c.name, c.path.as_deref(), &c.sha256).is_ok());
         std::fs::write(&path, "abd\n").unwrap();
-        let msg = Corpus::reload(&c.name, c.path.as_deref(), &c.sha256).unwrap_err().to_string();
+        let msg = Corpus::reload(&c.name, c.path.as_deref(), &c.sha256)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("changed since the sweep was planned"), "{msg}");
     }
 }

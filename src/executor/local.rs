@@ -107,7 +107,9 @@ impl LocalExecutor {
         while tasks.join_next().await.is_some() {}
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::Failed("the trial's task ended unexpectedly".into())))
+            .map(|o| {
+                o.unwrap_or_else(|| Outcome::Failed("the trial's task ended unexpectedly".into()))
+            })
             .collect()
     }
 }
@@ -165,7 +167,11 @@ async fn run_worker(
 
 /// Writes a failed `result.json` for a worker that could not write one itself.
 fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
-    let steps_done = dir.metrics().ok().and_then(|m| m.last().map(|r| r.step)).unwrap_or(0);
+    let steps_done = dir
+        .metrics()
+        .ok()
+        .and_then(|m| m.last().map(|r| r.step))
+        .unwrap_or(0);
     let result = TrialResult {
         status: TrialStatus::Failed,
         reason: Some(reason.clone()),
@@ -179,7 +185,9 @@ fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
     };
     match dir.write_result(&result) {
         Ok(()) => Outcome::Failed(reason),
-        Err(e) => Outcome::Failed(format!("{reason} (and its result could not be recorded: {e:#})")),
+        Err(e) => Outcome::Failed(format!(
+            "{reason} (and its result could not be recorded: {e:#})"
+        )),
     }
 }
 

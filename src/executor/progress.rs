@@ -97,7 +97,10 @@ impl Reporter for PlainReporter {
         match event {
             TrialEvent::Started { index, steps } => {
                 self.tally.started[*index] = Some(Instant::now());
-                eprintln!("started {} ({steps} steps)", self.tally.trials[*index].label);
+                eprintln!(
+                    "started {} ({steps} steps)",
+                    self.tally.trials[*index].label
+                );
             }
             TrialEvent::Progress {
                 index,
@@ -208,7 +211,10 @@ impl Reporter for TerminalReporter {
                     bar.set_position(*step as u64);
                     let heldout = heldout_ppl.map(|h| format!(" · held-out {h:.2}"));
                     if heldout.is_some() || !bar.message().contains("held-out") {
-                        bar.set_message(format!("ppl {train_ppl:>6.2}{}", heldout.unwrap_or_default()));
+                        bar.set_message(format!(
+                            "ppl {train_ppl:>6.2}{}",
+                            heldout.unwrap_or_default()
+                        ));
                     } else {
                         let old = bar.message();
                         let tail = old.split_once(" · held-out").map(|(_, h)| h).unwrap_or("");

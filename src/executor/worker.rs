@@ -108,7 +108,11 @@ pub fn summarize(
         parameters: Some(parameters),
         final_train_ppl: (completed && !tail.is_empty())
             .then(|| tail.iter().map(|r| r.train_ppl).sum::<f64>() / tail.len() as f64),
-        final_heldout_ppl: if completed { last.and_then(|r| r.heldout_ppl) } else { None },
+        final_heldout_ppl: if completed {
+            last.and_then(|r| r.heldout_ppl)
+        } else {
+            None
+        },
         best_heldout_ppl: heldout.iter().copied().reduce(f64::min),
         steps_per_sec: last
             .filter(|r| r.elapsed_s > 0.0)
@@ -128,17 +132,33 @@ mod tests {
                 step,
                 train_loss: 0.0,
                 train_ppl: step as f64,
-                heldout_ppl: (step % 40 == 0 || step == 100).then(|| 200.0 - step as f64 + (step == 100) as u8 as f64 * 30.0),
+                heldout_ppl: (step % 40 == 0 || step == 100)
+                    .then_some(200.0 - step as f64 + (step == 100) as u8 as f64 * 30.0),
                 elapsed_s: step as f64 / 10.0,
             })
             .collect();
-        let r = summarize(&rows, TrialStatus::Completed, None, 7, Duration::from_secs(11));
+        let r = summarize(
+            &rows,
+            TrialStatus::Completed,
+            None,
+            7,
+            Duration::from_secs(11),
+        );
         assert_eq!(r.final_train_ppl, Some(75.5)); // mean of 51..=100
         assert_eq!(r.final_heldout_ppl, Some(130.0));
         assert_eq!(r.best_heldout_ppl, Some(120.0));
         assert_eq!(r.steps_per_sec, Some(10.0));
         assert_eq!(r.steps_done, 100);
-        let failed = summarize(&rows[..30], TrialStatus::Failed, Some("x".into()), 7, Duration::ZERO);
-        assert_eq!((failed.final_train_ppl, failed.final_heldout_ppl), (None, None));
+        let failed = summarize(
+            &rows[..30],
+            TrialStatus::Failed,
+            Some("x".into()),
+            7,
+            Duration::ZERO,
+        );
+        assert_eq!(
+            (failed.final_train_ppl, failed.final_heldout_ppl),
+            (None, None)
+        );
     }
 }

@@ -113,7 +113,10 @@ mod tests {
     fn parameter_count_matches_the_formula() {
         assert_eq!(rnn_parameter_count(44, 128), 29_884);
         for (v, h) in [(44, 128), (44, 200), (5, 3)] {
-            assert_eq!(model(v, h, DType::F32, 0).parameter_count(), rnn_parameter_count(v, h));
+            assert_eq!(
+                model(v, h, DType::F32, 0).parameter_count(),
+                rnn_parameter_count(v, h)
+            );
         }
     }
 
@@ -126,10 +129,14 @@ mod tests {
             assert!(v.iter().all(|x| x.abs() <= bound), "{name}");
         }
         let emb: Vec<f32> = a.embedding.flatten_all().unwrap().to_vec1().unwrap();
-        assert!(emb.iter().any(|x| x.abs() > 1.0), "embedding is N(0,1), not U(±1/√H)");
+        assert!(
+            emb.iter().any(|x| x.abs() > 1.0),
+            "embedding is N(0,1), not U(±1/√H)"
+        );
         let same = model(10, 16, DType::F32, 1);
         let other = model(10, 16, DType::F32, 2);
-        let flat = |m: &RnnLm| -> Vec<f32> { m.weight_hh.flatten_all().unwrap().to_vec1().unwrap() };
+        let flat =
+            |m: &RnnLm| -> Vec<f32> { m.weight_hh.flatten_all().unwrap().to_vec1().unwrap() };
         assert_eq!(flat(&a), flat(&same));
         assert_ne!(flat(&a), flat(&other));
     }
@@ -140,7 +147,12 @@ mod tests {
         let m = model(6, 4, DType::F64, 7);
         let get = |v: &Var| -> Vec<f64> { v.flatten_all().unwrap().to_vec1().unwrap() };
         let (e, wih, whh) = (get(&m.embedding), get(&m.weight_ih), get(&m.weight_hh));
-        let (bih, bhh, wo, bo) = (get(&m.bias_ih), get(&m.bias_hh), get(&m.out_weight), get(&m.out_bias));
+        let (bih, bhh, wo, bo) = (
+            get(&m.bias_ih),
+            get(&m.bias_hh),
+            get(&m.out_weight),
+            get(&m.out_bias),
+        );
         let (v, h) = (6, 4);
         let inputs = [1u32, 5, 0, 3, 3, 2];
         let x = Tensor::from_slice(&inputs, (2, 3), &Device::Cpu).unwrap();
@@ -163,7 +175,10 @@ mod tests {
                 for k in 0..v {
                     let want = (0..h).map(|j| wo[k * h + j] * state[j]).sum::<f64>() + bo[k];
                     let have = got[row * 3 + t][k];
-                    assert!((want - have).abs() < 1e-12, "row {row} t {t} k {k}: {want} vs {have}");
+                    assert!(
+                        (want - have).abs() < 1e-12,
+                        "row {row} t {t} k {k}: {want} vs {have}"
+                    );
                 }
             }
         }
@@ -179,21 +194,33 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let eps = 1e-6;
         for (name, var) in m.parameters() {
-            let grad: Vec<f64> = grads.get(var).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let grad: Vec<f64> = grads
+                .get(var)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
             let base: Vec<f64> = var.flatten_all().unwrap().to_vec1().unwrap();
             let shape = var.shape().clone();
             for _ in 0..6 {
                 let i = rng.random_range(0..base.len());
-                let mut at = |delta: f64| {
+                let at = |delta: f64| {
                     let mut p = base.clone();
                     p[i] += delta;
-                    var.set(&Tensor::from_vec(p, &shape, &Device::Cpu).unwrap()).unwrap();
+                    var.set(&Tensor::from_vec(p, &shape, &Device::Cpu).unwrap())
+                        .unwrap();
                     loss(&m, &inputs, &targets, 2).to_scalar::<f64>().unwrap()
                 };
                 let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
-                var.set(&Tensor::from_vec(base.clone(), &shape, &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(base.clone(), &shape, &Device::Cpu).unwrap())
+                    .unwrap();
                 let tol = 1e-7 + 1e-5 * numeric.abs();
-                assert!((numeric - grad[i]).abs() < tol, "{name}[{i}]: numeric {numeric} vs autograd {}", grad[i]);
+                assert!(
+                    (numeric - grad[i]).abs() < tol,
+                    "{name}[{i}]: numeric {numeric} vs autograd {}",
+                    grad[i]
+                );
             }
         }
     }

@@ -41,7 +41,13 @@ pub fn render(sweep: &SweepRecord, ctx: &Context) -> String {
 
 fn header(out: &mut String, sweep: &SweepRecord, ctx: &Context) {
     let m = &sweep.manifest;
-    let count = |name: &str| sweep.trials.iter().filter(|t| t.status_name() == name).count();
+    let count = |name: &str| {
+        sweep
+            .trials
+            .iter()
+            .filter(|t| t.status_name() == name)
+            .count()
+    };
     let mut states = vec![format!("{} completed", count("completed"))];
     for name in ["failed", "partial", "pending"] {
         let n = count(name);
@@ -65,16 +71,20 @@ fn header(out: &mut String, sweep: &SweepRecord, ctx: &Context) {
                 .collect()
         })
         .unwrap_or_default();
-    let wall = m.wall_seconds.map_or_else(
-        || "not finished".to_string(),
-        |s| humantime::format_duration(Duration::from_secs(s.round() as u64)).to_string(),
-    );
+    let wall = m
+        .wall_seconds
+        .map_or_else(|| "not finished".to_string(), duration);
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| grid file | `{}` |", m.grid_file.display());
     let _ = writeln!(out, "| corpus | {} |", m.corpus);
     let _ = writeln!(out, "| swept | {swept} |");
     let _ = writeln!(out, "| fixed | {} |", fixed.join(" · "));
-    let _ = writeln!(out, "| trials | {}: {} |", sweep.trials.len(), states.join(", "));
+    let _ = writeln!(
+        out,
+        "| trials | {}: {} |",
+        sweep.trials.len(),
+        states.join(", ")
+    );
     let _ = writeln!(out, "| started | {} |", m.started_at);
     let _ = writeln!(
         out,
@@ -116,11 +126,18 @@ fn ranking(out: &mut String, sweep: &SweepRecord) {
     let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
     for (rank, t) in done.iter().enumerate() {
         let r = t.completed().expect("filtered to completed");
-        let mut cells = vec![if rank == 0 { "✅".into() } else { String::new() }];
-        cells.extend(
-            axes.iter()
-                .map(|a| t.config.params.get(a).map(|v| plain(&v)).unwrap_or_default()),
-        );
+        let mut cells = vec![if rank == 0 {
+            "✅".into()
+        } else {
+            String::new()
+        }];
+        cells.extend(axes.iter().map(|a| {
+            t.config
+                .params
+                .get(a)
+                .map(|v| plain(&v))
+                .unwrap_or_default()
+        }));
         cells.push(r.parameters.map_or_else(|| "–".into(), thousands));
         cells.push(num(r.final_train_ppl, 2));
         cells.push(num(r.final_heldout_ppl, 2));
@@ -147,7 +164,10 @@ fn failures(out: &mut String, sweep: &SweepRecord) {
         .collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "## Failed trials\n");
-        let _ = writeln!(out, "| trial | id | steps done | reason |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| trial | id | steps done | reason |\n|---|---|---|---|"
+        );
         for t in failed {
             let r = t.result().expect("failed trials have a result");
             let reason = r.reason.as_deref().unwrap_or("").replace('|', "\\|");
@@ -210,6 +230,15 @@ fn definitions(out: &mut String) {
     );
 }
 
+/// `12.3 s` under a minute, `4m 5s` above.
+fn duration(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else {
+        humantime::format_duration(Duration::from_secs(seconds.round() as u64)).to_string()
+    }
+}
+
 fn heldout(t: &TrialRecord) -> f64 {
     t.completed()
         .and_then(|r| r.final_heldout_ppl)
@@ -231,7 +260,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -300,10 +329,23 @@ mod tests {
             trial(200, Some(7.5), TrialStatus::Completed),
             trial(300, None, TrialStatus::Failed),
         ]);
-        let md = render(&s, &Context { version: "9.9".into(), threads: 2 });
-        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ✅") || l.starts_with("|  | ")).collect();
+        let md = render(
+            &s,
+            &Context {
+                version: "9.9".into(),
+                threads: 2,
+            },
+        );
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| ✅") || l.starts_with("|  | "))
+            .collect();
         assert_eq!(rows.len(), 2, "{md}");
-        assert!(rows[0].starts_with("| ✅ | 200 | 29,884 | 6.50 | 7.50 |"), "{}", rows[0]);
+        assert!(
+            rows[0].starts_with("| ✅ | 200 | 29,884 | 6.50 | 7.50 |"),
+            "{}",
+            rows[0]
+        );
         assert!(rows[1].starts_with("|  | 128 |"), "{}", rows[1]);
         assert!(md.contains("**Best:** hidden=200 — held-out perplexity 7.50."));
         assert!(md.contains("| trials | 3: 2 completed, 1 failed |"));
@@ -316,7 +358,10 @@ mod tests {
     fn a_sweep_with_nothing_completed_says_so() {
         let md = render(
             &sweep(vec![trial(300, None, TrialStatus::Failed)]),
-            &Context { version: "1".into(), threads: 1 },
+            &Context {
+                version: "1".into(),
+                threads: 1,
+            },
         );
         assert!(md.contains("No trial has completed yet."));
         assert!(!md.contains("✅"));

@@ -100,7 +100,10 @@ impl GridSpec {
                     .unwrap_or_default();
                 return Err(invalid(
                     key,
-                    format!("unknown key; expected one of: {}{hint}", TOP_KEYS.join(", ")),
+                    format!(
+                        "unknown key; expected one of: {}{hint}",
+                        TOP_KEYS.join(", ")
+                    ),
                 ));
             }
         }
@@ -306,7 +309,10 @@ mod tests {
         for (text, expected) in cases {
             let msg = error(text);
             assert!(msg.starts_with("sweeps/test.json: "), "{msg}");
-            assert!(msg.contains(expected), "{text}\n  gave: {msg}\n  want: {expected}");
+            assert!(
+                msg.contains(expected),
+                "{text}\n  gave: {msg}\n  want: {expected}"
+            );
         }
     }
 
@@ -315,6 +321,9 @@ mod tests {
         let msg = GridSpec::load(Path::new("/nonexistent/grid.json"))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("cannot read grid file /nonexistent/grid.json"), "{msg}");
+        assert!(
+            msg.contains("cannot read grid file /nonexistent/grid.json"),
+            "{msg}"
+        );
     }
 }

@@ -91,7 +91,11 @@ impl std::fmt::Display for ParamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ParamError::Unknown { suggestion } => {
-                write!(f, "unknown parameter; expected one of: {}", PARAM_KEYS.join(", "))?;
+                write!(
+                    f,
+                    "unknown parameter; expected one of: {}",
+                    PARAM_KEYS.join(", ")
+                )?;
                 if let Some(s) = suggestion {
                     write!(f, " (did you mean `{s}`?)")?;
                 }
@@ -240,7 +244,11 @@ mod tests {
             let err = p.set(key, &value).unwrap_err();
             assert!(matches!(err, ParamError::Invalid { .. }), "{key}={value}");
         }
-        assert_eq!(p, TrainParams::default(), "failed sets must not change anything");
+        assert_eq!(
+            p,
+            TrainParams::default(),
+            "failed sets must not change anything"
+        );
     }
 
     #[test]

@@ -207,10 +207,11 @@ mod tests {
 
     #[test]
     fn ids_depend_on_the_resolved_config_only() {
-        let a = plan(r#"{"name": "a", "base": {"hidden": 64}, "grid": {"lr": [0.01, 0.1]}}"#)
-            .unwrap();
-        let b = plan(r#"{"name": "b", "grid": {"hidden": [64]}, "seeds": [0], "base": {"lr": 0.1}}"#)
-            .unwrap();
+        let a =
+            plan(r#"{"name": "a", "base": {"hidden": 64}, "grid": {"lr": [0.01, 0.1]}}"#).unwrap();
+        let b =
+            plan(r#"{"name": "b", "grid": {"hidden": [64]}, "seeds": [0], "base": {"lr": 0.1}}"#)
+                .unwrap();
         assert_eq!(a.trials[1].id, b.trials[0].id, "same config, same id");
         assert_ne!(a.trials[0].id, a.trials[1].id);
         assert_eq!(a.trials[0].id.len(), 12);
@@ -238,6 +239,9 @@ mod tests {
         let msg = plan(r#"{"grid": {"batch_size": [32, 8192], "seq_len": [35]}}"#)
             .unwrap_err()
             .to_string();
-        assert!(msg.starts_with("g.json: `corpus`: too short for batch_size 8192 × seq_len 35"), "{msg}");
+        assert!(
+            msg.starts_with("g.json: `corpus`: too short for batch_size 8192 × seq_len 35"),
+            "{msg}"
+        );
     }
 }

@@ -35,6 +35,13 @@ impl Store {
         })
     }
 
+    /// A view of `root` that creates nothing (for dry runs); it may not exist.
+    pub fn at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+        }
+    }
+
     /// Opens an existing results directory without changing anything.
     pub fn open(root: &Path) -> anyhow::Result<Store> {
         if !root.join(manifest::FILE).is_file() {

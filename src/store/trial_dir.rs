@@ -106,7 +106,9 @@ impl TrialDir {
         for stale in [RESULT, METRICS] {
             match std::fs::remove_file(self.path.join(stale)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot remove {stale} in {}", self.path.display()))
+                    return Err(e).with_context(|| {
+                        format!("cannot remove {stale} in {}", self.path.display())
+                    })
                 }
                 _ => {}
             }
@@ -139,8 +141,8 @@ impl TrialDir {
         if !path.exists() {
             return Ok(Vec::new());
         }
-        let mut reader =
-            csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut reader = csv::Reader::from_path(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         reader
             .deserialize()
             .collect::<Result<Vec<MetricRow>, _>>()
@@ -163,11 +165,18 @@ impl TrialDir {
     /// Starts a new `metrics.csv` with its header.
     pub fn metrics_writer(&self) -> anyhow::Result<MetricsWriter> {
         let path = self.metrics_path();
-        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut writer = csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(BufWriter::new(file));
-        writer.write_record(["step", "train_loss", "train_ppl", "heldout_ppl", "elapsed_s"])?;
+        writer.write_record([
+            "step",
+            "train_loss",
+            "train_ppl",
+            "heldout_ppl",
+            "elapsed_s",
+        ])?;
         Ok(MetricsWriter { writer, path })
     }
 }
@@ -221,7 +230,10 @@ mod tests {
         w.sync().unwrap();
         assert_eq!(t.metrics().unwrap(), rows);
         let text = std::fs::read_to_string(t.metrics_path()).unwrap();
-        assert!(text.starts_with("step,train_loss,train_ppl,heldout_ppl,elapsed_s\n1,2.0,"), "{text}");
+        assert!(
+            text.starts_with("step,train_loss,train_ppl,heldout_ppl,elapsed_s\n1,2.0,"),
+            "{text}"
+        );
         assert_eq!(t.state().unwrap(), TrialState::Partial { steps: 2 });
     }
 

@@ -147,6 +147,9 @@ mod tests {
         let loss = x.sqr().unwrap().sum_all().unwrap();
         adam.step(&loss.backward().unwrap()).unwrap();
         let got: Vec<f32> = x.to_vec1().unwrap();
-        assert!((got[0] - 2.99).abs() < 1e-5 && (got[1] - 0.009).abs() < 1e-5, "{got:?}");
+        assert!(
+            (got[0] - 2.99).abs() < 1e-5 && (got[1] - 0.009).abs() < 1e-5,
+            "{got:?}"
+        );
     }
 }

@@ -60,7 +60,11 @@ impl Trainer {
         let device = Device::Cpu;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let model = model::build(params, vocab, &mut rng, &device)?;
-        let vars = model.parameters().into_iter().map(|(_, v)| v.clone()).collect();
+        let vars = model
+            .parameters()
+            .into_iter()
+            .map(|(_, v)| v.clone())
+            .collect();
         let adam = Adam::new(
             vars,
             AdamConfig {
@@ -141,7 +145,7 @@ pub fn run(
                 value: train_loss,
             });
         }
-        let heldout_loss = if step % eval_every == 0 || step == steps {
+        let heldout_loss = if step.is_multiple_of(eval_every) || step == steps {
             let loss = trainer.evaluate(&data.heldout)?;
             if !loss.is_finite() {
                 return Err(TrainError::NonFinite {
@@ -202,13 +206,23 @@ mod tests {
     fn training_reduces_loss_and_evaluates_on_schedule() {
         let r = records(&params(0, 0.01)).unwrap();
         assert_eq!(r.len(), 60);
-        assert_eq!(r.iter().map(|s| s.step).collect::<Vec<_>>(), (1..=60).collect::<Vec<_>>());
-        let evals: Vec<usize> = r.iter().filter(|s| s.heldout_loss.is_some()).map(|s| s.step).collect();
+        assert_eq!(
+            r.iter().map(|s| s.step).collect::<Vec<_>>(),
+            (1..=60).collect::<Vec<_>>()
+        );
+        let evals: Vec<usize> = r
+            .iter()
+            .filter(|s| s.heldout_loss.is_some())
+            .map(|s| s.step)
+            .collect();
         assert_eq!(evals, [20, 40, 60]);
         // An untrained model is near ln(44) ≈ 3.8 or worse; 60 steps reach well below.
         let first = r[0].train_loss;
         let last = r[50..].iter().map(|s| s.train_loss).sum::<f64>() / 10.0;
-        assert!(first > 3.5 && last < first - 0.8, "first {first}, last {last}");
+        assert!(
+            first > 3.5 && last < first - 0.8,
+            "first {first}, last {last}"
+        );
         assert!(r[59].heldout_loss.unwrap() < r[19].heldout_loss.unwrap() + 0.1);
     }
 

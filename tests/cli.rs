@@ -1,0 +1,480 @@
+//! End-to-end tests through the `sweep` binary: real grids, real worker processes, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A temporary folder with grid files and a results folder.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn results(&self) -> PathBuf {
+        self.path("results")
+    }
+
+    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// `sweep GRID --out results --jobs 2 ARGS...`
+    fn sweep(&self, grid: &Path, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .arg(grid)
+            .arg("--out")
+            .arg(self.results())
+            .args(["--jobs", "2"])
+            .args(args)
+            .output()
+            .unwrap();
+        Run(out)
+    }
+
+    fn csv(&self, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+        let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();
+        r.deserialize().map(Result::unwrap).collect()
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.results().join(rel)).unwrap()
+    }
+}
+
+struct Run(Output);
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.0.status.code().expect("exited normally")
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+const TINY_GRID: &str = r#"{
+  "name": "tiny",
+  "base": { "seq_len": 35, "lr": 0.01, "steps": 30, "eval_every": 10 },
+  "grid": { "hidden": [8, 16], "batch_size": [4, 8] },
+  "seeds": [0]
+}"#;
+
+fn parse(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+}
+
+#[test]
+fn a_tiny_grid_writes_every_output() {
+    let ws = Workspace::new();
+    let grid = ws.write("tiny.json", TINY_GRID);
+    let run = ws.sweep(&grid, &[]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("wrote "), "{}", run.stdout());
+
+    // trials.csv: one row per trial, every hyperparameter, the parameter count.
+    let trials = ws.csv("trials.csv");
+    assert_eq!(trials.len(), 4);
+    let manifest: Value = serde_json::from_str(&ws.read("sweep.json")).unwrap();
+    let ids: Vec<&str> = manifest["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        trials.iter().map(|t| t["id"].as_str()).collect::<Vec<_>>()
+    );
+    for t in &trials {
+        assert_eq!(t["status"], "completed");
+        assert_eq!(t["steps_done"], "30");
+        assert_eq!(t["seq_len"], "35");
+        let (v, h) = (44usize, t["hidden"].parse::<usize>().unwrap());
+        let formula = v * v + h * v + h * h + 2 * h + h * v + v;
+        assert_eq!(t["parameters"], formula.to_string());
+        assert!(
+            parse(&t["final_heldout_ppl"]) < 44.0,
+            "trained below uniform guessing"
+        );
+        assert!(parse(&t["best_heldout_ppl"]) <= parse(&t["final_heldout_ppl"]));
+        assert!(parse(&t["steps_per_sec"]) > 0.0);
+
+        // The trial folder: config, one metrics row per step, result.
+        let dir = format!("trials/{}", t["id"]);
+        let config: Value = serde_json::from_str(&ws.read(&format!("{dir}/config.json"))).unwrap();
+        assert_eq!(
+            config["params"]["hidden"].as_u64().unwrap().to_string(),
+            t["hidden"]
+        );
+        let result: Value = serde_json::from_str(&ws.read(&format!("{dir}/result.json"))).unwrap();
+        assert_eq!(result["status"], "completed");
+        let mut metrics =
+            csv::Reader::from_path(ws.results().join(format!("{dir}/metrics.csv"))).unwrap();
+        let rows: Vec<csv::StringRecord> = metrics.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 30);
+        let evals: Vec<&str> = rows
+            .iter()
+            .filter(|r| !r[3].is_empty())
+            .map(|r| &r[0])
+            .collect();
+        assert_eq!(evals, ["10", "20", "30"]);
+        assert_eq!(parse(&rows[29][3]), parse(&t["final_heldout_ppl"]));
+        let last50: Vec<f64> = rows.iter().map(|r| parse(&r[2])).collect();
+        let mean = last50.iter().sum::<f64>() / last50.len() as f64;
+        assert!((mean - parse(&t["final_train_ppl"])).abs() < 1e-9);
+    }
+
+    // curves.csv: tidy, every (trial, step) exactly once, held-out where evaluated.
+    let curves = ws.csv("curves.csv");
+    assert_eq!(curves.len(), 4 * 30);
+    let mut keys: Vec<(String, String)> = curves
+        .iter()
+        .map(|c| (c["trial_id"].clone(), c["step"].clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 120);
+    for c in &curves {
+        assert!(
+            (parse(&c["train_loss"]).exp() - parse(&c["train_ppl"])).abs()
+                < 1e-6 * parse(&c["train_ppl"])
+        );
+        assert_eq!(
+            c["heldout_ppl"].is_empty(),
+            !(parse(&c["step"]) as usize).is_multiple_of(10)
+        );
+    }
+
+    // summary.md: all trials sorted by held-out perplexity, the best marked once.
+    let summary = ws.read("summary.md");
+    assert_eq!(summary.matches('✅').count(), 1, "{summary}");
+    let best = trials
+        .iter()
+        .min_by(|a, b| parse(&a["final_heldout_ppl"]).total_cmp(&parse(&b["final_heldout_ppl"])))
+        .unwrap();
+    let best_row = summary.lines().find(|l| l.starts_with("| ✅")).unwrap();
+    assert!(
+        best_row.contains(&format!("`{}`", best["id"])),
+        "{best_row}"
+    );
+    let table_ids: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with("| ✅") || l.starts_with("|  |"))
+        .map(|l| l.rsplit('`').nth(1).unwrap())
+        .collect();
+    let mut sorted = trials.clone();
+    sorted
+        .sort_by(|a, b| parse(&a["final_heldout_ppl"]).total_cmp(&parse(&b["final_heldout_ppl"])));
+    assert_eq!(
+        table_ids,
+        sorted.iter().map(|t| t["id"].as_str()).collect::<Vec<_>>()
+    );
+    assert!(summary.contains("| trials | 4: 4 completed |"), "{summary}");
+}
+
+#[test]
+fn rerunning_skips_completed_trials_and_an_edited_grid_runs_only_new_ones() {
+    let ws = Workspace::new();
+    let grid = ws.write("tiny.json", TINY_GRID);
+    ws.sweep(&grid, &[]).expect_code(0);
+    let before = ws.read("curves.csv");
+
+    let again = ws.sweep(&grid, &[]);
+    again.expect_code(0);
+    assert!(
+        again.stderr().contains(
+            "4 trials (hidden × batch_size × seed on timemachine), 0 to run, 4 already completed"
+        ),
+        "{}",
+        again.stderr()
+    );
+    assert_eq!(ws.read("curves.csv"), before, "nothing was trained again");
+
+    let wider = ws.write("wider.json", TINY_GRID.replace("[8, 16]", "[8, 16, 12]"));
+    let run = ws.sweep(&wider, &[]);
+    run.expect_code(0);
+    assert!(run.stderr().contains("6 trials"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("2 to run, 4 already completed"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(ws.csv("trials.csv").len(), 6);
+
+    // Back to the smaller grid: reports describe the grid just run, the extra trials stay stored.
+    ws.sweep(&grid, &[]).expect_code(0);
+    assert_eq!(ws.csv("trials.csv").len(), 4);
+    assert_eq!(ws.read("curves.csv"), before);
+    assert_eq!(
+        std::fs::read_dir(ws.results().join("trials"))
+            .unwrap()
+            .count(),
+        6
+    );
+}
+
+#[test]
+fn a_diverging_trial_fails_alone() {
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "nan.json",
+        r#"{ "base": { "hidden": 8, "batch_size": 4, "steps": 30, "eval_every": 10 },
+             "grid": { "lr": [0.01, 1e38] } }"#,
+    );
+    let run = ws.sweep(&grid, &[]);
+    run.expect_code(1);
+    let trials = ws.csv("trials.csv");
+    assert_eq!(trials[0]["status"], "completed");
+    assert_eq!(trials[1]["status"], "failed");
+    assert!(
+        trials[1]["reason"].contains("became NaN at step"),
+        "{:?}",
+        trials[1]
+    );
+    assert_eq!(trials[1]["final_heldout_ppl"], "");
+    let summary = ws.read("summary.md");
+    assert!(summary.contains("## Failed trials"), "{summary}");
+    assert!(summary.contains("| lr=1e+38 |"), "{summary}");
+    assert_eq!(summary.matches('✅').count(), 1);
+
+    // Failed trials are kept on a re-run unless asked to retry them.
+    let again = ws.sweep(&grid, &[]);
+    again.expect_code(1);
+    assert!(
+        again
+            .stderr()
+            .contains("0 to run, 1 already completed, 1 failed earlier (--retry-failed"),
+        "{}",
+        again.stderr()
+    );
+    let retry = ws.sweep(&grid, &["--retry-failed"]);
+    retry.expect_code(1);
+    assert!(retry.stderr().contains("1 to run"), "{}", retry.stderr());
+}
+
+/// Finds the pid of the worker process training in `trial_dir`.
+fn worker_pid(trial_dir: &Path) -> Option<i32> {
+    let needle = trial_dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").ok()? {
+        let entry = entry.ok()?;
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "worker") && args.contains(&needle) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_killed_worker_is_recorded_as_failed_and_the_others_go_on() {
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "crash.json",
+        r#"{ "base": { "hidden": 8, "batch_size": 4, "eval_every": 10 },
+             "grid": { "steps": [40, 100000000] } }"#,
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg(&grid)
+        .arg("--out")
+        .arg(ws.results())
+        .args(["--jobs", "2"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the long trial to be training, then kill its worker.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pid = loop {
+        assert!(Instant::now() < deadline, "the long trial never started");
+        let long = std::fs::read_dir(ws.results().join("trials"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                std::fs::read_to_string(p.join("config.json"))
+                    .is_ok_and(|c| c.contains("100000000"))
+            });
+        if let Some(dir) = long.filter(|d| d.join("metrics.csv").exists()) {
+            if let Some(pid) = worker_pid(&dir) {
+                break pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let run = Run(out);
+    run.expect_code(1);
+    let trials = ws.csv("trials.csv");
+    assert_eq!(trials[0]["status"], "completed", "{trials:?}");
+    assert_eq!(trials[1]["status"], "failed");
+    assert!(
+        trials[1]["reason"].contains("killed by SIGKILL"),
+        "{:?}",
+        trials[1]
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_before_any_training() {
+    let ws = Workspace::new();
+    ws.write("small.txt", "A short text.\nJust a few lines.\n".repeat(20));
+    ws.write("latin1.txt", b"caf\xe9\n".repeat(100));
+    let cases: Vec<(&str, &str, String)> = vec![
+        ("missing.json", "", "cannot read grid file".into()),
+        (
+            "malformed.json",
+            "{\n  \"grid\": {\"hidden\": [1,]}\n}",
+            "malformed.json:2:".into(),
+        ),
+        (
+            "empty_axis.json",
+            r#"{"grid": {"hidden": []}}"#,
+            "`grid.hidden`: expected a non-empty list of values, got []".into(),
+        ),
+        (
+            "zero.json",
+            r#"{"base": {"hidden": 0}}"#,
+            "`base.hidden`: expected an integer from 1 to 16384, got 0".into(),
+        ),
+        (
+            "unknown.json",
+            r#"{"base": {"batch": 4}}"#,
+            "`base.batch`: unknown parameter".into(),
+        ),
+        (
+            "short.json",
+            r#"{"corpus": "small.txt", "base": {"batch_size": 32}}"#,
+            "`corpus`: too short for batch_size 32 × seq_len 35".into(),
+        ),
+        (
+            "latin.json",
+            r#"{"corpus": "latin1.txt"}"#,
+            "is not UTF-8 text: invalid byte at line 1".into(),
+        ),
+        (
+            "nocorpus.json",
+            r#"{"corpus": "nothere.txt"}"#,
+            "cannot read corpus".into(),
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let grid = if content.is_empty() {
+            ws.path(name)
+        } else {
+            ws.write(name, content)
+        };
+        let run = ws.sweep(&grid, &[]);
+        run.expect_code(2);
+        assert!(run.stderr().contains(&expected), "{name}: {}", run.stderr());
+        assert!(
+            run.stderr().starts_with("error: "),
+            "{name}: {}",
+            run.stderr()
+        );
+        assert!(
+            !ws.results().exists(),
+            "{name}: nothing is created for bad input"
+        );
+    }
+}
+
+#[test]
+fn a_corpus_file_trains_and_report_and_status_read_the_results() {
+    let ws = Workspace::new();
+    ws.write(
+        "text.txt",
+        "the quick brown fox jumps over the lazy dog.\n".repeat(60),
+    );
+    let grid = ws.write(
+        "file.json",
+        r#"{ "corpus": "text.txt", "base": { "hidden": 8, "batch_size": 4, "seq_len": 10,
+             "steps": 20, "eval_every": 10 } }"#,
+    );
+    ws.sweep(&grid, &["--dry-run"]).expect_code(0);
+    assert!(!ws.results().exists(), "a dry run writes nothing");
+    ws.sweep(&grid, &[]).expect_code(0);
+    let trials = ws.csv("trials.csv");
+    assert_eq!(trials.len(), 1);
+    assert!(trials[0]["corpus"].ends_with("text.txt"));
+    // 28 distinct characters: a-z (all of them are in the pangram), space and '.'.
+    let (v, h) = (28, 8);
+    assert_eq!(
+        trials[0]["parameters"],
+        (v * v + 2 * h * v + h * h + 2 * h + v).to_string()
+    );
+
+    let summary = ws.read("summary.md");
+    let trials_csv = ws.read("trials.csv");
+    std::fs::remove_file(ws.results().join("summary.md")).unwrap();
+    std::fs::remove_file(ws.results().join("trials.csv")).unwrap();
+    let report = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg("report")
+        .arg(ws.results())
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert_eq!(ws.read("summary.md"), summary);
+    assert_eq!(ws.read("trials.csv"), trials_csv);
+
+    let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg("status")
+        .arg(ws.results())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("1 trials: 1 completed"), "{text}");
+
+    let nothing = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg("report")
+        .arg(ws.path("nowhere"))
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("is not a sweep results folder"));
+}
