@@ -42,6 +42,8 @@ pub enum TrialEvent {
         step: usize,
         train_ppl: f64,
         heldout_ppl: Option<f64>,
+        /// Seconds the worker has been training.
+        elapsed_s: f64,
     },
     /// It ended.
     Finished { index: usize, outcome: Outcome },
@@ -214,12 +216,13 @@ async fn forward_progress(
                 step,
                 train_ppl,
                 heldout_ppl,
-                ..
+                elapsed_s,
             }) => TrialEvent::Progress {
                 index,
                 step,
                 train_ppl,
                 heldout_ppl,
+                elapsed_s,
             },
             None => continue,
         };

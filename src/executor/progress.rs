@@ -107,10 +107,10 @@ impl Reporter for PlainReporter {
                 step,
                 train_ppl,
                 heldout_ppl: Some(heldout),
+                elapsed_s,
             } => {
                 let line = &self.tally.trials[*index];
-                let secs = self.tally.started[*index].map_or(0.0, |t| t.elapsed().as_secs_f64());
-                let rate = *step as f64 / secs.max(1e-9);
+                let rate = *step as f64 / elapsed_s.max(1e-9);
                 let eta = (line.steps - step) as f64 / rate.max(1e-9);
                 eprintln!(
                     "  {}: step {step}/{} · train ppl {train_ppl:.2} · held-out ppl {heldout:.2} · {rate:.0} steps/s · ETA {}",
@@ -135,6 +135,7 @@ pub struct TerminalReporter {
     overall: ProgressBar,
     bars: Vec<Option<ProgressBar>>,
     position: Vec<usize>,
+    heldout: Vec<Option<f64>>,
     running: usize,
 }
 
@@ -158,6 +159,7 @@ impl TerminalReporter {
             overall,
             bars: vec![None; n],
             position: vec![0; n],
+            heldout: vec![None; n],
             running: 0,
         };
         r.refresh_message();
@@ -188,10 +190,10 @@ impl Reporter for TerminalReporter {
                 let bar = self.multi.add(ProgressBar::new(*steps as u64));
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "  {prefix:<36!} {bar:24.green/white} {pos:>6}/{len:<6} {msg} · {per_sec:>12} · ETA {eta:>4}",
+                        "  {prefix:<36!} {bar:24.green/white} {pos:>6}/{len:<6} {msg} · ETA {eta:>4}",
                     )
                     .expect("valid template")
-                    .progress_chars("━━╸"),
+                    .progress_chars("━╸─"),
                 );
                 bar.set_prefix(self.tally.trials[*index].label.clone());
                 bar.set_message("ppl –");
@@ -203,23 +205,22 @@ impl Reporter for TerminalReporter {
                 step,
                 train_ppl,
                 heldout_ppl,
+                elapsed_s,
             } => {
                 self.overall
                     .inc(step.saturating_sub(self.position[*index]) as u64);
                 self.position[*index] = *step;
+                if heldout_ppl.is_some() {
+                    self.heldout[*index] = *heldout_ppl;
+                }
                 if let Some(bar) = &self.bars[*index] {
                     bar.set_position(*step as u64);
-                    let heldout = heldout_ppl.map(|h| format!(" · held-out {h:.2}"));
-                    if heldout.is_some() || !bar.message().contains("held-out") {
-                        bar.set_message(format!(
-                            "ppl {train_ppl:>6.2}{}",
-                            heldout.unwrap_or_default()
-                        ));
-                    } else {
-                        let old = bar.message();
-                        let tail = old.split_once(" · held-out").map(|(_, h)| h).unwrap_or("");
-                        bar.set_message(format!("ppl {train_ppl:>6.2} · held-out{tail}"));
-                    }
+                    let rate = *step as f64 / elapsed_s.max(1e-9);
+                    let heldout = self.heldout[*index]
+                        .map_or_else(|| "     –".into(), |h| format!("{h:>6.2}"));
+                    bar.set_message(format!(
+                        "ppl {train_ppl:>6.2} · held-out {heldout} · {rate:>4.0} steps/s"
+                    ));
                 }
             }
             TrialEvent::Finished { index, outcome } => {
