@@ -307,7 +307,7 @@ fn a_killed_worker_is_recorded_as_failed_and_the_others_go_on() {
     let grid = ws.write(
         "crash.json",
         r#"{ "base": { "hidden": 8, "batch_size": 4, "eval_every": 10 },
-             "grid": { "steps": [40, 100000000] } }"#,
+             "grid": { "steps": [40, 100000000] }, "max_retries": 0 }"#,
     );
     let child = Command::new(env!("CARGO_BIN_EXE_sweep"))
         .arg(&grid)

@@ -13,4 +13,8 @@ pub mod exit {
     pub const TRIALS_FAILED: u8 = 1;
     /// Bad input or an error that stopped the sweep.
     pub const FATAL: u8 = 2;
+    /// A worker was asked to stop and saved a checkpoint.
+    pub const WORKER_INTERRUPTED: u8 = 3;
+    /// The sweep was interrupted (Ctrl-C or SIGTERM); re-running it resumes.
+    pub const INTERRUPTED: u8 = 130;
 }

@@ -1,4 +1,5 @@
-//! `sweep GRID`: plan the grid, train what is not done yet, and write the reports.
+//! `sweep GRID`: plan the grid, train what is not done yet (resuming partial trials from their
+//! checkpoints), and write the reports.
 
 use std::time::Instant;
 
@@ -13,6 +14,51 @@ use crate::report;
 use crate::spec::{GridSpec, Plan, TrialConfig};
 use crate::store::{Manifest, Store, TrialState, TrialStatus};
 
+/// Which trials of a plan need to run, and why the others don't.
+#[derive(Default)]
+struct Triage {
+    to_run: Vec<TrialConfig>,
+    resuming: usize,
+    completed: usize,
+    kept_failed: usize,
+    retried_failed: Vec<String>,
+}
+
+fn triage(store: &Store, plan: &Plan, retry_failed: bool) -> Triage {
+    let mut t = Triage::default();
+    for trial in &plan.trials {
+        match store.trial(&trial.id).state() {
+            Ok(TrialState::Finished(r)) if r.status == TrialStatus::Completed => t.completed += 1,
+            Ok(TrialState::Finished(_)) if !retry_failed => t.kept_failed += 1,
+            Ok(TrialState::Finished(_)) => {
+                t.retried_failed.push(trial.id.clone());
+                t.to_run.push(trial.clone());
+            }
+            Ok(TrialState::Running { pid }) => {
+                eprintln!(
+                    "warning: trial {} ({}) is still held by a worker of an earlier sweep ({}); \
+                     it continues from its checkpoint once that worker has stopped",
+                    trial.id,
+                    trial.label,
+                    pid.map_or_else(|| "unknown pid".into(), |p| format!("pid {p}"))
+                );
+                t.resuming += 1;
+                t.to_run.push(trial.clone());
+            }
+            Ok(TrialState::Partial { .. }) => {
+                t.resuming += 1;
+                t.to_run.push(trial.clone());
+            }
+            Ok(TrialState::Pending) => t.to_run.push(trial.clone()),
+            Err(e) => {
+                eprintln!("warning: trial {} will run again: {e:#}", trial.id);
+                t.to_run.push(trial.clone());
+            }
+        }
+    }
+    t
+}
+
 /// Runs the sweep described by `args`.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
@@ -26,55 +72,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         |j| j as usize,
     );
 
-    let store = if args.dry_run {
-        Store::at(&args.out)
-    } else {
-        Store::create(&args.out)?
-    };
-    let mut to_run: Vec<TrialConfig> = Vec::new();
-    let (mut completed, mut kept_failed) = (0, 0);
-    for trial in &plan.trials {
-        match store.trial(&trial.id).state() {
-            Ok(TrialState::Finished(r)) if r.status == TrialStatus::Completed => completed += 1,
-            Ok(TrialState::Finished(_)) if !args.retry_failed => kept_failed += 1,
-            Ok(_) => to_run.push(trial.clone()),
-            Err(e) => {
-                eprintln!("warning: trial {} will run again: {e:#}", trial.id);
-                to_run.push(trial.clone());
-            }
-        }
-    }
-
-    eprintln!(
-        "sweep `{}`: {} trials ({} on {}), {} to run, {} already completed{}",
-        plan.name,
-        plan.trials.len(),
-        if plan.axes.is_empty() {
-            "no axes".into()
-        } else {
-            plan.axes.join(" × ")
-        },
-        corpus.name,
-        to_run.len(),
-        completed,
-        if kept_failed > 0 {
-            format!(", {kept_failed} failed earlier (--retry-failed runs them again)")
-        } else {
-            String::new()
-        }
-    );
     if args.dry_run {
-        for t in &plan.trials {
-            let will_run = to_run.iter().any(|r| r.id == t.id);
-            println!(
-                "{}  {}  {}",
-                t.id,
-                if will_run { "run " } else { "skip" },
-                t.label
-            );
+        let t = triage(&Store::at(&args.out), &plan, args.retry_failed);
+        describe(&plan, &corpus, &t);
+        for trial in &plan.trials {
+            let will_run = t.to_run.iter().any(|r| r.id == trial.id);
+            let action = if will_run { "run " } else { "skip" };
+            println!("{}  {action}  {}", trial.id, trial.label);
         }
         return Ok(exit::OK);
     }
+
+    let store = Store::create(&args.out)?;
+    let _lock = store.lock()?;
+    let t = triage(&store, &plan, args.retry_failed);
+    describe(&plan, &corpus, &t);
 
     let previous = store.manifest().ok();
     let mut manifest = Manifest {
@@ -97,16 +109,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .unwrap_or(0.0);
     store.write_manifest(&manifest)?;
 
-    for trial in &to_run {
-        store.trial(&trial.id).prepare(trial)?;
+    for trial in &t.to_run {
+        let dir = store.trial(&trial.id);
+        dir.prepare(trial)?;
+        if t.retried_failed.contains(&trial.id) {
+            dir.clear_result()?;
+        }
     }
-    if !to_run.is_empty() {
+    let mut interrupted = false;
+    if !t.to_run.is_empty() {
         eprintln!(
             "training {} trials, {} at a time",
-            to_run.len(),
-            jobs.min(to_run.len())
+            t.to_run.len(),
+            jobs.min(t.to_run.len())
         );
-        let lines = to_run
+        let lines = t
+            .to_run
             .iter()
             .map(|t| TrialLine {
                 label: t.label.clone(),
@@ -118,16 +136,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let outcomes = runtime.block_on(executor.run(&store, &to_run, reporter.as_mut()));
+        let ran = runtime.block_on(executor.run(&store, &t.to_run, reporter.as_mut()))?;
         reporter.finish();
-        let failed = outcomes
+        interrupted = ran.interrupted;
+        let failed = ran
+            .outcomes
             .iter()
             .filter(|o| matches!(o, Outcome::Failed(_)))
             .count();
         if failed > 0 {
             eprintln!(
                 "{failed} of {} trials failed (reasons in summary.md)",
-                to_run.len()
+                t.to_run.len()
             );
         }
     }
@@ -135,6 +155,25 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     manifest.wall_seconds = Some(earlier_wall + started.elapsed().as_secs_f64());
     store.write_manifest(&manifest)?;
     let (sweep, written) = report::write_all(&store)?;
+    let count = |name: &str| {
+        sweep
+            .trials
+            .iter()
+            .filter(|t| t.status_name() == name)
+            .count()
+    };
+    if interrupted {
+        eprintln!(
+            "interrupted: {} done, {} partial, {} pending, {} failed (of {}). Resume with:\n  {}",
+            count("completed"),
+            count("partial") + count("running"),
+            count("pending"),
+            count("failed"),
+            sweep.trials.len(),
+            this_command()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
     println!("wrote {}", written.summary_md.display());
     println!("      {}", written.trials_csv.display());
     println!("      {}", written.curves_csv.display());
@@ -150,10 +189,52 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if let Some((ppl, t)) = best {
         println!("best: {} — held-out perplexity {ppl:.2}", t.config.label);
     }
-    let any_failed = sweep.trials.iter().any(|t| t.status_name() == "failed");
-    Ok(if any_failed {
+    Ok(if count("failed") > 0 {
         exit::TRIALS_FAILED
     } else {
         exit::OK
     })
+}
+
+fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {
+    let mut parts = vec![format!("{} to run", t.to_run.len())];
+    if t.resuming > 0 {
+        parts.push(format!("{} of them from a checkpoint", t.resuming));
+    }
+    parts.push(format!("{} already completed", t.completed));
+    if t.kept_failed > 0 {
+        parts.push(format!(
+            "{} failed earlier (--retry-failed runs them again)",
+            t.kept_failed
+        ));
+    }
+    let axes = if plan.axes.is_empty() {
+        "no axes".to_string()
+    } else {
+        plan.axes.join(" × ")
+    };
+    eprintln!(
+        "sweep `{}`: {} trials ({axes} on {}), {}",
+        plan.name,
+        plan.trials.len(),
+        corpus.name,
+        parts.join(", ")
+    );
+}
+
+/// The command line of this process, quoted for a POSIX shell.
+fn this_command() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

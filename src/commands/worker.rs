@@ -1,15 +1,45 @@
 //! `sweep worker <trial-dir>`: train one trial folder.
+//!
+//! SIGTERM or SIGINT makes the worker checkpoint and exit. Started by a local sweep (which
+//! sets `SWEEP_PARENT_PID`), it also gets SIGTERM when that sweep dies, even by `kill -9`, so
+//! no orphan keeps training a trial that a new sweep will pick up.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::exit;
-use crate::executor::worker;
-use crate::store::TrialStatus;
+use crate::executor::worker::{self, WorkerEnd};
 
-/// Runs the worker; exit 0 when the trial completed, 1 when it failed and was recorded.
+/// Environment variable holding the PID of the orchestrator that started this worker.
+pub const PARENT_PID_ENV: &str = "SWEEP_PARENT_PID";
+
+/// Runs the worker: exit 0 completed, 1 failed (recorded), 3 interrupted (checkpointed).
 pub fn run(trial_dir: &Path) -> anyhow::Result<u8> {
-    Ok(match worker::run(trial_dir)? {
-        TrialStatus::Completed => exit::OK,
-        TrialStatus::Failed => exit::TRIALS_FAILED,
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    if let Some(parent) = std::env::var(PARENT_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        stop_when_parent_dies(parent, &stop);
+    }
+    Ok(match worker::run(trial_dir, &stop)? {
+        WorkerEnd::Completed => exit::OK,
+        WorkerEnd::Failed => exit::TRIALS_FAILED,
+        WorkerEnd::Interrupted => exit::WORKER_INTERRUPTED,
     })
+}
+
+/// Asks the kernel for SIGTERM when the parent dies; if it already died, stops right away.
+fn stop_when_parent_dies(parent: i32, stop: &AtomicBool) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid have no memory-safety preconditions.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() != parent {
+            stop.store(true, Ordering::SeqCst);
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! Runs trials on this machine: up to `jobs` worker processes at once, each single-threaded
 //! (`RAYON_NUM_THREADS=1`) so that N workers never oversubscribe N cores.
 //!
-//! Only the dispatcher loop talks to the reporter; per-trial tasks own their child process and
-//! send typed events over a channel.
+//! Only the dispatcher loop talks to the outside world (worker events, SIGINT/SIGTERM, the
+//! progress tick); per-trial tasks own their child process and send typed events over a
+//! channel. First Ctrl-C: start nothing new, SIGTERM the workers (they checkpoint and exit),
+//! wait for them. Second Ctrl-C: SIGKILL them. Workers run in their own process groups, so a
+//! terminal's Ctrl-C reaches only the orchestrator, which decides.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -12,10 +15,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::progress::Reporter;
 use super::protocol::WorkerMessage;
+use crate::commands::worker::PARENT_PID_ENV;
 use crate::spec::TrialConfig;
 use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
 
@@ -29,13 +34,19 @@ pub enum Outcome {
     Completed(TrialResult),
     /// The trial failed; the reason is also in its `result.json`.
     Failed(String),
+    /// The sweep was stopped before the trial finished; its checkpoint (if any) stays.
+    Interrupted,
 }
 
 /// Something that happened to the `index`-th trial of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrialEvent {
-    /// Its worker started training.
-    Started { index: usize, steps: usize },
+    /// Its worker started training, from step `resumed_from`.
+    Started {
+        index: usize,
+        steps: usize,
+        resumed_from: usize,
+    },
     /// Its worker reported progress.
     Progress {
         index: usize,
@@ -45,8 +56,37 @@ pub enum TrialEvent {
         /// Seconds the worker has been training.
         elapsed_s: f64,
     },
+    /// Its worker warned about something (e.g. a damaged checkpoint it skipped).
+    Warning { index: usize, message: String },
+    /// Its worker died; it is started again from the last checkpoint.
+    Retrying {
+        index: usize,
+        reason: String,
+        attempt: u32,
+        max_retries: u32,
+    },
     /// It ended.
     Finished { index: usize, outcome: Outcome },
+}
+
+/// How far the run has been asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    /// Keep going.
+    No,
+    /// Start nothing new; running workers checkpoint and exit.
+    Graceful,
+    /// Kill the workers now.
+    Now,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Each trial's outcome, in the order given.
+    pub outcomes: Vec<Outcome>,
+    /// True when a signal stopped the run.
+    pub interrupted: bool,
 }
 
 /// Runs trials as local worker processes.
@@ -66,26 +106,33 @@ impl LocalExecutor {
         })
     }
 
-    /// Runs `trials` (whose folders are already prepared in `store`), reporting progress, and
-    /// returns each trial's outcome in the order given.
+    /// Runs `trials` (whose folders are already prepared in `store`) until they end or a signal
+    /// stops the run, reporting progress.
     pub async fn run(
         &self,
         store: &Store,
         trials: &[TrialConfig],
         reporter: &mut dyn Reporter,
-    ) -> Vec<Outcome> {
+    ) -> anyhow::Result<RunReport> {
+        let mut sigint = signal(SignalKind::interrupt())?;
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let (stop_tx, stop_rx) = watch::channel(Stop::No);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let slots = Arc::new(Semaphore::new(self.jobs));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, trial) in trials.iter().enumerate() {
-            let dir = store.trial(&trial.id);
-            let exe = self.exe.clone();
-            let tx = tx.clone();
+            let worker = Worker {
+                exe: self.exe.clone(),
+                dir: store.trial(&trial.id),
+                index,
+                max_retries: trial.run.max_retries,
+                tx: tx.clone(),
+                stop: stop_rx.clone(),
+            };
             let slots = slots.clone();
             tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await.expect("semaphore never closes");
-                let outcome = run_worker(&exe, &dir, index, &tx).await;
-                let _ = tx.send(TrialEvent::Finished { index, outcome });
+                let outcome = worker.run_when_free(slots).await;
+                let _ = worker.tx.send(TrialEvent::Finished { index, outcome });
             });
         }
         drop(tx);
@@ -93,87 +140,193 @@ impl LocalExecutor {
         let mut outcomes = vec![None; trials.len()];
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
-            tokio::select! {
+            let signalled = tokio::select! {
                 event = rx.recv() => match event {
                     Some(event) => {
                         if let TrialEvent::Finished { index, outcome } = &event {
                             outcomes[*index] = Some(outcome.clone());
                         }
                         reporter.event(&event);
+                        false
                     }
                     None => break,
                 },
-                _ = tick.tick() => reporter.tick(),
+                _ = sigint.recv() => true,
+                _ = sigterm.recv() => true,
+                _ = tick.tick() => {
+                    reporter.tick();
+                    false
+                }
+            };
+            if signalled {
+                if *stop_tx.borrow() == Stop::No {
+                    stop_tx.send_replace(Stop::Graceful);
+                    reporter.notice(
+                        "stopping: running trials save a checkpoint and exit \
+                         (press Ctrl-C again to stop at once)",
+                    );
+                } else {
+                    stop_tx.send_replace(Stop::Now);
+                    reporter.notice("stopping at once; checkpoints already saved stay valid");
+                }
             }
         }
         while tasks.join_next().await.is_some() {}
-        outcomes
-            .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| Outcome::Failed("the trial's task ended unexpectedly".into()))
-            })
-            .collect()
+        let interrupted = *stop_tx.borrow() != Stop::No;
+        Ok(RunReport {
+            outcomes: outcomes
+                .into_iter()
+                .map(|o| o.unwrap_or(Outcome::Interrupted))
+                .collect(),
+            interrupted,
+        })
     }
 }
 
-/// Starts one worker, forwards its progress, and decides the outcome from its trial folder.
-async fn run_worker(
-    exe: &PathBuf,
-    dir: &TrialDir,
+/// One trial's task: waits for a free slot, runs the worker, retries it after a crash.
+struct Worker {
+    exe: PathBuf,
+    dir: TrialDir,
     index: usize,
-    tx: &mpsc::UnboundedSender<TrialEvent>,
-) -> Outcome {
-    let started = Instant::now();
-    let spawned = Command::new(exe)
-        .arg("worker")
-        .arg(dir.path())
-        .env("RAYON_NUM_THREADS", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            return record_failure(
-                dir,
-                format!("cannot start worker {}: {e}", exe.display()),
-                started,
-            )
-        }
-    };
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let forward = forward_progress(stdout, index, tx);
-    let tail = collect_tail(stderr);
-    let (status, (), tail) = tokio::join!(child.wait(), forward, tail);
+    max_retries: u32,
+    tx: mpsc::UnboundedSender<TrialEvent>,
+    stop: watch::Receiver<Stop>,
+}
 
-    match dir.result() {
-        Ok(Some(result)) if result.status == TrialStatus::Completed => Outcome::Completed(result),
-        Ok(Some(result)) => Outcome::Failed(result.reason.unwrap_or_else(|| "failed".into())),
-        Ok(None) | Err(_) => {
+impl Worker {
+    async fn run_when_free(&self, slots: Arc<Semaphore>) -> Outcome {
+        let mut stop = self.stop.clone();
+        let _slot = tokio::select! {
+            slot = slots.acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = stop.wait_for(|s| *s != Stop::No) => return Outcome::Interrupted,
+        };
+        if *stop.borrow() != Stop::No {
+            return Outcome::Interrupted;
+        }
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let (status, tail) = self.run_once().await;
+            match self.dir.result() {
+                Ok(Some(r)) if r.status == TrialStatus::Completed => return Outcome::Completed(r),
+                Ok(Some(r)) => return Outcome::Failed(r.reason.unwrap_or_else(|| "failed".into())),
+                _ => {}
+            }
+            if *self.stop.borrow() != Stop::No {
+                return Outcome::Interrupted;
+            }
             let how = match status {
                 Ok(s) => describe_exit(s),
-                Err(e) => format!("could not be waited for: {e}"),
+                Err(e) => format!("could not be run: {e}"),
             };
             let reason = if tail.is_empty() {
                 format!("worker {how}")
             } else {
                 format!("worker {how}: {}", tail.join(" | "))
             };
-            record_failure(dir, reason, started)
+            if attempt < self.max_retries {
+                attempt += 1;
+                let _ = self.tx.send(TrialEvent::Retrying {
+                    index: self.index,
+                    reason,
+                    attempt,
+                    max_retries: self.max_retries,
+                });
+                continue;
+            }
+            let reason = if attempt > 0 {
+                format!("{reason} (after {attempt} retries)")
+            } else {
+                reason
+            };
+            return record_failure(&self.dir, reason, started);
+        }
+    }
+
+    /// Runs the worker process once; returns its exit status and the tail of its stderr.
+    async fn run_once(&self) -> (std::io::Result<ExitStatus>, Vec<String>) {
+        let spawned = Command::new(&self.exe)
+            .arg("worker")
+            .arg(self.dir.path())
+            .env("RAYON_NUM_THREADS", "1")
+            .env(PARENT_PID_ENV, std::process::id().to_string())
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => return (Err(e), Vec::new()),
+        };
+        let pid = child.id().map(|p| p as i32);
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let mut stop = self.stop.clone();
+        let wait = async {
+            let mut sent = Stop::No;
+            loop {
+                tokio::select! {
+                    status = child.wait() => return status,
+                    changed = stop.changed(), if sent != Stop::Now => {
+                        let level = if changed.is_ok() { *stop.borrow() } else { Stop::No };
+                        if changed.is_err() {
+                            sent = Stop::Now; // no more stop requests can come
+                        } else if level > sent {
+                            let sig = if level == Stop::Now { libc::SIGKILL } else { libc::SIGTERM };
+                            if let Some(pid) = pid {
+                                // SAFETY: kill(2) on our own child's pid has no memory-safety
+                                // preconditions; the child is not reaped until wait() returns.
+                                unsafe { libc::kill(pid, sig) };
+                            }
+                            sent = level;
+                        }
+                    }
+                }
+            }
+        };
+        let (status, (), tail) = tokio::join!(wait, self.forward(stdout), collect_tail(stderr));
+        (status, tail)
+    }
+
+    async fn forward(&self, stdout: impl AsyncRead + Unpin) {
+        let index = self.index;
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let event = match WorkerMessage::parse(&line) {
+                Some(WorkerMessage::Started {
+                    steps,
+                    resumed_from,
+                    ..
+                }) => TrialEvent::Started {
+                    index,
+                    steps,
+                    resumed_from,
+                },
+                Some(WorkerMessage::Progress {
+                    step,
+                    train_ppl,
+                    heldout_ppl,
+                    elapsed_s,
+                }) => TrialEvent::Progress {
+                    index,
+                    step,
+                    train_ppl,
+                    heldout_ppl,
+                    elapsed_s,
+                },
+                Some(WorkerMessage::Warning { message }) => TrialEvent::Warning { index, message },
+                None => continue,
+            };
+            let _ = self.tx.send(event);
         }
     }
 }
 
 /// Writes a failed `result.json` for a worker that could not write one itself.
 fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
-    let steps_done = dir
-        .metrics()
-        .ok()
-        .and_then(|m| m.last().map(|r| r.step))
-        .unwrap_or(0);
+    let steps_done = dir.metrics_readable().0.last().map_or(0, |r| r.step);
     let result = TrialResult {
         status: TrialStatus::Failed,
         reason: Some(reason.clone()),
@@ -203,39 +356,12 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-async fn forward_progress(
-    stdout: impl AsyncRead + Unpin,
-    index: usize,
-    tx: &mpsc::UnboundedSender<TrialEvent>,
-) {
-    let mut lines = BufReader::new(stdout).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let event = match WorkerMessage::parse(&line) {
-            Some(WorkerMessage::Started { steps, .. }) => TrialEvent::Started { index, steps },
-            Some(WorkerMessage::Progress {
-                step,
-                train_ppl,
-                heldout_ppl,
-                elapsed_s,
-            }) => TrialEvent::Progress {
-                index,
-                step,
-                train_ppl,
-                heldout_ppl,
-                elapsed_s,
-            },
-            None => continue,
-        };
-        let _ = tx.send(event);
-    }
-}
-
 async fn collect_tail(stderr: impl AsyncRead + Unpin) -> Vec<String> {
     let mut tail = VecDeque::new();
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let line = line.trim().to_string();
-        if line.is_empty() {
+        if line.is_empty() || line.starts_with("warning: ") {
             continue;
         }
         if tail.len() == STDERR_TAIL {

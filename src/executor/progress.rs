@@ -2,7 +2,7 @@
 //! (indicatif), plain log lines otherwise (CI logs, files, pipes).
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -12,6 +12,8 @@ use super::local::{Outcome, TrialEvent};
 pub trait Reporter {
     /// A trial started, advanced or ended.
     fn event(&mut self, event: &TrialEvent);
+    /// A message about the whole run (e.g. that it is stopping).
+    fn notice(&mut self, message: &str);
     /// Called periodically, to refresh time-based displays.
     fn tick(&mut self) {}
     /// The run is over.
@@ -36,10 +38,10 @@ pub fn for_stderr(trials: Vec<TrialLine>) -> Box<dyn Reporter> {
     }
 }
 
-/// Bookkeeping shared by both displays.
+/// Bookkeeping and the event lines shared by both displays.
 struct Tally {
     trials: Vec<TrialLine>,
-    started: Vec<Option<Instant>>,
+    step: Vec<usize>,
     done: usize,
     failed: usize,
 }
@@ -47,28 +49,71 @@ struct Tally {
 impl Tally {
     fn new(trials: Vec<TrialLine>) -> Tally {
         Tally {
-            started: vec![None; trials.len()],
+            step: vec![0; trials.len()],
             trials,
             done: 0,
             failed: 0,
         }
     }
 
-    fn finished_line(&mut self, index: usize, outcome: &Outcome) -> String {
-        let secs = self.started[index].map_or(0.0, |t| t.elapsed().as_secs_f64());
-        let label = &self.trials[index].label;
-        self.done += 1;
+    /// Updates the counts and returns the line an event deserves, if any.
+    fn line(&mut self, event: &TrialEvent) -> Option<String> {
         let n = self.trials.len();
-        match outcome {
-            Outcome::Completed(r) => format!(
-                "[{}/{n}] ✓ {label}: held-out ppl {} · train ppl {} · {secs:.1} s",
-                self.done,
-                fmt_ppl(r.final_heldout_ppl),
-                fmt_ppl(r.final_train_ppl),
-            ),
-            Outcome::Failed(reason) => {
-                self.failed += 1;
-                format!("[{}/{n}] ✗ {label} failed: {reason}", self.done)
+        match event {
+            TrialEvent::Started {
+                index,
+                steps,
+                resumed_from,
+            } => {
+                self.step[*index] = *resumed_from;
+                let label = &self.trials[*index].label;
+                Some(if *resumed_from > 0 {
+                    format!("resumed {label} at step {resumed_from}/{steps}")
+                } else {
+                    format!("started {label} ({steps} steps)")
+                })
+            }
+            TrialEvent::Progress { index, step, .. } => {
+                self.step[*index] = *step;
+                None
+            }
+            TrialEvent::Warning { index, message } => Some(format!(
+                "warning: {}: {message}",
+                self.trials[*index].label
+            )),
+            TrialEvent::Retrying {
+                index,
+                reason,
+                attempt,
+                max_retries,
+            } => Some(format!(
+                "↻ {}: {reason}; retrying from its last checkpoint (retry {attempt} of {max_retries})",
+                self.trials[*index].label
+            )),
+            TrialEvent::Finished { index, outcome } => {
+                let label = &self.trials[*index].label;
+                match outcome {
+                    Outcome::Completed(r) => {
+                        self.done += 1;
+                        Some(format!(
+                            "[{}/{n}] ✓ {label}: held-out ppl {} · train ppl {} · {:.1} s",
+                            self.done,
+                            fmt_ppl(r.final_heldout_ppl),
+                            fmt_ppl(r.final_train_ppl),
+                            r.wall_seconds,
+                        ))
+                    }
+                    Outcome::Failed(reason) => {
+                        self.done += 1;
+                        self.failed += 1;
+                        Some(format!("[{}/{n}] ✗ {label} failed: {reason}", self.done))
+                    }
+                    Outcome::Interrupted if self.step[*index] > 0 => Some(format!(
+                        "⏸ {label}: stopped after step {} of {} (resumes from its last checkpoint)",
+                        self.step[*index], self.trials[*index].steps
+                    )),
+                    Outcome::Interrupted => None,
+                }
             }
         }
     }
@@ -94,37 +139,32 @@ impl PlainReporter {
 
 impl Reporter for PlainReporter {
     fn event(&mut self, event: &TrialEvent) {
-        match event {
-            TrialEvent::Started { index, steps } => {
-                self.tally.started[*index] = Some(Instant::now());
-                eprintln!(
-                    "started {} ({steps} steps)",
-                    self.tally.trials[*index].label
-                );
-            }
-            TrialEvent::Progress {
-                index,
-                step,
-                train_ppl,
-                heldout_ppl: Some(heldout),
-                elapsed_s,
-            } => {
-                let line = &self.tally.trials[*index];
-                let rate = *step as f64 / elapsed_s.max(1e-9);
-                let eta = (line.steps - step) as f64 / rate.max(1e-9);
-                eprintln!(
-                    "  {}: step {step}/{} · train ppl {train_ppl:.2} · held-out ppl {heldout:.2} · {rate:.0} steps/s · ETA {}",
-                    line.label,
-                    line.steps,
-                    humantime::format_duration(Duration::from_secs(eta.round() as u64)),
-                );
-            }
-            TrialEvent::Progress { .. } => {}
-            TrialEvent::Finished { index, outcome } => {
-                let line = self.tally.finished_line(*index, outcome);
-                eprintln!("{line}");
-            }
+        if let TrialEvent::Progress {
+            index,
+            step,
+            train_ppl,
+            heldout_ppl: Some(heldout),
+            elapsed_s,
+        } = event
+        {
+            let line = &self.tally.trials[*index];
+            let rate = *step as f64 / elapsed_s.max(1e-9);
+            let eta = line.steps.saturating_sub(*step) as f64 / rate.max(1e-9);
+            eprintln!(
+                "  {}: step {step}/{} · train ppl {train_ppl:.2} · held-out ppl {heldout:.2} · \
+                 {rate:.0} steps/s · ETA {}",
+                line.label,
+                line.steps,
+                humantime::format_duration(Duration::from_secs(eta.round() as u64)),
+            );
         }
+        if let Some(line) = self.tally.line(event) {
+            eprintln!("{line}");
+        }
+    }
+
+    fn notice(&mut self, message: &str) {
+        eprintln!("{message}");
     }
 }
 
@@ -134,8 +174,8 @@ pub struct TerminalReporter {
     multi: MultiProgress,
     overall: ProgressBar,
     bars: Vec<Option<ProgressBar>>,
-    position: Vec<usize>,
     heldout: Vec<Option<f64>>,
+    counted: Vec<usize>,
     running: usize,
 }
 
@@ -158,8 +198,8 @@ impl TerminalReporter {
             multi,
             overall,
             bars: vec![None; n],
-            position: vec![0; n],
             heldout: vec![None; n],
+            counted: vec![0; n],
             running: 0,
         };
         r.refresh_message();
@@ -179,14 +219,28 @@ impl TerminalReporter {
         }
         self.overall.set_message(msg);
     }
+
+    /// Moves the overall bar to account for `step` steps of trial `index`.
+    fn count(&mut self, index: usize, step: usize) {
+        self.overall
+            .inc(step.saturating_sub(self.counted[index]) as u64);
+        self.counted[index] = self.counted[index].max(step);
+    }
 }
 
 impl Reporter for TerminalReporter {
     fn event(&mut self, event: &TrialEvent) {
+        let line = self.tally.line(event);
         match event {
-            TrialEvent::Started { index, steps } => {
-                self.tally.started[*index] = Some(Instant::now());
-                self.running += 1;
+            TrialEvent::Started {
+                index,
+                steps,
+                resumed_from,
+            } => {
+                if self.bars[*index].is_none() {
+                    self.running += 1;
+                }
+                self.count(*index, *resumed_from);
                 let bar = self.multi.add(ProgressBar::new(*steps as u64));
                 bar.set_style(
                     ProgressStyle::with_template(
@@ -196,9 +250,13 @@ impl Reporter for TerminalReporter {
                     .progress_chars("━╸─"),
                 );
                 bar.set_prefix(self.tally.trials[*index].label.clone());
-                bar.set_message("ppl –");
-                self.bars[*index] = Some(bar);
-                self.refresh_message();
+                bar.set_position(*resumed_from as u64);
+                bar.reset_eta();
+                bar.set_message("ppl      – · held-out      –");
+                if let Some(old) = self.bars[*index].replace(bar) {
+                    old.finish_and_clear();
+                    self.multi.remove(&old);
+                }
             }
             TrialEvent::Progress {
                 index,
@@ -207,9 +265,7 @@ impl Reporter for TerminalReporter {
                 heldout_ppl,
                 elapsed_s,
             } => {
-                self.overall
-                    .inc(step.saturating_sub(self.position[*index]) as u64);
-                self.position[*index] = *step;
+                self.count(*index, *step);
                 if heldout_ppl.is_some() {
                     self.heldout[*index] = *heldout_ppl;
                 }
@@ -223,21 +279,26 @@ impl Reporter for TerminalReporter {
                     ));
                 }
             }
+            TrialEvent::Warning { .. } | TrialEvent::Retrying { .. } => {}
             TrialEvent::Finished { index, outcome } => {
-                let steps = self.tally.trials[*index].steps;
-                self.overall
-                    .inc(steps.saturating_sub(self.position[*index]) as u64);
-                self.position[*index] = steps;
+                if !matches!(outcome, Outcome::Interrupted) {
+                    self.count(*index, self.tally.trials[*index].steps);
+                }
                 if let Some(bar) = self.bars[*index].take() {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);
                     self.running -= 1;
                 }
-                let line = self.tally.finished_line(*index, outcome);
-                let _ = self.multi.println(line);
-                self.refresh_message();
             }
         }
+        if let Some(line) = line {
+            let _ = self.multi.println(line);
+        }
+        self.refresh_message();
+    }
+
+    fn notice(&mut self, message: &str) {
+        let _ = self.multi.println(message);
     }
 
     fn tick(&mut self) {
@@ -246,5 +307,48 @@ impl Reporter for TerminalReporter {
 
     fn finish(&mut self) {
         self.overall.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_for_a_resumed_retried_and_interrupted_trial() {
+        let mut t = Tally::new(vec![TrialLine {
+            label: "hidden=8".into(),
+            steps: 100,
+        }]);
+        let started = TrialEvent::Started {
+            index: 0,
+            steps: 100,
+            resumed_from: 40,
+        };
+        assert_eq!(t.line(&started).unwrap(), "resumed hidden=8 at step 40/100");
+        let retry = TrialEvent::Retrying {
+            index: 0,
+            reason: "worker was killed by signal 9".into(),
+            attempt: 1,
+            max_retries: 2,
+        };
+        assert!(t.line(&retry).unwrap().contains("retry 1 of 2"));
+        let progress = TrialEvent::Progress {
+            index: 0,
+            step: 57,
+            train_ppl: 9.0,
+            heldout_ppl: None,
+            elapsed_s: 1.0,
+        };
+        assert_eq!(t.line(&progress), None);
+        let stopped = TrialEvent::Finished {
+            index: 0,
+            outcome: Outcome::Interrupted,
+        };
+        assert!(t
+            .line(&stopped)
+            .unwrap()
+            .contains("stopped after step 57 of 100"));
+        assert_eq!((t.done, t.failed), (0, 0));
     }
 }

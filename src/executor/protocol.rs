@@ -13,6 +13,13 @@ pub enum WorkerMessage {
         steps: usize,
         /// Trainable parameters.
         parameters: usize,
+        /// The step training continues from (0 for a fresh start).
+        resumed_from: usize,
+    },
+    /// Something the user should know (e.g. a damaged checkpoint was skipped).
+    Warning {
+        /// What happened.
+        message: String,
     },
     /// Training advanced (sent at most a few times per second, and at every evaluation).
     Progress {

@@ -1,16 +1,21 @@
 //! The worker: trains the trial in one folder (`sweep worker <trial-dir>`), appending metrics
-//! there and writing `result.json` last. Local and cluster executors both run this.
+//! there, checkpointing every `checkpoint_every` steps and when asked to stop, and writing
+//! `result.json` last. It resumes from the folder's last good checkpoint, so a trial killed at
+//! any moment continues exactly where its checkpoint left it. Local and cluster executors both
+//! run this.
 
-use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use super::protocol::WorkerMessage;
 use crate::data::{batch::Split, Corpus, Vocab};
+use crate::spec::TrialConfig;
+use crate::store::lock::{FileLock, LockError};
 use crate::store::{MetricRow, TrialDir, TrialResult, TrialStatus};
-use crate::train::{self, TrainError, Trainer};
+use crate::train::{checkpoint, TrainError, Trainer};
 
 /// Training steps averaged for the final training perplexity.
 pub const FINAL_TRAIN_WINDOW: usize = 50;
@@ -18,16 +23,46 @@ pub const FINAL_TRAIN_WINDOW: usize = 50;
 /// Least time between two progress messages.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Trains the trial in `dir` to the end and records its result.
+/// How long a worker waits for the trial lock: an orphaned worker that was told to stop
+/// needs at most one step and one checkpoint to let go.
+const LOCK_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How a worker run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerEnd {
+    /// Trained every step; `result.json` says completed.
+    Completed,
+    /// Stopped by a non-finite loss; `result.json` says failed.
+    Failed,
+    /// Asked to stop; a checkpoint was saved and the trial is not finished.
+    Interrupted,
+}
+
+/// Trains the trial in `dir` until it is finished or `stop` is set.
 ///
-/// A non-finite loss is a recorded failure (`Ok(TrialStatus::Failed)`); errors that prevent
-/// training or recording (unreadable config, changed corpus, full disk) are returned.
-pub fn run(dir: &Path) -> anyhow::Result<TrialStatus> {
+/// A non-finite loss is a recorded failure; errors that prevent training or recording
+/// (unreadable config, changed corpus, full disk) are returned.
+pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     let started = Instant::now();
     let trial = TrialDir::new(dir.to_path_buf());
+    let _lock =
+        FileLock::acquire_within(&trial.lock_path(), LOCK_PATIENCE).map_err(|e| match e {
+            LockError::Held { .. } => anyhow::anyhow!(
+                "trial {} is being trained by another worker ({e})",
+                dir.display()
+            ),
+            e => e.into(),
+        })?;
     let config = trial
         .config()
         .with_context(|| format!("cannot load the trial in {}", dir.display()))?;
+    if let Ok(Some(result)) = trial.result() {
+        // Finished while this worker waited for the lock.
+        return Ok(match result.status {
+            TrialStatus::Completed => WorkerEnd::Completed,
+            TrialStatus::Failed => WorkerEnd::Failed,
+        });
+    }
     let corpus = Corpus::reload(
         &config.corpus.name,
         config.corpus.path.as_deref(),
@@ -35,35 +70,60 @@ pub fn run(dir: &Path) -> anyhow::Result<TrialStatus> {
     )?;
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
-    let mut trainer = Trainer::new(&config.params, vocab.len())?;
-    let parameters = trainer.model().parameter_count();
 
-    let mut metrics = trial.metrics_writer()?;
-    let mut rows = Vec::with_capacity(config.params.steps);
     let mut stdout = std::io::stdout().lock();
     let mut say = |m: WorkerMessage| {
-        // The orchestrator may be gone; the trial folder is the record, so keep training.
+        use std::io::Write;
+        // The orchestrator may be gone; the trial folder is the record, so keep going.
         let _ = writeln!(stdout, "{}", m.to_line()).and_then(|_| stdout.flush());
     };
+    let mut warn = |message: String| {
+        eprintln!("warning: {message}");
+        say(WorkerMessage::Warning { message });
+    };
+    let (mut trainer, mut rows, elapsed_base) = resume(&trial, &config, vocab.len(), &mut warn)?;
+    trial.rewrite_metrics(&rows)?;
+    let mut metrics = trial.metrics_appender()?;
+    let parameters = trainer.model().parameter_count();
     say(WorkerMessage::Started {
         steps: config.params.steps,
         parameters,
+        resumed_from: trainer.steps_done(),
     });
 
     let clock = Instant::now();
+    let elapsed = || elapsed_base + clock.elapsed().as_secs_f64();
+    let save = |trainer: &Trainer| -> anyhow::Result<()> {
+        trial.write_checkpoint(&checkpoint::encode(&trainer.state(elapsed()))?)
+    };
     let mut last_report = clock;
-    let outcome = train::run(&mut trainer, &split, &mut |record| {
-        let elapsed_s = clock.elapsed().as_secs_f64();
+    let mut failure = None;
+    while !trainer.finished() {
+        if stop.load(Ordering::SeqCst) {
+            metrics.sync()?;
+            save(&trainer)?;
+            return Ok(WorkerEnd::Interrupted);
+        }
+        let record = match trainer.advance(&split) {
+            Ok(record) => record,
+            Err(e @ TrainError::NonFinite { .. }) => {
+                failure = Some(e.to_string());
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let row = MetricRow {
             step: record.step,
             train_loss: record.train_loss,
             train_ppl: record.train_loss.exp(),
             heldout_ppl: record.heldout_loss.map(f64::exp),
-            elapsed_s,
+            elapsed_s: elapsed(),
         };
         metrics.push(&row)?;
-        if row.heldout_ppl.is_some() {
+        if row.step.is_multiple_of(config.run.checkpoint_every) || trainer.finished() {
+            // Rows first, then the checkpoint: a checkpoint never points past the rows on disk.
             metrics.sync()?;
+            save(&trainer)?;
         }
         if row.heldout_ppl.is_some() || last_report.elapsed() >= PROGRESS_INTERVAL {
             last_report = Instant::now();
@@ -71,22 +131,73 @@ pub fn run(dir: &Path) -> anyhow::Result<TrialStatus> {
                 step: row.step,
                 train_ppl: row.train_ppl,
                 heldout_ppl: row.heldout_ppl,
-                elapsed_s,
+                elapsed_s: row.elapsed_s,
             });
         }
         rows.push(row);
-        Ok(())
-    });
+    }
     metrics.sync()?;
 
-    let (status, reason) = match outcome {
-        Ok(()) => (TrialStatus::Completed, None),
-        Err(e @ TrainError::NonFinite { .. }) => (TrialStatus::Failed, Some(e.to_string())),
-        Err(e) => return Err(e.into()),
+    let status = if failure.is_some() {
+        TrialStatus::Failed
+    } else {
+        let weights = trainer.weights();
+        let named: Vec<(&str, &candle_core::Tensor)> =
+            weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        trial.write_model(&safetensors::serialize(named, None)?)?;
+        TrialStatus::Completed
     };
-    let result = summarize(&rows, status, reason, parameters, started.elapsed());
+    let result = summarize(&rows, status, failure, parameters, started.elapsed());
     trial.write_result(&result)?;
-    Ok(status)
+    Ok(match status {
+        TrialStatus::Completed => WorkerEnd::Completed,
+        TrialStatus::Failed => WorkerEnd::Failed,
+    })
+}
+
+/// A trainer positioned after the newest usable checkpoint, with the metric rows up to it and
+/// the training clock at it; a fresh trainer when there is none. Unusable checkpoints (damaged,
+/// or ahead of the rows in metrics.csv) are reported through `warn` and skipped.
+fn resume(
+    trial: &TrialDir,
+    config: &TrialConfig,
+    vocab: usize,
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<(Trainer, Vec<MetricRow>, f64)> {
+    let (rows, damage) = trial.metrics_readable();
+    if let Some(damage) = damage {
+        warn(damage);
+    }
+    let checkpoints = trial.checkpoints();
+    for path in &checkpoints {
+        let attempt = || -> anyhow::Result<(Trainer, Vec<MetricRow>, f64)> {
+            let bytes = std::fs::read(path)?;
+            let state = checkpoint::decode(&bytes)?;
+            let step = state.step;
+            if step > config.params.steps {
+                anyhow::bail!(
+                    "it is at step {step}, past the trial's {} steps",
+                    config.params.steps
+                );
+            }
+            let kept: Vec<MetricRow> = rows.iter().filter(|r| r.step <= step).cloned().collect();
+            if kept.len() != step || kept.iter().enumerate().any(|(i, r)| r.step != i + 1) {
+                anyhow::bail!("metrics.csv does not hold every step up to {step}");
+            }
+            let elapsed = state.elapsed_s;
+            let mut trainer = Trainer::new(&config.params, vocab)?;
+            trainer.restore(state)?;
+            Ok((trainer, kept, elapsed))
+        };
+        match attempt() {
+            Ok(resumed) => return Ok(resumed),
+            Err(e) => warn(format!("cannot resume from {}: {e:#}", path.display())),
+        }
+    }
+    if !checkpoints.is_empty() || !rows.is_empty() {
+        warn(format!("trial {} restarts from step 0", config.id));
+    }
+    Ok((Trainer::new(&config.params, vocab)?, Vec::new(), 0.0))
 }
 
 /// The headline numbers of a trial from its metric rows.

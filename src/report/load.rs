@@ -30,11 +30,12 @@ impl TrialRecord {
         self.result().filter(|r| r.status == TrialStatus::Completed)
     }
 
-    /// `completed`, `failed`, `partial` or `pending`.
+    /// `completed`, `failed`, `running`, `partial` or `pending`.
     pub fn status_name(&self) -> &'static str {
         match &self.state {
             TrialState::Finished(r) if r.status == TrialStatus::Completed => "completed",
             TrialState::Finished(_) => "failed",
+            TrialState::Running { .. } => "running",
             TrialState::Partial { .. } => "partial",
             TrialState::Pending => "pending",
         }

@@ -289,6 +289,7 @@ mod tests {
                     path: None,
                     sha256: "x".into(),
                 },
+                run: Default::default(),
             },
             state: TrialState::Finished(TrialResult {
                 status,

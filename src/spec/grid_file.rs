@@ -8,11 +8,19 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::params::{describe, suggest, ParamError, TrainParams};
+use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
 use crate::data::CorpusSource;
 
 /// Keys allowed at the top level of a grid file.
-const TOP_KEYS: &[&str] = &["name", "corpus", "base", "grid", "seeds"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "corpus",
+    "base",
+    "grid",
+    "seeds",
+    "checkpoint_every",
+    "max_retries",
+];
 
 /// A validated grid file.
 #[derive(Debug, Clone)]
@@ -27,6 +35,8 @@ pub struct GridSpec {
     pub base: TrainParams,
     /// Swept parameters with their values, in file order; seeds last.
     pub axes: Vec<Axis>,
+    /// How trials are run; does not change their results, so not part of trial ids.
+    pub run: RunOptions,
 }
 
 /// One swept parameter and the values it takes.
@@ -175,12 +185,20 @@ impl GridSpec {
             });
         }
 
+        let mut run = RunOptions::default();
+        for key in ["checkpoint_every", "max_retries"] {
+            if let Some(v) = top.get(key) {
+                run.set(key, v).map_err(|e| invalid(key, e.to_string()))?;
+            }
+        }
+
         Ok(GridSpec {
             path: path.to_path_buf(),
             name,
             corpus,
             base,
             axes,
+            run,
         })
     }
 
@@ -270,6 +288,19 @@ mod tests {
         assert_eq!(spec.base, TrainParams::default());
         assert!(spec.axes.is_empty());
         assert_eq!(spec.seeds(), [0]);
+        assert_eq!(spec.run, RunOptions::default());
+    }
+
+    #[test]
+    fn run_options_are_read_from_the_top_level() {
+        let spec = parse(r#"{"checkpoint_every": 25, "max_retries": 3}"#).unwrap();
+        assert_eq!(
+            spec.run,
+            RunOptions {
+                checkpoint_every: 25,
+                max_retries: 3
+            }
+        );
     }
 
     #[test]
@@ -298,7 +329,9 @@ mod tests {
             (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries (did you mean `seeds`?)"),
+            (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
+            (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),
             (r#"{"seeds": [1], "grid": {"seed": [2]}}"#, "seeds are given twice"),
             (r#"{"corpus": 3}"#, "`corpus`: expected \"timemachine\" or a path"),

@@ -63,6 +63,42 @@ impl Default for TrainParams {
     }
 }
 
+/// How a trial is run: checkpointing and retries. These do not change a trial's results, so
+/// they are not part of its id, and changing them reuses every stored trial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOptions {
+    /// A running trial saves a checkpoint every this many steps (and when asked to stop).
+    pub checkpoint_every: usize,
+    /// Times a trial whose worker crashed is restarted from its last checkpoint.
+    pub max_retries: u32,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            checkpoint_every: 100,
+            max_retries: 2,
+        }
+    }
+}
+
+impl RunOptions {
+    /// Assigns the top-level grid-file key `key`.
+    pub fn set(&mut self, key: &str, value: &Value) -> Result<(), ParamError> {
+        match key {
+            "checkpoint_every" => self.checkpoint_every = int_in(value, 1, 100_000_000)? as usize,
+            "max_retries" => self.max_retries = int_in(value, 0, 100)? as u32,
+            _ => {
+                return Err(ParamError::Unknown {
+                    suggestion: suggest(key, &["checkpoint_every", "max_retries"]),
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Names of all parameters, in the order reports list them.
 pub const PARAM_KEYS: &[&str] = &[
     "cell",

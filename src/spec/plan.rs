@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::grid_file::{GridSpec, SpecError};
-use super::params::TrainParams;
+use super::params::{RunOptions, TrainParams};
 use crate::data::{batch, Corpus};
 
 /// Which corpus a trial trains on; enough for a worker to load it and check it is unchanged.
@@ -35,6 +35,9 @@ pub struct TrialConfig {
     pub params: TrainParams,
     /// Training data.
     pub corpus: CorpusRef,
+    /// Checkpointing and retries (not part of the id).
+    #[serde(default)]
+    pub run: RunOptions,
 }
 
 impl TrialConfig {
@@ -103,6 +106,7 @@ impl Plan {
                 },
                 params,
                 corpus: corpus_ref.clone(),
+                run: spec.run,
             });
         }
         Ok(Plan {

@@ -3,11 +3,13 @@
 //! ```text
 //! results/
 //!   sweep.json            the last plan run here: name, axes, trial ids in order
+//!   sweep.lock            held by the sweep running here (its PID inside)
 //!   trials/<id>/          one folder per trial (see [`trial_dir`])
 //!   trials.csv curves.csv summary.md   reports, regenerated from the above
 //! ```
 
 pub mod atomic;
+pub mod lock;
 pub mod manifest;
 pub mod trial_dir;
 
@@ -64,6 +66,20 @@ impl Store {
     /// The folder of trial `id` (which may not exist yet).
     pub fn trial(&self, id: &str) -> TrialDir {
         TrialDir::new(self.root.join("trials").join(id))
+    }
+
+    /// Locks the folder for one sweep run, or says which process holds it.
+    pub fn lock(&self) -> anyhow::Result<lock::FileLock> {
+        let path = self.root.join("sweep.lock");
+        lock::FileLock::try_acquire(&path).map_err(|e| match e {
+            lock::LockError::Held { pid } => anyhow::anyhow!(
+                "results folder {} is in use by another sweep ({}); wait for it to finish, \
+                 stop it, or choose another folder with --out",
+                self.root.display(),
+                pid.map_or_else(|| "unknown pid".to_string(), |p| format!("pid {p}"))
+            ),
+            e => e.into(),
+        })
     }
 
     /// Reads `sweep.json`.

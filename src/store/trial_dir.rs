@@ -1,17 +1,22 @@
 //! One trial's folder, the contract between orchestrator and worker:
 //!
 //! - `config.json`: written by the orchestrator before the worker starts ([`TrialConfig`]);
-//! - `metrics.csv`: one row per step, appended by the worker;
+//! - `metrics.csv`: one row per step, appended by the worker; rows past the last checkpoint
+//!   are discarded on resume and computed again;
+//! - `checkpoint.safetensors` (and `checkpoint.prev.safetensors`, the one before): the
+//!   complete training state, replaced atomically;
+//! - `worker.lock`: held by the worker training the trial, so two never write one folder;
+//! - `model.safetensors`: the final weights of a completed trial;
 //! - `result.json`: written last and atomically; its presence marks the trial as finished.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::atomic;
+use super::{atomic, lock};
 use crate::spec::TrialConfig;
 
 /// How a finished trial ended.
@@ -67,6 +72,8 @@ pub struct MetricRow {
 pub enum TrialState {
     /// No folder or no metrics yet.
     Pending,
+    /// A worker holds the trial's lock.
+    Running { pid: Option<u32> },
     /// Some steps recorded, not finished.
     Partial { steps: usize },
     /// Finished: see the result.
@@ -82,6 +89,17 @@ pub struct TrialDir {
 const CONFIG: &str = "config.json";
 const METRICS: &str = "metrics.csv";
 const RESULT: &str = "result.json";
+const CHECKPOINT: &str = "checkpoint.safetensors";
+const PREVIOUS_CHECKPOINT: &str = "checkpoint.prev.safetensors";
+const MODEL: &str = "model.safetensors";
+const LOCK: &str = "worker.lock";
+const METRICS_HEADER: [&str; 5] = [
+    "step",
+    "train_loss",
+    "train_ppl",
+    "heldout_ppl",
+    "elapsed_s",
+];
 
 impl TrialDir {
     /// The trial folder at `path`.
@@ -99,21 +117,55 @@ impl TrialDir {
         self.path.join(METRICS)
     }
 
-    /// Creates the folder and writes `config.json`, removing any earlier metrics and result.
+    /// Creates the folder and writes `config.json`; any training state already there stays
+    /// (the worker resumes from it).
     pub fn prepare(&self, config: &TrialConfig) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.path)
             .with_context(|| format!("cannot create {}", self.path.display()))?;
-        for stale in [RESULT, METRICS] {
-            match std::fs::remove_file(self.path.join(stale)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| {
-                        format!("cannot remove {stale} in {}", self.path.display())
-                    })
-                }
-                _ => {}
-            }
-        }
         atomic::write_json(&self.path.join(CONFIG), config)
+    }
+
+    /// Removes `result.json`, so that a finished (failed) trial runs again.
+    pub fn clear_result(&self) -> anyhow::Result<()> {
+        match std::fs::remove_file(self.path.join(RESULT)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("cannot remove {RESULT} in {}", self.path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Path of the worker lock.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.join(LOCK)
+    }
+
+    /// Saves checkpoint bytes atomically, keeping the one before as a fallback.
+    pub fn write_checkpoint(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        atomic::write_keeping_previous(
+            &self.path.join(CHECKPOINT),
+            &self.path.join(PREVIOUS_CHECKPOINT),
+            bytes,
+        )
+    }
+
+    /// Existing checkpoint files, newest first.
+    pub fn checkpoints(&self) -> Vec<PathBuf> {
+        [CHECKPOINT, PREVIOUS_CHECKPOINT]
+            .iter()
+            .map(|f| self.path.join(f))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// Writes the final weights of a completed trial.
+    pub fn write_model(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        atomic::write(&self.path.join(MODEL), bytes)
+    }
+
+    /// Path of the final weights.
+    pub fn model_path(&self) -> PathBuf {
+        self.path.join(MODEL)
     }
 
     /// Reads `config.json`.
@@ -149,12 +201,45 @@ impl TrialDir {
             .with_context(|| format!("{} is damaged", path.display()))
     }
 
+    /// Reads the rows of `metrics.csv` up to the first damaged one (a kill can leave a partial
+    /// last line); the second value describes the damage, if any.
+    pub fn metrics_readable(&self) -> (Vec<MetricRow>, Option<String>) {
+        let path = self.metrics_path();
+        let mut reader = match csv::Reader::from_path(&path) {
+            Ok(r) => r,
+            Err(_) => return (Vec::new(), None),
+        };
+        let mut rows = Vec::new();
+        for row in reader.deserialize::<MetricRow>() {
+            match row {
+                Ok(r) => rows.push(r),
+                Err(e) => return (rows, Some(format!("{} is damaged: {e}", path.display()))),
+            }
+        }
+        (rows, None)
+    }
+
+    /// Replaces `metrics.csv` atomically with a header and `rows`.
+    pub fn rewrite_metrics(&self, rows: &[MetricRow]) -> anyhow::Result<()> {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        w.write_record(METRICS_HEADER)?;
+        for r in rows {
+            w.serialize(r)?;
+        }
+        atomic::write(&self.metrics_path(), &w.into_inner()?)
+    }
+
     /// What the folder says about the trial.
     pub fn state(&self) -> anyhow::Result<TrialState> {
         if let Some(result) = self.result()? {
             return Ok(TrialState::Finished(result));
         }
-        let steps = self.metrics().map(|m| m.len()).unwrap_or(0);
+        if let Some(pid) = lock::FileLock::holder(&self.lock_path()) {
+            return Ok(TrialState::Running { pid });
+        }
+        let steps = self.metrics_readable().0.len();
         Ok(if steps == 0 {
             TrialState::Pending
         } else {
@@ -162,21 +247,16 @@ impl TrialDir {
         })
     }
 
-    /// Starts a new `metrics.csv` with its header.
-    pub fn metrics_writer(&self) -> anyhow::Result<MetricsWriter> {
+    /// Appends to `metrics.csv`, which must exist (see [`TrialDir::rewrite_metrics`]).
+    pub fn metrics_appender(&self) -> anyhow::Result<MetricsWriter> {
         let path = self.metrics_path();
-        let file =
-            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut writer = csv::WriterBuilder::new()
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let writer = csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(BufWriter::new(file));
-        writer.write_record([
-            "step",
-            "train_loss",
-            "train_ppl",
-            "heldout_ppl",
-            "elapsed_s",
-        ])?;
         Ok(MetricsWriter { writer, path })
     }
 }
@@ -222,7 +302,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = TrialDir::new(dir.path().to_path_buf());
         assert_eq!(t.state().unwrap(), TrialState::Pending);
-        let mut w = t.metrics_writer().unwrap();
+        t.rewrite_metrics(&[]).unwrap();
+        let mut w = t.metrics_appender().unwrap();
         let rows = vec![row(1, None), row(2, Some(9.5))];
         for r in &rows {
             w.push(r).unwrap();
@@ -235,6 +316,23 @@ mod tests {
             "{text}"
         );
         assert_eq!(t.state().unwrap(), TrialState::Partial { steps: 2 });
+        let held = lock::FileLock::try_acquire(&t.lock_path()).unwrap();
+        assert!(matches!(t.state().unwrap(), TrialState::Running { .. }));
+        drop(held);
+    }
+
+    #[test]
+    fn a_torn_last_line_keeps_the_rows_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        t.rewrite_metrics(&[row(1, None), row(2, Some(3.0))])
+            .unwrap();
+        let mut text = std::fs::read_to_string(t.metrics_path()).unwrap();
+        text.push_str("3,2.0,7.3");
+        std::fs::write(t.metrics_path(), text).unwrap();
+        let (rows, damage) = t.metrics_readable();
+        assert_eq!(rows, [row(1, None), row(2, Some(3.0))]);
+        assert!(damage.unwrap().contains("metrics.csv is damaged"));
     }
 
     #[test]

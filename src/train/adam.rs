@@ -64,6 +64,26 @@ impl Adam {
         &self.second
     }
 
+    /// Replaces the moments and update count (from a checkpoint); shapes must match.
+    pub fn restore(&mut self, first: Vec<Tensor>, second: Vec<Tensor>, steps: u64) -> Result<()> {
+        if first.len() != self.vars.len() || second.len() != self.vars.len() {
+            candle_core::bail!("optimizer state has the wrong number of tensors");
+        }
+        for ((var, m), v) in self.vars.iter().zip(&first).zip(&second) {
+            if m.shape() != var.shape() || v.shape() != var.shape() {
+                candle_core::bail!(
+                    "optimizer state shape {:?} does not match {:?}",
+                    m.shape(),
+                    var.shape()
+                );
+            }
+        }
+        self.first = first;
+        self.second = second;
+        self.steps = steps;
+        Ok(())
+    }
+
     /// Applies one update from `grads`, as `torch.optim.Adam`:
     /// `m ← β₁m + (1-β₁)g`, `v ← β₂v + (1-β₂)g²`,
     /// `p ← p - lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + ε)`.
@@ -86,6 +106,10 @@ impl Adam {
             .zip(self.second.iter_mut())
         {
             let Some(g) = grads.get(var) else { continue };
+            // Gradients carry their autograd history; detach so the moments do not keep every
+            // step's graph alive.
+            let g = g.detach();
+            let g = &g;
             *m = ((&*m * beta1)? + (g * (1.0 - beta1))?)?;
             *v = ((&*v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let denom = v.sqrt()?.affine(1.0 / correction2.sqrt(), eps)?;
@@ -131,6 +155,9 @@ mod tests {
         assert_eq!(adam.steps(), 5);
         let m_got: Vec<f64> = adam.first_moments()[0].to_vec1().unwrap();
         assert!((m_got[0] - m[0]).abs() < 1e-12);
+        // The moments must not hold on to autograd history (that leaked every step's graph).
+        assert!(!adam.first_moments()[0].track_op());
+        assert!(!adam.second_moments()[0].track_op());
     }
 
     #[test]

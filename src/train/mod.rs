@@ -1,9 +1,11 @@
-//! Training: the Adam optimizer ([`adam`]) and the training loop with held-out evaluation
-//! ([`trainer`]). The loop knows nothing about files or processes: it reports each step to a
-//! caller-supplied sink.
+//! Training: the Adam optimizer ([`adam`]), training steps with held-out evaluation
+//! ([`trainer`]) and the encoding of a run's complete state ([`checkpoint`]). Nothing here
+//! knows about files or processes: the worker decides when to checkpoint and where to write.
 
 pub mod adam;
+pub mod checkpoint;
 pub mod trainer;
 
 pub use adam::{Adam, AdamConfig};
-pub use trainer::{run, StepRecord, TrainError, Trainer};
+pub use checkpoint::TrainingState;
+pub use trainer::{StepRecord, TrainError, Trainer};

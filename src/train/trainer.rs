@@ -1,12 +1,15 @@
-//! The training loop: sample a batch, forward, mean cross-entropy, backward, Adam; measure
-//! held-out loss every `eval_every` steps and after the last one. Stops with an error as soon
-//! as the loss is not finite.
+//! Training steps: sample a batch, forward, mean cross-entropy, backward, Adam; held-out loss
+//! every `eval_every` steps and after the last one; an error as soon as a loss is not finite.
+//! The caller owns the loop (and so decides when to checkpoint or stop).
+
+use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::adam::{Adam, AdamConfig};
+use super::checkpoint::TrainingState;
 use crate::data::batch::{self, Batch, Split};
 use crate::model::{self, rnn::cross_entropy, LanguageModel};
 use crate::spec::TrainParams;
@@ -38,9 +41,6 @@ pub enum TrainError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// The step sink failed (e.g. the metrics file could not be written).
-    #[error(transparent)]
-    Sink(anyhow::Error),
 }
 
 /// A model with its optimizer and random generator: the whole state of a training run.
@@ -120,24 +120,11 @@ impl Trainer {
         Ok(total / count as f64)
     }
 
-    fn loss(&self, b: &Batch) -> candle_core::Result<Tensor> {
-        let inputs = Tensor::from_slice(&b.inputs, (b.rows, b.seq_len), &self.device)?;
-        let targets = Tensor::from_slice(&b.targets, b.targets.len(), &self.device)?;
-        cross_entropy(&self.model.logits(&inputs)?, &targets)
-    }
-}
-
-/// Trains until `params.steps`, handing every step to `sink`.
-pub fn run(
-    trainer: &mut Trainer,
-    data: &Split,
-    sink: &mut dyn FnMut(&StepRecord) -> anyhow::Result<()>,
-) -> Result<(), TrainError> {
-    let steps = trainer.params.steps;
-    let eval_every = trainer.params.eval_every;
-    while trainer.step < steps {
-        let train_loss = trainer.step(&data.train)?;
-        let step = trainer.step;
+    /// Takes one step, measures the held-out loss when it is due (every `eval_every` steps and
+    /// after the last), and fails on a non-finite loss.
+    pub fn advance(&mut self, data: &Split) -> Result<StepRecord, TrainError> {
+        let train_loss = self.step(&data.train)?;
+        let step = self.step;
         if !train_loss.is_finite() {
             return Err(TrainError::NonFinite {
                 step,
@@ -145,8 +132,9 @@ pub fn run(
                 value: train_loss,
             });
         }
-        let heldout_loss = if step.is_multiple_of(eval_every) || step == steps {
-            let loss = trainer.evaluate(&data.heldout)?;
+        let due = step.is_multiple_of(self.params.eval_every) || step == self.params.steps;
+        let heldout_loss = if due {
+            let loss = self.evaluate(&data.heldout)?;
             if !loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     step,
@@ -158,14 +146,84 @@ pub fn run(
         } else {
             None
         };
-        sink(&StepRecord {
+        Ok(StepRecord {
             step,
             train_loss,
             heldout_loss,
         })
-        .map_err(TrainError::Sink)?;
     }
-    Ok(())
+
+    /// True once every step of the run is done.
+    pub fn finished(&self) -> bool {
+        self.step >= self.params.steps
+    }
+
+    /// The complete state after the last step, for a checkpoint.
+    pub fn state(&self, elapsed_s: f64) -> TrainingState {
+        let mut tensors = Vec::new();
+        let params = self.model.parameters();
+        for (name, var) in &params {
+            tensors.push((format!("param.{name}"), var.as_tensor().clone()));
+        }
+        for ((name, _), m) in params.iter().zip(self.adam.first_moments()) {
+            tensors.push((format!("adam.m.{name}"), m.clone()));
+        }
+        for ((name, _), v) in params.iter().zip(self.adam.second_moments()) {
+            tensors.push((format!("adam.v.{name}"), v.clone()));
+        }
+        TrainingState {
+            step: self.step,
+            elapsed_s,
+            rng: self.rng.clone(),
+            adam_steps: self.adam.steps(),
+            tensors,
+        }
+    }
+
+    /// Continues from `state` (as produced by [`Trainer::state`] for the same configuration).
+    pub fn restore(&mut self, state: TrainingState) -> candle_core::Result<()> {
+        let mut by_name: HashMap<String, Tensor> = state.tensors.into_iter().collect();
+        let mut take = |key: String| {
+            by_name
+                .remove(&key)
+                .ok_or_else(|| candle_core::Error::Msg(format!("checkpoint lacks `{key}`")))
+        };
+        let params = self.model.parameters();
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        for (name, var) in &params {
+            let value = take(format!("param.{name}"))?;
+            if value.shape() != var.shape() {
+                candle_core::bail!(
+                    "`{name}` has shape {:?}, expected {:?}",
+                    value.shape(),
+                    var.shape()
+                );
+            }
+            var.set(&value)?;
+            first.push(take(format!("adam.m.{name}"))?);
+            second.push(take(format!("adam.v.{name}"))?);
+        }
+        self.adam.restore(first, second, state.adam_steps)?;
+        self.rng = state.rng;
+        self.step = state.step;
+        Ok(())
+    }
+
+    /// The model's weights by name (what `model.safetensors` holds).
+    pub fn weights(&self) -> Vec<(String, Tensor)> {
+        self.model
+            .parameters()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.as_tensor().clone()))
+            .collect()
+    }
+
+    fn loss(&self, b: &Batch) -> candle_core::Result<Tensor> {
+        let inputs = Tensor::from_slice(&b.inputs, (b.rows, b.seq_len), &self.device)?;
+        let targets = Tensor::from_slice(&b.targets, b.targets.len(), &self.device)?;
+        cross_entropy(&self.model.logits(&inputs)?, &targets)
+    }
 }
 
 #[cfg(test)]
@@ -195,10 +253,9 @@ mod tests {
         let (split, vocab) = data();
         let mut trainer = Trainer::new(p, vocab).unwrap();
         let mut out = Vec::new();
-        run(&mut trainer, &split, &mut |r| {
-            out.push(*r);
-            Ok(())
-        })?;
+        while !trainer.finished() {
+            out.push(trainer.advance(&split)?);
+        }
         Ok(out)
     }
 
@@ -231,6 +288,60 @@ mod tests {
         let a = records(&params(5, 0.01)).unwrap();
         assert_eq!(a, records(&params(5, 0.01)).unwrap());
         assert_ne!(a, records(&params(6, 0.01)).unwrap());
+    }
+
+    /// Stop after 23 steps, encode, decode into a fresh trainer, continue: every later number
+    /// and the final weights equal those of the uninterrupted run.
+    #[test]
+    fn a_restored_trainer_continues_bit_identically() {
+        let p = params(3, 0.01);
+        let (split, vocab) = data();
+        let straight = records(&p).unwrap();
+        let mut first = Trainer::new(&p, vocab).unwrap();
+        for _ in 0..23 {
+            first.advance(&split).unwrap();
+        }
+        let bytes = crate::train::checkpoint::encode(&first.state(1.5)).unwrap();
+        drop(first);
+        let mut second = Trainer::new(&p, vocab).unwrap();
+        let state = crate::train::checkpoint::decode(&bytes).unwrap();
+        assert_eq!(state.elapsed_s, 1.5);
+        second.restore(state).unwrap();
+        let mut rest = Vec::new();
+        while !second.finished() {
+            rest.push(second.advance(&split).unwrap());
+        }
+        assert_eq!(rest, straight[23..]);
+        let mut reference = Trainer::new(&p, vocab).unwrap();
+        while !reference.finished() {
+            reference.advance(&split).unwrap();
+        }
+        for ((n, a), (_, b)) in second.weights().iter().zip(reference.weights()) {
+            let (a, b): (Vec<f32>, Vec<f32>) = (
+                a.flatten_all().unwrap().to_vec1().unwrap(),
+                b.flatten_all().unwrap().to_vec1().unwrap(),
+            );
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_shape_is_refused() {
+        let (_, vocab) = data();
+        let small = Trainer::new(&params(0, 0.01), vocab).unwrap();
+        let mut big = Trainer::new(
+            &TrainParams {
+                hidden: 33,
+                ..params(0, 0.01)
+            },
+            vocab,
+        )
+        .unwrap();
+        let err = big.restore(small.state(0.0)).unwrap_err().to_string();
+        assert!(err.contains("has shape"), "{err}");
     }
 
     #[test]
