@@ -1,83 +1,12 @@
 //! End-to-end tests through the `sweep` binary: real grids, real worker processes, real files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{worker_pid, Run, Workspace};
 use serde_json::Value;
-
-/// A temporary folder with grid files and a results folder.
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new() -> Workspace {
-        Workspace {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn results(&self) -> PathBuf {
-        self.path("results")
-    }
-
-    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-
-    /// `sweep GRID --out results --jobs 2 ARGS...`
-    fn sweep(&self, grid: &Path, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .arg(grid)
-            .arg("--out")
-            .arg(self.results())
-            .args(["--jobs", "2"])
-            .args(args)
-            .output()
-            .unwrap();
-        Run(out)
-    }
-
-    fn csv(&self, name: &str) -> Vec<std::collections::HashMap<String, String>> {
-        let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();
-        r.deserialize().map(Result::unwrap).collect()
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.results().join(rel)).unwrap()
-    }
-}
-
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().expect("exited normally")
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code(),
-            code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
-}
 
 const TINY_GRID: &str = r#"{
   "name": "tiny",
@@ -277,28 +206,6 @@ fn a_diverging_trial_fails_alone() {
     let retry = ws.sweep(&grid, &["--retry-failed"]);
     retry.expect_code(1);
     assert!(retry.stderr().contains("1 to run"), "{}", retry.stderr());
-}
-
-/// Finds the pid of the worker process training in `trial_dir`.
-fn worker_pid(trial_dir: &Path) -> Option<i32> {
-    let needle = trial_dir.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").ok()? {
-        let entry = entry.ok()?;
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "worker") && args.contains(&needle) {
-            return Some(pid);
-        }
-    }
-    None
 }
 
 #[test]

@@ -1,0 +1,208 @@
+//! Test harness shared by the end-to-end tests: a temporary workspace, the `sweep` binary,
+//! and helpers to find and signal its processes.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary folder with grid files and a results folder.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn results(&self) -> PathBuf {
+        self.path("results")
+    }
+
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// `sweep GRID --out results --jobs 2 ARGS...`
+    pub fn sweep(&self, grid: &Path, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .arg(grid)
+            .arg("--out")
+            .arg(self.results())
+            .args(["--jobs", "2"])
+            .args(args)
+            .output()
+            .unwrap();
+        Run(out)
+    }
+
+    pub fn csv(&self, name: &str) -> Vec<HashMap<String, String>> {
+        let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();
+        r.deserialize().map(Result::unwrap).collect()
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.results().join(rel)).unwrap()
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().expect("exited normally")
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Finds the pid of the worker process training in `trial_dir`.
+pub fn worker_pid(trial_dir: &Path) -> Option<i32> {
+    let needle = trial_dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").ok()? {
+        let entry = entry.ok()?;
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "worker") && args.contains(&needle) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Pids of every worker process training a trial under `root`.
+pub fn worker_pids_under(root: &Path) -> Vec<i32> {
+    let prefix = root.to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "worker") && args.iter().any(|a| a.starts_with(&prefix)) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Sends `signal` (a `kill` name such as `KILL` or `INT`) to `pid`.
+pub fn send(pid: i32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status();
+}
+
+/// Polls `condition` every 20 ms; panics with `what` after `seconds`.
+pub fn wait_until(seconds: u64, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Workspace {
+    /// Starts `sweep GRID --out results --jobs 2 ARGS...` without waiting.
+    pub fn spawn(&self, grid: &Path, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .arg(grid)
+            .arg("--out")
+            .arg(self.results())
+            .args(["--jobs", "2"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Rows of metrics.csv of every trial so far.
+    pub fn steps_recorded(&self) -> usize {
+        let Ok(dirs) = std::fs::read_dir(self.results().join("trials")) else {
+            return 0;
+        };
+        dirs.flatten()
+            .filter_map(|d| std::fs::read_to_string(d.path().join("metrics.csv")).ok())
+            .map(|t| t.lines().count().saturating_sub(1))
+            .sum()
+    }
+
+    /// The reports without the columns that measure time: what an exact resume must reproduce.
+    pub fn numbers(&self) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+        let timing = ["elapsed_s", "steps_per_sec", "wall_seconds"];
+        let read = |name: &str| -> Vec<Vec<String>> {
+            let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();
+            let headers = r.headers().unwrap().clone();
+            let keep: Vec<usize> = (0..headers.len())
+                .filter(|&i| !timing.contains(&&headers[i]))
+                .collect();
+            let mut rows = vec![keep.iter().map(|&i| headers[i].to_string()).collect()];
+            for rec in r.records() {
+                let rec = rec.unwrap();
+                rows.push(keep.iter().map(|&i| rec[i].to_string()).collect());
+            }
+            rows
+        };
+        (read("trials.csv"), read("curves.csv"))
+    }
+
+    /// Each trial's final weights file, by trial id.
+    pub fn final_weights(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(self.results().join("trials"))
+            .unwrap()
+            .flatten()
+            .map(|d| {
+                let id = d.file_name().to_string_lossy().into_owned();
+                let bytes = std::fs::read(d.path().join("model.safetensors"))
+                    .unwrap_or_else(|_| panic!("trial {id} has no model.safetensors"));
+                (id, bytes)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
