@@ -102,6 +102,14 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         if stop.load(Ordering::SeqCst) {
             metrics.sync()?;
             save(&trainer)?;
+            if let Some(last) = rows.last() {
+                say(WorkerMessage::Progress {
+                    step: last.step,
+                    train_ppl: last.train_ppl,
+                    heldout_ppl: None,
+                    elapsed_s: last.elapsed_s,
+                });
+            }
             return Ok(WorkerEnd::Interrupted);
         }
         let record = match trainer.advance(&split) {

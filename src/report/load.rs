@@ -65,7 +65,8 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
             Ok(TrialRecord {
                 config,
                 state: dir.state()?,
-                metrics: dir.metrics()?,
+                // A torn last line (a worker killed mid-write) is left out, not an error.
+                metrics: dir.metrics_readable().0,
             })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -187,20 +187,6 @@ impl TrialDir {
         atomic::write_json(&self.path.join(RESULT), result)
     }
 
-    /// Reads every row of `metrics.csv` (empty if there is none).
-    pub fn metrics(&self) -> anyhow::Result<Vec<MetricRow>> {
-        let path = self.metrics_path();
-        if !path.exists() {
-            return Ok(Vec::new());
-        }
-        let mut reader = csv::Reader::from_path(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        reader
-            .deserialize()
-            .collect::<Result<Vec<MetricRow>, _>>()
-            .with_context(|| format!("{} is damaged", path.display()))
-    }
-
     /// Reads the rows of `metrics.csv` up to the first damaged one (a kill can leave a partial
     /// last line); the second value describes the damage, if any.
     pub fn metrics_readable(&self) -> (Vec<MetricRow>, Option<String>) {
@@ -309,7 +295,7 @@ mod tests {
             w.push(r).unwrap();
         }
         w.sync().unwrap();
-        assert_eq!(t.metrics().unwrap(), rows);
+        assert_eq!(t.metrics_readable(), (rows, None));
         let text = std::fs::read_to_string(t.metrics_path()).unwrap();
         assert!(
             text.starts_with("step,train_loss,train_ppl,heldout_ppl,elapsed_s\n1,2.0,"),
