@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::report::Lang;
+
 /// Hyperparameter sweeps for character-level language models trained with candle.
 ///
 /// `sweep GRID.json` expands the grid, trains every configuration (several at once) and
-/// writes trials.csv, curves.csv and summary.md into the results folder. Running it again
-/// skips the trials that are already complete.
+/// writes trials.csv, curves.csv, charts and summary.md into the results folder. Running it
+/// again skips the trials that are already complete and resumes the partial ones.
 #[derive(Debug, Parser)]
 #[command(
     name = "sweep",
@@ -43,6 +45,9 @@ pub struct RunArgs {
     /// List the trials the grid expands to, and which would run, without training.
     #[arg(long)]
     pub dry_run: bool,
+    /// Language of summary.md.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: Lang,
 }
 
 /// Subcommands.
@@ -53,6 +58,9 @@ pub enum Command {
         /// Results folder.
         #[arg(default_value = "results")]
         dir: PathBuf,
+        /// Language of summary.md.
+        #[arg(long, value_enum, default_value = "en")]
+        lang: Lang,
     },
     /// Show the state of every trial of the last sweep in a results folder, changing nothing.
     Status {

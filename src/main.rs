@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         None => commands::run::run(&cli.run),
-        Some(Command::Report { dir }) => commands::report::run(dir),
+        Some(Command::Report { dir, lang }) => commands::report::run(dir, *lang),
         Some(Command::Status { dir }) => commands::status::run(dir),
         Some(Command::Worker { trial_dir }) => commands::worker::run(trial_dir),
     };

@@ -101,21 +101,27 @@ fn a_tiny_grid_writes_every_output() {
         );
     }
 
-    // summary.md: all trials sorted by held-out perplexity, the best marked once.
+    // summary.md: configurations ranked with the best marked once, every trial sorted by
+    // held-out perplexity.
     let summary = ws.read("summary.md");
-    assert_eq!(summary.matches('✅').count(), 1, "{summary}");
+    assert_eq!(summary.matches("| ✅ |").count(), 1, "{summary}");
     let best = trials
         .iter()
         .min_by(|a, b| parse(&a["final_heldout_ppl"]).total_cmp(&parse(&b["final_heldout_ppl"])))
         .unwrap();
-    let best_row = summary.lines().find(|l| l.starts_with("| ✅")).unwrap();
+    let best_row = summary.lines().find(|l| l.starts_with("| ✅ |")).unwrap();
     assert!(
-        best_row.contains(&format!("`{}`", best["id"])),
+        best_row.starts_with(&format!(
+            "| ✅ | {} | {} | 1 |",
+            best["hidden"], best["batch_size"]
+        )),
         "{best_row}"
     );
-    let table_ids: Vec<&str> = summary
+    let all_trials = &summary[summary.find("## All trials").unwrap()..];
+    let table_ids: Vec<&str> = all_trials
         .lines()
-        .filter(|l| l.starts_with("| ✅") || l.starts_with("|  |"))
+        .skip(4)
+        .take_while(|l| l.starts_with('|'))
         .map(|l| l.rsplit('`').nth(1).unwrap())
         .collect();
     let mut sorted = trials.clone();
@@ -125,7 +131,52 @@ fn a_tiny_grid_writes_every_output() {
         table_ids,
         sorted.iter().map(|t| t["id"].as_str()).collect::<Vec<_>>()
     );
+    for section in [
+        "## Verdict",
+        "## hidden",
+        "## batch_size",
+        "## Held-out perplexity: hidden × batch_size",
+        "## Definitions",
+    ] {
+        assert!(summary.contains(section), "{section}");
+    }
     assert!(summary.contains("| trials | 4: 4 completed |"), "{summary}");
+
+    // Charts: PNG and SVG, linked from the summary, decodable, of the stated size, not blank.
+    for (png, size) in [
+        ("curves.png", (1100, 700)),
+        ("heatmap.png", (700, 500)),
+        ("charts/hidden-8.png", (700, 450)),
+        ("charts/batch_size-4.png", (700, 450)),
+    ] {
+        assert!(summary.contains(&format!("]({png})")), "{png} is linked");
+        let image = image::open(ws.results().join(png)).unwrap().to_rgb8();
+        assert_eq!(image.dimensions(), size, "{png}");
+        let mut colours: Vec<[u8; 3]> = image.pixels().map(|p| p.0).collect();
+        colours.sort();
+        colours.dedup();
+        assert!(
+            colours.len() > 50,
+            "{png} has only {} colours",
+            colours.len()
+        );
+        let svg = std::fs::read_to_string(ws.results().join(png.replace(".png", ".svg"))).unwrap();
+        assert!(svg.contains("<svg"), "{png}");
+    }
+
+    // The same analysis in Chinese, from the stored results.
+    let zh = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["report", "--lang", "zh"])
+        .arg(ws.results())
+        .output()
+        .unwrap();
+    assert!(zh.status.success());
+    let summary_zh = ws.read("summary.md");
+    assert!(
+        summary_zh.contains("## 结论") && summary_zh.contains("## 指标定义"),
+        "{summary_zh}"
+    );
+    assert!(summary_zh.contains(&format!("`{}`", best["id"])));
 }
 
 #[test]
@@ -191,7 +242,11 @@ fn a_diverging_trial_fails_alone() {
     let summary = ws.read("summary.md");
     assert!(summary.contains("## Failed trials"), "{summary}");
     assert!(summary.contains("| lr=1e+38 |"), "{summary}");
-    assert_eq!(summary.matches('✅').count(), 1);
+    assert!(
+        summary.contains("Diverged or failed (see below): lr=1e+38 (1/1)."),
+        "{summary}"
+    );
+    assert_eq!(summary.matches("| ✅ |").count(), 1);
 
     // Failed trials are kept on a re-run unless asked to retry them.
     let again = ws.sweep(&grid, &[]);

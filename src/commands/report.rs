@@ -3,13 +3,13 @@
 use std::path::Path;
 
 use super::exit;
-use crate::report;
+use crate::report::{self, Lang};
 use crate::store::Store;
 
-/// Rewrites trials.csv, curves.csv and summary.md in `dir`.
-pub fn run(dir: &Path) -> anyhow::Result<u8> {
+/// Rewrites trials.csv, curves.csv, the charts and summary.md in `dir`.
+pub fn run(dir: &Path, lang: Lang) -> anyhow::Result<u8> {
     let store = Store::open(dir)?;
-    let (sweep, written) = report::write_all(&store)?;
+    let (sweep, written) = report::write_all(&store, lang)?;
     println!(
         "wrote {}, {} and {} ({} trials)",
         written.summary_md.display(),

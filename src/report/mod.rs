@@ -1,7 +1,13 @@
 //! Reports: pure functions of the stored results (so `sweep report` needs no training).
-//! [`load`] reads a results folder; [`tables`] writes `trials.csv` and `curves.csv`;
-//! [`summary`] renders `summary.md`.
+//! [`load`] reads a results folder; [`analysis`] computes the measures and [`groups`]
+//! aggregates them; [`tables`] writes `trials.csv` and `curves.csv`; [`figures`] decides the
+//! charts that [`charts`] draws; [`summary`] renders `summary.md` in a [`lang`].
 
+pub mod analysis;
+pub mod charts;
+pub mod figures;
+pub mod groups;
+pub mod lang;
 pub mod load;
 pub mod summary;
 pub mod tables;
@@ -10,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::store::{atomic, Store};
 
+pub use lang::Lang;
 pub use load::{SweepRecord, TrialRecord};
 
 /// The files a report run wrote.
@@ -23,8 +30,8 @@ pub struct Written {
     pub summary_md: PathBuf,
 }
 
-/// Regenerates every report of the sweep last run in `store`.
-pub fn write_all(store: &Store) -> anyhow::Result<(SweepRecord, Written)> {
+/// Regenerates every report of the sweep last run in `store`: CSVs, charts and summary.
+pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Written)> {
     let sweep = load::load(store)?;
     let root = store.root();
     let written = Written {
@@ -34,7 +41,9 @@ pub fn write_all(store: &Store) -> anyhow::Result<(SweepRecord, Written)> {
     };
     atomic::write(&written.trials_csv, &tables::trials_csv(&sweep)?)?;
     atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
-    let summary = summary::render(&sweep, &summary::Context::of_this_machine());
+    let grouped = groups::Grouped::new(&sweep);
+    let links = figures::draw_all(root, &grouped)?;
+    let summary = summary::render(&sweep, &summary::Context::of_this_machine(lang), &links);
     atomic::write(&written.summary_md, summary.as_bytes())?;
     Ok((sweep, written))
 }

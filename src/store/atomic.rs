@@ -11,6 +11,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
+        .and_then(|_| readable(tmp.as_file()))
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
@@ -29,6 +30,7 @@ pub fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> any
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
+        .and_then(|_| readable(tmp.as_file()))
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     if path.exists() {
@@ -41,6 +43,12 @@ pub fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> any
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Temporary files are created private (0600); results are ordinary files (0644).
+fn readable(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically to `path`.

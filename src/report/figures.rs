@@ -1,0 +1,167 @@
+//! Which charts a sweep gets and what goes into them: the perplexity curves of every
+//! configuration, one small chart per value of each axis comparing the other axes, and the
+//! heatmap of the first two axes. Drawing is [`super::charts`]' job.
+
+use std::path::Path;
+
+use super::charts::{self, Series};
+use super::groups::{Config, Grouped};
+use super::summary::ChartLinks;
+
+/// Size of the main curves chart.
+const CURVES_SIZE: (u32, u32) = (1100, 700);
+/// Size of each per-value chart.
+const SMALL_SIZE: (u32, u32) = (700, 450);
+/// Trailing-mean window of the training curves in the overview chart.
+const OVERVIEW_SMOOTHING: usize = 20;
+/// Size of the heatmap.
+const HEATMAP_SIZE: (u32, u32) = (700, 500);
+
+/// Draws every chart of `g` into `root` (PNG and SVG) and returns links relative to `root`.
+pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
+    let mut links = ChartLinks::default();
+    // Nine noisy curves on one chart are unreadable raw: the overview shows trailing means.
+    let all: Vec<Series> = g
+        .configs
+        .iter()
+        .filter_map(|c| series(c, &c.label))
+        .map(|s| smoothed(s, OVERVIEW_SMOOTHING))
+        .collect();
+    if all.is_empty() {
+        return Ok(links);
+    }
+    let title = format!("Perplexity per step (training: {OVERVIEW_SMOOTHING}-step mean)");
+    charts::line_chart(&root.join("curves"), &title, &all, CURVES_SIZE)?;
+    links.curves = Some("curves.png".into());
+
+    if g.axes.len() >= 2 {
+        std::fs::create_dir_all(root.join("charts"))?;
+        for (axis, name) in g.axes.iter().enumerate() {
+            let mut per_value = Vec::new();
+            for value in &g.axis_values[axis] {
+                let lines: Vec<Series> = g
+                    .configs
+                    .iter()
+                    .filter(|c| &c.values[axis] == value)
+                    .filter_map(|c| series(c, &others(g, c, axis)))
+                    .collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                let compared: Vec<&str> = g
+                    .axes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != axis)
+                    .map(|(_, a)| a.as_str())
+                    .collect();
+                let title = format!("{name}={value}: by {}", compared.join(", "));
+                let file = format!("{}-{}", slug(name), slug(value));
+                charts::line_chart(&root.join("charts").join(&file), &title, &lines, SMALL_SIZE)?;
+                per_value.push((value.clone(), format!("charts/{file}.png")));
+            }
+            links.per_value.push(per_value);
+        }
+        let values = g.cross(0, 1);
+        charts::heatmap(
+            &root.join("heatmap"),
+            &format!("Held-out perplexity: {} × {}", g.axes[0], g.axes[1]),
+            &g.axes[0],
+            &g.axis_values[0],
+            &g.axes[1],
+            &g.axis_values[1],
+            &values,
+            HEATMAP_SIZE,
+        )?;
+        links.heatmap = Some("heatmap.png".into());
+    }
+    Ok(links)
+}
+
+/// The seed-mean curve of a configuration's completed trials, with min–max band and held-out
+/// points; `None` when none completed.
+fn series(c: &Config, label: &str) -> Option<Series> {
+    let curves: Vec<_> = c
+        .trials
+        .iter()
+        .filter(|t| t.completed().is_some() && !t.metrics.is_empty())
+        .map(|t| &t.metrics)
+        .collect();
+    let len = curves.iter().map(|m| m.len()).min()?;
+    let mut train = Vec::with_capacity(len);
+    let mut band = Vec::with_capacity(len);
+    let mut heldout = Vec::new();
+    for i in 0..len {
+        let step = curves[0][i].step as f64;
+        let values: Vec<f64> = curves.iter().map(|m| m[i].train_ppl).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        train.push((step, mean));
+        if curves.len() > 1 {
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            band.push((step, lo, hi));
+        }
+        let evals: Vec<f64> = curves.iter().filter_map(|m| m[i].heldout_ppl).collect();
+        if evals.len() == curves.len() {
+            heldout.push((step, evals.iter().sum::<f64>() / evals.len() as f64));
+        }
+    }
+    Some(Series {
+        label: label.to_string(),
+        train,
+        band,
+        heldout,
+    })
+}
+
+/// `s` with its training curve and band replaced by trailing means over `window` steps.
+fn smoothed(mut s: Series, window: usize) -> Series {
+    let mean = |values: Vec<f64>| -> Vec<f64> {
+        let mut out = Vec::with_capacity(values.len());
+        let mut sum = 0.0;
+        for i in 0..values.len() {
+            sum += values[i];
+            if i >= window {
+                sum -= values[i - window];
+            }
+            out.push(sum / (i + 1).min(window) as f64);
+        }
+        out
+    };
+    let m = mean(s.train.iter().map(|p| p.1).collect());
+    s.train = s.train.iter().zip(m).map(|(p, v)| (p.0, v)).collect();
+    let lo = mean(s.band.iter().map(|b| b.1).collect());
+    let hi = mean(s.band.iter().map(|b| b.2).collect());
+    s.band = s
+        .band
+        .iter()
+        .zip(lo.into_iter().zip(hi))
+        .map(|(b, (l, h))| (b.0, l, h))
+        .collect();
+    s
+}
+
+/// `batch_size=32` for a configuration, leaving out `axis`.
+fn others(g: &Grouped, c: &Config, axis: usize) -> String {
+    g.axes
+        .iter()
+        .zip(&c.values)
+        .enumerate()
+        .filter(|(i, _)| *i != axis)
+        .map(|(_, (a, v))| format!("{a}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A file-name-safe form of a parameter name or value.
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
