@@ -367,6 +367,7 @@ fn axis_section(
             axis_table(out, name, &g.axis_rows_at_best(axis), w);
         }
     }
+    let _ = writeln!(out, "{}\n", axis_note(lang));
     if let Some(per_value) = charts.per_value.get(axis).filter(|v| !v.is_empty()) {
         let _ = writeln!(out, "{}{colon}\n", w.charts);
         let images: Vec<String> = per_value
@@ -417,6 +418,28 @@ fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], w: &Words) {
         })
         .collect();
     table(out, &head, &body);
+}
+
+/// The measures of a per-axis table in one line, stated under it.
+fn axis_note(lang: Lang) -> String {
+    let margin = analysis::CONVERGENCE_MARGIN * 100.0;
+    let window = analysis::SMOOTHING_WINDOW;
+    let tail = analysis::VOLATILITY_TAIL * 100.0;
+    let (near, far) = (analysis::LABEL_NEAR, analysis::LABEL_FAR);
+    match lang {
+        Lang::En => format!(
+            "*Converged by step: first step where the {window}-step mean of training perplexity \
+             is within {margin:.0}% of its final value. Volatility: std of the step-to-step change \
+             of ln(training perplexity) over the last {tail:.0}% of training. Labels compare each \
+             row with the table's best (≤ {near}×, ≤ {far}×, beyond). Mean ± std over the trials \
+             of the row. Details under Definitions.*"
+        ),
+        Lang::Zh => format!(
+            "*收敛步数：训练困惑度 {window} 步滑动平均首次进入最终值 {margin:.0}% 以内的步数。\
+             波动性：训练后 {tail:.0}% 中相邻两步 ln(训练困惑度) 之差的标准差。评价与表中最佳一行相比\
+             （≤ {near} 倍、≤ {far} 倍、更多）。数值为该行所有试验的平均值 ± 标准差。详见“指标定义”。*"
+        ),
+    }
 }
 
 /// The qualitative label of each row: speed and stability relative to the table's best row,
