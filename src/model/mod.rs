@@ -1,8 +1,10 @@
 //! Character-level language models behind one small interface, so that the training loop does
 //! not depend on how a model computes its logits (a fused kernel can replace the insides).
 
+pub mod fused;
 pub mod init;
 pub mod rnn;
+pub mod tanh;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;

@@ -3,12 +3,13 @@
 //! Equivalent to `nn.Embedding(V, V)`, `nn.RNN(V, H)` and `nn.Linear(H, V)` in PyTorch. Since
 //! the embedding feeds straight into the RNN's input projection, both are folded into one V×H
 //! table per forward pass (`E·W_ihᵀ + b_ih + b_hh`) and each time step gathers its rows: the same
-//! function and gradients with one small matmul instead of one per step.
+//! function and gradients with one small matmul instead of one per step. The recurrence runs as
+//! one fused custom op ([`super::fused`]); the plain candle version stays as the reference.
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use rand::Rng;
 
-use super::{init, LanguageModel};
+use super::{fused, init, LanguageModel};
 
 /// Character RNN language model with PyTorch's default initialisation.
 pub struct RnnLm {
@@ -20,6 +21,7 @@ pub struct RnnLm {
     out_weight: Var,
     out_bias: Var,
     hidden: usize,
+    recurrence: Recurrence,
 }
 
 impl RnnLm {
@@ -42,18 +44,43 @@ impl RnnLm {
             out_weight: init::uniform(&[vocab, hidden], bound, dtype, device, rng)?,
             out_bias: init::uniform(&[vocab], bound, dtype, device, rng)?,
             hidden,
+            recurrence: Recurrence::Fused,
         })
     }
 }
 
-impl LanguageModel for RnnLm {
-    fn logits(&self, inputs: &Tensor) -> Result<Tensor> {
-        let (rows, seq_len) = inputs.dims2()?;
+impl RnnLm {
+    /// Switches between the fused recurrence (the default) and the plain candle one.
+    pub fn with_recurrence(mut self, recurrence: Recurrence) -> RnnLm {
+        self.recurrence = recurrence;
+        self
+    }
+
+    /// The input-projection table `E·W_ihᵀ + b_ih + b_hh` (V×H).
+    fn table(&self) -> Result<Tensor> {
         let bias = (self.bias_ih.as_tensor() + self.bias_hh.as_tensor())?;
-        let table = self
-            .embedding
+        self.embedding
             .matmul(&self.weight_ih.t()?)?
-            .broadcast_add(&bias)?;
+            .broadcast_add(&bias)
+    }
+
+    /// States `(rows, seq_len, H)` with the fused op: one gather for all steps, one op for the
+    /// recurrence.
+    fn states_fused(&self, inputs: &Tensor) -> Result<Tensor> {
+        let (rows, seq_len) = inputs.dims2()?;
+        let by_time = inputs.t()?.contiguous()?.flatten_all()?;
+        let pre = self
+            .table()?
+            .index_select(&by_time, 0)?
+            .reshape((seq_len, rows, self.hidden))?;
+        let states = pre.apply_op2(self.weight_hh.as_tensor(), fused::Recurrence)?;
+        states.transpose(0, 1)?.contiguous()
+    }
+
+    /// States `(rows, seq_len, H)` with plain candle ops, step by step: the reference.
+    fn states_reference(&self, inputs: &Tensor) -> Result<Tensor> {
+        let seq_len = inputs.dims2()?.1;
+        let table = self.table()?;
         let w_hh_t = self.weight_hh.t()?;
         let by_time = inputs.t()?.contiguous()?;
         let mut states = Vec::with_capacity(seq_len);
@@ -65,8 +92,28 @@ impl LanguageModel for RnnLm {
             };
             states.push(pre.tanh()?);
         }
-        let states = Tensor::stack(&states, 1)?.reshape((rows * seq_len, self.hidden))?;
+        Tensor::stack(&states, 1)
+    }
+}
+
+/// How [`RnnLm`] computes its recurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recurrence {
+    /// One custom op for the whole sequence ([`fused::Recurrence`]).
+    Fused,
+    /// Plain candle ops per time step (the reference the fused op is tested against).
+    Reference,
+}
+
+impl LanguageModel for RnnLm {
+    fn logits(&self, inputs: &Tensor) -> Result<Tensor> {
+        let (rows, seq_len) = inputs.dims2()?;
+        let states = match self.recurrence {
+            Recurrence::Fused => self.states_fused(inputs)?,
+            Recurrence::Reference => self.states_reference(inputs)?,
+        };
         states
+            .reshape((rows * seq_len, self.hidden))?
             .matmul(&self.out_weight.t()?)?
             .broadcast_add(self.out_bias.as_tensor())
     }
@@ -180,6 +227,47 @@ mod tests {
                         "row {row} t {t} k {k}: {want} vs {have}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The fused recurrence against the plain candle one: same logits and same gradients for
+    /// every parameter (f64: 1e-12 relative; f32: 1e-5 relative to the largest entry).
+    #[test]
+    fn fused_recurrence_matches_the_reference() {
+        for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+            let fused = model(9, 12, dtype, 5);
+            let reference = model(9, 12, dtype, 5).with_recurrence(Recurrence::Reference);
+            let inputs: Vec<u32> = (0..3 * 7).map(|i| (i * 5 % 9) as u32).collect();
+            let targets: Vec<u32> = (0..3 * 7).map(|i| (i * 2 % 9) as u32).collect();
+            let to64 = |t: &Tensor| -> Vec<f64> {
+                t.to_dtype(DType::F64)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap()
+            };
+            let close = |a: &[f64], b: &[f64], what: &str| {
+                let scale = b.iter().fold(1e-30f64, |m, x| m.max(x.abs()));
+                for (x, y) in a.iter().zip(b) {
+                    assert!(
+                        (x - y).abs() <= tol * scale,
+                        "{what} ({dtype:?}): {x} vs {y}"
+                    );
+                }
+            };
+            let x = Tensor::from_slice(&inputs, (3, 7), &Device::Cpu).unwrap();
+            close(
+                &to64(&fused.logits(&x).unwrap()),
+                &to64(&reference.logits(&x).unwrap()),
+                "logits",
+            );
+            let gf = loss(&fused, &inputs, &targets, 3).backward().unwrap();
+            let gr = loss(&reference, &inputs, &targets, 3).backward().unwrap();
+            for ((name, vf), (_, vr)) in fused.parameters().into_iter().zip(reference.parameters())
+            {
+                close(&to64(gf.get(vf).unwrap()), &to64(gr.get(vr).unwrap()), name);
             }
         }
     }
