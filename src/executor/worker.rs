@@ -92,9 +92,13 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     });
 
     let clock = Instant::now();
-    let elapsed = || elapsed_base + clock.elapsed().as_secs_f64();
+    // The training clock: held-out evaluations are left out, so steps/elapsed is the training
+    // rate. It continues from the checkpoint's clock after a resume.
+    let elapsed = |trainer: &Trainer| {
+        elapsed_base + (clock.elapsed().saturating_sub(trainer.eval_time())).as_secs_f64()
+    };
     let save = |trainer: &Trainer| -> anyhow::Result<()> {
-        trial.write_checkpoint(&checkpoint::encode(&trainer.state(elapsed()))?)
+        trial.write_checkpoint(&checkpoint::encode(&trainer.state(elapsed(trainer)))?)
     };
     let mut last_report = clock;
     let mut failure = None;
@@ -125,7 +129,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             train_loss: record.train_loss,
             train_ppl: record.train_loss.exp(),
             heldout_ppl: record.heldout_loss.map(f64::exp),
-            elapsed_s: elapsed(),
+            elapsed_s: elapsed(&trainer),
         };
         metrics.push(&row)?;
         if row.step.is_multiple_of(config.run.checkpoint_every) || trainer.finished() {

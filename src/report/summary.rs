@@ -631,7 +631,7 @@ fn definitions(out: &mut String, lang: Lang) {
                 "**噪声判断**：同一配置不同种子之间验证困惑度的标准差，在所有至少有两个种子的配置上合并（方差平均后开方）；差距超过 {} 倍该值才称为真实差异，否则为打平。",
                 analysis::NOISE_SIGMAS
             ),
-            "**a ± b**：平均值 ± 样本标准差（n − 1），按表格说明对种子（及其他参数）取平均。**步/秒**：单线程 worker 每秒训练步数（含评估）；**用时**：worker 总运行时间。**参数量**：可训练标量个数（嵌入 V×V、RNN、输出层）。".into(),
+            "**a ± b**：平均值 ± 样本标准差（n − 1），按表格说明对种子（及其他参数）取平均。**步/秒**：单线程 worker 每秒训练步数（不含验证评估的时间）；**用时**：worker 总运行时间。**参数量**：可训练标量个数（嵌入 V×V、RNN、输出层）。".into(),
         ]
     } else {
         vec![
@@ -655,7 +655,7 @@ fn definitions(out: &mut String, lang: Lang) {
                 "**seed noise**: the standard deviation of held-out perplexity between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds. A difference is called real only when it exceeds {}× that; otherwise it is a tie.",
                 analysis::NOISE_SIGMAS
             ),
-            "**a ± b**: mean ± sample standard deviation (n − 1) over the seeds (and the other axes where a table says so). **steps/s**: training steps per second of the single-threaded worker, evaluations included; **wall**: the worker's whole run time. **parameters**: trainable scalars (embedding V×V, RNN, output layer).".into(),
+            "**a ± b**: mean ± sample standard deviation (n − 1) over the seeds (and the other axes where a table says so). **steps/s**: training steps per second of the single-threaded worker, time spent in held-out evaluations excluded; **wall**: the worker's whole run time. **parameters**: trainable scalars (embedding V×V, RNN, output layer).".into(),
         ]
     };
     for line in lines {

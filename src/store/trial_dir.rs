@@ -46,7 +46,7 @@ pub struct TrialResult {
     pub final_heldout_ppl: Option<f64>,
     /// Lowest held-out perplexity measured.
     pub best_heldout_ppl: Option<f64>,
-    /// Training throughput (steps per second of training, evaluation included).
+    /// Training rate: steps per second of training time (held-out evaluations excluded).
     pub steps_per_sec: Option<f64>,
     /// Wall time of the worker.
     pub wall_seconds: f64,
@@ -63,7 +63,7 @@ pub struct MetricRow {
     pub train_ppl: f64,
     /// Held-out perplexity, where measured.
     pub heldout_ppl: Option<f64>,
-    /// Seconds since the worker started training.
+    /// Seconds of training so far, held-out evaluations excluded (continues across resumes).
     pub elapsed_s: f64,
 }
 

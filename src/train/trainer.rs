@@ -51,6 +51,7 @@ pub struct Trainer {
     params: TrainParams,
     device: Device,
     step: usize,
+    eval_time: std::time::Duration,
 }
 
 impl Trainer {
@@ -79,6 +80,7 @@ impl Trainer {
             params: params.clone(),
             device,
             step: 0,
+            eval_time: std::time::Duration::ZERO,
         })
     }
 
@@ -134,7 +136,9 @@ impl Trainer {
         }
         let due = step.is_multiple_of(self.params.eval_every) || step == self.params.steps;
         let heldout_loss = if due {
+            let started = std::time::Instant::now();
             let loss = self.evaluate(&data.heldout)?;
+            self.eval_time += started.elapsed();
             if !loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     step,
@@ -151,6 +155,11 @@ impl Trainer {
             train_loss,
             heldout_loss,
         })
+    }
+
+    /// Time spent in held-out evaluations by [`Trainer::advance`] so far (this process only).
+    pub fn eval_time(&self) -> std::time::Duration {
+        self.eval_time
     }
 
     /// True once every step of the run is done.
