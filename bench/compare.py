@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs sweep and the PyTorch reference side by side and prints the comparison tables.
 
-Called by bench/run.sh (which provides torch and the release build). Sections:
+Called by bench/run.sh (which provides torch and the release build); arguments pick sections
+(`throughput`, `wall`, `parity`; default all):
 1. training throughput, steps/s at one thread, per hidden x batch config, and the ratio;
 2. a 9-config x 500-step sweep with two jobs, end to end, against two one-thread PyTorch
    processes at a time;
@@ -114,7 +115,8 @@ def parity():
 
 
 if __name__ == "__main__":
+    sections = {"throughput": throughput, "wall": sweep_wall, "parity": parity}
+    chosen = sys.argv[1:] or list(sections)
     print(f"machine: {os.cpu_count()} threads; {time.strftime('%Y-%m-%d')}\n")
-    throughput()
-    sweep_wall()
-    parity()
+    for name in chosen:
+        sections[name]()

@@ -3,6 +3,7 @@
 # Installs torch (CPU use; the PyPI wheel brings CUDA libraries, ~5 GB) into bench/.venv if it
 # is missing, builds sweep, and prints the tables README's "Performance" section shows.
 #   bench/run.sh            everything (throughput, sweep wall time, quality parity)
+#   bench/run.sh wall       one section (throughput, wall or parity)
 #   STEPS=N bench/run.sh    timed steps per throughput measurement (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."

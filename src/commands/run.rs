@@ -117,6 +117,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         }
     }
     let mut interrupted = false;
+    let mut t = t;
+    // Longest first, so that the last trials to finish are short ones and no core idles for
+    // long at the end (reports keep the grid's order).
+    t.to_run
+        .sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
     if !t.to_run.is_empty() {
         eprintln!(
             "training {} trials, {} at a time",
@@ -194,6 +199,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Rough training cost of a trial (multiply-adds of the recurrence and output layer per step,
+/// times steps), for scheduling only.
+fn cost(p: &crate::spec::TrainParams) -> f64 {
+    let (h, b, t) = (p.hidden as f64, p.batch_size as f64, p.seq_len as f64);
+    p.steps as f64 * b * t * h * (h + 2.0 * 64.0)
 }
 
 fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {
