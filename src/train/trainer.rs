@@ -14,8 +14,10 @@ use crate::data::batch::{self, Batch, Split};
 use crate::model::{self, rnn::cross_entropy, LanguageModel};
 use crate::spec::TrainParams;
 
-/// Held-out windows evaluated per forward pass (bounds memory, not the result).
-const EVAL_ROWS: usize = 256;
+/// Held-out windows evaluated per forward pass: bounds the memory of an evaluation to about
+/// that of a training step (peak RSS of a hidden-300/batch-64 worker: 109 MB at 256, 73 MB at
+/// 64); the result does not depend on it beyond rounding.
+const EVAL_ROWS: usize = 64;
 
 /// What one training step produced.
 #[derive(Debug, Clone, Copy, PartialEq)]
