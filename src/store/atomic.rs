@@ -7,25 +7,16 @@ use anyhow::Context;
 
 /// Writes `bytes` to `path` via a temporary file in the same folder, fsync and rename.
 pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| readable(tmp.as_file()))
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Make the rename itself durable; not all filesystems support syncing a folder.
-        let _ = d.sync_all();
-    }
-    Ok(())
+    replace(path, None, bytes)
 }
 
 /// Like [`write`], but first moves the current `path` (if any) to `previous`. A crash between
 /// the two renames leaves the old content at `previous` and nothing at `path`.
 pub fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    replace(path, Some(previous), bytes)
+}
+
+fn replace(path: &Path, previous: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
@@ -33,13 +24,14 @@ pub fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> any
         .and_then(|_| readable(tmp.as_file()))
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    if path.exists() {
+    if let Some(previous) = previous.filter(|_| path.exists()) {
         std::fs::rename(path, previous)
             .with_context(|| format!("cannot move {} aside", path.display()))?;
     }
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     if let Ok(d) = std::fs::File::open(dir) {
+        // Make the renames durable; not all filesystems support syncing a folder.
         let _ = d.sync_all();
     }
     Ok(())

@@ -82,48 +82,39 @@ impl Run {
 /// Finds the pid of the worker process training in `trial_dir`.
 pub fn worker_pid(trial_dir: &Path) -> Option<i32> {
     let needle = trial_dir.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").ok()? {
-        let entry = entry.ok()?;
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "worker") && args.contains(&needle) {
-            return Some(pid);
-        }
-    }
-    None
+    workers()
+        .into_iter()
+        .find(|(_, args)| args.contains(&needle))
+        .map(|(pid, _)| pid)
 }
 
 /// Pids of every worker process training a trial under `root`.
 pub fn worker_pids_under(root: &Path) -> Vec<i32> {
     let prefix = root.to_string_lossy().into_owned();
-    let mut pids = Vec::new();
+    workers()
+        .into_iter()
+        .filter(|(_, args)| args.iter().any(|a| a.starts_with(&prefix)))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Every running `sweep worker` process: pid and command line.
+fn workers() -> Vec<(i32, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return pids;
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "worker") && args.iter().any(|a| a.starts_with(&prefix)) {
-            pids.push(pid);
-        }
-    }
-    pids
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|&b| b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            args.iter().any(|a| a == "worker").then_some((pid, args))
+        })
+        .collect()
 }
 
 /// Sends `signal` (a `kill` name such as `KILL` or `INT`) to `pid`.
