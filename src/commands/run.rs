@@ -160,13 +160,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     manifest.wall_seconds = Some(earlier_wall + started.elapsed().as_secs_f64());
     store.write_manifest(&manifest)?;
     let (sweep, written) = report::write_all(&store, args.lang)?;
-    let count = |name: &str| {
-        sweep
-            .trials
-            .iter()
-            .filter(|t| t.status_name() == name)
-            .count()
-    };
+    let count = |name: &str| sweep.count(name);
     if interrupted {
         eprintln!(
             "interrupted: {} done, {} partial, {} pending, {} failed (of {}). Resume with:\n  {}",

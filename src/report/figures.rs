@@ -48,13 +48,7 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
                 if lines.is_empty() {
                     continue;
                 }
-                let compared: Vec<&str> = g
-                    .axes
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != axis)
-                    .map(|(_, a)| a.as_str())
-                    .collect();
+                let compared = g.other_axes(axis);
                 let title = format!("{name}={value}: by {}", compared.join(", "));
                 let file = format!("{}-{}", slug(name), slug(value));
                 charts::line_chart(&root.join("charts").join(&file), &title, &lines, SMALL_SIZE)?;

@@ -191,6 +191,16 @@ impl<'a> Grouped<'a> {
         }
     }
 
+    /// The swept axes other than `axis`.
+    pub fn other_axes(&self, axis: usize) -> Vec<&str> {
+        self.axes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != axis)
+            .map(|(_, a)| a.as_str())
+            .collect()
+    }
+
     /// Configurations sorted by mean held-out perplexity (best first).
     pub fn ranked(&self) -> Vec<&Config<'a>> {
         let mut c: Vec<&Config> = self.configs.iter().collect();

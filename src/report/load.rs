@@ -51,6 +51,16 @@ pub struct SweepRecord {
     pub trials: Vec<TrialRecord>,
 }
 
+impl SweepRecord {
+    /// Number of trials whose [`TrialRecord::status_name`] is `status`.
+    pub fn count(&self, status: &str) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| t.status_name() == status)
+            .count()
+    }
+}
+
 /// Reads the manifest and every trial it lists.
 pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
     let manifest = store.manifest()?;

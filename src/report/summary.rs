@@ -74,13 +74,7 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
 fn header(out: &mut String, sweep: &SweepRecord, g: &Grouped, ctx: &Context) {
     let w = ctx.lang.words();
     let m = &sweep.manifest;
-    let count = |name: &str| {
-        sweep
-            .trials
-            .iter()
-            .filter(|t| t.status_name() == name)
-            .count()
-    };
+    let count = |name: &str| sweep.count(name);
     let mut states = vec![format!("{} {}", count("completed"), w.completed)];
     for (name, word) in [
         ("failed", w.failed),
@@ -337,13 +331,7 @@ fn axis_section(
     charts: &ChartLinks,
 ) {
     let name = &g.axes[axis];
-    let others: Vec<&str> = g
-        .axes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != axis)
-        .map(|(_, a)| a.as_str())
-        .collect();
+    let others = g.other_axes(axis);
     let _ = writeln!(out, "## {name}\n");
     let over = if others.is_empty() {
         w.seeds.to_string()
