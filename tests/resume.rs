@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use common::{send, wait_until, worker_pids_under, Workspace};
 
-/// Three trials of about two seconds each, checkpointing often.
+/// Three trials of about two seconds each (measured 2026-11), checkpointing often.
+/// Long enough that the kill rounds below interrupt them mid-training.
 const GRID: &str = r#"{
   "name": "resume",
-  "base": { "batch_size": 8, "steps": 1500, "eval_every": 100 },
+  "base": { "batch_size": 8, "steps": 3000, "eval_every": 100 },
   "grid": { "hidden": [16, 24, 32] },
   "checkpoint_every": 25,
   "max_retries": 1
