@@ -300,11 +300,7 @@ fn a_killed_worker_is_recorded_as_failed_and_the_others_go_on() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    common::send(pid, "KILL");
     let out = child.wait_with_output().unwrap();
     let run = Run(out);
     run.expect_code(1);

@@ -117,11 +117,16 @@ fn workers() -> Vec<(i32, Vec<String>)> {
         .collect()
 }
 
-/// Sends `signal` (a `kill` name such as `KILL` or `INT`) to `pid`.
+/// Sends `signal` (`KILL`, `INT` or `TERM`) to `pid`.
 pub fn send(pid: i32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([format!("-{signal}"), pid.to_string()])
-        .status();
+    let sig = match signal {
+        "KILL" => libc::SIGKILL,
+        "INT" => libc::SIGINT,
+        "TERM" => libc::SIGTERM,
+        other => panic!("unknown signal {other}"),
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) };
 }
 
 /// Polls `condition` every 20 ms; panics with `what` after `seconds`.
