@@ -2,7 +2,7 @@
 //! judged by. Run with `cargo bench --bench throughput`; `STEPS=N` sets the measured steps.
 //!
 //! Each configuration trains a few warm-up steps, then `STEPS` timed steps; the table reports
-//! the median of three such runs.
+//! the median of three such runs. `ONLY=300x64` measures one configuration (for profiling).
 
 use std::time::Instant;
 
@@ -17,6 +17,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
+    let only = std::env::var("ONLY").ok();
     let corpus = Corpus::builtin();
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
@@ -25,6 +26,13 @@ fn main() {
     for hidden in [128, 200, 300] {
         let mut cells = Vec::new();
         for batch_size in [16, 32, 64] {
+            if only
+                .as_ref()
+                .is_some_and(|o| *o != format!("{hidden}x{batch_size}"))
+            {
+                cells.push("-".to_string());
+                continue;
+            }
             let params = TrainParams {
                 hidden,
                 batch_size,

@@ -1,10 +1,9 @@
 //! Character-level language models behind one small interface, so that the training loop does
 //! not depend on how a model computes its logits (a fused kernel can replace the insides).
 
-pub mod fused;
 pub mod init;
+pub mod kernels;
 pub mod rnn;
-pub mod tanh;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
@@ -13,12 +12,24 @@ use crate::spec::{Cell, TrainParams};
 
 pub use rnn::RnnLm;
 
+/// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)`, with candle-nn's ops.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let log_probs = candle_nn::ops::log_softmax(logits, candle_core::D::Minus1)?;
+    candle_nn::loss::nll(&log_probs, targets)
+}
+
 /// A model that predicts the next character at every position of a batch of windows.
 pub trait LanguageModel: Send {
     /// Logits of shape `(rows * seq_len, vocab)` for token ids of shape `(rows, seq_len)`,
     /// row-major, so that row `r * seq_len + t` predicts the successor of `inputs[r][t]`.
     /// The hidden state starts at zero for every window.
     fn logits(&self, inputs: &Tensor) -> Result<Tensor>;
+
+    /// Mean cross-entropy of the predictions for `inputs` against `targets`, both token ids of
+    /// shape `(rows, seq_len)`: a scalar. Models with a fused loss override this.
+    fn loss(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?)
+    }
 
     /// Trainable parameters under stable names (the keys of checkpoints), in a fixed order.
     fn parameters(&self) -> Vec<(&'static str, &Var)>;

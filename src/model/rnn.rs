@@ -3,13 +3,15 @@
 //! Equivalent to `nn.Embedding(V, V)`, `nn.RNN(V, H)` and `nn.Linear(H, V)` in PyTorch. Since
 //! the embedding feeds straight into the RNN's input projection, both are folded into one V×H
 //! table per forward pass (`E·W_ihᵀ + b_ih + b_hh`) and each time step gathers its rows: the same
-//! function and gradients with one small matmul instead of one per step. The recurrence runs as
-//! one fused custom op ([`super::fused`]); the plain candle version stays as the reference.
+//! function and gradients with one small matmul instead of one per step. The recurrence and the
+//! output layer with its cross-entropy run as fused custom ops ([`super::kernels`]) on the
+//! windows reordered block by block; the plain candle version stays as the reference.
 
-use candle_core::{DType, Device, Result, Tensor, Var, D};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
 
-use super::{fused, init, LanguageModel};
+use super::kernels::{head::SoftmaxCrossEntropy, recurrence, Blocks};
+use super::{cross_entropy, init, LanguageModel};
 
 /// Character RNN language model with PyTorch's default initialisation.
 pub struct RnnLm {
@@ -64,17 +66,12 @@ impl RnnLm {
             .broadcast_add(&bias)
     }
 
-    /// States `(rows, seq_len, H)` with the fused op: one gather for all steps, one op for the
-    /// recurrence.
-    fn states_fused(&self, inputs: &Tensor) -> Result<Tensor> {
-        let (rows, seq_len) = inputs.dims2()?;
-        let by_time = inputs.t()?.contiguous()?.flatten_all()?;
-        let pre = self
-            .table()?
-            .index_select(&by_time, 0)?
-            .reshape((seq_len, rows, self.hidden))?;
-        let states = pre.apply_op2(self.weight_hh.as_tensor(), fused::Recurrence)?;
-        states.transpose(0, 1)?.contiguous()
+    /// States `(rows·seq_len, H)` with the fused op, in the block order of [`block_order`].
+    fn states_fused(&self, inputs: &Tensor, blocks: &Blocks, order: &Tensor) -> Result<Tensor> {
+        let seq_len = inputs.dims2()?.1;
+        let tokens = inputs.flatten_all()?.index_select(order, 0)?.to_vec1()?;
+        let op = recurrence::Recurrence::new(tokens, blocks.clone(), seq_len)?;
+        self.table()?.apply_op2(self.weight_hh.as_tensor(), op)
     }
 
     /// States `(rows, seq_len, H)` with plain candle ops, step by step: the reference.
@@ -99,7 +96,8 @@ impl RnnLm {
 /// How [`RnnLm`] computes its recurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recurrence {
-    /// One custom op for the whole sequence ([`fused::Recurrence`]).
+    /// Fused custom ops for the recurrence and the loss ([`recurrence::Recurrence`],
+    /// [`SoftmaxCrossEntropy`]).
     Fused,
     /// Plain candle ops per time step (the reference the fused op is tested against).
     Reference,
@@ -109,13 +107,34 @@ impl LanguageModel for RnnLm {
     fn logits(&self, inputs: &Tensor) -> Result<Tensor> {
         let (rows, seq_len) = inputs.dims2()?;
         let states = match self.recurrence {
-            Recurrence::Fused => self.states_fused(inputs)?,
-            Recurrence::Reference => self.states_reference(inputs)?,
+            Recurrence::Fused => {
+                let blocks = Blocks::for_rows(rows);
+                let order = block_order(&blocks, seq_len);
+                let back = inverse(&order);
+                let device = inputs.device();
+                self.states_fused(inputs, &blocks, &Tensor::new(order, device)?)?
+                    .index_select(&Tensor::new(back, device)?, 0)?
+            }
+            Recurrence::Reference => self
+                .states_reference(inputs)?
+                .reshape((rows * seq_len, self.hidden))?,
         };
         states
-            .reshape((rows * seq_len, self.hidden))?
             .matmul(&self.out_weight.t()?)?
             .broadcast_add(self.out_bias.as_tensor())
+    }
+
+    fn loss(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        if self.recurrence == Recurrence::Reference {
+            return cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?);
+        }
+        let (rows, seq_len) = inputs.dims2()?;
+        let blocks = Blocks::for_rows(rows);
+        let order = Tensor::new(block_order(&blocks, seq_len), inputs.device())?;
+        let states = self.states_fused(inputs, &blocks, &order)?;
+        let targets = targets.flatten_all()?.index_select(&order, 0)?.to_vec1()?;
+        let op = SoftmaxCrossEntropy::new(targets, blocks.scaled(seq_len));
+        states.apply_op3(self.out_weight.as_tensor(), self.out_bias.as_tensor(), op)
     }
 
     fn parameters(&self) -> Vec<(&'static str, &Var)> {
@@ -131,10 +150,27 @@ impl LanguageModel for RnnLm {
     }
 }
 
-/// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)`.
-pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    let log_probs = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    candle_nn::loss::nll(&log_probs, targets)
+/// Positions of a `(rows, seq_len)` batch (row-major indices) in the order the fused kernels
+/// use: block after block, each block time-major (`t` outer, row within the block inner).
+pub fn block_order(blocks: &Blocks, seq_len: usize) -> Vec<u32> {
+    let mut order = Vec::with_capacity(blocks.rows() * seq_len);
+    let mut first = 0;
+    for &size in blocks.sizes() {
+        for t in 0..seq_len {
+            order.extend((first..first + size).map(|row| (row * seq_len + t) as u32));
+        }
+        first += size;
+    }
+    order
+}
+
+/// The permutation that undoes `order`.
+fn inverse(order: &[u32]) -> Vec<u32> {
+    let mut back = vec![0u32; order.len()];
+    for (i, &o) in order.iter().enumerate() {
+        back[o as usize] = i as u32;
+    }
+    back
 }
 
 #[cfg(test)]
@@ -152,8 +188,8 @@ mod tests {
     fn loss(m: &RnnLm, inputs: &[u32], targets: &[u32], rows: usize) -> Tensor {
         let seq = inputs.len() / rows;
         let x = Tensor::from_slice(inputs, (rows, seq), &Device::Cpu).unwrap();
-        let y = Tensor::from_slice(targets, inputs.len(), &Device::Cpu).unwrap();
-        cross_entropy(&m.logits(&x).unwrap(), &y).unwrap()
+        let y = Tensor::from_slice(targets, (rows, seq), &Device::Cpu).unwrap();
+        m.loss(&x, &y).unwrap()
     }
 
     #[test]
@@ -232,44 +268,82 @@ mod tests {
     }
 
     /// The fused recurrence against the plain candle one: same logits and same gradients for
-    /// every parameter (f64: 1e-12 relative; f32: 1e-5 relative to the largest entry).
+    /// every parameter (f64: 1e-12 relative; f32: 1e-5 relative to the largest entry), for one
+    /// block of windows and for several (70 windows: blocks of 24, 23, 23).
     #[test]
     fn fused_recurrence_matches_the_reference() {
         for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
-            let fused = model(9, 12, dtype, 5);
-            let reference = model(9, 12, dtype, 5).with_recurrence(Recurrence::Reference);
-            let inputs: Vec<u32> = (0..3 * 7).map(|i| (i * 5 % 9) as u32).collect();
-            let targets: Vec<u32> = (0..3 * 7).map(|i| (i * 2 % 9) as u32).collect();
-            let to64 = |t: &Tensor| -> Vec<f64> {
-                t.to_dtype(DType::F64)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1()
-                    .unwrap()
-            };
-            let close = |a: &[f64], b: &[f64], what: &str| {
-                let scale = b.iter().fold(1e-30f64, |m, x| m.max(x.abs()));
-                for (x, y) in a.iter().zip(b) {
-                    assert!(
-                        (x - y).abs() <= tol * scale,
-                        "{what} ({dtype:?}): {x} vs {y}"
-                    );
+            for rows in [3, 70] {
+                let fused = model(9, 12, dtype, 5);
+                let reference = model(9, 12, dtype, 5).with_recurrence(Recurrence::Reference);
+                let inputs: Vec<u32> = (0..rows * 7).map(|i| (i * 5 % 9) as u32).collect();
+                let targets: Vec<u32> = (0..rows * 7).map(|i| (i * i % 9) as u32).collect();
+                let to64 = |t: &Tensor| -> Vec<f64> {
+                    t.to_dtype(DType::F64)
+                        .unwrap()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1()
+                        .unwrap()
+                };
+                let close = |a: &[f64], b: &[f64], what: &str| {
+                    let scale = b.iter().fold(1e-30f64, |m, x| m.max(x.abs()));
+                    for (x, y) in a.iter().zip(b) {
+                        assert!(
+                            (x - y).abs() <= tol * scale,
+                            "{what} ({dtype:?}, {rows} rows): {x} vs {y}"
+                        );
+                    }
+                };
+                let x = Tensor::from_slice(&inputs, (rows, 7), &Device::Cpu).unwrap();
+                close(
+                    &to64(&fused.logits(&x).unwrap()),
+                    &to64(&reference.logits(&x).unwrap()),
+                    "logits",
+                );
+                let (lf, lr) = (
+                    loss(&fused, &inputs, &targets, rows),
+                    loss(&reference, &inputs, &targets, rows),
+                );
+                close(&to64(&lf), &to64(&lr), "loss");
+                let (gf, gr) = (lf.backward().unwrap(), lr.backward().unwrap());
+                for ((name, vf), (_, vr)) in
+                    fused.parameters().into_iter().zip(reference.parameters())
+                {
+                    close(&to64(gf.get(vf).unwrap()), &to64(gr.get(vr).unwrap()), name);
                 }
-            };
-            let x = Tensor::from_slice(&inputs, (3, 7), &Device::Cpu).unwrap();
-            close(
-                &to64(&fused.logits(&x).unwrap()),
-                &to64(&reference.logits(&x).unwrap()),
-                "logits",
-            );
-            let gf = loss(&fused, &inputs, &targets, 3).backward().unwrap();
-            let gr = loss(&reference, &inputs, &targets, 3).backward().unwrap();
-            for ((name, vf), (_, vr)) in fused.parameters().into_iter().zip(reference.parameters())
-            {
-                close(&to64(gf.get(vf).unwrap()), &to64(gr.get(vr).unwrap()), name);
             }
         }
+    }
+
+    /// Blocks of a batch may run on several threads: the loss and every gradient are the same
+    /// bits whatever the thread budget (batch of 70 windows, 3 blocks).
+    #[test]
+    fn results_do_not_depend_on_the_thread_budget() {
+        use crate::model::kernels::set_thread_budget;
+        let m = model(9, 20, DType::F32, 8);
+        let inputs: Vec<u32> = (0..70 * 11).map(|i| (i * 7 % 9) as u32).collect();
+        let targets: Vec<u32> = (0..70 * 11).map(|i| (i * 4 % 9) as u32).collect();
+        let bits = |budget: usize| -> Vec<Vec<u32>> {
+            set_thread_budget(budget);
+            let l = loss(&m, &inputs, &targets, 70);
+            let grads = l.backward().unwrap();
+            let flat = |t: &Tensor| -> Vec<u32> {
+                let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+                v.iter().map(|x| x.to_bits()).collect()
+            };
+            let mut out = vec![flat(&l)];
+            out.extend(
+                m.parameters()
+                    .iter()
+                    .map(|(_, v)| flat(grads.get(v).unwrap())),
+            );
+            out
+        };
+        let one = bits(1);
+        assert_eq!(one, bits(2));
+        assert_eq!(one, bits(3));
+        set_thread_budget(1);
     }
 
     /// 100 training steps (Adam, real batches of the Time Machine) with the fused recurrence

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::adam::{Adam, AdamConfig};
 use super::checkpoint::TrainingState;
 use crate::data::batch::{self, Batch, Split};
-use crate::model::{self, rnn::cross_entropy, LanguageModel};
+use crate::model::{self, LanguageModel};
 use crate::spec::TrainParams;
 
 /// Held-out windows evaluated per forward pass: bounds the memory of an evaluation to about
@@ -232,8 +232,8 @@ impl Trainer {
 
     fn loss(&self, b: &Batch) -> candle_core::Result<Tensor> {
         let inputs = Tensor::from_slice(&b.inputs, (b.rows, b.seq_len), &self.device)?;
-        let targets = Tensor::from_slice(&b.targets, b.targets.len(), &self.device)?;
-        cross_entropy(&self.model.logits(&inputs)?, &targets)
+        let targets = Tensor::from_slice(&b.targets, (b.rows, b.seq_len), &self.device)?;
+        self.model.loss(&inputs, &targets)
     }
 }
 
