@@ -1,7 +1,10 @@
 //! Adam (Kingma & Ba) with PyTorch's update rule and defaults, with state the caller can read
 //! and restore (for checkpoints): first and second moments per parameter and the step count.
+//! Moments and parameters are updated in place (three passes per parameter, no allocation).
 
-use candle_core::{backprop::GradStore, Result, Tensor, Var};
+use candle_core::{
+    backprop::GradStore, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var,
+};
 
 /// Adam hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,22 +102,126 @@ impl Adam {
         let t = self.steps as i32;
         let correction1 = 1.0 - beta1.powi(t);
         let correction2 = 1.0 - beta2.powi(t);
-        for ((var, m), v) in self
-            .vars
-            .iter()
-            .zip(self.first.iter_mut())
-            .zip(self.second.iter_mut())
-        {
+        for ((var, m), v) in self.vars.iter().zip(&self.first).zip(&self.second) {
             let Some(g) = grads.get(var) else { continue };
-            // Gradients carry their autograd history; detach so the moments do not keep every
-            // step's graph alive.
-            let g = g.detach();
-            let g = &g;
-            *m = ((&*m * beta1)? + (g * (1.0 - beta1))?)?;
-            *v = ((&*v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
-            let denom = v.sqrt()?.affine(1.0 / correction2.sqrt(), eps)?;
-            let update = (m.div(&denom)? * (lr / correction1))?;
-            var.set(&var.sub(&update)?)?;
+            let g = g.contiguous()?;
+            m.inplace_op2(
+                &g,
+                &Moment {
+                    decay: beta1,
+                    square: false,
+                },
+            )?;
+            v.inplace_op2(
+                &g,
+                &Moment {
+                    decay: beta2,
+                    square: true,
+                },
+            )?;
+            let update = Update {
+                step_size: lr / correction1,
+                inv_sqrt_correction2: 1.0 / correction2.sqrt(),
+                eps,
+            };
+            var.as_tensor().inplace_op3(m, v, &update)?;
+        }
+        Ok(())
+    }
+}
+
+/// `m ← decay·m + (1-decay)·g` (or `g²` when `square`), in place.
+struct Moment {
+    decay: f64,
+    square: bool,
+}
+
+/// `p ← p - step_size · m / (√v · inv_sqrt_correction2 + eps)`, in place.
+struct Update {
+    step_size: f64,
+    inv_sqrt_correction2: f64,
+    eps: f64,
+}
+
+/// The contiguous elements of a storage.
+fn elements<'a, T>(data: &'a [T], layout: &Layout) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("adam: tensors must be contiguous"),
+    }
+}
+
+/// The contiguous elements of a storage, for writing.
+fn elements_mut<'a, T>(data: &'a mut [T], layout: &Layout) -> Result<&'a mut [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut data[start..end]),
+        None => candle_core::bail!("adam: tensors must be contiguous"),
+    }
+}
+
+impl InplaceOp2 for Moment {
+    fn name(&self) -> &'static str {
+        "adam-moment"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        macro_rules! run {
+            ($m:expr, $g:expr, $t:ty) => {{
+                let (m, g) = (elements_mut($m, l1)?, elements($g, l2)?);
+                let (a, b) = (self.decay as $t, (1.0 - self.decay) as $t);
+                if self.square {
+                    m.iter_mut()
+                        .zip(g)
+                        .for_each(|(m, &g)| *m = *m * a + g * g * b);
+                } else {
+                    m.iter_mut().zip(g).for_each(|(m, &g)| *m = *m * a + g * b);
+                }
+            }};
+        }
+        match (s1, s2) {
+            (CpuStorage::F32(m), CpuStorage::F32(g)) => run!(m, g, f32),
+            (CpuStorage::F64(m), CpuStorage::F64(g)) => run!(m, g, f64),
+            _ => candle_core::bail!("adam: f32 or f64 parameters of one dtype expected"),
+        }
+        Ok(())
+    }
+}
+
+impl InplaceOp3 for Update {
+    fn name(&self) -> &'static str {
+        "adam-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<()> {
+        macro_rules! run {
+            ($p:expr, $m:expr, $v:expr, $t:ty) => {{
+                let (p, m, v) = (elements_mut($p, l1)?, elements($m, l2)?, elements($v, l3)?);
+                let step = self.step_size as $t;
+                let scale = self.inv_sqrt_correction2 as $t;
+                let eps = self.eps as $t;
+                for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
+                    *p -= step * m / (v.sqrt() * scale + eps);
+                }
+            }};
+        }
+        match (s1, s2, s3) {
+            (CpuStorage::F32(p), CpuStorage::F32(m), CpuStorage::F32(v)) => run!(p, m, v, f32),
+            (CpuStorage::F64(p), CpuStorage::F64(m), CpuStorage::F64(v)) => run!(p, m, v, f64),
+            _ => candle_core::bail!("adam: f32 or f64 parameters of one dtype expected"),
         }
         Ok(())
     }
