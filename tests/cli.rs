@@ -436,3 +436,39 @@ fn a_corpus_file_trains_and_report_and_status_read_the_results() {
     assert_eq!(nothing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("is not a sweep results folder"));
 }
+
+/// At the tail of a sweep the idle core joins the last trial (its batch of 64 windows is two
+/// blocks of 32), and its weights are the same bytes as when it trains on one thread.
+#[test]
+fn the_tail_of_a_sweep_gets_the_free_cores_without_changing_results() {
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "tail.json",
+        r#"{"name": "tail", "base": {"hidden": 48, "batch_size": 64, "steps": 600, "eval_every": 20},
+            "grid": {"seed": [0, 1, 2]}}"#,
+    );
+    let run = |jobs: &str, out: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .arg(&grid)
+            .args(["--out", ws.path(out).to_str().unwrap(), "--jobs", jobs])
+            .output()
+            .unwrap();
+        Run(output).expect_code(0).stderr()
+    };
+    let shared = run("2", "shared");
+    assert!(shared.contains(" · 2 threads"), "{shared}");
+    let alone = run("1", "alone");
+    assert!(!alone.contains("threads"), "{alone}");
+    let models = |out: &str| -> Vec<Vec<u8>> {
+        let mut dirs: Vec<_> = std::fs::read_dir(ws.path(out).join("trials"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        dirs.sort();
+        dirs.iter()
+            .map(|d| std::fs::read(d.join("model.safetensors")).unwrap())
+            .collect()
+    };
+    assert_eq!(models("shared").len(), 3);
+    assert!(models("shared") == models("alone"), "weights differ");
+}

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::exit;
+use crate::executor::protocol::OrchestratorMessage;
 use crate::executor::worker::{self, WorkerEnd};
 
 /// Environment variable holding the PID of the orchestrator that started this worker.
@@ -26,11 +27,27 @@ pub fn run(trial_dir: &Path) -> anyhow::Result<u8> {
     {
         stop_when_parent_dies(parent, &stop);
     }
+    follow_thread_budget();
     Ok(match worker::run(trial_dir, &stop)? {
         WorkerEnd::Completed => exit::OK,
         WorkerEnd::Failed => exit::TRIALS_FAILED,
         WorkerEnd::Interrupted => exit::WORKER_INTERRUPTED,
     })
+}
+
+/// Applies the thread budgets the orchestrator writes to stdin, on a background thread (no
+/// input, e.g. a worker started by hand or by Slurm: it keeps one thread).
+fn follow_thread_budget() {
+    std::thread::spawn(|| {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if let Some(OrchestratorMessage::Threads { threads }) =
+                OrchestratorMessage::parse(&line)
+            {
+                crate::model::kernels::set_thread_budget(threads);
+            }
+        }
+    });
 }
 
 /// Asks the kernel for SIGTERM when the parent dies; if it already died, stops right away.

@@ -1,5 +1,6 @@
-//! Runs trials on this machine: up to `jobs` worker processes at once, each single-threaded
-//! (`RAYON_NUM_THREADS=1`) so that N workers never oversubscribe N cores.
+//! Runs trials on this machine: up to `jobs` worker processes at once, each on one thread
+//! (`RAYON_NUM_THREADS=1`) so that N workers never oversubscribe N cores, until the tail of the
+//! sweep, when the freed cores are shared among the trials still running ([`CoreShares`]).
 //!
 //! Only the dispatcher loop talks to the outside world (worker events, SIGINT/SIGTERM, the
 //! progress tick); per-trial tasks own their child process and send typed events over a
@@ -13,13 +14,14 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::cores::CoreShares;
 use super::progress::Reporter;
-use super::protocol::WorkerMessage;
+use super::protocol::{OrchestratorMessage, WorkerMessage};
 use crate::commands::worker::PARENT_PID_ENV;
 use crate::spec::TrialConfig;
 use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
@@ -55,6 +57,8 @@ pub enum TrialEvent {
         heldout_ppl: Option<f64>,
         /// Seconds the worker has been training.
         elapsed_s: f64,
+        /// Threads the worker trains on now.
+        threads: usize,
     },
     /// Its worker warned about something (e.g. a damaged checkpoint it skipped).
     Warning { index: usize, message: String },
@@ -119,6 +123,7 @@ impl LocalExecutor {
         let (stop_tx, stop_rx) = watch::channel(Stop::No);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let slots = Arc::new(Semaphore::new(self.jobs));
+        let shares = CoreShares::new(self.jobs, trials.len());
         let mut tasks = tokio::task::JoinSet::new();
         for (index, trial) in trials.iter().enumerate() {
             let worker = Worker {
@@ -128,6 +133,7 @@ impl LocalExecutor {
                 max_retries: trial.run.max_retries,
                 tx: tx.clone(),
                 stop: stop_rx.clone(),
+                shares: shares.clone(),
             };
             let slots = slots.clone();
             tasks.spawn(async move {
@@ -191,6 +197,7 @@ struct Worker {
     max_retries: u32,
     tx: mpsc::UnboundedSender<TrialEvent>,
     stop: watch::Receiver<Stop>,
+    shares: Arc<CoreShares>,
 }
 
 impl Worker {
@@ -198,11 +205,16 @@ impl Worker {
         let mut stop = self.stop.clone();
         let _slot = tokio::select! {
             slot = slots.acquire_owned() => slot.expect("the semaphore is never closed"),
-            _ = stop.wait_for(|s| *s != Stop::No) => return Outcome::Interrupted,
+            _ = stop.wait_for(|s| *s != Stop::No) => {
+                self.shares.skip();
+                return Outcome::Interrupted;
+            }
         };
         if *stop.borrow() != Stop::No {
+            self.shares.skip();
             return Outcome::Interrupted;
         }
+        let _running = self.shares.start();
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -251,7 +263,7 @@ impl Worker {
             .env("RAYON_NUM_THREADS", "1")
             .env(PARENT_PID_ENV, std::process::id().to_string())
             .process_group(0)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -263,6 +275,7 @@ impl Worker {
         let pid = child.id().map(|p| p as i32);
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
+        let stdin = child.stdin.take().expect("piped");
         let mut stop = self.stop.clone();
         let wait = async {
             let mut sent = Stop::No;
@@ -286,8 +299,26 @@ impl Worker {
                 }
             }
         };
-        let (status, (), tail) = tokio::join!(wait, self.forward(stdout), collect_tail(stderr));
+        let io = async { tokio::join!(wait, self.forward(stdout), collect_tail(stderr)) };
+        tokio::pin!(io);
+        let (status, (), tail) = tokio::select! {
+            ended = &mut io => ended,
+            () = self.send_thread_shares(stdin) => io.await,
+        };
         (status, tail)
+    }
+
+    /// Tells the worker its share of the cores whenever it changes; returns when the worker
+    /// no longer listens.
+    async fn send_thread_shares(&self, mut stdin: tokio::process::ChildStdin) {
+        let mut share = self.shares.subscribe();
+        loop {
+            let threads = *share.borrow_and_update();
+            let line = OrchestratorMessage::Threads { threads }.to_line() + "\n";
+            if stdin.write_all(line.as_bytes()).await.is_err() || share.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     async fn forward(&self, stdout: impl AsyncRead + Unpin) {
@@ -309,12 +340,14 @@ impl Worker {
                     train_ppl,
                     heldout_ppl,
                     elapsed_s,
+                    threads,
                 }) => TrialEvent::Progress {
                     index,
                     step,
                     train_ppl,
                     heldout_ppl,
                     elapsed_s,
+                    threads,
                 },
                 Some(WorkerMessage::Warning { message }) => TrialEvent::Warning { index, message },
                 None => continue,

@@ -137,6 +137,15 @@ impl PlainReporter {
     }
 }
 
+/// " · N threads" for a worker given more than one thread, else nothing.
+fn threads_note(threads: usize) -> String {
+    if threads > 1 {
+        format!(" · {threads} threads")
+    } else {
+        String::new()
+    }
+}
+
 impl Reporter for PlainReporter {
     fn event(&mut self, event: &TrialEvent) {
         if let TrialEvent::Progress {
@@ -145,6 +154,7 @@ impl Reporter for PlainReporter {
             train_ppl,
             heldout_ppl: Some(heldout),
             elapsed_s,
+            threads,
         } = event
         {
             let line = &self.tally.trials[*index];
@@ -152,9 +162,10 @@ impl Reporter for PlainReporter {
             let eta = line.steps.saturating_sub(*step) as f64 / rate.max(1e-9);
             eprintln!(
                 "  {}: step {step}/{} · train ppl {train_ppl:.2} · held-out ppl {heldout:.2} · \
-                 {rate:.0} steps/s · ETA {}",
+                 {rate:.0} steps/s{} · ETA {}",
                 line.label,
                 line.steps,
+                threads_note(*threads),
                 humantime::format_duration(Duration::from_secs(eta.round() as u64)),
             );
         }
@@ -264,6 +275,7 @@ impl Reporter for TerminalReporter {
                 train_ppl,
                 heldout_ppl,
                 elapsed_s,
+                threads,
             } => {
                 self.count(*index, *step);
                 if heldout_ppl.is_some() {
@@ -275,7 +287,8 @@ impl Reporter for TerminalReporter {
                     let heldout = self.heldout[*index]
                         .map_or_else(|| "     –".into(), |h| format!("{h:>6.2}"));
                     bar.set_message(format!(
-                        "ppl {train_ppl:>6.2} · held-out {heldout} · {rate:>4.0} steps/s"
+                        "ppl {train_ppl:>6.2} · held-out {heldout} · {rate:>4.0} steps/s{}",
+                        threads_note(*threads)
                     ));
                 }
             }
@@ -339,6 +352,7 @@ mod tests {
             train_ppl: 9.0,
             heldout_ppl: None,
             elapsed_s: 1.0,
+            threads: 1,
         };
         assert_eq!(t.line(&progress), None);
         let stopped = TrialEvent::Finished {

@@ -1,5 +1,6 @@
-//! Messages a worker prints on stdout, one JSON object per line, for its orchestrator.
-//! They only drive the progress display: the trial folder is the record of what happened.
+//! Messages between a worker and its orchestrator, one JSON object per line: the worker prints
+//! [`WorkerMessage`]s on stdout (they only drive the progress display: the trial folder is the
+//! record of what happened), the orchestrator writes [`OrchestratorMessage`]s to its stdin.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,37 @@ pub enum WorkerMessage {
         heldout_ppl: Option<f64>,
         /// Seconds of training so far.
         elapsed_s: f64,
+        /// Threads the worker trains on now.
+        #[serde(default = "one")]
+        threads: usize,
     },
+}
+
+fn one() -> usize {
+    1
+}
+
+/// One line of orchestrator input to a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum OrchestratorMessage {
+    /// The worker may now use this many threads (cores freed at the tail of a sweep).
+    Threads {
+        /// Threads, at least 1.
+        threads: usize,
+    },
+}
+
+impl OrchestratorMessage {
+    /// The line the orchestrator writes.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("messages serialize")
+    }
+
+    /// Parses a line; `None` for anything else.
+    pub fn parse(line: &str) -> Option<OrchestratorMessage> {
+        serde_json::from_str(line).ok()
+    }
 }
 
 impl WorkerMessage {
@@ -57,8 +88,13 @@ mod tests {
             train_ppl: 12.5,
             heldout_ppl: None,
             elapsed_s: 0.25,
+            threads: 1,
         };
         assert_eq!(WorkerMessage::parse(&m.to_line()), Some(m));
         assert!(WorkerMessage::parse("warning: something").is_none());
+        let t = OrchestratorMessage::Threads { threads: 2 };
+        assert_eq!(t.to_line(), r#"{"event":"threads","threads":2}"#);
+        assert_eq!(OrchestratorMessage::parse(&t.to_line()), Some(t));
+        assert!(OrchestratorMessage::parse("threads 2").is_none());
     }
 }

@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use super::protocol::WorkerMessage;
 use crate::data::{batch::Split, Corpus, Vocab};
+use crate::model::kernels::thread_budget;
 use crate::spec::TrialConfig;
 use crate::store::lock::{FileLock, LockError};
 use crate::store::{MetricRow, TrialDir, TrialResult, TrialStatus};
@@ -112,6 +113,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
                     train_ppl: last.train_ppl,
                     heldout_ppl: None,
                     elapsed_s: last.elapsed_s,
+                    threads: thread_budget(),
                 });
             }
             return Ok(WorkerEnd::Interrupted);
@@ -144,6 +146,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
                 train_ppl: row.train_ppl,
                 heldout_ppl: row.heldout_ppl,
                 elapsed_s: row.elapsed_s,
+                threads: thread_budget(),
             });
         }
         rows.push(row);
