@@ -54,6 +54,7 @@ fn a_tiny_grid_writes_every_output() {
         );
         assert!(parse(&t["best_heldout_ppl"]) <= parse(&t["final_heldout_ppl"]));
         assert!(parse(&t["steps_per_sec"]) > 0.0);
+        assert!(parse(&t["peak_memory_mb"]) > 1.0);
 
         // The trial folder: config, one metrics row per step, result.
         let dir = format!("trials/{}", t["id"]);

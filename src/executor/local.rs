@@ -370,6 +370,7 @@ fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
         best_heldout_ppl: None,
         steps_per_sec: None,
         wall_seconds: started.elapsed().as_secs_f64(),
+        peak_memory_mb: None,
     };
     match dir.write_result(&result) {
         Ok(()) => Outcome::Failed(reason),

@@ -244,7 +244,19 @@ pub fn summarize(
             .filter(|r| r.elapsed_s > 0.0)
             .map(|r| r.step as f64 / r.elapsed_s),
         wall_seconds: wall.as_secs_f64(),
+        peak_memory_mb: peak_memory_mb(),
     }
+}
+
+/// Peak resident memory of this process so far, in MiB (`getrusage`).
+fn peak_memory_mb() -> Option<f64> {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        (libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0).then_some(usage)
+    }?;
+    // Linux reports kilobytes.
+    Some(usage.ru_maxrss as f64 / 1024.0)
 }
 
 #[cfg(test)]
@@ -274,6 +286,8 @@ mod tests {
         assert_eq!(r.final_heldout_ppl, Some(130.0));
         assert_eq!(r.best_heldout_ppl, Some(120.0));
         assert_eq!(r.steps_per_sec, Some(10.0));
+        let peak = r.peak_memory_mb.expect("measured on Linux");
+        assert!(peak > 1.0 && peak < 100_000.0, "{peak} MiB");
         assert_eq!(r.steps_done, 100);
         let failed = summarize(
             &rows[..30],

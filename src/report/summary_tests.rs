@@ -62,6 +62,7 @@ fn trial(
             best_heldout_ppl: Some(metrics[steps - 1].heldout_ppl.unwrap()),
             steps_per_sec: Some(100.0),
             wall_seconds: 4.0,
+            peak_memory_mb: Some(40.0),
         }),
         metrics,
     }
@@ -80,6 +81,7 @@ fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
         best_heldout_ppl: None,
         steps_per_sec: None,
         wall_seconds: 0.1,
+        peak_memory_mb: None,
     });
     t
 }

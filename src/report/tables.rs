@@ -25,6 +25,7 @@ struct TrialRow<'a> {
     final_heldout_ppl: Option<f64>,
     best_heldout_ppl: Option<f64>,
     steps_per_sec: Option<f64>,
+    peak_memory_mb: Option<f64>,
     wall_seconds: Option<f64>,
     reason: Option<&'a str>,
 }
@@ -54,6 +55,7 @@ pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
             final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),
             best_heldout_ppl: r.and_then(|r| r.best_heldout_ppl),
             steps_per_sec: r.and_then(|r| r.steps_per_sec),
+            peak_memory_mb: r.and_then(|r| r.peak_memory_mb),
             wall_seconds: r.map(|r| r.wall_seconds),
             reason: r.and_then(|r| r.reason.as_deref()),
         })?;

@@ -50,6 +50,9 @@ pub struct TrialResult {
     pub steps_per_sec: Option<f64>,
     /// Wall time of the worker.
     pub wall_seconds: f64,
+    /// Peak resident memory of the worker process that finished the trial, in MiB.
+    #[serde(default)]
+    pub peak_memory_mb: Option<f64>,
 }
 
 /// One row of `metrics.csv` (and, with the trial id, of `curves.csv`).
@@ -335,6 +338,7 @@ mod tests {
             best_heldout_ppl: None,
             steps_per_sec: None,
             wall_seconds: 0.1,
+            peak_memory_mb: Some(50.0),
         };
         t.write_result(&r).unwrap();
         assert_eq!(t.state().unwrap(), TrialState::Finished(r));

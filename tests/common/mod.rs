@@ -167,9 +167,15 @@ impl Workspace {
             .sum()
     }
 
-    /// The reports without the columns that measure time: what an exact resume must reproduce.
+    /// The reports without the columns that measure time or memory (they vary from run to
+    /// run): what an exact resume must reproduce.
     pub fn numbers(&self) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
-        let timing = ["elapsed_s", "steps_per_sec", "wall_seconds"];
+        let timing = [
+            "elapsed_s",
+            "steps_per_sec",
+            "peak_memory_mb",
+            "wall_seconds",
+        ];
         let read = |name: &str| -> Vec<Vec<String>> {
             let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();
             let headers = r.headers().unwrap().clone();
