@@ -27,34 +27,48 @@ REF = ROOT / "bench" / "reference.py"
 STEPS = os.environ.get("STEPS", "60")
 
 
-def table(text):
-    rows = {}
+CONFIGS = [(h, b) for h in (128, 200, 300) for b in (16, 32, 64)]
+
+
+def rate(text, hidden, batch):
+    """The steps/s one table printed for (hidden, batch)."""
+    col = (16, 32, 64).index(batch) + 2
     for line in text.splitlines():
-        m = re.match(r"\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", line)
-        if m:
-            rows[int(m.group(1))] = [int(m.group(i)) for i in (2, 3, 4)]
-    return rows
+        m = re.match(r"\| (\d+) \| (\S+) \| (\S+) \| (\S+) \|", line)
+        if m and int(m.group(1)) == hidden:
+            return int(m.group(col))
+    raise ValueError(f"no rate for {hidden}x{batch} in:\n{text}")
 
 
 def throughput():
+    """Per configuration, sweep and PyTorch alternately (3 rounds, each the median of 3 runs),
+    so that a slow spell of a shared machine hits both sides alike; the median round counts."""
     env = dict(os.environ, STEPS=STEPS, RAYON_NUM_THREADS="1")
-    ours = subprocess.run(
-        ["cargo", "bench", "--quiet", "--bench", "throughput"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    theirs = subprocess.run(
-        [PY, REF, "throughput", "--steps", STEPS], capture_output=True, text=True, check=True
-    ).stdout
-    a, b = table(ours), table(theirs)
-    print(f"### Throughput (steps/s, 1 thread, median of 3 x {STEPS} steps)\n")
+    ours, theirs = {}, {}
+    for hidden, batch in CONFIGS:
+        only = f"{hidden}x{batch}"
+        a, b = [], []
+        for _ in range(3):
+            out = subprocess.run(
+                ["cargo", "bench", "--quiet", "--bench", "throughput"],
+                cwd=ROOT, env=dict(env, ONLY=only), capture_output=True, text=True, check=True,
+            ).stdout
+            a.append(rate(out, hidden, batch))
+            out = subprocess.run(
+                [PY, REF, "throughput", "--steps", STEPS, "--only", only],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            b.append(rate(out, hidden, batch))
+        ours[only], theirs[only] = sorted(a)[1], sorted(b)[1]
+    print(f"### Throughput (steps/s, 1 thread, median of 3 rounds x 3 runs x {STEPS} steps)\n")
     print("| hidden | batch | sweep | PyTorch | ratio |")
     print("|---|---|---|---|---|")
     worst = None
-    for hidden in (128, 200, 300):
-        for i, batch in enumerate((16, 32, 64)):
-            r = a[hidden][i] / b[hidden][i]
-            worst = r if worst is None else min(worst, r)
-            print(f"| {hidden} | {batch} | {a[hidden][i]} | {b[hidden][i]} | {r:.2f}x |")
+    for hidden, batch in CONFIGS:
+        only = f"{hidden}x{batch}"
+        r = ours[only] / theirs[only]
+        worst = r if worst is None else min(worst, r)
+        print(f"| {hidden} | {batch} | {ours[only]} | {theirs[only]} | {r:.2f}x |")
     print(f"\nlowest ratio: {worst:.2f}x (target >= 2.0x)\n")
 
 
@@ -77,6 +91,9 @@ def sweep_wall():
         subprocess.run([SWEEP, path, "--out", Path(tmp) / "results", "--jobs", "2"],
                        check=True, capture_output=True)
         rerun = time.perf_counter() - start
+        with open(Path(tmp) / "results" / "trials.csv") as f:
+            memory = {(int(r["hidden"]), int(r["batch_size"])): float(r["peak_memory_mb"])
+                      for r in csv.DictReader(f)}
     configs = [(h, b) for h in (128, 200, 300) for b in (16, 32, 64)]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -90,6 +107,11 @@ def sweep_wall():
     print(f"| PyTorch (two 1-thread processes at a time) | {theirs:.1f} |")
     print(f"| ratio | {ours / theirs:.2f} (target <= 0.40) |")
     print(f"| sweep re-run, nothing to train | {rerun:.2f} (target < 1) |\n")
+    print("### Peak memory per sweep worker (MiB, from trials.csv of that sweep)\n")
+    print("| hidden \\ batch | 16 | 32 | 64 |\n|---|---|---|---|")
+    for h in (128, 200, 300):
+        print(f"| {h} | " + " | ".join(f"{memory[(h, b)]:.0f}" for b in (16, 32, 64)) + " |")
+    print(f"\nlargest: {max(memory.values()):.0f} MiB (target <= 64)\n")
 
 
 def parity():

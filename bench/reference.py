@@ -77,13 +77,16 @@ def heldout(model, tail, vocab):
     return math.exp(loss.item())
 
 
-def throughput(steps):
+def throughput(steps, only=None):
     train, _, vocab = load()
     print("| hidden \\ batch | 16 | 32 | 64 |")
     print("|---|---|---|---|")
     for hidden in (128, 200, 300):
         cells = []
         for size in (16, 32, 64):
+            if only and only != f"{hidden}x{size}":
+                cells.append("-")
+                continue
             rates = []
             for _ in range(3):
                 model, opt = make(hidden, vocab, 0)
@@ -112,12 +115,13 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("throughput")
     t.add_argument("--steps", type=int, default=60)
+    t.add_argument("--only", help="one configuration, e.g. 300x64")
     r = sub.add_parser("train")
     for name in ("hidden", "batch", "steps", "seed"):
         r.add_argument(name, type=int)
     a = p.parse_args()
     if a.cmd == "throughput":
-        throughput(a.steps)
+        throughput(a.steps, a.only)
     else:
         train_one(a.hidden, a.batch, a.steps, a.seed)
 
