@@ -10,7 +10,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
 
-use super::kernels::{head::SoftmaxCrossEntropy, recurrence, Blocks};
+use super::kernels::{recurrence, rnn_loss::RnnLoss, Blocks};
 use super::{cross_entropy, init, LanguageModel};
 
 /// Character RNN language model with PyTorch's default initialisation.
@@ -131,10 +131,14 @@ impl LanguageModel for RnnLm {
         let (rows, seq_len) = inputs.dims2()?;
         let blocks = Blocks::for_rows(rows);
         let order = Tensor::new(block_order(&blocks, seq_len), inputs.device())?;
-        let states = self.states_fused(inputs, &blocks, &order)?;
-        let targets = targets.flatten_all()?.index_select(&order, 0)?.to_vec1()?;
-        let op = SoftmaxCrossEntropy::new(targets, blocks.scaled(seq_len));
-        states.apply_op3(self.out_weight.as_tensor(), self.out_bias.as_tensor(), op)
+        let reorder = |x: &Tensor| x.flatten_all()?.index_select(&order, 0)?.to_vec1();
+        let op = RnnLoss::new(reorder(inputs)?, reorder(targets)?, blocks, seq_len)?;
+        let output = Tensor::cat(
+            &[self.out_weight.as_tensor(), &self.out_bias.unsqueeze(1)?],
+            1,
+        )?;
+        self.table()?
+            .apply_op3(self.weight_hh.as_tensor(), &output, op)
     }
 
     fn parameters(&self) -> Vec<(&'static str, &Var)> {
@@ -267,8 +271,8 @@ mod tests {
         }
     }
 
-    /// The fused recurrence against the plain candle one: same logits and same gradients for
-    /// every parameter (f64: 1e-12 relative; f32: 1e-5 relative to the largest entry), for one
+    /// The fused loss and the fused recurrence against the plain candle model: same logits, loss
+    /// and gradients for every parameter (f64: 1e-12 relative; f32: 1e-5 relative to the largest entry), for one
     /// block of windows and for several (70 windows: blocks of 24, 23, 23).
     #[test]
     fn fused_recurrence_matches_the_reference() {
@@ -306,11 +310,17 @@ mod tests {
                     loss(&reference, &inputs, &targets, rows),
                 );
                 close(&to64(&lf), &to64(&lr), "loss");
-                let (gf, gr) = (lf.backward().unwrap(), lr.backward().unwrap());
-                for ((name, vf), (_, vr)) in
-                    fused.parameters().into_iter().zip(reference.parameters())
-                {
-                    close(&to64(gf.get(vf).unwrap()), &to64(gr.get(vr).unwrap()), name);
+                // The fused loss, and the fused recurrence under candle's own loss.
+                let y = Tensor::from_slice(&targets, rows * 7, &Device::Cpu).unwrap();
+                let lg = cross_entropy(&fused.logits(&x).unwrap(), &y).unwrap();
+                close(&to64(&lg), &to64(&lr), "loss from logits");
+                let gr = lr.backward().unwrap();
+                for g in [lf.backward().unwrap(), lg.backward().unwrap()] {
+                    for ((name, vf), (_, vr)) in
+                        fused.parameters().into_iter().zip(reference.parameters())
+                    {
+                        close(&to64(g.get(vf).unwrap()), &to64(gr.get(vr).unwrap()), name);
+                    }
                 }
             }
         }

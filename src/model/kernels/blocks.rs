@@ -48,13 +48,6 @@ impl Blocks {
         self.sizes.iter().sum()
     }
 
-    /// The same cut with every row standing for `factor` rows (e.g. windows → positions).
-    pub fn scaled(&self, factor: usize) -> Blocks {
-        Blocks {
-            sizes: self.sizes.iter().map(|s| s * factor).collect(),
-        }
-    }
-
     /// `data` cut into one slice per block, `unit` elements per row.
     pub fn split<'a, T>(&self, mut data: &'a [T], unit: usize) -> Vec<&'a [T]> {
         self.sizes
@@ -100,6 +93,29 @@ pub fn for_each<W: Send>(items: &mut [W], f: impl Fn(&mut W) + Sync) {
     });
 }
 
+/// Like [`for_each`], where each item also adds into a zeroed buffer of `len` elements of its
+/// own; returns the sum of these buffers, added in item order (so the same bits whatever the
+/// thread count).
+pub fn for_each_summed<T, W>(
+    items: &mut [W],
+    len: usize,
+    f: impl Fn(&mut W, &mut [T]) + Sync,
+) -> Vec<T>
+where
+    T: Copy + Send + num_traits::Zero + std::ops::AddAssign,
+    W: Send,
+{
+    let mut sums = vec![vec![T::zero(); len]; items.len()];
+    let mut pairs: Vec<_> = items.iter_mut().zip(sums.iter_mut()).collect();
+    for_each(&mut pairs, |(item, sum)| f(item, sum));
+    let mut sums = sums.into_iter();
+    let mut total = sums.next().unwrap_or_else(|| vec![T::zero(); len]);
+    for sum in sums {
+        total.iter_mut().zip(sum).for_each(|(a, b)| *a += b);
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,7 +128,6 @@ mod tests {
         assert_eq!(Blocks::for_rows(65).sizes(), [22, 22, 21]);
         assert_eq!(Blocks::for_rows(0).sizes(), [0]);
         assert_eq!(Blocks::for_rows(65).rows(), 65);
-        assert_eq!(Blocks::for_rows(65).scaled(2).sizes(), [44, 44, 42]);
     }
 
     #[test]
@@ -140,6 +155,19 @@ mod tests {
                 [1, 11, 21, 31, 41]
             );
         }
+        set_thread_budget(1);
+    }
+
+    #[test]
+    fn summed_buffers_add_up_in_item_order() {
+        set_thread_budget(2);
+        let mut items = vec![1.0f32, 1e8, -1e8];
+        let total = for_each_summed(&mut items, 2, |x: &mut f32, sum: &mut [f32]| {
+            sum[0] += *x;
+            sum[1] += 1.0;
+        });
+        // ((1 + 1e8) + -1e8) in f32 is 0: the order is fixed, not whichever thread ends first.
+        assert_eq!(total, [0.0, 3.0]);
         set_thread_budget(1);
     }
 }

@@ -1,6 +1,7 @@
 //! Fused CPU kernels behind candle custom ops: the whole tanh recurrence over a sequence
-//! ([`recurrence`]) and the output layer with its softmax cross-entropy ([`head`]), each a
-//! loop of `gemm` calls on contiguous buffers instead of dozens of small candle ops per step.
+//! ([`recurrence`]), the output layer with its softmax cross-entropy ([`head`]), and both as
+//! one training loss ([`rnn_loss`]): loops of `gemm` calls on contiguous buffers instead of
+//! dozens of small candle ops per step.
 //!
 //! A batch is cut into row blocks of a size fixed by the batch alone ([`blocks`]); blocks are
 //! independent, so they can run on several threads when cores are idle (the tail of a sweep)
@@ -10,6 +11,7 @@ pub mod blocks;
 pub mod gemm;
 pub mod head;
 pub mod recurrence;
+pub mod rnn_loss;
 pub mod tanh;
 
 use candle_core::{CpuStorage, Layout, Result, Shape, WithDType};

@@ -11,7 +11,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::blocks::{for_each, Blocks};
+use super::blocks::{for_each, for_each_summed, Blocks};
 use super::gemm::{matmul, rows, transposed};
 use super::{run_kernel, Elem, SliceKernel};
 
@@ -149,28 +149,17 @@ impl SliceKernel<3> for RecurrenceGrad {
             tokens,
         } = &self.forward;
         let (t, h) = (*t, shape.dims2()?.1);
-        let len = self.vocab * h + h * h;
-        // The first block writes its gradients in place, the others into partial sums added in
-        // block order afterwards.
-        let mut out = vec![T::zero(); len];
-        let mut partials = vec![vec![T::zero(); len]; blocks.sizes().len() - 1];
-        let grads = std::iter::once(out.as_mut_slice())
-            .chain(partials.iter_mut().map(|p| p.as_mut_slice()));
         let mut items: Vec<_> = blocks
             .split(tokens, t)
             .into_iter()
             .zip(blocks.split(states, t * h))
             .zip(blocks.split(grad, t * h))
-            .zip(grads)
             .collect();
-        for_each(&mut items, |(((x, s), g), d)| {
-            let (d_table, d_w) = d.split_at_mut(d.len() - h * h);
+        let len = self.vocab * h + h * h;
+        let out = for_each_summed(&mut items, len, |((x, s), g), d| {
+            let (d_table, d_w) = d.split_at_mut(self.vocab * h);
             backward(x, s, w, g, d_table, d_w, t, h)
         });
-        drop(items);
-        for partial in &partials {
-            out.iter_mut().zip(partial).for_each(|(a, &b)| *a += b);
-        }
         Ok((out, Shape::from(len)))
     }
 }
@@ -206,7 +195,14 @@ fn copy_rows<T: Copy>(src: &[T], from: usize, dst: &mut [T], to: usize, h: usize
 }
 
 /// Runs the recurrence over one block of `tokens` `(T, b)`, writing `states` `(T, b, H)`.
-fn forward<T: Elem>(tokens: &[u32], table: &[T], states: &mut [T], w: &[T], t: usize, h: usize) {
+pub(super) fn forward<T: Elem>(
+    tokens: &[u32],
+    table: &[T],
+    states: &mut [T],
+    w: &[T],
+    t: usize,
+    h: usize,
+) {
     let (hp, b) = (padded(h), tokens.len() / t.max(1));
     let n = b * hp;
     if n == 0 {
@@ -235,10 +231,10 @@ fn forward<T: Elem>(tokens: &[u32], table: &[T], states: &mut [T], w: &[T], t: u
     copy_rows(&work, hp, states, h, h);
 }
 
-/// Backpropagation through time over one block: sets `d_table` (V×H) and `d_w` (H×H) to this
-/// block's gradients of the table and of `W_hh` (both start at zero).
+/// Backpropagation through time over one block: adds this block's gradient of the table into
+/// `d_table` (V×H) and sets `d_w` (H×H) to its gradient of `W_hh`.
 #[allow(clippy::too_many_arguments)]
-fn backward<T: Elem>(
+pub(super) fn backward<T: Elem>(
     tokens: &[u32],
     states: &[T],
     w: &[T],
