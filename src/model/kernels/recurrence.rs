@@ -108,8 +108,9 @@ impl SliceKernel<2> for Recurrence {
             .into_iter()
             .zip(self.blocks.split_mut(&mut out, t * h))
             .collect();
+        let w_t = pad_columns(w, h, true);
         for_each(&mut items, |(tokens, states)| {
-            forward(tokens, table, states, w, t, h)
+            forward(tokens, table, states, &w_t, t, h)
         });
         Ok((out, Shape::from((n, h))))
     }
@@ -156,9 +157,10 @@ impl SliceKernel<3> for RecurrenceGrad {
             .zip(blocks.split(grad, t * h))
             .collect();
         let len = self.vocab * h + h * h;
+        let w_p = pad_columns(w, h, false);
         let out = for_each_summed(&mut items, len, |((x, s), g), d| {
             let (d_table, d_w) = d.split_at_mut(self.vocab * h);
-            backward(x, s, w, g, d_table, d_w, t, h)
+            backward(x, s, &w_p, g, d_table, d_w, t, h)
         });
         Ok((out, Shape::from(len)))
     }
@@ -172,7 +174,7 @@ fn padded(h: usize) -> usize {
 
 /// `w` (H×H, row-major) or its transpose, as an H×padded(H) row-major matrix with zero columns
 /// beyond H.
-fn pad_columns<T: Elem>(w: &[T], h: usize, transpose: bool) -> Vec<T> {
+pub(super) fn pad_columns<T: Elem>(w: &[T], h: usize, transpose: bool) -> Vec<T> {
     let hp = padded(h);
     let mut out = vec![T::zero(); h * hp];
     for i in 0..h {
@@ -194,12 +196,13 @@ fn copy_rows<T: Copy>(src: &[T], from: usize, dst: &mut [T], to: usize, h: usize
     }
 }
 
-/// Runs the recurrence over one block of `tokens` `(T, b)`, writing `states` `(T, b, H)`.
+/// Runs the recurrence over one block of `tokens` `(T, b)`, writing `states` `(T, b, H)`;
+/// `w_t` is `pad_columns(W_hh, H, true)`.
 pub(super) fn forward<T: Elem>(
     tokens: &[u32],
     table: &[T],
     states: &mut [T],
-    w: &[T],
+    w_t: &[T],
     t: usize,
     h: usize,
 ) {
@@ -208,7 +211,6 @@ pub(super) fn forward<T: Elem>(
     if n == 0 {
         return;
     }
-    let w_t = pad_columns(w, h, true);
     // Padding columns stay zero: zero input, zero weights, tanh(0) = 0.
     let mut work = vec![T::zero(); t * n];
     for (row, &x) in work.chunks_exact_mut(hp).zip(tokens) {
@@ -223,7 +225,7 @@ pub(super) fn forward<T: Elem>(
             cur,
             true,
             (&done[(s - 1) * n..], rows(hp)),
-            (&w_t, rows(hp)),
+            (w_t, rows(hp)),
             (b, hp, h),
         );
         T::tanh_in_place(cur);
@@ -232,12 +234,13 @@ pub(super) fn forward<T: Elem>(
 }
 
 /// Backpropagation through time over one block: adds this block's gradient of the table into
-/// `d_table` (V×H) and sets `d_w` (H×H) to its gradient of `W_hh`.
+/// `d_table` (V×H) and sets `d_w` (H×H) to its gradient of `W_hh`; `w_p` is
+/// `pad_columns(W_hh, H, false)`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn backward<T: Elem>(
     tokens: &[u32],
     states: &[T],
-    w: &[T],
+    w_p: &[T],
     grad: &[T],
     d_table: &mut [T],
     d_w: &mut [T],
@@ -249,7 +252,6 @@ pub(super) fn backward<T: Elem>(
     if n == 0 {
         return;
     }
-    let w_p = pad_columns(w, h, false);
     let mut work = vec![T::zero(); t * np];
     let mut carry = vec![T::zero(); np];
     for s in (0..t).rev() {
@@ -272,7 +274,7 @@ pub(super) fn backward<T: Elem>(
                 &mut carry,
                 false,
                 (da, rows(hp)),
-                (&w_p, rows(hp)),
+                (w_p, rows(hp)),
                 (b, hp, h),
             );
         }

@@ -154,8 +154,9 @@ impl SliceKernel<3> for RnnLoss {
             .zip(blocks.split_mut(d_logits, t * v))
             .map(|(((x, y), s), d)| (x, y, s, d, 0.0))
             .collect();
+        let w_t = recurrence::pad_columns(w, h, true);
         for_each(&mut items, |(x, y, s, d, loss)| {
-            recurrence::forward(x, table, s, w, t, h);
+            recurrence::forward(x, table, s, &w_t, t, h);
             *loss = head::forward(s, (weight, &bias), y, d, inv_n);
         });
         // Block order, so the same bits whatever the thread count.
@@ -217,6 +218,7 @@ impl SliceKernel<3> for RnnLossGrad<'_> {
             .collect();
         let (table_len, w_len) = (self.vocab_in * h, h * h);
         let len = table_len + w_len + v * (h + 1);
+        let w_p = recurrence::pad_columns(w, h, false);
         let mut grads = for_each_summed(&mut items, len, |((x, s), d), grads| {
             let (d_table, rest) = grads.split_at_mut(table_len);
             let (d_w, d_out) = rest.split_at_mut(w_len);
@@ -231,7 +233,7 @@ impl SliceKernel<3> for RnnLossGrad<'_> {
                 row[..h].copy_from_slice(dw);
                 row[h] = db;
             }
-            recurrence::backward(x, s, w, &d_states, d_table, d_w, t, h);
+            recurrence::backward(x, s, &w_p, &d_states, d_table, d_w, t, h);
         });
         if self.scale != 1.0 {
             let scale = <T as WithDType>::from_f64(self.scale);
