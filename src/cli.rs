@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::Lang;
+use crate::spec::Cell;
 
 /// Hyperparameter sweeps for character-level language models trained with candle.
 ///
@@ -68,10 +69,37 @@ pub enum Command {
         #[arg(default_value = "results")]
         dir: PathBuf,
     },
+    /// Count the parameters of a recurrent network, layer by layer, in the textbook convention
+    /// (one bias per layer) and PyTorch's (two).
+    Params(ParamsArgs),
     /// Train the trial in one trial folder (started by sweep itself, locally or on a cluster).
     #[command(hide = true)]
     Worker {
         /// The trial folder, holding config.json.
         trial_dir: PathBuf,
     },
+}
+
+/// Options of `sweep params`.
+#[derive(Debug, Args)]
+pub struct ParamsArgs {
+    /// Recurrent cell: rnn, gru or lstm.
+    #[arg(long, default_value = "rnn", value_parser = parse_cell)]
+    pub cell: Cell,
+    /// Stacked recurrent layers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub layers: u32,
+    /// Inputs per step into the first layer (44: the Time Machine's characters, one-hot).
+    #[arg(long, default_value_t = 44)]
+    pub input: usize,
+    /// Hidden units per layer.
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
+    /// Outputs per step.
+    #[arg(long, default_value_t = 44)]
+    pub output: usize,
+}
+
+fn parse_cell(name: &str) -> Result<Cell, String> {
+    Cell::from_name(name).ok_or_else(|| format!("expected rnn, gru or lstm, got `{name}`"))
 }

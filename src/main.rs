@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         None => commands::run::run(&cli.run),
         Some(Command::Report { dir, lang }) => commands::report::run(dir, *lang),
         Some(Command::Status { dir }) => commands::status::run(dir),
+        Some(Command::Params(args)) => commands::params::run(args),
         Some(Command::Worker { trial_dir }) => commands::worker::run(trial_dir),
     };
     match result {

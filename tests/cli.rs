@@ -473,3 +473,33 @@ fn the_tail_of_a_sweep_gets_the_free_cores_without_changing_results() {
     assert_eq!(models("shared").len(), 3);
     assert!(models("shared") == models("alone"), "weights differ");
 }
+
+/// `sweep params` prints the document's example: 40 parameters with one bias per layer, 46 with
+/// PyTorch's two; a misspelt cell is a clear error.
+#[test]
+fn params_counts_the_textbook_example() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["params", "--cell", "rnn", "--layers", "2", "--input", "1"])
+        .args(["--hidden", "3", "--output", "1"])
+        .output()
+        .unwrap();
+    let run = Run(out);
+    run.expect_code(0);
+    assert!(
+        run.stdout().contains("| **total** | | **40** | **46** |"),
+        "{}",
+        run.stdout()
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["params", "--cell", "gru2"])
+        .output()
+        .unwrap();
+    let bad = Run(bad);
+    assert_eq!(bad.code(), 2);
+    assert!(
+        bad.stderr()
+            .contains("expected rnn, gru or lstm, got `gru2`"),
+        "{}",
+        bad.stderr()
+    );
+}

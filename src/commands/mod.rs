@@ -1,5 +1,6 @@
 //! One module per command; each returns the process exit code.
 
+pub mod params;
 pub mod report;
 pub mod run;
 pub mod status;

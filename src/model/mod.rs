@@ -1,6 +1,7 @@
 //! Character-level language models behind one small interface, so that the training loop does
 //! not depend on how a model computes its logits (a fused kernel can replace the insides).
 
+pub mod count;
 pub mod init;
 pub mod kernels;
 pub mod rnn;
@@ -51,6 +52,10 @@ pub fn build(
     device: &Device,
 ) -> Result<Box<dyn LanguageModel>> {
     match params.cell {
+        Cell::Gru | Cell::Lstm => candle_core::bail!(
+            "cell `{}` cannot be trained yet (only its parameter count is known)",
+            params.cell.name()
+        ),
         Cell::Rnn => Ok(Box::new(RnnLm::new(
             vocab,
             params.hidden,
@@ -59,9 +64,4 @@ pub fn build(
             rng,
         )?)),
     }
-}
-
-/// Parameter count of [`RnnLm`]: embedding V², RNN HV + H² + 2H, output HV + V.
-pub fn rnn_parameter_count(vocab: usize, hidden: usize) -> usize {
-    vocab * vocab + hidden * vocab + hidden * hidden + 2 * hidden + hidden * vocab + vocab
 }

@@ -180,7 +180,8 @@ fn inverse(order: &[u32]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::rnn_parameter_count;
+    use crate::model::count;
+    use crate::spec::Cell;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -198,11 +199,11 @@ mod tests {
 
     #[test]
     fn parameter_count_matches_the_formula() {
-        assert_eq!(rnn_parameter_count(44, 128), 29_884);
+        assert_eq!(count::language_model(Cell::Rnn, 1, 44, 128), 29_884);
         for (v, h) in [(44, 128), (44, 200), (5, 3)] {
             assert_eq!(
                 model(v, h, DType::F32, 0).parameter_count(),
-                rnn_parameter_count(v, h)
+                count::language_model(Cell::Rnn, 1, v, h)
             );
         }
     }

@@ -56,7 +56,12 @@ fn trial(
             status: TrialStatus::Completed,
             reason: None,
             steps_done: steps,
-            parameters: Some(crate::model::rnn_parameter_count(44, hidden)),
+            parameters: Some(crate::model::count::language_model(
+                crate::spec::Cell::Rnn,
+                1,
+                44,
+                hidden,
+            )),
             final_train_ppl: Some(heldout - 0.5),
             final_heldout_ppl: Some(metrics[steps - 1].heldout_ppl.unwrap()),
             best_heldout_ppl: Some(metrics[steps - 1].heldout_ppl.unwrap()),

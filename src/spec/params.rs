@@ -10,15 +10,39 @@ use serde_json::Value;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Cell {
-    /// A single-layer tanh RNN (`torch.nn.RNN`).
+    /// A tanh RNN (`torch.nn.RNN`).
     Rnn,
+    /// A gated recurrent unit (`torch.nn.GRU`); parameter counts only, not trainable yet.
+    Gru,
+    /// A long short-term memory (`torch.nn.LSTM`); parameter counts only, not trainable yet.
+    Lstm,
 }
 
 impl Cell {
+    /// Every cell.
+    pub const ALL: [Cell; 3] = [Cell::Rnn, Cell::Gru, Cell::Lstm];
+
     /// The name used in grid files and reports.
     pub fn name(self) -> &'static str {
         match self {
             Cell::Rnn => "rnn",
+            Cell::Gru => "gru",
+            Cell::Lstm => "lstm",
+        }
+    }
+
+    /// The cell called `name`.
+    pub fn from_name(name: &str) -> Option<Cell> {
+        Cell::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Groups of weights and biases per layer: 1 for the RNN, one per gate and candidate for
+    /// the GRU (reset, update, new) and the LSTM (input, forget, cell, output).
+    pub fn gate_groups(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Gru => 3,
+            Cell::Lstm => 4,
         }
     }
 }
