@@ -24,6 +24,21 @@ pub fn transposed(cols: usize) -> Strides {
 pub fn matmul<T: Float + 'static>(
     dst: &mut [T],
     accumulate: bool,
+    lhs: (&[T], Strides),
+    rhs: (&[T], Strides),
+    (m, n, k): (usize, usize, usize),
+) {
+    matmul_into((dst, n), accumulate, lhs, rhs, (m, n, k))
+}
+
+/// [`matmul`] into a destination whose rows are `dst_stride` apart (`dst_stride ≥ n`); the
+/// elements between rows are left alone.
+///
+/// # Panics
+/// When a slice is too short for the matrix its strides describe.
+pub fn matmul_into<T: Float + 'static>(
+    (dst, dst_stride): (&mut [T], usize),
+    accumulate: bool,
     (lhs, lhs_strides): (&[T], Strides),
     (rhs, rhs_strides): (&[T], Strides),
     (m, n, k): (usize, usize, usize),
@@ -31,7 +46,11 @@ pub fn matmul<T: Float + 'static>(
     if m == 0 || n == 0 {
         return;
     }
-    assert!(dst.len() >= m * n, "matmul: destination too short");
+    assert!(dst_stride >= n, "matmul: destination rows overlap");
+    assert!(
+        span(rows(dst_stride), m, n) <= dst.len(),
+        "matmul: destination too short"
+    );
     assert!(
         span(lhs_strides, m, k) <= lhs.len(),
         "matmul: lhs too short"
@@ -42,8 +61,9 @@ pub fn matmul<T: Float + 'static>(
     );
     let (lhs_rs, lhs_cs) = lhs_strides;
     let (rhs_rs, rhs_cs) = rhs_strides;
-    // SAFETY: the assertions above keep every index the strides reach inside the slices, and
-    // `dst` is a distinct `&mut` borrow, so it aliases neither input.
+    // SAFETY: the assertions above keep every index the strides reach inside the slices, the
+    // destination's rows do not overlap, and `dst` is a distinct `&mut` borrow, so it aliases
+    // neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -51,7 +71,7 @@ pub fn matmul<T: Float + 'static>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_stride as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_cs,
@@ -100,5 +120,15 @@ mod tests {
             (2, 2, 3),
         );
         assert_eq!(c, [-1.0, 7.5, -1.0, 18.0]);
+        // Into rows 3 apart: the third column is left alone.
+        let mut wide = [9.0; 6];
+        matmul_into(
+            (&mut wide, 3),
+            false,
+            (&a, rows(3)),
+            (&b, rows(2)),
+            (2, 2, 3),
+        );
+        assert_eq!(wide, [-1.0, 7.5, 9.0, -1.0, 18.0, 9.0]);
     }
 }

@@ -1,14 +1,15 @@
 //! The output layer with the mean softmax cross-entropy, on one block of rows:
 //! `loss = mean_i (logsumexp(z_i) - z_i[y_i])` with `z = S·Wᵀ + b`, for states `S` `(rows, H)`,
 //! weight `W` `(V, H)` (stored with a row stride, so that it can sit next to its bias) and
-//! targets `y`. The forward pass leaves `∂loss/∂z = (softmax(z) - onehot(y)) / N` for the
+//! targets `y`. States are `H` wide in rows `stride` apart (the recurrence's padded rows).
+//! The forward pass leaves `∂loss/∂z = (softmax(z) - onehot(y)) / N` for the
 //! backward pass, which is then three products; no logits, log-probabilities or one-hot tensors
 //! exist outside these buffers.
 
 use candle_core::WithDType;
 use num_traits::Float;
 
-use super::gemm::{matmul, rows, transposed, Strides};
+use super::gemm::{matmul, matmul_into, rows, transposed, Strides};
 use super::Elem;
 
 /// The output layer's weight `(V, H)` inside a slice whose rows are `stride` long.
@@ -31,21 +32,25 @@ impl<T> Weight<'_, T> {
 }
 
 /// Logits for one block, the sum of its rows' losses (returned), and `∂loss/∂logits` in `d`
-/// (`rows×V`), for a mean over `1/inv_n` rows in all.
+/// (`rows×V`, overwritten), for a mean over `1/inv_n` rows in all; `states` holds `rows` rows of
+/// `h` values, `stride` apart.
 pub fn forward<T: Elem>(
-    states: &[T],
+    (states, stride): (&[T], usize),
+    h: usize,
     (weight, bias): (Weight<'_, T>, &[T]),
     targets: &[u32],
     d: &mut [T],
     inv_n: T,
 ) -> f64 {
     let (rows_here, v) = (targets.len(), bias.len());
-    let h = states.len() / rows_here.max(1);
     for row in d.chunks_exact_mut(v) {
         row.copy_from_slice(bias);
     }
     // z (rows×V) = b + S (rows×H) · Wᵀ.
-    let (s, w) = ((states, rows(h)), (weight.data, weight.as_transposed()));
+    let (s, w) = (
+        (states, rows(stride)),
+        (weight.data, weight.as_transposed()),
+    );
     matmul(d, true, s, w, (rows_here, v, h));
     let mut loss = 0.0;
     for (z, &y) in d.chunks_exact_mut(v).zip(targets) {
@@ -68,10 +73,12 @@ pub fn forward<T: Elem>(
     loss
 }
 
-/// The backward products for one block: `∂S = D·W` into `d_states` (`rows×H`), and this
-/// block's `∂W = Dᵀ·S` (`V×H`, row-major) and `∂b = Σ_rows D` into `d_weight` and `d_bias`.
+/// The backward products for one block: `∂S = D·W` into `d_states` (rows `stride` apart, as
+/// the states), and this block's `∂W = Dᵀ·S` (`V×H`, row-major) and `∂b = Σ_rows D` into
+/// `d_weight` and `d_bias` (added to).
 pub fn backward<T: Elem>(
-    states: &[T],
+    (states, stride): (&[T], usize),
+    h: usize,
     d: &[T],
     weight: Weight<'_, T>,
     d_states: &mut [T],
@@ -79,18 +86,18 @@ pub fn backward<T: Elem>(
 ) {
     let v = d_bias.len();
     let rows_here = d.len() / v;
-    let h = states.len() / rows_here.max(1);
     // ∂S (rows×H) = D (rows×V) · W (V×H).
     let w = (weight.data, weight.as_rows());
-    matmul(d_states, false, (d, rows(v)), w, (rows_here, h, v));
-    // ∂W (V×H) = Dᵀ (V×rows) · S (rows×H).
-    matmul(
-        d_weight,
+    matmul_into(
+        (d_states, stride),
         false,
-        (d, transposed(v)),
-        (states, rows(h)),
-        (v, h, rows_here),
+        (d, rows(v)),
+        w,
+        (rows_here, h, v),
     );
+    // ∂W (V×H) = Dᵀ (V×rows) · S (rows×H).
+    let s = (states, rows(stride));
+    matmul(d_weight, false, (d, transposed(v)), s, (v, h, rows_here));
     for row in d.chunks_exact(v) {
         d_bias.iter_mut().zip(row).for_each(|(a, &b)| *a += b);
     }

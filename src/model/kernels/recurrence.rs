@@ -100,18 +100,15 @@ impl SliceKernel<2> for Recurrence {
         if let Some(bad) = self.tokens.iter().find(|&&x| x as usize >= v) {
             candle_core::bail!("fused rnn: token {bad} outside the {v}-row table");
         }
-        let (t, n) = (self.seq_len, self.tokens.len());
-        let mut out = vec![T::zero(); n * h];
-        let mut items: Vec<_> = self
-            .blocks
-            .split(&self.tokens, t)
-            .into_iter()
-            .zip(self.blocks.split_mut(&mut out, t * h))
-            .collect();
+        let (t, n, hp) = (self.seq_len, self.tokens.len(), padded(h));
+        let mut work = Vec::with_capacity(n * hp);
+        gather(&self.tokens, table, h, &mut work);
         let w_t = pad_columns(w, h, true);
-        for_each(&mut items, |(tokens, states)| {
-            forward(tokens, table, states, &w_t, t, h)
+        for_each(&mut self.blocks.split_mut(&mut work, t * hp), |block| {
+            forward(block, &w_t, t, h)
         });
+        let mut out = vec![T::zero(); n * h];
+        copy_rows(&work, hp, &mut out, h, h);
         Ok((out, Shape::from((n, h))))
     }
 }
@@ -150,17 +147,19 @@ impl SliceKernel<3> for RecurrenceGrad {
             tokens,
         } = &self.forward;
         let (t, h) = (*t, shape.dims2()?.1);
+        let (states, grad) = (pad_rows(states, h), pad_rows(grad, h));
+        let hp = padded(h);
         let mut items: Vec<_> = blocks
             .split(tokens, t)
             .into_iter()
-            .zip(blocks.split(states, t * h))
-            .zip(blocks.split(grad, t * h))
+            .zip(blocks.split(&states, t * hp))
+            .zip(blocks.split(&grad, t * hp))
             .collect();
         let len = self.vocab * h + h * h;
         let w_p = pad_columns(w, h, false);
         let out = for_each_summed(&mut items, len, |((x, s), g), d| {
             let (d_table, d_w) = d.split_at_mut(self.vocab * h);
-            backward(x, s, &w_p, g, d_table, d_w, t, h)
+            backward(x, s, &w_p, &mut g.to_vec(), d_table, d_w, t, h)
         });
         Ok((out, Shape::from(len)))
     }
@@ -168,7 +167,7 @@ impl SliceKernel<3> for RecurrenceGrad {
 
 /// Row length of the work buffers: H rounded up to a whole number of SIMD registers (16 f32),
 /// so that `gemm` reads `W_hh` in place instead of packing it at every step.
-fn padded(h: usize) -> usize {
+pub(super) fn padded(h: usize) -> usize {
     h.next_multiple_of(16)
 }
 
@@ -196,76 +195,83 @@ fn copy_rows<T: Copy>(src: &[T], from: usize, dst: &mut [T], to: usize, h: usize
     }
 }
 
-/// Runs the recurrence over one block of `tokens` `(T, b)`, writing `states` `(T, b, H)`;
-/// `w_t` is `pad_columns(W_hh, H, true)`.
-pub(super) fn forward<T: Elem>(
-    tokens: &[u32],
-    table: &[T],
-    states: &mut [T],
-    w_t: &[T],
-    t: usize,
-    h: usize,
-) {
-    let (hp, b) = (padded(h), tokens.len() / t.max(1));
-    let n = b * hp;
+/// `src` (rows of `h`) with its rows padded to `padded(h)` with zeros.
+fn pad_rows<T: Elem>(src: &[T], h: usize) -> Vec<T> {
+    let hp = padded(h);
+    let mut out = Vec::with_capacity(src.len() / h.max(1) * hp);
+    for row in src.chunks_exact(h) {
+        out.extend_from_slice(row);
+        out.extend(std::iter::repeat_n(T::zero(), hp - h));
+    }
+    out
+}
+
+/// Appends the pre-activations of `tokens` to `work`: their rows of `table` (`V×H`), each
+/// padded to `padded(H)` with zeros.
+pub(super) fn gather<T: Elem>(tokens: &[u32], table: &[T], h: usize, work: &mut Vec<T>) {
+    let pad = padded(h) - h;
+    work.reserve(tokens.len() * (h + pad));
+    for &x in tokens {
+        work.extend_from_slice(&table[x as usize * h..][..h]);
+        work.extend(std::iter::repeat_n(T::zero(), pad));
+    }
+}
+
+/// Runs the recurrence over one block in place: `work` holds the padded pre-activations
+/// `(T, b, padded(H))` from [`gather`] on entry and the padded states on return; `w_t` is
+/// `pad_columns(W_hh, H, true)`.
+pub(super) fn forward<T: Elem>(work: &mut [T], w_t: &[T], t: usize, h: usize) {
+    let hp = padded(h);
+    let n = work.len() / t.max(1);
+    let b = n / hp;
     if n == 0 {
         return;
     }
     // Padding columns stay zero: zero input, zero weights, tanh(0) = 0.
-    let mut work = vec![T::zero(); t * n];
-    for (row, &x) in work.chunks_exact_mut(hp).zip(tokens) {
-        row[..h].copy_from_slice(&table[x as usize * h..][..h]);
-    }
     T::tanh_in_place(&mut work[..n]);
     for s in 1..t {
         let (done, rest) = work.split_at_mut(s * n);
         let cur = &mut rest[..n];
         // cur (b×Hp) += prev (b×H) · W_hhᵀ (H×Hp).
-        matmul(
-            cur,
-            true,
-            (&done[(s - 1) * n..], rows(hp)),
-            (w_t, rows(hp)),
-            (b, hp, h),
-        );
+        let prev = (&done[(s - 1) * n..], rows(hp));
+        matmul(cur, true, prev, (w_t, rows(hp)), (b, hp, h));
         T::tanh_in_place(cur);
     }
-    copy_rows(&work, hp, states, h, h);
 }
 
-/// Backpropagation through time over one block: adds this block's gradient of the table into
-/// `d_table` (V×H) and sets `d_w` (H×H) to its gradient of `W_hh`; `w_p` is
+/// Backpropagation through time over one block, in place: `work` holds the gradient of the
+/// padded `states` `(T, b, padded(H))` on entry (its padding is never read) and the gradient of
+/// the pre-activations on return. Adds this block's gradient of the table into `d_table`
+/// (V×H) and sets `d_w` (H×H) to its gradient of `W_hh`; `w_p` is
 /// `pad_columns(W_hh, H, false)`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn backward<T: Elem>(
     tokens: &[u32],
     states: &[T],
     w_p: &[T],
-    grad: &[T],
+    work: &mut [T],
     d_table: &mut [T],
     d_w: &mut [T],
     t: usize,
     h: usize,
 ) {
-    let (hp, b) = (padded(h), tokens.len() / t.max(1));
-    let (n, np) = (b * h, b * hp);
+    let hp = padded(h);
+    let n = work.len() / t.max(1);
+    let b = n / hp;
     if n == 0 {
         return;
     }
-    let mut work = vec![T::zero(); t * np];
-    let mut carry = vec![T::zero(); np];
+    let mut carry = vec![T::zero(); n];
     for s in (0..t).rev() {
-        let da = &mut work[s * np..(s + 1) * np];
+        let da = &mut work[s * n..(s + 1) * n];
         let hs = &states[s * n..(s + 1) * n];
-        let gs = &grad[s * n..(s + 1) * n];
-        for (((da, c), hs), gs) in da
+        for ((da, c), hs) in da
             .chunks_exact_mut(hp)
             .zip(carry.chunks_exact(hp))
-            .zip(hs.chunks_exact(h))
-            .zip(gs.chunks_exact(h))
+            .zip(hs.chunks_exact(hp))
         {
             for i in 0..h {
-                da[i] = (gs[i] + c[i]) * (T::one() - hs[i] * hs[i]);
+                da[i] = (da[i] + c[i]) * (T::one() - hs[i] * hs[i]);
             }
         }
         if s > 0 {
@@ -286,13 +292,10 @@ pub(super) fn backward<T: Elem>(
     // d_w (H×H) = Σ_{s≥1} da_sᵀ · h_{s-1}: one product over all steps, D[1..]ᵀ · S[..T-1].
     if t > 1 {
         let k = (t - 1) * b;
-        let (d_later, earlier) = (&work[np..], &states[..(t - 1) * n]);
-        matmul(
-            d_w,
-            false,
-            (d_later, transposed(hp)),
-            (earlier, rows(h)),
-            (h, h, k),
+        let (d_later, earlier) = (
+            (&work[n..], transposed(hp)),
+            (&states[..(t - 1) * n], rows(hp)),
         );
+        matmul(d_w, false, d_later, earlier, (h, h, k));
     }
 }

@@ -136,34 +136,36 @@ impl SliceKernel<3> for RnnLoss {
         shapes: [&Shape; 3],
     ) -> Result<(Vec<T>, Shape)> {
         let (h, v) = self.dims(shapes)?;
-        let (t, n) = (self.seq_len, self.tokens.len());
+        let (t, n, hp) = (self.seq_len, self.tokens.len(), recurrence::padded(h));
         let weight = Weight {
             data: out,
             stride: h + 1,
         };
         let bias: Vec<T> = out.chunks_exact(h + 1).map(|row| row[h]).collect();
         let inv_n = T::one() / T::from(n.max(1)).expect("row count fits");
-        let mut saved = vec![T::zero(); n * (h + v)];
-        let (states, d_logits) = saved.split_at_mut(n * h);
+        // [padded states (N×Hp) | ∂loss/∂logits (N×V)], kept for the backward pass.
+        let mut saved = Vec::with_capacity(n * (hp + v));
+        recurrence::gather(&self.tokens, table, h, &mut saved);
+        saved.resize(n * (hp + v), T::zero());
+        let (states, d_logits) = saved.split_at_mut(n * hp);
         let blocks = &self.blocks;
         let mut items: Vec<_> = blocks
-            .split(&self.tokens, t)
+            .split(&self.targets, t)
             .into_iter()
-            .zip(blocks.split(&self.targets, t))
-            .zip(blocks.split_mut(states, t * h))
+            .zip(blocks.split_mut(states, t * hp))
             .zip(blocks.split_mut(d_logits, t * v))
-            .map(|(((x, y), s), d)| (x, y, s, d, 0.0))
+            .map(|((y, s), d)| (y, s, d, 0.0))
             .collect();
         let w_t = recurrence::pad_columns(w, h, true);
-        for_each(&mut items, |(x, y, s, d, loss)| {
-            recurrence::forward(x, table, s, &w_t, t, h);
-            *loss = head::forward(s, (weight, &bias), y, d, inv_n);
+        for_each(&mut items, |(y, s, d, loss)| {
+            recurrence::forward(s, &w_t, t, h);
+            *loss = head::forward((s, hp), h, (weight, &bias), y, d, inv_n);
         });
         // Block order, so the same bits whatever the thread count.
-        let total: f64 = items.iter().map(|item| item.4).sum();
+        let total: f64 = items.iter().map(|item| item.3).sum();
         drop(items);
         *self.saved.lock().expect("no panics while held") =
-            Some(Tensor::from_vec(saved, n * (h + v), &Device::Cpu)?);
+            Some(Tensor::from_vec(saved, n * (hp + v), &Device::Cpu)?);
         let loss = <T as WithDType>::from_f64(total / n.max(1) as f64);
         Ok((vec![loss], Shape::from(())))
     }
@@ -204,8 +206,8 @@ impl SliceKernel<3> for RnnLossGrad<'_> {
             ..
         } = self.forward;
         let (t, h, v) = (*t, w_shape.dims2()?.0, out_shape.dims2()?.0);
-        let n = tokens.len();
-        let (states, d_logits) = saved.split_at(n * h);
+        let (n, hp) = (tokens.len(), recurrence::padded(h));
+        let (states, d_logits) = saved.split_at(n * hp);
         let weight = Weight {
             data: out,
             stride: h + 1,
@@ -213,7 +215,7 @@ impl SliceKernel<3> for RnnLossGrad<'_> {
         let mut items: Vec<_> = blocks
             .split(tokens, t)
             .into_iter()
-            .zip(blocks.split(states, t * h))
+            .zip(blocks.split(states, t * hp))
             .zip(blocks.split(d_logits, t * v))
             .collect();
         let (table_len, w_len) = (self.vocab_in * h, h * h);
@@ -222,9 +224,11 @@ impl SliceKernel<3> for RnnLossGrad<'_> {
         let mut grads = for_each_summed(&mut items, len, |((x, s), d), grads| {
             let (d_table, rest) = grads.split_at_mut(table_len);
             let (d_w, d_out) = rest.split_at_mut(w_len);
-            let mut d_states = vec![T::zero(); s.len()];
+            // ∂loss/∂states from the head, then through time in the same buffer.
+            let mut work = vec![T::zero(); s.len()];
             let (mut d_weight, mut d_bias) = (vec![T::zero(); v * h], vec![T::zero(); v]);
-            head::backward(s, d, weight, &mut d_states, (&mut d_weight, &mut d_bias));
+            let d_head = (&mut d_weight[..], &mut d_bias[..]);
+            head::backward((s, hp), h, d, weight, &mut work, d_head);
             for ((row, dw), &db) in d_out
                 .chunks_exact_mut(h + 1)
                 .zip(d_weight.chunks_exact(h))
@@ -233,7 +237,7 @@ impl SliceKernel<3> for RnnLossGrad<'_> {
                 row[..h].copy_from_slice(dw);
                 row[h] = db;
             }
-            recurrence::backward(x, s, &w_p, &d_states, d_table, d_w, t, h);
+            recurrence::backward(x, s, &w_p, &mut work, d_table, d_w, t, h);
         });
         if self.scale != 1.0 {
             let scale = <T as WithDType>::from_f64(self.scale);
