@@ -47,6 +47,27 @@ impl Cell {
     }
 }
 
+/// How parameters are updated from their gradients.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam with PyTorch's defaults (β 0.9/0.999, ε 1e-8).
+    #[default]
+    Adam,
+    /// Plain SGD (the classic d2l recipe: lr 1 with `clip` 1).
+    Sgd,
+}
+
+impl OptimizerKind {
+    /// The name used in grid files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Sgd => "sgd",
+        }
+    }
+}
+
 /// Everything that determines the outcome of one training run.
 ///
 /// Two trials with equal `TrainParams` (and the same corpus) are the same trial: the trial id is
@@ -62,8 +83,14 @@ pub struct TrainParams {
     pub batch_size: usize,
     /// Characters per window (the unroll length).
     pub seq_len: usize,
-    /// Adam learning rate.
+    /// Learning rate.
     pub lr: f64,
+    /// The optimizer (left out of the id when it is the default, so older trials keep theirs).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub optimizer: OptimizerKind,
+    /// Gradients are scaled down to this global L2 norm when they exceed it; `None`: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
     /// Optimizer steps to train.
     pub steps: usize,
     /// Held-out perplexity is measured every this many steps (and after the last step).
@@ -80,6 +107,8 @@ impl Default for TrainParams {
             batch_size: 32,
             seq_len: 35,
             lr: 0.01,
+            optimizer: OptimizerKind::Adam,
+            clip: None,
             steps: 1000,
             eval_every: 100,
             seed: 0,
@@ -130,6 +159,8 @@ pub const PARAM_KEYS: &[&str] = &[
     "batch_size",
     "seq_len",
     "lr",
+    "optimizer",
+    "clip",
     "steps",
     "eval_every",
     "seed",
@@ -195,6 +226,8 @@ impl TrainParams {
             "batch_size" => self.batch_size = int_in(value, 1, MAX_SIZE)? as usize,
             "seq_len" => self.seq_len = int_in(value, 1, MAX_SIZE)? as usize,
             "lr" => self.lr = positive_float(value)?,
+            "optimizer" => self.optimizer = optimizer(value)?,
+            "clip" => self.clip = clip(value)?,
             "steps" => self.steps = int_in(value, 1, 100_000_000)? as usize,
             "eval_every" => self.eval_every = int_in(value, 1, 100_000_000)? as usize,
             "seed" => self.seed = int_in(value, 0, u64::MAX)?,
@@ -215,6 +248,8 @@ impl TrainParams {
             "batch_size" => Value::from(self.batch_size),
             "seq_len" => Value::from(self.seq_len),
             "lr" => Value::from(self.lr),
+            "optimizer" => Value::from(self.optimizer.name()),
+            "clip" => self.clip.map_or_else(|| Value::from("off"), Value::from),
             "steps" => Value::from(self.steps),
             "eval_every" => Value::from(self.eval_every),
             "seed" => Value::from(self.seed),
@@ -230,6 +265,34 @@ fn cell(value: &Value) -> Result<Cell, ParamError> {
             expected: "\"rnn\" (gru and lstm are not available yet)".into(),
             got: describe(value),
         }),
+    }
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn optimizer(value: &Value) -> Result<OptimizerKind, ParamError> {
+    match value.as_str() {
+        Some("adam") => Ok(OptimizerKind::Adam),
+        Some("sgd") => Ok(OptimizerKind::Sgd),
+        _ => Err(ParamError::Invalid {
+            expected: "\"adam\" or \"sgd\"".into(),
+            got: describe(value),
+        }),
+    }
+}
+
+fn clip(value: &Value) -> Result<Option<f64>, ParamError> {
+    match value {
+        Value::String(s) if s == "off" => Ok(None),
+        Value::Null => Ok(None),
+        _ => positive_float(value)
+            .map(Some)
+            .map_err(|_| ParamError::Invalid {
+                expected: "a positive number (the largest gradient norm) or \"off\"".into(),
+                got: describe(value),
+            }),
     }
 }
 
@@ -274,6 +337,8 @@ mod tests {
             json!(3),
             json!(11),
             json!(0.5),
+            json!("sgd"),
+            json!(1.5),
             json!(20),
             json!(5),
             json!(42),
@@ -297,6 +362,10 @@ mod tests {
             ("lr", json!(-0.1)),
             ("lr", json!("fast")),
             ("steps", json!(0)),
+            ("optimizer", json!("adamw")),
+            ("clip", json!(0)),
+            ("clip", json!(-1)),
+            ("clip", json!("none")),
             ("cell", json!("gru")),
             ("cell", json!(1)),
             ("seed", json!(-1)),

@@ -180,6 +180,33 @@ fn cartesian(lengths: &[usize]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys added later are left out of the id at their defaults, so stored trials keep their
+    /// ids; a non-default value makes a new trial.
+    #[test]
+    fn new_keys_at_their_defaults_keep_old_ids() {
+        let base = TrainParams::default();
+        let json = serde_json::to_string(&base).unwrap();
+        assert!(
+            !json.contains("optimizer") && !json.contains("clip"),
+            "{json}"
+        );
+        let id = TrialConfig::compute_id(&base, "abc");
+        let sgd = TrainParams {
+            optimizer: crate::spec::OptimizerKind::Sgd,
+            ..base.clone()
+        };
+        let clipped = TrainParams {
+            clip: Some(1.0),
+            ..base.clone()
+        };
+        assert_ne!(TrialConfig::compute_id(&sgd, "abc"), id);
+        assert_ne!(TrialConfig::compute_id(&clipped, "abc"), id);
+        assert_ne!(
+            TrialConfig::compute_id(&sgd, "abc"),
+            TrialConfig::compute_id(&clipped, "abc")
+        );
+    }
     use std::path::Path;
 
     fn plan(text: &str) -> Result<Plan, SpecError> {

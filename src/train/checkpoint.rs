@@ -23,9 +23,9 @@ pub struct TrainingState {
     pub elapsed_s: f64,
     /// The batch sampler's generator, positioned after the last batch.
     pub rng: ChaCha8Rng,
-    /// Adam's update count.
+    /// The optimizer's update count (the key keeps its first name).
     pub adam_steps: u64,
-    /// Named tensors: `param.<name>`, `adam.m.<name>`, `adam.v.<name>`.
+    /// Named tensors: `param.<name>`, and for Adam `adam.m.<name>`, `adam.v.<name>`.
     pub tensors: Vec<(String, Tensor)>,
 }
 
