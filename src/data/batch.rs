@@ -1,7 +1,9 @@
 //! Train/held-out split and batching as in the reference recipe.
 //!
-//! A training batch picks one random start in the training part and takes `batch_size`
-//! consecutive windows of `seq_len` characters from there; targets are the inputs shifted by one.
+//! A training batch ([`sample`], `sampling: "block"`) picks one random start in the training part
+//! and takes `batch_size` consecutive windows of `seq_len` characters from there;
+//! [`sample_random`] (`"random"`) starts every window at its own random position. Targets are
+//! the inputs shifted by one.
 //! Held-out evaluation covers the whole held-out part in consecutive windows.
 
 use rand::Rng;
@@ -62,6 +64,32 @@ pub fn sample(train: &[u32], batch_size: usize, seq_len: usize, rng: &mut impl R
     Batch {
         inputs: train[start..start + span].to_vec(),
         targets: train[start + 1..start + span + 1].to_vec(),
+        rows: batch_size,
+        seq_len,
+    }
+}
+
+/// Samples a training batch of `batch_size` windows, each from its own random start.
+pub fn sample_random(
+    train: &[u32],
+    batch_size: usize,
+    seq_len: usize,
+    rng: &mut impl Rng,
+) -> Batch {
+    assert!(
+        train.len() > seq_len,
+        "training part too short for one window (checked when the plan is built)"
+    );
+    let mut inputs = Vec::with_capacity(batch_size * seq_len);
+    let mut targets = Vec::with_capacity(batch_size * seq_len);
+    for _ in 0..batch_size {
+        let start = rng.random_range(0..=train.len() - seq_len - 1);
+        inputs.extend_from_slice(&train[start..start + seq_len]);
+        targets.extend_from_slice(&train[start + 1..start + seq_len + 1]);
+    }
+    Batch {
+        inputs,
+        targets,
         rows: batch_size,
         seq_len,
     }
@@ -129,6 +157,28 @@ mod tests {
             Some(&29),
             "last start leaves room for the shifted target"
         );
+    }
+
+    #[test]
+    fn random_windows_start_independently_and_reach_both_ends() {
+        let train: Vec<u32> = (0..40).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut starts = Vec::new();
+        let mut apart = 0;
+        for _ in 0..500 {
+            let b = sample_random(&train, 3, 5, &mut rng);
+            assert_eq!((b.rows, b.inputs.len(), b.targets.len()), (3, 15, 15));
+            for w in 0..3 {
+                let row = &b.inputs[w * 5..w * 5 + 5];
+                assert_eq!(row, (row[0]..row[0] + 5).collect::<Vec<_>>());
+                assert_eq!(b.targets[w * 5], row[0] + 1);
+                starts.push(row[0]);
+            }
+            apart += usize::from(b.inputs[5] != b.inputs[4] + 1);
+        }
+        assert_eq!(starts.iter().min(), Some(&0));
+        assert_eq!(starts.iter().max(), Some(&34));
+        assert!(apart > 400, "windows are not laid end to end: {apart}/500");
     }
 
     #[test]

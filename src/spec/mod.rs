@@ -6,5 +6,5 @@ pub mod params;
 pub mod plan;
 
 pub use grid_file::{GridSpec, SpecError};
-pub use params::{Cell, OptimizerKind, RunOptions, TrainParams};
+pub use params::{Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig};

@@ -68,6 +68,27 @@ impl OptimizerKind {
     }
 }
 
+/// How training batches are drawn from the training part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampling {
+    /// `batch_size` consecutive windows from one random start.
+    #[default]
+    Block,
+    /// Every window from its own random start.
+    Random,
+}
+
+impl Sampling {
+    /// The name used in grid files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampling::Block => "block",
+            Sampling::Random => "random",
+        }
+    }
+}
+
 /// Everything that determines the outcome of one training run.
 ///
 /// Two trials with equal `TrainParams` (and the same corpus) are the same trial: the trial id is
@@ -83,6 +104,9 @@ pub struct TrainParams {
     pub batch_size: usize,
     /// Characters per window (the unroll length).
     pub seq_len: usize,
+    /// How batches are drawn (left out of the id at its default, as `optimizer` and `clip`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub sampling: Sampling,
     /// Learning rate.
     pub lr: f64,
     /// The optimizer (left out of the id when it is the default, so older trials keep theirs).
@@ -106,6 +130,7 @@ impl Default for TrainParams {
             hidden: 128,
             batch_size: 32,
             seq_len: 35,
+            sampling: Sampling::Block,
             lr: 0.01,
             optimizer: OptimizerKind::Adam,
             clip: None,
@@ -158,6 +183,7 @@ pub const PARAM_KEYS: &[&str] = &[
     "hidden",
     "batch_size",
     "seq_len",
+    "sampling",
     "lr",
     "optimizer",
     "clip",
@@ -225,6 +251,7 @@ impl TrainParams {
             "hidden" => self.hidden = int_in(value, 1, MAX_SIZE)? as usize,
             "batch_size" => self.batch_size = int_in(value, 1, MAX_SIZE)? as usize,
             "seq_len" => self.seq_len = int_in(value, 1, MAX_SIZE)? as usize,
+            "sampling" => self.sampling = sampling(value)?,
             "lr" => self.lr = positive_float(value)?,
             "optimizer" => self.optimizer = optimizer(value)?,
             "clip" => self.clip = clip(value)?,
@@ -247,6 +274,7 @@ impl TrainParams {
             "hidden" => Value::from(self.hidden),
             "batch_size" => Value::from(self.batch_size),
             "seq_len" => Value::from(self.seq_len),
+            "sampling" => Value::from(self.sampling.name()),
             "lr" => Value::from(self.lr),
             "optimizer" => Value::from(self.optimizer.name()),
             "clip" => self.clip.map_or_else(|| Value::from("off"), Value::from),
@@ -278,6 +306,17 @@ fn optimizer(value: &Value) -> Result<OptimizerKind, ParamError> {
         Some("sgd") => Ok(OptimizerKind::Sgd),
         _ => Err(ParamError::Invalid {
             expected: "\"adam\" or \"sgd\"".into(),
+            got: describe(value),
+        }),
+    }
+}
+
+fn sampling(value: &Value) -> Result<Sampling, ParamError> {
+    match value.as_str() {
+        Some("block") => Ok(Sampling::Block),
+        Some("random") => Ok(Sampling::Random),
+        _ => Err(ParamError::Invalid {
+            expected: "\"block\" or \"random\" (\"sequential\" is not available yet)".into(),
             got: describe(value),
         }),
     }
@@ -336,6 +375,7 @@ mod tests {
             json!(7),
             json!(3),
             json!(11),
+            json!("random"),
             json!(0.5),
             json!("sgd"),
             json!(1.5),
@@ -363,6 +403,7 @@ mod tests {
             ("lr", json!("fast")),
             ("steps", json!(0)),
             ("optimizer", json!("adamw")),
+            ("sampling", json!("sequential")),
             ("clip", json!(0)),
             ("clip", json!(-1)),
             ("clip", json!("none")),

@@ -200,6 +200,11 @@ mod tests {
             clip: Some(1.0),
             ..base.clone()
         };
+        let random = TrainParams {
+            sampling: crate::spec::Sampling::Random,
+            ..base.clone()
+        };
+        assert_ne!(TrialConfig::compute_id(&random, "abc"), id);
         assert_ne!(TrialConfig::compute_id(&sgd, "abc"), id);
         assert_ne!(TrialConfig::compute_id(&clipped, "abc"), id);
         assert_ne!(

@@ -14,7 +14,7 @@ use super::clip::clip_grad_norm;
 use super::optimizer::Optimizer;
 use crate::data::batch::{self, Batch, Split};
 use crate::model::{self, LanguageModel};
-use crate::spec::TrainParams;
+use crate::spec::{Sampling, TrainParams};
 
 /// Held-out windows evaluated per forward pass: bounds the memory of an evaluation to about
 /// that of a training step (peak RSS of a hidden-300/batch-64 worker: 109 MB at 256, 73 MB at
@@ -96,12 +96,11 @@ impl Trainer {
 
     /// One optimizer step on a freshly sampled batch; returns the batch's mean cross-entropy.
     pub fn step(&mut self, train: &[u32]) -> candle_core::Result<f64> {
-        let b = batch::sample(
-            train,
-            self.params.batch_size,
-            self.params.seq_len,
-            &mut self.rng,
-        );
+        let (rows, len) = (self.params.batch_size, self.params.seq_len);
+        let b = match self.params.sampling {
+            Sampling::Block => batch::sample(train, rows, len, &mut self.rng),
+            Sampling::Random => batch::sample_random(train, rows, len, &mut self.rng),
+        };
         let loss = self.loss(&b)?;
         let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
         let mut grads = loss.backward()?;
@@ -362,6 +361,20 @@ mod tests {
             rest.push(b.advance(&split).unwrap());
         }
         assert_eq!(rest, straight[30..]);
+    }
+
+    /// Independent random windows train too, on other batches than block sampling.
+    #[test]
+    fn random_sampling_trains_on_other_batches() {
+        let p = TrainParams {
+            sampling: Sampling::Random,
+            ..params(1, 0.01)
+        };
+        let random = records(&p).unwrap();
+        let block = records(&params(1, 0.01)).unwrap();
+        assert_ne!(random[0].train_loss, block[0].train_loss);
+        let last = random[50..].iter().map(|s| s.train_loss).sum::<f64>() / 10.0;
+        assert!(last < random[0].train_loss - 0.8, "{last}");
     }
 
     /// Clipping changes the run when gradients exceed the bound (a tiny bound always does).
