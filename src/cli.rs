@@ -72,6 +72,8 @@ pub enum Command {
     /// Count the parameters of a recurrent network, layer by layer, in the textbook convention
     /// (one bias per layer) and PyTorch's (two).
     Params(ParamsArgs),
+    /// Generate text from a trained trial, with its weights at the best held-out perplexity.
+    Sample(SampleArgs),
     /// Train the trial in one trial folder (started by sweep itself, locally or on a cluster).
     #[command(hide = true)]
     Worker {
@@ -102,4 +104,33 @@ pub struct ParamsArgs {
 
 fn parse_cell(name: &str) -> Result<Cell, String> {
     Cell::from_name(name).ok_or_else(|| format!("expected rnn, gru or lstm, got `{name}`"))
+}
+
+/// Options of `sweep sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// A trial id (or the start of one) in the results folder, or a trial folder.
+    pub trial: String,
+    /// Results folder holding the trial.
+    #[arg(long, short, default_value = "results", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Text the model reads first; generation continues it.
+    #[arg(long, default_value = "time traveller")]
+    pub prefix: String,
+    /// Characters to generate.
+    #[arg(long, default_value_t = 200)]
+    pub chars: usize,
+    /// Softmax temperature; 0 picks the most likely character every time.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_temperature)]
+    pub temperature: f64,
+    /// Seed of the random draws (no effect at temperature 0).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn parse_temperature(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("expected a number ≥ 0, got `{s}`")),
+    }
 }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::Report { dir, lang }) => commands::report::run(dir, *lang),
         Some(Command::Status { dir }) => commands::status::run(dir),
         Some(Command::Params(args)) => commands::params::run(args),
+        Some(Command::Sample(args)) => commands::sample::run(args),
         Some(Command::Worker { trial_dir }) => commands::worker::run(trial_dir),
     };
     match result {

@@ -503,3 +503,75 @@ fn params_counts_the_textbook_example() {
         bad.stderr()
     );
 }
+
+/// `sweep sample` continues a prefix from a trained trial: the same text for the same seed,
+/// greedy at temperature 0, clear errors for an unknown trial or character; and the weights it
+/// uses (`best.safetensors`) score exactly the trial's best held-out perplexity.
+#[test]
+fn sample_generates_from_the_best_weights() {
+    use sweep::data::{batch::Split, Corpus, Vocab};
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "s.json",
+        r#"{"base": {"hidden": 24, "batch_size": 8, "steps": 150, "eval_every": 30, "lr": 0.02}}"#,
+    );
+    ws.sweep(&grid, &[]).expect_code(0);
+    let id = ws.csv("trials.csv")[0]["id"].clone();
+    let sample = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(["sample", &id[..6], "--out", ws.results().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        Run(out)
+    };
+    let warm = sample(&["--chars", "40", "--temperature", "1", "--seed", "3"]);
+    let text = warm.expect_code(0).stdout();
+    assert!(text.starts_with("time traveller"), "{text}");
+    assert_eq!(
+        text.trim_end_matches('\n').chars().count(),
+        14 + 40,
+        "{text}"
+    );
+    let again = sample(&["--chars", "40", "--temperature", "1", "--seed", "3"]);
+    assert_eq!(again.stdout(), text);
+    let other = sample(&["--chars", "40", "--temperature", "1", "--seed", "4"]);
+    assert_ne!(other.stdout(), text);
+    let greedy = sample(&["--chars", "40", "--seed", "1"]).stdout();
+    assert_eq!(sample(&["--chars", "40", "--seed", "2"]).stdout(), greedy);
+
+    let bad = sample(&["--prefix", "Time"]);
+    assert_eq!(bad.code(), 2);
+    assert!(
+        bad.stderr().contains("the prefix contains 'T'"),
+        "{}",
+        bad.stderr()
+    );
+    let missing = Run(std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["sample", "zzzz", "--out", ws.results().to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(missing.code(), 2);
+    assert!(
+        missing.stderr().contains("no trial `zzzz`"),
+        "{}",
+        missing.stderr()
+    );
+
+    // The best weights reproduce the best held-out perplexity.
+    let dir = ws.results().join("trials").join(&id);
+    let config: sweep::spec::TrialConfig =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let corpus = Corpus::builtin();
+    let vocab = Vocab::from_text(&corpus.text);
+    let split = Split::new(vocab.encode(&corpus.text));
+    let trainer = sweep::train::Trainer::new(&config.params, vocab.len()).unwrap();
+    let best = std::fs::read(dir.join("best.safetensors")).unwrap();
+    sweep::model::load_weights(trainer.model(), &best).unwrap();
+    let ppl = trainer.evaluate(&split.heldout).unwrap().exp();
+    let recorded = parse(&ws.csv("trials.csv")[0]["best_heldout_ppl"]);
+    assert!(
+        (ppl - recorded).abs() < 1e-9 * recorded,
+        "{ppl} vs {recorded}"
+    );
+}

@@ -3,6 +3,7 @@
 pub mod params;
 pub mod report;
 pub mod run;
+pub mod sample;
 pub mod status;
 pub mod worker;
 

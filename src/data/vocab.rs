@@ -37,6 +37,18 @@ impl Vocab {
             .collect()
     }
 
+    /// Token ids of `text`, or the first character that is not in the vocabulary.
+    pub fn try_encode(&self, text: &str) -> Result<Vec<u32>, char> {
+        text.chars()
+            .map(|c| {
+                self.chars
+                    .binary_search(&c)
+                    .map(|i| i as u32)
+                    .map_err(|_| c)
+            })
+            .collect()
+    }
+
     /// The character of token `id`.
     pub fn char(&self, id: u32) -> char {
         self.chars[id as usize]

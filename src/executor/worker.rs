@@ -103,6 +103,12 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     };
     let mut last_report = clock;
     let mut failure = None;
+    // The best held-out perplexity whose weights are in best.safetensors (the rows kept on
+    // resume were all followed by their best-weights write).
+    let mut best = rows
+        .iter()
+        .filter_map(|r| r.heldout_ppl)
+        .fold(f64::INFINITY, f64::min);
     while !trainer.finished() {
         if stop.load(Ordering::SeqCst) {
             metrics.sync()?;
@@ -134,6 +140,11 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             elapsed_s: elapsed(&trainer),
         };
         metrics.push(&row)?;
+        if let Some(ppl) = row.heldout_ppl.filter(|&p| p < best) {
+            // Before the checkpoint of this step: a resume never skips an improvement.
+            trial.write_best(&weights_file(&trainer)?)?;
+            best = ppl;
+        }
         if row.step.is_multiple_of(config.run.checkpoint_every) || trainer.finished() {
             // Rows first, then the checkpoint: a checkpoint never points past the rows on disk.
             metrics.sync()?;
@@ -156,10 +167,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     let status = if failure.is_some() {
         TrialStatus::Failed
     } else {
-        let weights = trainer.weights();
-        let named: Vec<(&str, &candle_core::Tensor)> =
-            weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        trial.write_model(&safetensors::serialize(named, None)?)?;
+        trial.write_model(&weights_file(&trainer)?)?;
         TrialStatus::Completed
     };
     let result = summarize(&rows, status, failure, parameters, started.elapsed());
@@ -168,6 +176,14 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         TrialStatus::Completed => WorkerEnd::Completed,
         TrialStatus::Failed => WorkerEnd::Failed,
     })
+}
+
+/// The model's weights as a safetensors file.
+fn weights_file(trainer: &Trainer) -> anyhow::Result<Vec<u8>> {
+    let weights = trainer.weights();
+    let named: Vec<(&str, &candle_core::Tensor)> =
+        weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    Ok(safetensors::serialize(named, None)?)
 }
 
 /// A trainer positioned after the newest usable checkpoint, with the metric rows up to it and

@@ -2,6 +2,7 @@
 //! not depend on how a model computes its logits (a fused kernel can replace the insides).
 
 pub mod count;
+pub mod generate;
 pub mod init;
 pub mod kernels;
 pub mod rnn;
@@ -31,6 +32,10 @@ pub trait LanguageModel: Send {
     fn loss(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
         cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?)
     }
+
+    /// One step of reading text: the state after `token` (starting from `state`, or zero when
+    /// `None`) and the logits `(vocab,)` for the character after it. For generation.
+    fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)>;
 
     /// Trainable parameters under stable names (the keys of checkpoints), in a fixed order.
     fn parameters(&self) -> Vec<(&'static str, &Var)>;
@@ -64,4 +69,24 @@ pub fn build(
             rng,
         )?)),
     }
+}
+
+/// Sets `model`'s parameters from a safetensors file holding them by name (as
+/// `model.safetensors` and `best.safetensors` do).
+pub fn load_weights(model: &dyn LanguageModel, bytes: &[u8]) -> Result<()> {
+    let loaded = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+    for (name, var) in model.parameters() {
+        let Some(value) = loaded.get(name) else {
+            candle_core::bail!("the weights lack `{name}`");
+        };
+        if value.shape() != var.shape() {
+            candle_core::bail!(
+                "`{name}` has shape {:?}, the model needs {:?}",
+                value.shape(),
+                var.shape()
+            );
+        }
+        var.set(&value.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
 }

@@ -141,6 +141,20 @@ impl LanguageModel for RnnLm {
             .apply_op3(self.weight_hh.as_tensor(), &output, op)
     }
 
+    fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)> {
+        let pre = self.table()?.get(token as usize)?.unsqueeze(0)?;
+        let pre = match state {
+            None => pre,
+            Some(h) => (pre + h.matmul(&self.weight_hh.t()?)?)?,
+        };
+        let h = pre.tanh()?;
+        let logits = h
+            .matmul(&self.out_weight.t()?)?
+            .broadcast_add(self.out_bias.as_tensor())?
+            .squeeze(0)?;
+        Ok((h, logits))
+    }
+
     fn parameters(&self) -> Vec<(&'static str, &Var)> {
         vec![
             ("embedding.weight", &self.embedding),
@@ -395,6 +409,24 @@ mod tests {
             fused[0],
             fused[99]
         );
+    }
+
+    /// Reading a window one step at a time gives the logits of the whole-window pass.
+    #[test]
+    fn stepping_matches_the_window_logits() {
+        let m = model(7, 5, DType::F64, 4);
+        let tokens = [3u32, 0, 6, 6, 2];
+        let x = Tensor::from_slice(&tokens, (1, 5), &Device::Cpu).unwrap();
+        let whole: Vec<Vec<f64>> = m.logits(&x).unwrap().to_vec2().unwrap();
+        let mut state = None;
+        for (t, &token) in tokens.iter().enumerate() {
+            let (h, logits) = m.step(state.as_ref(), token).unwrap();
+            let logits: Vec<f64> = logits.to_vec1().unwrap();
+            for (a, b) in logits.iter().zip(&whole[t]) {
+                assert!((a - b).abs() < 1e-12, "step {t}: {a} vs {b}");
+            }
+            state = Some(h);
+        }
     }
 
     /// Backpropagation through time against central finite differences, in f64.

@@ -6,6 +6,7 @@
 //! - `checkpoint.safetensors` (and `checkpoint.prev.safetensors`, the one before): the
 //!   complete training state, replaced atomically;
 //! - `worker.lock`: held by the worker training the trial, so two never write one folder;
+//! - `best.safetensors`: the weights at the lowest held-out perplexity so far (for sampling);
 //! - `model.safetensors`: the final weights of a completed trial;
 //! - `result.json`: written last and atomically; its presence marks the trial as finished.
 
@@ -95,6 +96,7 @@ const RESULT: &str = "result.json";
 const CHECKPOINT: &str = "checkpoint.safetensors";
 const PREVIOUS_CHECKPOINT: &str = "checkpoint.prev.safetensors";
 const MODEL: &str = "model.safetensors";
+const BEST: &str = "best.safetensors";
 const LOCK: &str = "worker.lock";
 const METRICS_HEADER: [&str; 5] = [
     "step",
@@ -164,6 +166,16 @@ impl TrialDir {
     /// Writes the final weights of a completed trial.
     pub fn write_model(&self, bytes: &[u8]) -> anyhow::Result<()> {
         atomic::write(&self.path.join(MODEL), bytes)
+    }
+
+    /// Writes the weights at the best held-out perplexity so far.
+    pub fn write_best(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        atomic::write(&self.path.join(BEST), bytes)
+    }
+
+    /// Path of the weights at the best held-out perplexity.
+    pub fn best_path(&self) -> PathBuf {
+        self.path.join(BEST)
     }
 
     /// Path of the final weights.
