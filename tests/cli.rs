@@ -517,6 +517,9 @@ fn sample_generates_from_the_best_weights() {
     );
     ws.sweep(&grid, &[]).expect_code(0);
     let id = ws.csv("trials.csv")[0]["id"].clone();
+    let summary = ws.read("summary.md");
+    assert!(summary.contains("## Sample\n"), "{summary}");
+    assert!(summary.contains("\n> time traveller"), "{summary}");
     let sample = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
             .args(["sample", &id[..6], "--out", ws.results().to_str().unwrap()])

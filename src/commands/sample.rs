@@ -4,14 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use candle_core::Device;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use super::exit;
 use crate::cli::SampleArgs;
-use crate::data::{Corpus, Vocab};
-use crate::model::{self, generate::generate};
+use crate::report::sample::sample;
 use crate::store::TrialDir;
 
 /// Prints the prefix and its continuation on stdout; which weights were used on stderr.
@@ -26,52 +22,6 @@ pub fn run(args: &SampleArgs) -> anyhow::Result<u8> {
     )?;
     println!("{text}");
     Ok(exit::OK)
-}
-
-/// `prefix` and `chars` characters generated after it by the trial in `trial`.
-pub fn sample(
-    trial: &TrialDir,
-    prefix: &str,
-    chars: usize,
-    temperature: f64,
-    seed: u64,
-) -> anyhow::Result<String> {
-    let config = trial
-        .config()
-        .with_context(|| format!("cannot load the trial in {}", trial.path().display()))?;
-    let corpus = Corpus::reload(
-        &config.corpus.name,
-        config.corpus.path.as_deref(),
-        &config.corpus.sha256,
-    )?;
-    let vocab = Vocab::from_text(&corpus.text);
-    let weights = [trial.best_path(), trial.model_path()]
-        .into_iter()
-        .find(|p| p.exists())
-        .with_context(|| {
-            format!(
-                "trial {} has no weights yet: it has not reached its first held-out evaluation",
-                config.id
-            )
-        })?;
-    let mut init = ChaCha8Rng::seed_from_u64(0);
-    let model = model::build(&config.params, vocab.len(), &mut init, &Device::Cpu)?;
-    let bytes = std::fs::read(&weights)?;
-    model::load_weights(model.as_ref(), &bytes)
-        .with_context(|| format!("cannot load {}", weights.display()))?;
-    let ids = vocab.try_encode(prefix).map_err(|c| {
-        anyhow::anyhow!(
-            "the prefix contains {c:?}, which the corpus `{}` never uses \
-             (its characters: {:?})",
-            config.corpus.name,
-            (0..vocab.len() as u32)
-                .map(|i| vocab.char(i))
-                .collect::<String>()
-        )
-    })?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let generated = generate(model.as_ref(), &ids, chars, temperature, &mut rng)?;
-    Ok(prefix.to_string() + &generated.iter().map(|&i| vocab.char(i)).collect::<String>())
 }
 
 /// The folder of the trial named `name`: a trial folder itself, or a trial id (or the start

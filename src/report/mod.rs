@@ -9,6 +9,7 @@ pub mod figures;
 pub mod groups;
 pub mod lang;
 pub mod load;
+pub mod sample;
 pub mod summary;
 pub mod tables;
 
@@ -43,7 +44,17 @@ pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Writ
     atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
     let grouped = groups::Grouped::new(&sweep);
     let links = figures::draw_all(root, &grouped)?;
-    let summary = summary::render(&sweep, &summary::Context::of_this_machine(lang), &links);
+    let mut ctx = summary::Context::of_this_machine(lang);
+    ctx.sample = summary::best_trial(&sweep).and_then(|best| {
+        let dir = store.trial(&best.config.id);
+        let text = sample::summary_sample(&dir).ok()?;
+        Some(summary::Sample {
+            label: best.config.label.clone(),
+            id: best.config.id.clone(),
+            text,
+        })
+    });
+    let summary = summary::render(&sweep, &ctx, &links);
     atomic::write(&written.summary_md, summary.as_bytes())?;
     Ok((sweep, written))
 }

@@ -132,6 +132,7 @@ fn ctx(lang: Lang) -> Context {
         version: "9.9".into(),
         threads: 2,
         lang,
+        sample: None,
     }
 }
 
@@ -329,4 +330,31 @@ fn chart_links_appear_when_charts_exist() {
     assert!(md.contains("](curves.png)"));
     assert!(md.contains("![hidden=128](charts/hidden-128.png)"));
     assert!(md.contains("](heatmap.png)"));
+}
+
+#[test]
+fn the_best_trials_sample_is_quoted_on_one_line() {
+    let s = demo();
+    let best = best_trial(&s).expect("demo has completed trials");
+    let lowest = s
+        .trials
+        .iter()
+        .filter_map(|t| t.completed().and_then(|r| r.final_heldout_ppl))
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best.completed().unwrap().final_heldout_ppl, Some(lowest));
+    let mut c = ctx(Lang::En);
+    c.sample = Some(Sample {
+        label: best.config.label.clone(),
+        id: best.config.id.clone(),
+        text: "time traveller\nsaid the".into(),
+    });
+    let md = render(&s, &c, &ChartLinks::default());
+    assert!(md.contains("## Sample\n"), "{md}");
+    assert!(
+        md.contains(&format!("`sweep sample {}`", best.config.id)),
+        "{md}"
+    );
+    assert!(md.contains("> time traveller said the\n"), "{md}");
+    assert!(!render(&s, &ctx(Lang::En), &ChartLinks::default()).contains("## Sample"));
+    assert_well_formed(&md);
 }
