@@ -6,6 +6,7 @@ pub mod generate;
 pub mod init;
 pub mod kernels;
 pub mod rnn;
+pub mod stacked;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
@@ -13,6 +14,7 @@ use rand::Rng;
 use crate::spec::{Cell, TrainParams};
 
 pub use rnn::RnnLm;
+pub use stacked::StackedLm;
 
 /// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N,)`, with candle-nn's ops.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
@@ -49,19 +51,25 @@ pub trait LanguageModel: Send {
     }
 }
 
-/// Builds the model `params` describe, initialised from `rng`.
+/// Builds the model `params` describe, initialised from `rng`: the fused single-layer RNN, or
+/// the stacked candle model for other cells and depths.
 pub fn build(
     params: &TrainParams,
     vocab: usize,
     rng: &mut impl Rng,
     device: &Device,
 ) -> Result<Box<dyn LanguageModel>> {
-    match params.cell {
-        Cell::Gru | Cell::Lstm => candle_core::bail!(
-            "cell `{}` cannot be trained yet (only its parameter count is known)",
-            params.cell.name()
-        ),
-        Cell::Rnn => Ok(Box::new(RnnLm::new(
+    match (params.cell, params.layers) {
+        (Cell::Gru | Cell::Lstm, _) | (Cell::Rnn, 2..) => Ok(Box::new(StackedLm::new(
+            params.cell,
+            params.layers,
+            vocab,
+            params.hidden,
+            DType::F32,
+            device,
+            rng,
+        )?)),
+        (Cell::Rnn, _) => Ok(Box::new(RnnLm::new(
             vocab,
             params.hidden,
             DType::F32,

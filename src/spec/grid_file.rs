@@ -337,7 +337,7 @@ mod tests {
             (r#"{"corpus": 3}"#, "`corpus`: expected \"timemachine\" or a path"),
             (r#"{"name": ""}"#, "`name`: expected a non-empty string"),
             (r#"[1, 2]"#, "expected a JSON object"),
-            (r#"{"base": {"cell": "lstm"}}"#, "`base.cell`: expected \"rnn\""),
+            (r#"{"base": {"cell": "lstn"}}"#, "`base.cell`: expected \"rnn\", \"gru\" or \"lstm\", got \"lstn\""),
         ];
         for (text, expected) in cases {
             let msg = error(text);

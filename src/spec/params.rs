@@ -12,9 +12,9 @@ use serde_json::Value;
 pub enum Cell {
     /// A tanh RNN (`torch.nn.RNN`).
     Rnn,
-    /// A gated recurrent unit (`torch.nn.GRU`); parameter counts only, not trainable yet.
+    /// A gated recurrent unit (`torch.nn.GRU`).
     Gru,
-    /// A long short-term memory (`torch.nn.LSTM`); parameter counts only, not trainable yet.
+    /// A long short-term memory (`torch.nn.LSTM`).
     Lstm,
 }
 
@@ -98,6 +98,9 @@ impl Sampling {
 pub struct TrainParams {
     /// Recurrent cell.
     pub cell: Cell,
+    /// Stacked recurrent layers (left out of the id at its default, 1).
+    #[serde(default = "one_layer", skip_serializing_if = "is_one_layer")]
+    pub layers: usize,
     /// Hidden state size H.
     pub hidden: usize,
     /// Windows per batch.
@@ -127,6 +130,7 @@ impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {
             cell: Cell::Rnn,
+            layers: 1,
             hidden: 128,
             batch_size: 32,
             seq_len: 35,
@@ -180,6 +184,7 @@ impl RunOptions {
 /// Names of all parameters, in the order reports list them.
 pub const PARAM_KEYS: &[&str] = &[
     "cell",
+    "layers",
     "hidden",
     "batch_size",
     "seq_len",
@@ -248,6 +253,7 @@ impl TrainParams {
     pub fn set(&mut self, key: &str, value: &Value) -> Result<(), ParamError> {
         match key {
             "cell" => self.cell = cell(value)?,
+            "layers" => self.layers = int_in(value, 1, 16)? as usize,
             "hidden" => self.hidden = int_in(value, 1, MAX_SIZE)? as usize,
             "batch_size" => self.batch_size = int_in(value, 1, MAX_SIZE)? as usize,
             "seq_len" => self.seq_len = int_in(value, 1, MAX_SIZE)? as usize,
@@ -271,6 +277,7 @@ impl TrainParams {
     pub fn get(&self, key: &str) -> Option<Value> {
         Some(match key {
             "cell" => Value::from(self.cell.name()),
+            "layers" => Value::from(self.layers),
             "hidden" => Value::from(self.hidden),
             "batch_size" => Value::from(self.batch_size),
             "seq_len" => Value::from(self.seq_len),
@@ -287,13 +294,21 @@ impl TrainParams {
 }
 
 fn cell(value: &Value) -> Result<Cell, ParamError> {
-    match value.as_str() {
-        Some("rnn") => Ok(Cell::Rnn),
-        _ => Err(ParamError::Invalid {
-            expected: "\"rnn\" (gru and lstm are not available yet)".into(),
+    value
+        .as_str()
+        .and_then(Cell::from_name)
+        .ok_or_else(|| ParamError::Invalid {
+            expected: "\"rnn\", \"gru\" or \"lstm\"".into(),
             got: describe(value),
-        }),
-    }
+        })
+}
+
+fn one_layer() -> usize {
+    1
+}
+
+fn is_one_layer(layers: &usize) -> bool {
+    *layers == 1
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -371,7 +386,8 @@ mod tests {
     fn set_and_get_round_trip_every_key() {
         let mut p = TrainParams::default();
         let values = [
-            json!("rnn"),
+            json!("lstm"),
+            json!(3),
             json!(7),
             json!(3),
             json!(11),
@@ -407,7 +423,9 @@ mod tests {
             ("clip", json!(0)),
             ("clip", json!(-1)),
             ("clip", json!("none")),
-            ("cell", json!("gru")),
+            ("cell", json!("transformer")),
+            ("layers", json!(0)),
+            ("layers", json!(17)),
             ("cell", json!(1)),
             ("seed", json!(-1)),
         ] {

@@ -363,6 +363,34 @@ mod tests {
         assert_eq!(rest, straight[30..]);
     }
 
+    /// Two LSTM layers (the stacked candle path) train, and resume bit-identically.
+    #[test]
+    fn stacked_lstm_trains_and_resumes_exactly() {
+        let p = TrainParams {
+            cell: crate::spec::Cell::Lstm,
+            layers: 2,
+            hidden: 16,
+            ..params(7, 0.02)
+        };
+        let (split, vocab) = data();
+        let straight = records(&p).unwrap();
+        let last = straight[50..].iter().map(|s| s.train_loss).sum::<f64>() / 10.0;
+        assert!(last < straight[0].train_loss - 0.5, "{last}");
+        let mut a = Trainer::new(&p, vocab).unwrap();
+        for _ in 0..25 {
+            a.advance(&split).unwrap();
+        }
+        let bytes = crate::train::checkpoint::encode(&a.state(0.0)).unwrap();
+        let mut b = Trainer::new(&p, vocab).unwrap();
+        b.restore(crate::train::checkpoint::decode(&bytes).unwrap())
+            .unwrap();
+        let mut rest = Vec::new();
+        while !b.finished() {
+            rest.push(b.advance(&split).unwrap());
+        }
+        assert_eq!(rest, straight[25..]);
+    }
+
     /// Independent random windows train too, on other batches than block sampling.
     #[test]
     fn random_sampling_trains_on_other_batches() {
