@@ -35,6 +35,18 @@ pub trait LanguageModel: Send {
         cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?)
     }
 
+    /// The loss of a training step: [`LanguageModel::loss`], plus whatever randomness training
+    /// adds (dropout), drawn from `rng` so that a run resumes exactly.
+    fn training_loss(
+        &self,
+        inputs: &Tensor,
+        targets: &Tensor,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<Tensor> {
+        let _ = rng;
+        self.loss(inputs, targets)
+    }
+
     /// One step of reading text: the state after `token` (starting from `state`, or zero when
     /// `None`) and the logits `(vocab,)` for the character after it. For generation.
     fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)>;
@@ -60,15 +72,18 @@ pub fn build(
     device: &Device,
 ) -> Result<Box<dyn LanguageModel>> {
     match (params.cell, params.layers) {
-        (Cell::Gru | Cell::Lstm, _) | (Cell::Rnn, 2..) => Ok(Box::new(StackedLm::new(
-            params.cell,
-            params.layers,
-            vocab,
-            params.hidden,
-            DType::F32,
-            device,
-            rng,
-        )?)),
+        (Cell::Gru | Cell::Lstm, _) | (Cell::Rnn, 2..) => Ok(Box::new(
+            StackedLm::new(
+                params.cell,
+                params.layers,
+                vocab,
+                params.hidden,
+                DType::F32,
+                device,
+                rng,
+            )?
+            .with_dropout(params.dropout),
+        )),
         (Cell::Rnn, _) => Ok(Box::new(RnnLm::new(
             vocab,
             params.hidden,

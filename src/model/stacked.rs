@@ -16,8 +16,9 @@ use std::sync::Mutex;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::ops::sigmoid;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
-use super::{init, LanguageModel};
+use super::{cross_entropy, init, LanguageModel};
 use crate::spec::Cell;
 
 /// The weights of one recurrent layer.
@@ -32,6 +33,7 @@ struct Layer {
 pub struct StackedLm {
     cell: Cell,
     hidden: usize,
+    dropout: f64,
     embedding: Var,
     layers: Vec<Layer>,
     out_weight: Var,
@@ -78,12 +80,20 @@ impl StackedLm {
         Ok(StackedLm {
             cell,
             hidden,
+            dropout: 0.0,
             embedding,
             layers: stack,
             out_weight,
             out_bias,
             names,
         })
+    }
+
+    /// Drops each output of every layer but the last with probability `p` during training
+    /// (scaling the kept ones by 1/(1-p)), as PyTorch's `dropout` argument; none at evaluation.
+    pub fn with_dropout(mut self, p: f64) -> StackedLm {
+        self.dropout = p;
+        self
     }
 
     /// State tensors per layer: `h`, and `c` for the LSTM.
@@ -147,11 +157,20 @@ impl StackedLm {
     }
 
     /// Runs every layer one step on the tokens `x` (rows,) from `state` (per layer, its parts);
-    /// returns the new state.
-    fn advance(&self, x: &Tensor, state: Option<&[Vec<Tensor>]>) -> Result<Vec<Vec<Tensor>>> {
+    /// returns the new state. With `dropout`, the input to every layer above the first is
+    /// masked with draws from it.
+    fn advance(
+        &self,
+        x: &Tensor,
+        state: Option<&[Vec<Tensor>]>,
+        mut dropout: Option<&mut ChaCha8Rng>,
+    ) -> Result<Vec<Vec<Tensor>>> {
         let mut out = Vec::with_capacity(self.layers.len());
         let mut input = self.embedding.index_select(x, 0)?;
         for (l, layer) in self.layers.iter().enumerate() {
+            if let (true, Some(rng)) = (l > 0, dropout.as_deref_mut()) {
+                input = (input * self.mask(rng, x.dims1()?)?)?;
+            }
             let gi = input
                 .matmul(&layer.weight_ih.t()?)?
                 .broadcast_add(&layer.bias_ih)?;
@@ -162,6 +181,37 @@ impl StackedLm {
         Ok(out)
     }
 
+    /// A dropout mask `(rows, H)`: 0 with probability p, 1/(1-p) otherwise.
+    fn mask(&self, rng: &mut ChaCha8Rng, rows: usize) -> Result<Tensor> {
+        let keep = 1.0 - self.dropout;
+        let values: Vec<f64> = (0..rows * self.hidden)
+            .map(|_| {
+                if rng.random::<f64>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Tensor::from_vec(values, (rows, self.hidden), self.embedding.device())?
+            .to_dtype(self.embedding.dtype())
+    }
+
+    /// Logits `(rows·seq_len, V)`, with dropout masks from `dropout` when given.
+    fn run(&self, inputs: &Tensor, mut dropout: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
+        let (rows, seq_len) = inputs.dims2()?;
+        let by_time = inputs.t()?.contiguous()?;
+        let mut state: Option<Vec<Vec<Tensor>>> = None;
+        let mut tops = Vec::with_capacity(seq_len);
+        for t in 0..seq_len {
+            let next = self.advance(&by_time.get(t)?, state.as_deref(), dropout.as_deref_mut())?;
+            tops.push(next.last().expect("at least one layer")[0].clone());
+            state = Some(next);
+        }
+        let states = Tensor::stack(&tops, 1)?.reshape((rows * seq_len, self.hidden))?;
+        self.head(&states)
+    }
+
     fn head(&self, top: &Tensor) -> Result<Tensor> {
         top.matmul(&self.out_weight.t()?)?
             .broadcast_add(self.out_bias.as_tensor())
@@ -170,17 +220,19 @@ impl StackedLm {
 
 impl LanguageModel for StackedLm {
     fn logits(&self, inputs: &Tensor) -> Result<Tensor> {
-        let (rows, seq_len) = inputs.dims2()?;
-        let by_time = inputs.t()?.contiguous()?;
-        let mut state: Option<Vec<Vec<Tensor>>> = None;
-        let mut tops = Vec::with_capacity(seq_len);
-        for t in 0..seq_len {
-            let next = self.advance(&by_time.get(t)?, state.as_deref())?;
-            tops.push(next.last().expect("at least one layer")[0].clone());
-            state = Some(next);
+        self.run(inputs, None)
+    }
+
+    fn training_loss(
+        &self,
+        inputs: &Tensor,
+        targets: &Tensor,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Tensor> {
+        if self.dropout == 0.0 || self.layers.len() < 2 {
+            return self.loss(inputs, targets);
         }
-        let states = Tensor::stack(&tops, 1)?.reshape((rows * seq_len, self.hidden))?;
-        self.head(&states)
+        cross_entropy(&self.run(inputs, Some(rng))?, &targets.flatten_all()?)
     }
 
     fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)> {
@@ -199,7 +251,7 @@ impl LanguageModel for StackedLm {
             ),
         };
         let x = Tensor::new(&[token], self.embedding.device())?;
-        let next = self.advance(&x, unpacked.as_deref())?;
+        let next = self.advance(&x, unpacked.as_deref(), None)?;
         let logits = self
             .head(&next.last().expect("at least one layer")[0])?
             .squeeze(0)?;
@@ -375,6 +427,37 @@ mod tests {
                 state = Some(next);
             }
         }
+    }
+
+    /// Dropout acts between layers in training only, drawn from the given generator.
+    #[test]
+    fn dropout_masks_training_only_and_follows_the_generator() {
+        let m = model(Cell::Gru, 2, 5, 8, 1).with_dropout(0.5);
+        let x = Tensor::from_slice(&[1u32, 2, 3, 4, 0, 1], (2, 3), &Device::Cpu).unwrap();
+        let y = Tensor::from_slice(&[2u32, 3, 4, 0, 1, 2], (2, 3), &Device::Cpu).unwrap();
+        let value = |t: Tensor| t.to_scalar::<f64>().unwrap();
+        let eval = value(m.loss(&x, &y).unwrap());
+        let plain = model(Cell::Gru, 2, 5, 8, 1);
+        assert_eq!(
+            eval,
+            value(plain.loss(&x, &y).unwrap()),
+            "no dropout at evaluation"
+        );
+        let draw = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            value(m.training_loss(&x, &y, &mut rng).unwrap())
+        };
+        assert_eq!(draw(3), draw(3));
+        assert_ne!(draw(3), draw(4));
+        assert_ne!(draw(3), eval);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let one_layer = model(Cell::Gru, 1, 5, 8, 1).with_dropout(0.5);
+        let single = value(one_layer.training_loss(&x, &y, &mut rng).unwrap());
+        assert_eq!(
+            single,
+            value(one_layer.loss(&x, &y).unwrap()),
+            "one layer: nothing to drop"
+        );
     }
 
     /// Gradients of the loss against central finite differences, in f64 (2 layers).

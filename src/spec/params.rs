@@ -101,6 +101,9 @@ pub struct TrainParams {
     /// Stacked recurrent layers (left out of the id at its default, 1).
     #[serde(default = "one_layer", skip_serializing_if = "is_one_layer")]
     pub layers: usize,
+    /// Dropout probability between stacked layers during training (none with one layer).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dropout: f64,
     /// Hidden state size H.
     pub hidden: usize,
     /// Windows per batch.
@@ -131,6 +134,7 @@ impl Default for TrainParams {
         TrainParams {
             cell: Cell::Rnn,
             layers: 1,
+            dropout: 0.0,
             hidden: 128,
             batch_size: 32,
             seq_len: 35,
@@ -185,6 +189,7 @@ impl RunOptions {
 pub const PARAM_KEYS: &[&str] = &[
     "cell",
     "layers",
+    "dropout",
     "hidden",
     "batch_size",
     "seq_len",
@@ -254,6 +259,7 @@ impl TrainParams {
         match key {
             "cell" => self.cell = cell(value)?,
             "layers" => self.layers = int_in(value, 1, 16)? as usize,
+            "dropout" => self.dropout = probability(value)?,
             "hidden" => self.hidden = int_in(value, 1, MAX_SIZE)? as usize,
             "batch_size" => self.batch_size = int_in(value, 1, MAX_SIZE)? as usize,
             "seq_len" => self.seq_len = int_in(value, 1, MAX_SIZE)? as usize,
@@ -278,6 +284,7 @@ impl TrainParams {
         Some(match key {
             "cell" => Value::from(self.cell.name()),
             "layers" => Value::from(self.layers),
+            "dropout" => Value::from(self.dropout),
             "hidden" => Value::from(self.hidden),
             "batch_size" => Value::from(self.batch_size),
             "seq_len" => Value::from(self.seq_len),
@@ -301,6 +308,16 @@ fn cell(value: &Value) -> Result<Cell, ParamError> {
             expected: "\"rnn\", \"gru\" or \"lstm\"".into(),
             got: describe(value),
         })
+}
+
+fn probability(value: &Value) -> Result<f64, ParamError> {
+    match value.as_f64() {
+        Some(p) if (0.0..1.0).contains(&p) => Ok(p),
+        _ => Err(ParamError::Invalid {
+            expected: "a probability from 0 up to (not including) 1".into(),
+            got: describe(value),
+        }),
+    }
 }
 
 fn one_layer() -> usize {
@@ -388,6 +405,7 @@ mod tests {
         let values = [
             json!("lstm"),
             json!(3),
+            json!(0.25),
             json!(7),
             json!(3),
             json!(11),
@@ -426,6 +444,8 @@ mod tests {
             ("cell", json!("transformer")),
             ("layers", json!(0)),
             ("layers", json!(17)),
+            ("dropout", json!(1)),
+            ("dropout", json!(-0.1)),
             ("cell", json!(1)),
             ("seed", json!(-1)),
         ] {
