@@ -3,6 +3,8 @@
 
 pub mod count;
 pub mod generate;
+#[cfg(test)]
+mod grad_check;
 pub mod init;
 pub mod kernels;
 pub mod rnn;

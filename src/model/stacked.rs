@@ -468,33 +468,7 @@ mod tests {
         let x = Tensor::from_slice(&inputs, (2, 4), &Device::Cpu).unwrap();
         let y = Tensor::from_slice(&targets, (2, 4), &Device::Cpu).unwrap();
         for cell in [Cell::Gru, Cell::Lstm] {
-            let m = model(cell, 2, 4, 3, 2);
-            let grads = m.loss(&x, &y).unwrap().backward().unwrap();
-            let mut rng = ChaCha8Rng::seed_from_u64(1);
-            for (name, var) in m.parameters() {
-                let grad = get(&Var::from_tensor(grads.get(var).unwrap()).unwrap());
-                let base = get(var);
-                let shape = var.shape().clone();
-                for _ in 0..3 {
-                    let i = rng.random_range(0..base.len());
-                    let at = |delta: f64| {
-                        let mut p = base.clone();
-                        p[i] += delta;
-                        var.set(&Tensor::from_vec(p, &shape, &Device::Cpu).unwrap())
-                            .unwrap();
-                        m.loss(&x, &y).unwrap().to_scalar::<f64>().unwrap()
-                    };
-                    let numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
-                    var.set(&Tensor::from_vec(base.clone(), &shape, &Device::Cpu).unwrap())
-                        .unwrap();
-                    let tol = 1e-7 + 1e-5 * numeric.abs();
-                    assert!(
-                        (numeric - grad[i]).abs() < tol,
-                        "{cell:?} {name}[{i}]: {numeric} vs {}",
-                        grad[i]
-                    );
-                }
-            }
+            crate::model::grad_check::assert_gradients_match(&model(cell, 2, 4, 3, 2), &x, &y, 3);
         }
     }
 }
