@@ -96,8 +96,8 @@ impl RnnLm {
 /// How [`RnnLm`] computes its recurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recurrence {
-    /// Fused custom ops for the recurrence and the loss ([`recurrence::Recurrence`],
-    /// [`SoftmaxCrossEntropy`]).
+    /// Fused custom ops: the whole loss ([`RnnLoss`]) and, for logits, the recurrence
+    /// ([`recurrence::Recurrence`]).
     Fused,
     /// Plain candle ops per time step (the reference the fused op is tested against).
     Reference,

@@ -10,7 +10,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     replace(path, None, bytes)
 }
 
-/// Like [`write`], but first moves the current `path` (if any) to `previous`. A crash between
+/// Like [`write()`], but first moves the current `path` (if any) to `previous`. A crash between
 /// the two renames leaves the old content at `previous` and nothing at `path`.
 pub fn write_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     replace(path, Some(previous), bytes)
