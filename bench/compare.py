@@ -72,6 +72,30 @@ def throughput():
     print(f"\nlowest ratio: {worst:.2f}x (target >= 2.0x)\n")
 
 
+def cells():
+    """GRU and LSTM against PyTorch's at hidden 200, batch 32 (the issue's target: >= 1.5x),
+    alternating as in throughput(); the RNN for reference."""
+    env = dict(os.environ, STEPS=STEPS, RAYON_NUM_THREADS="1", ONLY="200x32")
+    print(f"### Cells at hidden 200, batch 32 (steps/s, 1 thread, median of 3 rounds)\n")
+    print("| cell | sweep | PyTorch | ratio |\n|---|---|---|---|")
+    for cell in ("rnn", "gru", "lstm"):
+        a, b = [], []
+        for _ in range(3):
+            out = subprocess.run(
+                ["cargo", "bench", "--quiet", "--bench", "throughput"],
+                cwd=ROOT, env=dict(env, CELL=cell), capture_output=True, text=True, check=True,
+            ).stdout
+            a.append(rate(out, 200, 32))
+            out = subprocess.run(
+                [PY, REF, "throughput", "--steps", STEPS, "--only", "200x32", "--cell", cell],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            b.append(rate(out, 200, 32))
+        ours, theirs = sorted(a)[1], sorted(b)[1]
+        print(f"| {cell} | {ours} | {theirs} | {ours / theirs:.2f}x |")
+    print("\n(target for gru and lstm: >= 1.5x)\n")
+
+
 def sweep_wall():
     grid = {
         "name": "bench",
@@ -137,7 +161,7 @@ def parity():
 
 
 if __name__ == "__main__":
-    sections = {"throughput": throughput, "wall": sweep_wall, "parity": parity}
+    sections = {"throughput": throughput, "cells": cells, "wall": sweep_wall, "parity": parity}
     chosen = sys.argv[1:] or list(sections)
     print(f"machine: {os.cpu_count()} threads; {time.strftime('%Y-%m-%d')}\n")
     for name in chosen:

@@ -5,7 +5,8 @@ Same corpus preprocessing, vocabulary, 90/10 split, batches (one random start, `
 consecutive windows of 35 characters), model (Embedding(V, V) -> RNN(V, H, tanh) -> Linear(H, V),
 zero initial state), mean cross-entropy and Adam (lr 0.01). One thread.
 
-  reference.py throughput [--steps N]        steps/s per hidden x batch config (median of 3)
+  reference.py throughput [--steps N] [--only HxB] [--cell rnn|gru|lstm]
+                                             steps/s per hidden x batch config (median of 3)
   reference.py train HIDDEN BATCH STEPS SEED held-out perplexity after STEPS steps
 """
 import argparse
@@ -35,10 +36,10 @@ def load():
 
 
 class CharRnn(nn.Module):
-    def __init__(self, vocab, hidden):
+    def __init__(self, vocab, hidden, cell="rnn"):
         super().__init__()
         self.embedding = nn.Embedding(vocab, vocab)
-        self.rnn = nn.RNN(vocab, hidden, batch_first=True)
+        self.rnn = getattr(nn, cell.upper())(vocab, hidden, batch_first=True)
         self.output = nn.Linear(hidden, vocab)
 
     def forward(self, x):
@@ -53,9 +54,9 @@ def batch(train, size, rng):
     return x, y
 
 
-def make(hidden, vocab, seed):
+def make(hidden, vocab, seed, cell="rnn"):
     torch.manual_seed(seed)
-    model = CharRnn(vocab, hidden)
+    model = CharRnn(vocab, hidden, cell)
     return model, torch.optim.Adam(model.parameters(), lr=0.01)
 
 
@@ -77,7 +78,7 @@ def heldout(model, tail, vocab):
     return math.exp(loss.item())
 
 
-def throughput(steps, only=None):
+def throughput(steps, only=None, cell="rnn"):
     train, _, vocab = load()
     print("| hidden \\ batch | 16 | 32 | 64 |")
     print("|---|---|---|---|")
@@ -89,7 +90,7 @@ def throughput(steps, only=None):
                 continue
             rates = []
             for _ in range(3):
-                model, opt = make(hidden, vocab, 0)
+                model, opt = make(hidden, vocab, 0, cell)
                 rng = random.Random(0)
                 for _ in range(5):
                     step(model, opt, *batch(train, size, rng), vocab)
@@ -116,12 +117,13 @@ def main():
     t = sub.add_parser("throughput")
     t.add_argument("--steps", type=int, default=60)
     t.add_argument("--only", help="one configuration, e.g. 300x64")
+    t.add_argument("--cell", default="rnn", choices=["rnn", "gru", "lstm"])
     r = sub.add_parser("train")
     for name in ("hidden", "batch", "steps", "seed"):
         r.add_argument(name, type=int)
     a = p.parse_args()
     if a.cmd == "throughput":
-        throughput(a.steps, a.only)
+        throughput(a.steps, a.only, a.cell)
     else:
         train_one(a.hidden, a.batch, a.steps, a.seed)
 

@@ -2,12 +2,13 @@
 //! judged by. Run with `cargo bench --bench throughput`; `STEPS=N` sets the measured steps.
 //!
 //! Each configuration trains a few warm-up steps, then `STEPS` timed steps; the table reports
-//! the median of three such runs. `ONLY=300x64` measures one configuration (for profiling).
+//! the median of three such runs. `ONLY=300x64` measures one configuration (for profiling);
+//! `CELL=gru` (or `lstm`) another cell.
 
 use std::time::Instant;
 
 use sweep::data::{batch::Split, Corpus, Vocab};
-use sweep::spec::TrainParams;
+use sweep::spec::{Cell, TrainParams};
 use sweep::train::Trainer;
 
 fn main() {
@@ -18,6 +19,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     let only = std::env::var("ONLY").ok();
+    let cell = std::env::var("CELL").map_or(Cell::Rnn, |c| {
+        Cell::from_name(&c).unwrap_or_else(|| panic!("CELL must be rnn, gru or lstm, not {c}"))
+    });
     let corpus = Corpus::builtin();
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
@@ -34,6 +38,7 @@ fn main() {
                 continue;
             }
             let params = TrainParams {
+                cell,
                 hidden,
                 batch_size,
                 steps: usize::MAX,
