@@ -40,58 +40,48 @@ def rate(text, hidden, batch):
     raise ValueError(f"no rate for {hidden}x{batch} in:\n{text}")
 
 
+def alternate(hidden, batch, cell="rnn"):
+    """Medians of 3 rounds of (sweep, PyTorch) steps/s for one configuration, the two sides
+    alternating so that a slow spell of a shared machine hits both alike."""
+    only = f"{hidden}x{batch}"
+    env = dict(os.environ, STEPS=STEPS, RAYON_NUM_THREADS="1", ONLY=only, CELL=cell)
+    a, b = [], []
+    for _ in range(3):
+        out = subprocess.run(
+            ["cargo", "bench", "--quiet", "--bench", "throughput"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        ).stdout
+        a.append(rate(out, hidden, batch))
+        out = subprocess.run(
+            [PY, REF, "throughput", "--steps", STEPS, "--only", only, "--cell", cell],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        b.append(rate(out, hidden, batch))
+    return sorted(a)[1], sorted(b)[1]
+
+
 def throughput():
-    """Per configuration, sweep and PyTorch alternately (3 rounds, each the median of 3 runs),
-    so that a slow spell of a shared machine hits both sides alike; the median round counts."""
-    env = dict(os.environ, STEPS=STEPS, RAYON_NUM_THREADS="1")
-    ours, theirs = {}, {}
-    for hidden, batch in CONFIGS:
-        only = f"{hidden}x{batch}"
-        a, b = [], []
-        for _ in range(3):
-            out = subprocess.run(
-                ["cargo", "bench", "--quiet", "--bench", "throughput"],
-                cwd=ROOT, env=dict(env, ONLY=only), capture_output=True, text=True, check=True,
-            ).stdout
-            a.append(rate(out, hidden, batch))
-            out = subprocess.run(
-                [PY, REF, "throughput", "--steps", STEPS, "--only", only],
-                capture_output=True, text=True, check=True,
-            ).stdout
-            b.append(rate(out, hidden, batch))
-        ours[only], theirs[only] = sorted(a)[1], sorted(b)[1]
+    """Per configuration, sweep and PyTorch alternately (3 rounds, each the median of 3 runs);
+    the median round counts."""
     print(f"### Throughput (steps/s, 1 thread, median of 3 rounds x 3 runs x {STEPS} steps)\n")
     print("| hidden | batch | sweep | PyTorch | ratio |")
     print("|---|---|---|---|---|")
     worst = None
     for hidden, batch in CONFIGS:
-        only = f"{hidden}x{batch}"
-        r = ours[only] / theirs[only]
+        ours, theirs = alternate(hidden, batch)
+        r = ours / theirs
         worst = r if worst is None else min(worst, r)
-        print(f"| {hidden} | {batch} | {ours[only]} | {theirs[only]} | {r:.2f}x |")
+        print(f"| {hidden} | {batch} | {ours} | {theirs} | {r:.2f}x |")
     print(f"\nlowest ratio: {worst:.2f}x (target >= 2.0x)\n")
 
 
 def cells():
     """GRU and LSTM against PyTorch's at hidden 200, batch 32 (the issue's target: >= 1.5x),
     alternating as in throughput(); the RNN for reference."""
-    env = dict(os.environ, STEPS=STEPS, RAYON_NUM_THREADS="1", ONLY="200x32")
-    print(f"### Cells at hidden 200, batch 32 (steps/s, 1 thread, median of 3 rounds)\n")
+    print("### Cells at hidden 200, batch 32 (steps/s, 1 thread, median of 3 rounds)\n")
     print("| cell | sweep | PyTorch | ratio |\n|---|---|---|---|")
     for cell in ("rnn", "gru", "lstm"):
-        a, b = [], []
-        for _ in range(3):
-            out = subprocess.run(
-                ["cargo", "bench", "--quiet", "--bench", "throughput"],
-                cwd=ROOT, env=dict(env, CELL=cell), capture_output=True, text=True, check=True,
-            ).stdout
-            a.append(rate(out, 200, 32))
-            out = subprocess.run(
-                [PY, REF, "throughput", "--steps", STEPS, "--only", "200x32", "--cell", cell],
-                capture_output=True, text=True, check=True,
-            ).stdout
-            b.append(rate(out, 200, 32))
-        ours, theirs = sorted(a)[1], sorted(b)[1]
+        ours, theirs = alternate(200, 32, cell)
         print(f"| {cell} | {ours} | {theirs} | {ours / theirs:.2f}x |")
     print("\n(target for gru and lstm: >= 1.5x)\n")
 

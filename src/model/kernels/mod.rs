@@ -36,6 +36,36 @@ pub(crate) trait SliceKernel<const N: usize> {
     fn run<T: Elem>(&self, inputs: [&[T]; N], shapes: [&Shape; N]) -> Result<(Vec<T>, Shape)>;
 }
 
+/// The `cpu_fwd` of a candle custom op with 2 or 3 inputs whose work is its own
+/// [`SliceKernel`].
+macro_rules! cpu_fwd_by_kernel {
+    (2) => {
+        fn cpu_fwd(
+            &self,
+            s1: &candle_core::CpuStorage,
+            l1: &candle_core::Layout,
+            s2: &candle_core::CpuStorage,
+            l2: &candle_core::Layout,
+        ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+            $crate::model::kernels::run_kernel(self, [(s1, l1), (s2, l2)])
+        }
+    };
+    (3) => {
+        fn cpu_fwd(
+            &self,
+            s1: &candle_core::CpuStorage,
+            l1: &candle_core::Layout,
+            s2: &candle_core::CpuStorage,
+            l2: &candle_core::Layout,
+            s3: &candle_core::CpuStorage,
+            l3: &candle_core::Layout,
+        ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+            $crate::model::kernels::run_kernel(self, [(s1, l1), (s2, l2), (s3, l3)])
+        }
+    };
+}
+pub(crate) use cpu_fwd_by_kernel;
+
 /// Runs `kernel` on candle CPU storages: checks that the inputs are contiguous and share one
 /// float type, and dispatches on it.
 pub(crate) fn run_kernel<K: SliceKernel<N>, const N: usize>(

@@ -9,11 +9,11 @@
 //! state before step 0 is zero. f32 (with the vectorised tanh of [`super::tanh`]) and f64; the
 //! plain candle recurrence in [`crate::model::rnn`] is the reference the tests hold this to.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CustomOp2, CustomOp3, Result, Shape, Tensor};
 
 use super::blocks::{for_each, for_each_summed, Blocks};
 use super::gemm::{matmul, rows, transposed};
-use super::{run_kernel, Elem, SliceKernel};
+use super::{cpu_fwd_by_kernel, Elem, SliceKernel};
 
 /// The fused recurrence over windows of `seq_len` steps cut into `blocks`.
 #[derive(Debug, Clone)]
@@ -54,15 +54,7 @@ impl CustomOp2 for Recurrence {
         "fused-rnn-recurrence"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        run_kernel(self, [(s1, l1), (s2, l2)])
-    }
+    cpu_fwd_by_kernel!(2);
 
     fn bwd(
         &self,
@@ -118,17 +110,7 @@ impl CustomOp3 for RecurrenceGrad {
         "fused-rnn-recurrence-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        run_kernel(self, [(s1, l1), (s2, l2), (s3, l3)])
-    }
+    cpu_fwd_by_kernel!(3);
 }
 
 impl SliceKernel<3> for RecurrenceGrad {

@@ -11,12 +11,12 @@
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CustomOp3, DType, Device, Result, Shape, Tensor, WithDType};
 
 use super::blocks::{for_each, for_each_summed, Blocks};
 use super::head::{self, Weight};
 use super::recurrence;
-use super::{run_kernel, Elem, SliceKernel};
+use super::{cpu_fwd_by_kernel, Elem, SliceKernel};
 
 /// Mean cross-entropy of the RNN's predictions for `tokens` against `targets`.
 pub struct RnnLoss {
@@ -85,17 +85,7 @@ impl CustomOp3 for RnnLoss {
         "fused-rnn-loss"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        run_kernel(self, [(s1, l1), (s2, l2), (s3, l3)])
-    }
+    cpu_fwd_by_kernel!(3);
 
     fn bwd(
         &self,
@@ -176,17 +166,7 @@ impl CustomOp3 for RnnLossGrad<'_> {
         "fused-rnn-loss-grad"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        run_kernel(self, [(s1, l1), (s2, l2), (s3, l3)])
-    }
+    cpu_fwd_by_kernel!(3);
 }
 
 impl SliceKernel<3> for RnnLossGrad<'_> {
