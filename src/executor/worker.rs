@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::protocol::WorkerMessage;
-use crate::data::{batch::Split, Corpus, Vocab};
+use crate::data::{batch::Split, Vocab};
 use crate::model::kernels::thread_budget;
 use crate::spec::TrialConfig;
 use crate::store::lock::{FileLock, LockError};
@@ -64,11 +64,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             TrialStatus::Failed => WorkerEnd::Failed,
         });
     }
-    let corpus = Corpus::reload(
-        &config.corpus.name,
-        config.corpus.path.as_deref(),
-        &config.corpus.sha256,
-    )?;
+    let corpus = config.corpus.load()?;
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
 

@@ -6,7 +6,7 @@ use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::{Corpus, Vocab};
+use crate::data::Vocab;
 use crate::model::{self, generate::generate};
 use crate::store::TrialDir;
 
@@ -27,11 +27,7 @@ pub fn sample(
     let config = trial
         .config()
         .with_context(|| format!("cannot load the trial in {}", trial.path().display()))?;
-    let corpus = Corpus::reload(
-        &config.corpus.name,
-        config.corpus.path.as_deref(),
-        &config.corpus.sha256,
-    )?;
+    let corpus = config.corpus.load()?;
     let vocab = Vocab::from_text(&corpus.text);
     let weights = [trial.best_path(), trial.model_path()]
         .into_iter()
@@ -69,11 +65,7 @@ pub fn summary_sample(trial: &TrialDir) -> anyhow::Result<String> {
         Ok(text) => Ok(text),
         Err(e) if e.to_string().contains("the prefix contains") => {
             let config = trial.config()?;
-            let corpus = Corpus::reload(
-                &config.corpus.name,
-                config.corpus.path.as_deref(),
-                &config.corpus.sha256,
-            )?;
+            let corpus = config.corpus.load()?;
             let word: String = corpus
                 .text
                 .chars()

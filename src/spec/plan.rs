@@ -23,6 +23,13 @@ pub struct CorpusRef {
     pub sha256: String,
 }
 
+impl CorpusRef {
+    /// Loads the corpus, checking that its bytes are still the ones the trial was planned on.
+    pub fn load(&self) -> Result<Corpus, crate::data::CorpusError> {
+        Corpus::reload(&self.name, self.path.as_deref(), &self.sha256)
+    }
+}
+
 /// The complete configuration of one trial: what a worker reads from `config.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,6 +2,7 @@
 //! and restore (for checkpoints): first and second moments per parameter and the step count.
 //! Moments and parameters are updated in place (three passes per parameter, no allocation).
 
+use super::elements::{elements, elements_mut};
 use candle_core::{
     backprop::GradStore, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var,
 };
@@ -141,22 +142,6 @@ struct Update {
     step_size: f64,
     inv_sqrt_correction2: f64,
     eps: f64,
-}
-
-/// The contiguous elements of a storage.
-fn elements<'a, T>(data: &'a [T], layout: &Layout) -> Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("adam: tensors must be contiguous"),
-    }
-}
-
-/// The contiguous elements of a storage, for writing.
-fn elements_mut<'a, T>(data: &'a mut [T], layout: &Layout) -> Result<&'a mut [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&mut data[start..end]),
-        None => candle_core::bail!("adam: tensors must be contiguous"),
-    }
 }
 
 impl InplaceOp2 for Moment {

@@ -6,6 +6,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod clip;
+mod elements;
 pub mod optimizer;
 pub mod sgd;
 pub mod trainer;

@@ -1,6 +1,7 @@
 //! Plain stochastic gradient descent, `p ← p - lr·g`, in place: the optimizer of the classic
 //! d2l recipe (learning rate 1 with gradient clipping at 1).
 
+use super::elements::{elements, elements_mut};
 use candle_core::{backprop::GradStore, CpuStorage, InplaceOp2, Layout, Result, Var};
 
 /// SGD over a fixed list of variables; it has no state besides the update count.
@@ -56,24 +57,16 @@ impl InplaceOp2 for Descend {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (Some((a, b)), Some((c, d))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
-        else {
-            candle_core::bail!("sgd: tensors must be contiguous");
-        };
         match (s1, s2) {
             (CpuStorage::F32(p), CpuStorage::F32(g)) => {
                 let lr = self.lr as f32;
-                p[a..b]
-                    .iter_mut()
-                    .zip(&g[c..d])
-                    .for_each(|(p, &g)| *p -= lr * g);
+                let (p, g) = (elements_mut(p, l1)?, elements(g, l2)?);
+                p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * g);
             }
             (CpuStorage::F64(p), CpuStorage::F64(g)) => {
                 let lr = self.lr;
-                p[a..b]
-                    .iter_mut()
-                    .zip(&g[c..d])
-                    .for_each(|(p, &g)| *p -= lr * g);
+                let (p, g) = (elements_mut(p, l1)?, elements(g, l2)?);
+                p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * g);
             }
             _ => candle_core::bail!("sgd: f32 or f64 parameters of one dtype expected"),
         }
