@@ -2,6 +2,7 @@
 //! not depend on how a model computes its logits (a fused kernel can replace the insides).
 
 pub mod count;
+pub mod fused;
 pub mod generate;
 #[cfg(test)]
 mod grad_check;
@@ -48,6 +49,18 @@ pub trait LanguageModel: Send {
         let _ = rng;
         self.loss(inputs, targets)
     }
+
+    /// The training loss of windows that continue where the previous batch's stopped
+    /// (sequential sampling): the state starts from `state`, `(layers·parts, rows, H)` as this
+    /// returned for the previous batch (zero when `None`), and the loss comes with the state
+    /// after each window's last step, detached, so that no gradient reaches earlier batches.
+    fn training_loss_carrying(
+        &self,
+        inputs: &Tensor,
+        targets: &Tensor,
+        state: Option<&Tensor>,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<(Tensor, Tensor)>;
 
     /// One step of reading text: the state after `token` (starting from `state`, or zero when
     /// `None`) and the logits `(vocab,)` for the character after it. For generation.

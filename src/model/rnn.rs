@@ -11,7 +11,9 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
 
 use super::kernels::{recurrence, rnn_loss::RnnLoss, Blocks};
+use super::fused::OneLayer;
 use super::{cross_entropy, init, LanguageModel};
+use crate::spec::Cell;
 
 /// Character RNN language model with PyTorch's default initialisation.
 pub struct RnnLm {
@@ -74,22 +76,37 @@ impl RnnLm {
         self.table()?.apply_op2(self.weight_hh.as_tensor(), op)
     }
 
-    /// States `(rows, seq_len, H)` with plain candle ops, step by step: the reference.
-    fn states_reference(&self, inputs: &Tensor) -> Result<Tensor> {
+    /// States `(rows, seq_len, H)` with plain candle ops, step by step from `initial`
+    /// (`(rows, H)`; zero when `None`): the reference.
+    fn states_reference(&self, inputs: &Tensor, initial: Option<&Tensor>) -> Result<Tensor> {
         let seq_len = inputs.dims2()?.1;
         let table = self.table()?;
         let w_hh_t = self.weight_hh.t()?;
         let by_time = inputs.t()?.contiguous()?;
-        let mut states = Vec::with_capacity(seq_len);
+        let mut states: Vec<Tensor> = Vec::with_capacity(seq_len);
         for t in 0..seq_len {
             let pre = table.index_select(&by_time.get(t)?, 0)?;
-            let pre = match states.last() {
+            let pre = match states.last().or(initial) {
                 None => pre,
                 Some(h) => (pre + Tensor::matmul(h, &w_hh_t)?)?,
             };
             states.push(pre.tanh()?);
         }
         Tensor::stack(&states, 1)
+    }
+
+    /// The parameters for the fused loss [`OneLayer`].
+    fn one_layer(&self) -> OneLayer<'_> {
+        OneLayer {
+            cell: Cell::Rnn,
+            embedding: &self.embedding,
+            weight_ih: &self.weight_ih,
+            weight_hh: &self.weight_hh,
+            bias_ih: &self.bias_ih,
+            bias_hh: &self.bias_hh,
+            out_weight: &self.out_weight,
+            out_bias: &self.out_bias,
+        }
     }
 }
 
@@ -116,7 +133,7 @@ impl LanguageModel for RnnLm {
                     .index_select(&Tensor::new(back, device)?, 0)?
             }
             Recurrence::Reference => self
-                .states_reference(inputs)?
+                .states_reference(inputs, None)?
                 .reshape((rows * seq_len, self.hidden))?,
         };
         states
@@ -139,6 +156,27 @@ impl LanguageModel for RnnLm {
         )?;
         self.table()?
             .apply_op3(self.weight_hh.as_tensor(), &output, op)
+    }
+
+    fn training_loss_carrying(
+        &self,
+        inputs: &Tensor,
+        targets: &Tensor,
+        state: Option<&Tensor>,
+        _rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<(Tensor, Tensor)> {
+        if self.recurrence == Recurrence::Fused {
+            return self.one_layer().loss(inputs, targets, state);
+        }
+        let (rows, seq_len) = inputs.dims2()?;
+        let initial = state.map(|s| s.detach().get(0)).transpose()?;
+        let states = self.states_reference(inputs, initial.as_ref())?;
+        let last = states.get_on_dim(1, seq_len - 1)?.unsqueeze(0)?.detach();
+        let logits = states
+            .reshape((rows * seq_len, self.hidden))?
+            .matmul(&self.out_weight.t()?)?
+            .broadcast_add(self.out_bias.as_tensor())?;
+        Ok((cross_entropy(&logits, &targets.flatten_all()?)?, last))
     }
 
     fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)> {

@@ -18,6 +18,7 @@ use candle_nn::ops::sigmoid;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::fused::OneLayer;
 use super::{cross_entropy, init, LanguageModel};
 use crate::spec::Cell;
 
@@ -34,6 +35,7 @@ pub struct StackedLm {
     cell: Cell,
     hidden: usize,
     dropout: f64,
+    fused: bool,
     embedding: Var,
     layers: Vec<Layer>,
     out_weight: Var,
@@ -81,6 +83,7 @@ impl StackedLm {
             cell,
             hidden,
             dropout: 0.0,
+            fused: true,
             embedding,
             layers: stack,
             out_weight,
@@ -94,6 +97,30 @@ impl StackedLm {
     pub fn with_dropout(mut self, p: f64) -> StackedLm {
         self.dropout = p;
         self
+    }
+
+    /// With `false`, one layer runs through plain candle ops too, instead of the fused loss
+    /// ([`OneLayer`]): the reference the fused op is tested against.
+    pub fn with_fused(mut self, fused: bool) -> StackedLm {
+        self.fused = fused;
+        self
+    }
+
+    /// The parameters for the fused loss, when it applies (one layer).
+    fn one_layer(&self) -> Option<OneLayer<'_>> {
+        let [layer] = self.layers.as_slice() else {
+            return None;
+        };
+        self.fused.then_some(OneLayer {
+            cell: self.cell,
+            embedding: &self.embedding,
+            weight_ih: &layer.weight_ih,
+            weight_hh: &layer.weight_hh,
+            bias_ih: &layer.bias_ih,
+            bias_hh: &layer.bias_hh,
+            out_weight: &self.out_weight,
+            out_bias: &self.out_bias,
+        })
     }
 
     /// State tensors per layer: `h`, and `c` for the LSTM.
@@ -197,11 +224,17 @@ impl StackedLm {
             .to_dtype(self.embedding.dtype())
     }
 
-    /// Logits `(rows·seq_len, V)`, with dropout masks from `dropout` when given.
-    fn run(&self, inputs: &Tensor, mut dropout: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
+    /// Logits `(rows·seq_len, V)` from `initial` (per layer, its parts; zeros when `None`),
+    /// with dropout masks from `dropout` when given; and the state after the last step.
+    fn run(
+        &self,
+        inputs: &Tensor,
+        initial: Option<Vec<Vec<Tensor>>>,
+        mut dropout: Option<&mut ChaCha8Rng>,
+    ) -> Result<(Tensor, Vec<Vec<Tensor>>)> {
         let (rows, seq_len) = inputs.dims2()?;
         let by_time = inputs.t()?.contiguous()?;
-        let mut state: Option<Vec<Vec<Tensor>>> = None;
+        let mut state = initial;
         let mut tops = Vec::with_capacity(seq_len);
         for t in 0..seq_len {
             let next = self.advance(&by_time.get(t)?, state.as_deref(), dropout.as_deref_mut())?;
@@ -209,7 +242,16 @@ impl StackedLm {
             state = Some(next);
         }
         let states = Tensor::stack(&tops, 1)?.reshape((rows * seq_len, self.hidden))?;
-        self.head(&states)
+        let last = state.expect("at least one step (checked by the plan)");
+        Ok((self.head(&states)?, last))
+    }
+
+    /// `(layers·parts, rows, H)` as per layer, its parts.
+    fn unpack(&self, state: &Tensor) -> Result<Vec<Vec<Tensor>>> {
+        let parts = self.parts();
+        (0..self.layers.len())
+            .map(|l| (0..parts).map(|p| state.get(l * parts + p)).collect())
+            .collect()
     }
 
     fn head(&self, top: &Tensor) -> Result<Tensor> {
@@ -220,7 +262,14 @@ impl StackedLm {
 
 impl LanguageModel for StackedLm {
     fn logits(&self, inputs: &Tensor) -> Result<Tensor> {
-        self.run(inputs, None)
+        Ok(self.run(inputs, None, None)?.0)
+    }
+
+    fn loss(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        match self.one_layer() {
+            Some(fused) => Ok(fused.loss(inputs, targets, None)?.0),
+            None => cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?),
+        }
     }
 
     fn training_loss(
@@ -232,24 +281,33 @@ impl LanguageModel for StackedLm {
         if self.dropout == 0.0 || self.layers.len() < 2 {
             return self.loss(inputs, targets);
         }
-        cross_entropy(&self.run(inputs, Some(rng))?, &targets.flatten_all()?)
+        let logits = self.run(inputs, None, Some(rng))?.0;
+        cross_entropy(&logits, &targets.flatten_all()?)
+    }
+
+    fn training_loss_carrying(
+        &self,
+        inputs: &Tensor,
+        targets: &Tensor,
+        state: Option<&Tensor>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<(Tensor, Tensor)> {
+        if let Some(fused) = self.one_layer() {
+            return fused.loss(inputs, targets, state);
+        }
+        let initial = state.map(|s| self.unpack(&s.detach())).transpose()?;
+        let dropout = (self.dropout > 0.0 && self.layers.len() > 1).then_some(rng);
+        let (logits, last) = self.run(inputs, initial, dropout)?;
+        let loss = cross_entropy(&logits, &targets.flatten_all()?)?;
+        let flat: Vec<Tensor> = last.into_iter().flatten().collect();
+        Ok((loss, Tensor::stack(&flat, 0)?.detach()))
     }
 
     fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)> {
         // The state is every layer's parts stacked: (layers × parts, H).
-        let parts = self.parts();
-        let unpacked: Option<Vec<Vec<Tensor>>> = match state {
-            None => None,
-            Some(s) => Some(
-                (0..self.layers.len())
-                    .map(|l| {
-                        (0..parts)
-                            .map(|p| s.get(l * parts + p)?.unsqueeze(0))
-                            .collect()
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-        };
+        let unpacked = state
+            .map(|s| self.unpack(&s.unsqueeze(1)?))
+            .transpose()?;
         let x = Tensor::new(&[token], self.embedding.device())?;
         let next = self.advance(&x, unpacked.as_deref(), None)?;
         let logits = self

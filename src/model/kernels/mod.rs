@@ -8,6 +8,8 @@
 //! and the results are bit-identical whatever the number of threads.
 
 pub mod blocks;
+pub mod cell_loss;
+pub mod cells;
 pub mod gemm;
 pub mod head;
 pub mod recurrence;

@@ -1,0 +1,264 @@
+//! One time step of a recurrent cell over a block of rows, forward and backward, on padded
+//! rows: the arithmetic between the matrix products of [`super::cell_loss`].
+//!
+//! A row of gates holds `G` groups (PyTorch's order), each `hp` values wide (H rounded up to
+//! whole SIMD registers, zeros beyond H); states are rows of `hp`. Inputs per step: the gates'
+//! input projections `gi` (`x·W_ihᵀ + b_ih`) and hidden projections `gh` (`h·W_hhᵀ + b_hh`).
+//! The logistic function is computed as `σ(x) = (1 + tanh(x/2)) / 2`, so that one vectorised
+//! tanh ([`super::tanh`]) serves every gate.
+//!
+//! - RNN (`G = 1`): `h' = tanh(gi + gh)`.
+//! - GRU (`[r; z; n]`): `r, z = σ(gi + gh)`, `n = tanh(gi_n + r ⊙ gh_n)`,
+//!   `h' = n + z ⊙ (h - n)`; keeps `gh_n` for the backward pass.
+//! - LSTM (`[i; f; g; o]`): `c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)`, `h' = σ(o) ⊙ tanh(c')`; keeps `c'`.
+
+use super::Elem;
+
+/// The state before a step, per part; `None` is zero.
+#[derive(Clone, Copy)]
+pub struct Prev<'a, T> {
+    /// `h` (b×hp).
+    pub h: Option<&'a [T]>,
+    /// The cell's kept value of the previous step: `c` for the LSTM (b×hp).
+    pub kept: Option<&'a [T]>,
+}
+
+/// One step's buffers written by [`GateCell::forward`].
+pub struct StepOut<'a, T> {
+    /// Gates `(b, G·hp)`: the input projections on entry, the activated gates on return.
+    pub gates: &'a mut [T],
+    /// The new state `h` (b×hp).
+    pub h: &'a mut [T],
+    /// What the backward pass needs besides gates and states (b×hp): `c` (LSTM), `gh_n` (GRU).
+    pub kept: &'a mut [T],
+}
+
+/// One step's gradients written by [`GateCell::backward`].
+pub struct StepGrad<'a, T> {
+    /// `∂loss/∂h` of this step on entry; on return, the part of `∂loss/∂h_prev` that does not
+    /// go through the gates (GRU: `dh ⊙ z`; untouched for other cells).
+    pub dh: &'a mut [T],
+    /// The LSTM's `∂loss/∂c` from the step after (b×hp), updated to this step's for the one
+    /// before; unused by other cells.
+    pub dc: &'a mut [T],
+    /// `∂loss/∂gh` (b×G·hp), written.
+    pub d_gh: &'a mut [T],
+    /// `∂loss/∂gi` (b×G·hp), written.
+    pub d_gi: &'a mut [T],
+    /// Scratch of b×hp.
+    pub scratch: &'a mut [T],
+}
+
+/// A recurrent cell's per-step arithmetic.
+pub trait GateCell: Send + Sync + 'static {
+    /// Gate groups `G`.
+    const GROUPS: usize;
+    /// State tensors: `h`, and `c` for the LSTM.
+    const PARTS: usize;
+    /// Whether `h_prev` also reaches `h` outside the gates (GRU), see [`StepGrad::dh`].
+    const DIRECT: bool;
+    /// Name used in errors.
+    const NAME: &'static str;
+
+    /// Activates one step of `b = gh.len() / (G·hp)` rows; `h` is the true width (≤ hp).
+    fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize);
+
+    /// The gradients of one step's gate projections from `∂loss/∂h` (and, for the LSTM,
+    /// `∂loss/∂c`), given what [`GateCell::forward`] left: `gates` and `kept` of this step.
+    fn backward<T: Elem>(
+        grad: StepGrad<'_, T>,
+        gates: &[T],
+        kept: &[T],
+        prev: Prev<'_, T>,
+        hp: usize,
+        h: usize,
+    );
+}
+
+/// Plain tanh recurrence.
+pub struct Rnn;
+/// Gated recurrent unit.
+pub struct Gru;
+/// Long short-term memory.
+pub struct Lstm;
+
+fn half<T: Elem>() -> T {
+    T::from(0.5).expect("0.5 fits")
+}
+
+/// `a = (a + b) * s` elementwise.
+#[inline(always)]
+fn add_scaled<T: Elem>(a: &mut [T], b: &[T], s: T) {
+    a.iter_mut().zip(b).for_each(|(x, &y)| *x = (*x + y) * s);
+}
+
+/// From `tanh(x/2)` to `σ(x)`, in place.
+#[inline(always)]
+fn to_sigmoid<T: Elem>(a: &mut [T]) {
+    let half = half::<T>();
+    a.iter_mut().for_each(|y| *y = half * *y + half);
+}
+
+/// Row `r` of a buffer of rows `width` long, or zeros.
+fn row_or_zero<'a, T: Elem>(buf: Option<&'a [T]>, r: usize, width: usize, zeros: &'a [T]) -> &'a [T] {
+    buf.map_or(zeros, |b| &b[r * width..][..width])
+}
+
+impl GateCell for Rnn {
+    const GROUPS: usize = 1;
+    const PARTS: usize = 1;
+    const DIRECT: bool = false;
+    const NAME: &'static str = "rnn";
+
+    fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], _: Prev<'_, T>, _: usize, _: usize) {
+        add_scaled(out.gates, gh, T::one());
+        T::tanh_in_place(out.gates);
+        out.h.copy_from_slice(out.gates);
+    }
+
+    fn backward<T: Elem>(
+        grad: StepGrad<'_, T>,
+        gates: &[T],
+        _: &[T],
+        _: Prev<'_, T>,
+        hp: usize,
+        h: usize,
+    ) {
+        let rows = grad.dh.chunks_exact(hp).zip(gates.chunks_exact(hp));
+        let outs = grad.d_gh.chunks_exact_mut(hp).zip(grad.d_gi.chunks_exact_mut(hp));
+        for ((dh, y), (d_gh, d_gi)) in rows.zip(outs) {
+            for j in 0..h {
+                d_gh[j] = dh[j] * (T::one() - y[j] * y[j]);
+                d_gi[j] = d_gh[j];
+            }
+        }
+    }
+}
+
+impl GateCell for Gru {
+    const GROUPS: usize = 3;
+    const PARTS: usize = 1;
+    const DIRECT: bool = true;
+    const NAME: &'static str = "gru";
+
+    fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
+        let zeros = vec![T::zero(); hp];
+        let rows = out.gates.chunks_exact_mut(3 * hp).zip(gh.chunks_exact(3 * hp));
+        let states = out.h.chunks_exact_mut(hp).zip(out.kept.chunks_exact_mut(hp));
+        for (r, ((g, gh), (hr, kept))) in rows.zip(states).enumerate() {
+            let (rz, n) = g.split_at_mut(2 * hp);
+            add_scaled(rz, &gh[..2 * hp], half());
+            T::tanh_in_place(rz);
+            to_sigmoid(rz);
+            let gh_n = &gh[2 * hp..];
+            kept.copy_from_slice(gh_n);
+            for j in 0..hp {
+                n[j] += rz[j] * gh_n[j];
+            }
+            T::tanh_in_place(n);
+            let h_prev = row_or_zero(prev.h, r, hp, &zeros);
+            for j in 0..h {
+                hr[j] = n[j] + rz[hp + j] * (h_prev[j] - n[j]);
+            }
+        }
+    }
+
+    fn backward<T: Elem>(
+        grad: StepGrad<'_, T>,
+        gates: &[T],
+        kept: &[T],
+        prev: Prev<'_, T>,
+        hp: usize,
+        h: usize,
+    ) {
+        let zeros = vec![T::zero(); hp];
+        let one = T::one();
+        let rows = grad.dh.chunks_exact_mut(hp).zip(gates.chunks_exact(3 * hp));
+        let outs = grad.d_gh.chunks_exact_mut(3 * hp).zip(grad.d_gi.chunks_exact_mut(3 * hp));
+        for (row, (((dh, g), gh_n), (d_gh, d_gi))) in rows.zip(kept.chunks_exact(hp)).zip(outs).enumerate() {
+            let h_prev = row_or_zero(prev.h, row, hp, &zeros);
+            for j in 0..h {
+                let (r, z, n) = (g[j], g[hp + j], g[2 * hp + j]);
+                let d = dh[j];
+                let da_n = d * (one - z) * (one - n * n);
+                let da_z = d * (h_prev[j] - n) * z * (one - z);
+                let da_r = da_n * gh_n[j] * r * (one - r);
+                d_gh[j] = da_r;
+                d_gh[hp + j] = da_z;
+                d_gh[2 * hp + j] = da_n * r;
+                d_gi[j] = da_r;
+                d_gi[hp + j] = da_z;
+                d_gi[2 * hp + j] = da_n;
+                dh[j] = d * z;
+            }
+        }
+    }
+}
+
+impl GateCell for Lstm {
+    const GROUPS: usize = 4;
+    const PARTS: usize = 2;
+    const DIRECT: bool = false;
+    const NAME: &'static str = "lstm";
+
+    fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
+        for (g, gh) in out.gates.chunks_exact_mut(4 * hp).zip(gh.chunks_exact(4 * hp)) {
+            for k in 0..4 {
+                let scale = if k == 2 { T::one() } else { half() };
+                add_scaled(&mut g[k * hp..][..hp], &gh[k * hp..][..hp], scale);
+            }
+        }
+        T::tanh_in_place(out.gates);
+        let zeros = vec![T::zero(); hp];
+        let rows = out.gates.chunks_exact_mut(4 * hp);
+        let states = out.h.chunks_exact_mut(hp).zip(out.kept.chunks_exact_mut(hp));
+        for (r, (g, (hr, c))) in rows.zip(states).enumerate() {
+            for k in [0, 1, 3] {
+                to_sigmoid(&mut g[k * hp..][..hp]);
+            }
+            let c_prev = row_or_zero(prev.kept, r, hp, &zeros);
+            for j in 0..h {
+                c[j] = g[hp + j] * c_prev[j] + g[j] * g[2 * hp + j];
+            }
+            hr.copy_from_slice(c);
+        }
+        T::tanh_in_place(out.h);
+        for (hr, g) in out.h.chunks_exact_mut(hp).zip(out.gates.chunks_exact(4 * hp)) {
+            for j in 0..h {
+                hr[j] *= g[3 * hp + j];
+            }
+        }
+    }
+
+    fn backward<T: Elem>(
+        grad: StepGrad<'_, T>,
+        gates: &[T],
+        kept: &[T],
+        prev: Prev<'_, T>,
+        hp: usize,
+        h: usize,
+    ) {
+        let zeros = vec![T::zero(); hp];
+        let one = T::one();
+        let tanh_c = grad.scratch;
+        tanh_c.copy_from_slice(kept);
+        T::tanh_in_place(tanh_c);
+        let rows = grad.dh.chunks_exact(hp).zip(gates.chunks_exact(4 * hp));
+        let carry = grad.dc.chunks_exact_mut(hp).zip(tanh_c.chunks_exact(hp));
+        let outs = grad.d_gh.chunks_exact_mut(4 * hp).zip(grad.d_gi.chunks_exact_mut(4 * hp));
+        for (r, (((dh, g), (dc, tc)), (d_gh, d_gi))) in rows.zip(carry).zip(outs).enumerate() {
+            let c_prev = row_or_zero(prev.kept, r, hp, &zeros);
+            for j in 0..h {
+                let (i, f, cand, o) = (g[j], g[hp + j], g[2 * hp + j], g[3 * hp + j]);
+                let d = dh[j];
+                let dcj = dc[j] + d * o * (one - tc[j] * tc[j]);
+                d_gh[j] = dcj * cand * i * (one - i);
+                d_gh[hp + j] = dcj * c_prev[j] * f * (one - f);
+                d_gh[2 * hp + j] = dcj * i * (one - cand * cand);
+                d_gh[3 * hp + j] = d * tc[j] * o * (one - o);
+                dc[j] = dcj * f;
+            }
+            d_gi.copy_from_slice(d_gh);
+        }
+    }
+}
