@@ -20,7 +20,7 @@ use candle_core::{CustomOp3, DType, Device, Result, Shape, Tensor, WithDType};
 
 use super::blocks::{for_each, for_each_summed, Blocks};
 use super::cells::{GateCell, Prev, StepGrad, StepOut};
-use super::gemm::{matmul, matmul_into, rows};
+use super::gemm::{matmul, rows};
 use super::head::{self, Weight};
 use super::recurrence::padded;
 use super::{cpu_fwd_by_kernel, Elem, SliceKernel};
@@ -512,7 +512,12 @@ fn backward<C: GateCell, T: Elem>(
             hp,
             h,
         );
-        for (row, &x) in d_gi.chunks_exact(gp).zip(&block.tokens[s * b..][..b]) {
+        let d_input = if C::SEPARATE_INPUT_GRAD {
+            &d_gi
+        } else {
+            &d_gh[s * b * gp..][..b * gp]
+        };
+        for (row, &x) in d_input.chunks_exact(gp).zip(&block.tokens[s * b..][..b]) {
             let dst = &mut d_table[x as usize * gh_width..][..gh_width];
             for (dst, src) in dst.chunks_exact_mut(h).zip(row.chunks_exact(hp)) {
                 dst.iter_mut().zip(src).for_each(|(a, &g)| *a += g);
@@ -527,25 +532,33 @@ fn backward<C: GateCell, T: Elem>(
             matmul(&mut carry, C::DIRECT, lhs, (w_p, rows(hp)), (b, hp, gp));
         }
     }
-    // ∂W_hh (per group, H×H) = Σ_s ∂gh_sᵀ · h_{s-1}; ∂b_hh = Σ ∂gh.
+    // ∂W_hh = Σ_s ∂gh_sᵀ · h_{s-1}, as one product over all steps into a padded
+    // (G·hp × hp) buffer; ∂b_hh = Σ ∂gh.
+    let mut d_w_p = vec![T::zero(); gp * hp];
+    if t > 1 {
+        let later = (&d_gh[b * gp..], (1, gp as isize));
+        let earlier = (&block.states[..(t - 1) * b * hp], rows(hp));
+        matmul(&mut d_w_p, false, later, earlier, (gp, hp, (t - 1) * b));
+    }
+    if let Some(h0) = block.init.h {
+        let first = (&d_gh[..], (1, gp as isize));
+        matmul(&mut d_w_p, true, first, (h0, rows(hp)), (gp, hp, b));
+    }
     let h1 = h + 1;
     for g in 0..C::GROUPS {
-        let dst = &mut d_w[g * h * h1..];
-        if t > 1 {
-            let later = (&d_gh[b * gp + g * hp..], (1, gp as isize));
-            let earlier = (&block.states[..(t - 1) * b * hp], rows(hp));
-            matmul_into((&mut *dst, h1), true, later, earlier, (h, h, (t - 1) * b));
-        }
-        if let Some(h0) = block.init.h {
-            let first = (&d_gh[g * hp..], (1, gp as isize));
-            matmul_into((&mut *dst, h1), true, first, (h0, rows(hp)), (h, h, b));
+        for j in 0..h {
+            let dst = &mut d_w[(g * h + j) * h1..][..h];
+            let src = &d_w_p[(g * hp + j) * hp..][..h];
+            dst.iter_mut().zip(src).for_each(|(a, &x)| *a += x);
         }
     }
+    let mut d_bias = vec![T::zero(); gp];
     for row in d_gh.chunks_exact(gp) {
-        for g in 0..C::GROUPS {
-            for j in 0..h {
-                d_w[(g * h + j) * h1 + h] += row[g * hp + j];
-            }
+        d_bias.iter_mut().zip(row).for_each(|(a, &x)| *a += x);
+    }
+    for g in 0..C::GROUPS {
+        for j in 0..h {
+            d_w[(g * h + j) * h1 + h] += d_bias[g * hp + j];
         }
     }
 }

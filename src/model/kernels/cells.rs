@@ -43,7 +43,8 @@ pub struct StepGrad<'a, T> {
     pub dc: &'a mut [T],
     /// `∂loss/∂gh` (b×G·hp), written.
     pub d_gh: &'a mut [T],
-    /// `∂loss/∂gi` (b×G·hp), written.
+    /// `∂loss/∂gi` (b×G·hp), written by cells where it differs from `∂loss/∂gh`
+    /// ([`GateCell::SEPARATE_INPUT_GRAD`]).
     pub d_gi: &'a mut [T],
     /// Scratch of b×hp.
     pub scratch: &'a mut [T],
@@ -57,6 +58,8 @@ pub trait GateCell: Send + Sync + 'static {
     const PARTS: usize;
     /// Whether `h_prev` also reaches `h` outside the gates (GRU), see [`StepGrad::dh`].
     const DIRECT: bool;
+    /// Whether `∂loss/∂gi` differs from `∂loss/∂gh` (GRU, where `r` multiplies `gh_n`).
+    const SEPARATE_INPUT_GRAD: bool;
     /// Name used in errors.
     const NAME: &'static str;
 
@@ -108,6 +111,7 @@ impl GateCell for Rnn {
     const GROUPS: usize = 1;
     const PARTS: usize = 1;
     const DIRECT: bool = false;
+    const SEPARATE_INPUT_GRAD: bool = false;
     const NAME: &'static str = "rnn";
 
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], _: Prev<'_, T>, _: usize, _: usize) {
@@ -125,11 +129,10 @@ impl GateCell for Rnn {
         h: usize,
     ) {
         let rows = grad.dh.chunks_exact(hp).zip(gates.chunks_exact(hp));
-        let outs = grad.d_gh.chunks_exact_mut(hp).zip(grad.d_gi.chunks_exact_mut(hp));
-        for ((dh, y), (d_gh, d_gi)) in rows.zip(outs) {
+        for ((dh, y), d_gh) in rows.zip(grad.d_gh.chunks_exact_mut(hp)) {
+            let (dh, y, d_gh) = (&dh[..h], &y[..h], &mut d_gh[..h]);
             for j in 0..h {
                 d_gh[j] = dh[j] * (T::one() - y[j] * y[j]);
-                d_gi[j] = d_gh[j];
             }
         }
     }
@@ -139,6 +142,7 @@ impl GateCell for Gru {
     const GROUPS: usize = 3;
     const PARTS: usize = 1;
     const DIRECT: bool = true;
+    const SEPARATE_INPUT_GRAD: bool = true;
     const NAME: &'static str = "gru";
 
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
@@ -156,9 +160,10 @@ impl GateCell for Gru {
                 n[j] += rz[j] * gh_n[j];
             }
             T::tanh_in_place(n);
-            let h_prev = row_or_zero(prev.h, r, hp, &zeros);
+            let h_prev = &row_or_zero(prev.h, r, hp, &zeros)[..h];
+            let (z, n, hr) = (&rz[hp..][..h], &n[..h], &mut hr[..h]);
             for j in 0..h {
-                hr[j] = n[j] + rz[hp + j] * (h_prev[j] - n[j]);
+                hr[j] = n[j] + z[j] * (h_prev[j] - n[j]);
             }
         }
     }
@@ -175,30 +180,49 @@ impl GateCell for Gru {
         let one = T::one();
         let rows = grad.dh.chunks_exact_mut(hp).zip(gates.chunks_exact(3 * hp));
         let outs = grad.d_gh.chunks_exact_mut(3 * hp).zip(grad.d_gi.chunks_exact_mut(3 * hp));
-        for (row, (((dh, g), gh_n), (d_gh, d_gi))) in rows.zip(kept.chunks_exact(hp)).zip(outs).enumerate() {
-            let h_prev = row_or_zero(prev.h, row, hp, &zeros);
+        for (row, (((dh, g), gh_n), (d_gh, d_gi))) in
+            rows.zip(kept.chunks_exact(hp)).zip(outs).enumerate()
+        {
+            let h_prev = &row_or_zero(prev.h, row, hp, &zeros)[..h];
+            let [r, z, n] = groups(g, hp, h);
+            let (dh, gh_n) = (&mut dh[..h], &gh_n[..h]);
+            let [dr, dz, dn] = groups_mut(d_gh, hp, h);
+            let [ir, iz, i_n] = groups_mut(d_gi, hp, h);
             for j in 0..h {
-                let (r, z, n) = (g[j], g[hp + j], g[2 * hp + j]);
                 let d = dh[j];
-                let da_n = d * (one - z) * (one - n * n);
-                let da_z = d * (h_prev[j] - n) * z * (one - z);
-                let da_r = da_n * gh_n[j] * r * (one - r);
-                d_gh[j] = da_r;
-                d_gh[hp + j] = da_z;
-                d_gh[2 * hp + j] = da_n * r;
-                d_gi[j] = da_r;
-                d_gi[hp + j] = da_z;
-                d_gi[2 * hp + j] = da_n;
-                dh[j] = d * z;
+                let da_n = d * (one - z[j]) * (one - n[j] * n[j]);
+                let da_z = d * (h_prev[j] - n[j]) * z[j] * (one - z[j]);
+                let da_r = da_n * gh_n[j] * r[j] * (one - r[j]);
+                dr[j] = da_r;
+                dz[j] = da_z;
+                dn[j] = da_n * r[j];
+                ir[j] = da_r;
+                iz[j] = da_z;
+                i_n[j] = da_n;
+                dh[j] = d * z[j];
             }
         }
     }
+}
+
+/// [`groups`], mutable.
+#[inline(always)]
+fn groups_mut<T, const G: usize>(row: &mut [T], hp: usize, h: usize) -> [&mut [T]; G] {
+    let mut rest = row;
+    std::array::from_fn(|_| {
+        let taken = std::mem::take(&mut rest);
+        let at = hp.min(taken.len());
+        let (head, tail) = taken.split_at_mut(at);
+        rest = tail;
+        &mut head[..h]
+    })
 }
 
 impl GateCell for Lstm {
     const GROUPS: usize = 4;
     const PARTS: usize = 2;
     const DIRECT: bool = false;
+    const SEPARATE_INPUT_GRAD: bool = false;
     const NAME: &'static str = "lstm";
 
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
@@ -216,17 +240,18 @@ impl GateCell for Lstm {
             for k in [0, 1, 3] {
                 to_sigmoid(&mut g[k * hp..][..hp]);
             }
-            let c_prev = row_or_zero(prev.kept, r, hp, &zeros);
+            let c_prev = &row_or_zero(prev.kept, r, hp, &zeros)[..h];
+            let [i, f, cand] = groups(g, hp, h);
+            let c = &mut c[..h];
             for j in 0..h {
-                c[j] = g[hp + j] * c_prev[j] + g[j] * g[2 * hp + j];
+                c[j] = f[j] * c_prev[j] + i[j] * cand[j];
             }
-            hr.copy_from_slice(c);
+            hr[..h].copy_from_slice(c);
         }
         T::tanh_in_place(out.h);
         for (hr, g) in out.h.chunks_exact_mut(hp).zip(out.gates.chunks_exact(4 * hp)) {
-            for j in 0..h {
-                hr[j] *= g[3 * hp + j];
-            }
+            let o = &g[3 * hp..][..h];
+            hr[..h].iter_mut().zip(o).for_each(|(x, &o)| *x *= o);
         }
     }
 
@@ -245,20 +270,33 @@ impl GateCell for Lstm {
         T::tanh_in_place(tanh_c);
         let rows = grad.dh.chunks_exact(hp).zip(gates.chunks_exact(4 * hp));
         let carry = grad.dc.chunks_exact_mut(hp).zip(tanh_c.chunks_exact(hp));
-        let outs = grad.d_gh.chunks_exact_mut(4 * hp).zip(grad.d_gi.chunks_exact_mut(4 * hp));
-        for (r, (((dh, g), (dc, tc)), (d_gh, d_gi))) in rows.zip(carry).zip(outs).enumerate() {
-            let c_prev = row_or_zero(prev.kept, r, hp, &zeros);
+        for (r, (((dh, g), (dc, tc)), d_gh)) in rows
+            .zip(carry)
+            .zip(grad.d_gh.chunks_exact_mut(4 * hp))
+            .enumerate()
+        {
+            let c_prev = &row_or_zero(prev.kept, r, hp, &zeros)[..h];
+            let (dh, dc, tc) = (&dh[..h], &mut dc[..h], &tc[..h]);
+            let [i, f, cand, o] = groups(g, hp, h);
+            let (d_i, rest) = d_gh.split_at_mut(hp);
+            let (d_f, rest) = rest.split_at_mut(hp);
+            let (d_g, d_o) = rest.split_at_mut(hp);
+            let (d_i, d_f, d_g, d_o) = (&mut d_i[..h], &mut d_f[..h], &mut d_g[..h], &mut d_o[..h]);
             for j in 0..h {
-                let (i, f, cand, o) = (g[j], g[hp + j], g[2 * hp + j], g[3 * hp + j]);
                 let d = dh[j];
-                let dcj = dc[j] + d * o * (one - tc[j] * tc[j]);
-                d_gh[j] = dcj * cand * i * (one - i);
-                d_gh[hp + j] = dcj * c_prev[j] * f * (one - f);
-                d_gh[2 * hp + j] = dcj * i * (one - cand * cand);
-                d_gh[3 * hp + j] = d * tc[j] * o * (one - o);
-                dc[j] = dcj * f;
+                let dcj = dc[j] + d * o[j] * (one - tc[j] * tc[j]);
+                d_i[j] = dcj * cand[j] * i[j] * (one - i[j]);
+                d_f[j] = dcj * c_prev[j] * f[j] * (one - f[j]);
+                d_g[j] = dcj * i[j] * (one - cand[j] * cand[j]);
+                d_o[j] = d * tc[j] * o[j] * (one - o[j]);
+                dc[j] = dcj * f[j];
             }
-            d_gi.copy_from_slice(d_gh);
         }
     }
+}
+
+/// The first `h` values of each of the `G` groups of a padded gate row.
+#[inline(always)]
+fn groups<T, const G: usize>(row: &[T], hp: usize, h: usize) -> [&[T]; G] {
+    std::array::from_fn(|k| &row[k * hp..][..h])
 }
