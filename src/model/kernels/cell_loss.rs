@@ -20,7 +20,7 @@ use candle_core::{CustomOp3, DType, Device, Result, Shape, Tensor, WithDType};
 
 use super::blocks::{for_each, for_each_summed, Blocks};
 use super::cells::{GateCell, Prev, StepGrad, StepOut};
-use super::gemm::{matmul, rows};
+use super::gemm::{matmul, matmul_into, rows};
 use super::head::{self, Weight};
 use super::recurrence::padded;
 use super::{cpu_fwd_by_kernel, Elem, SliceKernel};
@@ -504,14 +504,11 @@ fn backward<C: GateCell, T: Elem>(
             d_gi: &mut d_gi,
             scratch: &mut scratch,
         };
-        C::backward(
-            grad,
+        let (gates, kept) = (
             &block.gates[s * b * gp..][..b * gp],
             &block.kept[s * b * hp..][..b * hp],
-            prev,
-            hp,
-            h,
         );
+        C::backward(grad, gates, kept, prev, hp, h);
         let d_input = if C::SEPARATE_INPUT_GRAD {
             &d_gi
         } else {
@@ -529,7 +526,8 @@ fn backward<C: GateCell, T: Elem>(
                 carry.copy_from_slice(&d_states[s * b * hp..][..b * hp]);
             }
             let lhs = (&d_gh[s * b * gp..][..b * gp], rows(gp));
-            matmul(&mut carry, C::DIRECT, lhs, (w_p, rows(hp)), (b, hp, gp));
+            // Only the H true columns: the padding stays zero.
+            matmul_into((&mut carry, hp), C::DIRECT, lhs, (w_p, rows(hp)), (b, h, gp));
         }
     }
     // ∂W_hh = Σ_s ∂gh_sᵀ · h_{s-1}, as one product over all steps into a padded
@@ -538,11 +536,11 @@ fn backward<C: GateCell, T: Elem>(
     if t > 1 {
         let later = (&d_gh[b * gp..], (1, gp as isize));
         let earlier = (&block.states[..(t - 1) * b * hp], rows(hp));
-        matmul(&mut d_w_p, false, later, earlier, (gp, hp, (t - 1) * b));
+        matmul_into((&mut d_w_p, hp), false, later, earlier, (gp, h, (t - 1) * b));
     }
     if let Some(h0) = block.init.h {
         let first = (&d_gh[..], (1, gp as isize));
-        matmul(&mut d_w_p, true, first, (h0, rows(hp)), (gp, hp, b));
+        matmul_into((&mut d_w_p, hp), true, first, (h0, rows(hp)), (gp, h, b));
     }
     let h1 = h + 1;
     for g in 0..C::GROUPS {

@@ -114,12 +114,14 @@ impl GateCell for Rnn {
     const SEPARATE_INPUT_GRAD: bool = false;
     const NAME: &'static str = "rnn";
 
+    #[inline(always)]
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], _: Prev<'_, T>, _: usize, _: usize) {
         add_scaled(out.gates, gh, T::one());
         T::tanh_in_place(out.gates);
         out.h.copy_from_slice(out.gates);
     }
 
+    #[inline(always)]
     fn backward<T: Elem>(
         grad: StepGrad<'_, T>,
         gates: &[T],
@@ -145,6 +147,7 @@ impl GateCell for Gru {
     const SEPARATE_INPUT_GRAD: bool = true;
     const NAME: &'static str = "gru";
 
+    #[inline(always)]
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
         let zeros = vec![T::zero(); hp];
         let rows = out.gates.chunks_exact_mut(3 * hp).zip(gh.chunks_exact(3 * hp));
@@ -168,6 +171,7 @@ impl GateCell for Gru {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Elem>(
         grad: StepGrad<'_, T>,
         gates: &[T],
@@ -225,6 +229,7 @@ impl GateCell for Lstm {
     const SEPARATE_INPUT_GRAD: bool = false;
     const NAME: &'static str = "lstm";
 
+    #[inline(always)]
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
         for (g, gh) in out.gates.chunks_exact_mut(4 * hp).zip(gh.chunks_exact(4 * hp)) {
             for k in 0..4 {
@@ -255,6 +260,7 @@ impl GateCell for Lstm {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Elem>(
         grad: StepGrad<'_, T>,
         gates: &[T],
@@ -264,7 +270,6 @@ impl GateCell for Lstm {
         h: usize,
     ) {
         let zeros = vec![T::zero(); hp];
-        let one = T::one();
         let tanh_c = grad.scratch;
         tanh_c.copy_from_slice(kept);
         T::tanh_in_place(tanh_c);
@@ -281,17 +286,45 @@ impl GateCell for Lstm {
             let (d_i, rest) = d_gh.split_at_mut(hp);
             let (d_f, rest) = rest.split_at_mut(hp);
             let (d_g, d_o) = rest.split_at_mut(hp);
-            let (d_i, d_f, d_g, d_o) = (&mut d_i[..h], &mut d_f[..h], &mut d_g[..h], &mut d_o[..h]);
-            for j in 0..h {
-                let d = dh[j];
-                let dcj = dc[j] + d * o[j] * (one - tc[j] * tc[j]);
-                d_i[j] = dcj * cand[j] * i[j] * (one - i[j]);
-                d_f[j] = dcj * c_prev[j] * f[j] * (one - f[j]);
-                d_g[j] = dcj * i[j] * (one - cand[j] * cand[j]);
-                d_o[j] = d * tc[j] * o[j] * (one - o[j]);
-                dc[j] = dcj * f[j];
-            }
+            lstm_grad_row(
+                (dh, tc, c_prev),
+                (i, f, cand, o),
+                dc,
+                &mut d_i[..h],
+                &mut d_f[..h],
+                &mut d_g[..h],
+                &mut d_o[..h],
+            );
         }
+    }
+}
+
+/// One row of [`Lstm::backward`]. Separate `&mut` arguments tell the compiler that the
+/// outputs do not overlap, so the loop vectorises (with the slices made in the caller, the
+/// overlap checks it would need are too many and it stays scalar).
+#[inline(never)]
+fn lstm_grad_row<T: Elem>(
+    (dh, tc, c_prev): (&[T], &[T], &[T]),
+    (i, f, cand, o): (&[T], &[T], &[T], &[T]),
+    dc: &mut [T],
+    d_i: &mut [T],
+    d_f: &mut [T],
+    d_g: &mut [T],
+    d_o: &mut [T],
+) {
+    let one = T::one();
+    let h = dc.len();
+    let (dh, tc, c_prev) = (&dh[..h], &tc[..h], &c_prev[..h]);
+    let (i, f, cand, o) = (&i[..h], &f[..h], &cand[..h], &o[..h]);
+    let (d_i, d_f, d_g, d_o) = (&mut d_i[..h], &mut d_f[..h], &mut d_g[..h], &mut d_o[..h]);
+    for j in 0..h {
+        let d = dh[j];
+        let dcj = dc[j] + d * o[j] * (one - tc[j] * tc[j]);
+        d_i[j] = dcj * cand[j] * i[j] * (one - i[j]);
+        d_f[j] = dcj * c_prev[j] * f[j] * (one - f[j]);
+        d_g[j] = dcj * i[j] * (one - cand[j] * cand[j]);
+        d_o[j] = d * tc[j] * o[j] * (one - o[j]);
+        dc[j] = dcj * f[j];
     }
 }
 
