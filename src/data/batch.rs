@@ -2,7 +2,8 @@
 //!
 //! A training batch ([`sample`], `sampling: "block"`) picks one random start in the training part
 //! and takes `batch_size` consecutive windows of `seq_len` characters from there;
-//! [`sample_random`] (`"random"`) starts every window at its own random position. Targets are
+//! [`sample_random`] (`"random"`) starts every window at its own random position;
+//! [`sample_sequential`] (`"sequential"`) continues each row of the previous batch. Targets are
 //! the inputs shifted by one.
 //! Held-out evaluation covers the whole held-out part in consecutive windows.
 
@@ -93,6 +94,62 @@ pub fn sample_random(
         rows: batch_size,
         seq_len,
     }
+}
+
+/// Where a sequential stream stands: the start of the current pass and its next batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCursor {
+    /// Tokens skipped at the start of the training part in this pass (below `seq_len`).
+    pub offset: usize,
+    /// Index of the next batch within the pass.
+    pub next: usize,
+}
+
+/// The next batch of `sampling: "sequential"` (d2l's `seq_data_iter_sequential`): a pass starts
+/// at a random offset below `seq_len` and cuts the rest of the training part into `batch_size`
+/// equal streams; batch `i` of the pass holds window `i` of every stream, so row `r` of a batch
+/// continues row `r` of the batch before. A new pass begins when `cursor` is `None` or the
+/// pass is used up. Returns the batch and whether it starts a pass (where the carried state
+/// resets).
+pub fn sample_sequential(
+    train: &[u32],
+    batch_size: usize,
+    seq_len: usize,
+    cursor: &mut Option<StreamCursor>,
+    rng: &mut impl Rng,
+) -> (Batch, bool) {
+    let span = batch_size * seq_len;
+    assert!(
+        train.len() > span,
+        "training part too short for one batch (checked when the plan is built)"
+    );
+    let per_pass = |offset: usize| (train.len() - offset - 1) / batch_size / seq_len;
+    let fresh = cursor.is_none_or(|c| c.next >= per_pass(c.offset));
+    if fresh {
+        // The offset leaves room for at least one window per stream.
+        let most = (seq_len - 1).min(train.len() - 1 - span);
+        *cursor = Some(StreamCursor {
+            offset: rng.random_range(0..=most),
+            next: 0,
+        });
+    }
+    let c = cursor.as_mut().expect("set above");
+    let stream_len = (train.len() - c.offset - 1) / batch_size;
+    let mut inputs = Vec::with_capacity(span);
+    let mut targets = Vec::with_capacity(span);
+    for r in 0..batch_size {
+        let start = c.offset + r * stream_len + c.next * seq_len;
+        inputs.extend_from_slice(&train[start..start + seq_len]);
+        targets.extend_from_slice(&train[start + 1..start + seq_len + 1]);
+    }
+    c.next += 1;
+    let batch = Batch {
+        inputs,
+        targets,
+        rows: batch_size,
+        seq_len,
+    };
+    (batch, fresh)
 }
 
 /// The held-out part as consecutive non-overlapping windows, at most `max_rows` per batch.
@@ -192,6 +249,39 @@ mod tests {
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
+    }
+
+    /// Row r of every batch continues row r of the batch before, within a pass; a pass ends
+    /// when a stream has no whole window left, and the next starts at a new offset.
+    #[test]
+    fn sequential_batches_continue_each_row_until_the_pass_ends() {
+        let train: Vec<u32> = (0..100).collect();
+        let (rows, len) = (3, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut cursor = None;
+        let mut offsets = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let (first, fresh) = sample_sequential(&train, rows, len, &mut cursor, &mut rng);
+            assert!(fresh);
+            let offset = cursor.unwrap().offset;
+            assert!(offset < len);
+            offsets.insert(offset);
+            // Streams of (100 - offset - 1) / 3 tokens, each holding whole windows of 4.
+            let per_pass = (100 - offset - 1) / rows / len;
+            let mut previous = first;
+            for i in 1..per_pass {
+                let (b, fresh) = sample_sequential(&train, rows, len, &mut cursor, &mut rng);
+                assert!(!fresh, "batch {i} of {per_pass}");
+                for r in 0..rows {
+                    let row = &b.inputs[r * len..][..len];
+                    assert_eq!(row[0], previous.inputs[r * len + len - 1] + 1);
+                    assert_eq!(b.targets[r * len..][..len], row.iter().map(|x| x + 1).collect::<Vec<_>>());
+                }
+                previous = b;
+            }
+            assert_eq!(cursor.unwrap().next, per_pass);
+        }
+        assert_eq!(offsets.len(), len, "every offset below seq_len occurs: {offsets:?}");
     }
 
     #[test]

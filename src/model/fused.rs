@@ -162,6 +162,45 @@ mod tests {
         }
     }
 
+    /// Carrying the state is reading on: two windows of 4, the second from the state the first
+    /// left, give the loss of the 8-step windows they make up (each model kind and cell).
+    #[test]
+    fn a_carried_state_continues_the_windows() {
+        let (vocab, rows) = (6, 3);
+        let x = tokens(rows, 8, vocab, 11);
+        let y = tokens(rows, 8, vocab, 12);
+        let half = |t: &Tensor, i: usize| t.narrow(1, 4 * i, 4).unwrap().contiguous().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut models: Vec<(String, Box<dyn LanguageModel>)> = Vec::new();
+        for cell in Cell::ALL {
+            for (layers, fused) in [(1, true), (1, false), (2, true)] {
+                let mut r = ChaCha8Rng::seed_from_u64(1);
+                let m = StackedLm::new(cell, layers, vocab, 5, DType::F64, &Device::Cpu, &mut r)
+                    .unwrap()
+                    .with_fused(fused);
+                models.push((format!("{cell:?}×{layers} fused {fused}"), Box::new(m)));
+            }
+        }
+        let mut r = ChaCha8Rng::seed_from_u64(1);
+        let rnn = crate::model::RnnLm::new(vocab, 5, DType::F64, &Device::Cpu, &mut r).unwrap();
+        models.push(("RnnLm".into(), Box::new(rnn)));
+        for (what, m) in &models {
+            let whole = flat(&m.loss(&x, &y).unwrap())[0];
+            let (first, state) = m
+                .training_loss_carrying(&half(&x, 0), &half(&y, 0), None, &mut rng)
+                .unwrap();
+            let (second, _) = m
+                .training_loss_carrying(&half(&x, 1), &half(&y, 1), Some(&state), &mut rng)
+                .unwrap();
+            let (fresh, _) = m
+                .training_loss_carrying(&half(&x, 1), &half(&y, 1), None, &mut rng)
+                .unwrap();
+            let joined = (flat(&first)[0] + flat(&second)[0]) / 2.0;
+            assert!((joined - whole).abs() < 1e-12, "{what}: {joined} vs {whole}");
+            assert!((flat(&fresh)[0] - flat(&second)[0]).abs() > 1e-6, "{what}: state unused");
+        }
+    }
+
     /// The fused gradients against finite differences (f64), as every model's are.
     #[test]
     fn fused_gradients_match_finite_differences() {

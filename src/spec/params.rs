@@ -77,6 +77,9 @@ pub enum Sampling {
     Block,
     /// Every window from its own random start.
     Random,
+    /// Consecutive batches continue each other row by row, and the hidden state carries over
+    /// (detached), as d2l's sequential partitioning.
+    Sequential,
 }
 
 impl Sampling {
@@ -85,6 +88,7 @@ impl Sampling {
         match self {
             Sampling::Block => "block",
             Sampling::Random => "random",
+            Sampling::Sequential => "sequential",
         }
     }
 }
@@ -347,8 +351,9 @@ fn sampling(value: &Value) -> Result<Sampling, ParamError> {
     match value.as_str() {
         Some("block") => Ok(Sampling::Block),
         Some("random") => Ok(Sampling::Random),
+        Some("sequential") => Ok(Sampling::Sequential),
         _ => Err(ParamError::Invalid {
-            expected: "\"block\" or \"random\" (\"sequential\" is not available yet)".into(),
+            expected: "\"block\", \"random\" or \"sequential\"".into(),
             got: describe(value),
         }),
     }
@@ -437,7 +442,7 @@ mod tests {
             ("lr", json!("fast")),
             ("steps", json!(0)),
             ("optimizer", json!("adamw")),
-            ("sampling", json!("sequential")),
+            ("sampling", json!("shuffled")),
             ("clip", json!(0)),
             ("clip", json!(-1)),
             ("clip", json!("none")),

@@ -11,6 +11,8 @@ use candle_core::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
+use crate::data::batch::StreamCursor;
+
 /// Format tag stored in every checkpoint.
 const FORMAT: &str = "sweep-checkpoint-1";
 
@@ -25,7 +27,11 @@ pub struct TrainingState {
     pub rng: ChaCha8Rng,
     /// The optimizer's update count (the key keeps its first name).
     pub adam_steps: u64,
-    /// Named tensors: `param.<name>`, and for Adam `adam.m.<name>`, `adam.v.<name>`.
+    /// Where a sequential stream stands (`sampling: "sequential"`; its carried state is the
+    /// tensor `carry.state`).
+    pub stream: Option<StreamCursor>,
+    /// Named tensors: `param.<name>`, for Adam `adam.m.<name>` and `adam.v.<name>`, and the
+    /// carried state `carry.state` of sequential sampling.
     pub tensors: Vec<(String, Tensor)>,
 }
 
@@ -37,6 +43,9 @@ pub fn encode(state: &TrainingState) -> anyhow::Result<Vec<u8>> {
     metadata.insert("elapsed_s".to_string(), state.elapsed_s.to_string());
     metadata.insert("adam_steps".to_string(), state.adam_steps.to_string());
     metadata.insert("rng".to_string(), serde_json::to_string(&state.rng)?);
+    if let Some(c) = state.stream {
+        metadata.insert("stream".to_string(), format!("{},{}", c.offset, c.next));
+    }
     metadata.insert("sha256".to_string(), checksum(&state.tensors)?);
     let tensors: Vec<(&str, &Tensor)> =
         state.tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
@@ -64,12 +73,24 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<TrainingState> {
         elapsed_s: get("elapsed_s")?.parse()?,
         rng: serde_json::from_str(get("rng")?)?,
         adam_steps: get("adam_steps")?.parse()?,
+        stream: meta.get("stream").map(|s| parse_stream(s)).transpose()?,
         tensors,
     };
     if checksum(&state.tensors)? != get("sha256")? {
         bail!("checksum mismatch: the tensor data is damaged");
     }
     Ok(state)
+}
+
+/// A stream cursor from its metadata form `offset,next`.
+fn parse_stream(text: &str) -> anyhow::Result<StreamCursor> {
+    let parsed = text
+        .split_once(',')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+    let Some((offset, next)) = parsed else {
+        bail!("metadata `stream` is {text:?}, expected `offset,next`");
+    };
+    Ok(StreamCursor { offset, next })
 }
 
 /// SHA-256 over the names, shapes and bytes of `tensors`, in name order.
@@ -117,6 +138,7 @@ mod tests {
             elapsed_s: 1.0 / 3.0,
             rng,
             adam_steps: 17,
+            stream: Some(StreamCursor { offset: 3, next: 40 }),
             tensors: vec![
                 (
                     "param.w".into(),
@@ -137,6 +159,9 @@ mod tests {
         assert_eq!(back.step, 17);
         assert_eq!(back.elapsed_s, 1.0 / 3.0);
         assert_eq!(back.adam_steps, 17);
+        assert_eq!(back.stream, Some(StreamCursor { offset: 3, next: 40 }));
+        let plain = TrainingState { stream: None, ..s.clone() };
+        assert_eq!(decode(&encode(&plain).unwrap()).unwrap().stream, None);
         let (mut a, mut b) = (s.rng.clone(), back.rng.clone());
         assert_eq!(
             a.next_u64(),
