@@ -275,13 +275,20 @@ mod tests {
                 for r in 0..rows {
                     let row = &b.inputs[r * len..][..len];
                     assert_eq!(row[0], previous.inputs[r * len + len - 1] + 1);
-                    assert_eq!(b.targets[r * len..][..len], row.iter().map(|x| x + 1).collect::<Vec<_>>());
+                    assert_eq!(
+                        b.targets[r * len..][..len],
+                        row.iter().map(|x| x + 1).collect::<Vec<_>>()
+                    );
                 }
                 previous = b;
             }
             assert_eq!(cursor.unwrap().next, per_pass);
         }
-        assert_eq!(offsets.len(), len, "every offset below seq_len occurs: {offsets:?}");
+        assert_eq!(
+            offsets.len(),
+            len,
+            "every offset below seq_len occurs: {offsets:?}"
+        );
     }
 
     #[test]

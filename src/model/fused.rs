@@ -121,7 +121,10 @@ mod tests {
     fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
         assert_eq!(a.len(), b.len(), "{what}");
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{what}[{i}]: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what}[{i}]: {x} vs {y}"
+            );
         }
     }
 
@@ -152,8 +155,7 @@ mod tests {
                     assert_close(&flat(&la), &flat(&lb), 1e-12, &format!("{what}: loss"));
                     assert_close(&flat(&sa), &flat(&sb), 1e-12, &format!("{what}: state"));
                     let (ga, gb) = (la.backward().unwrap(), lb.backward().unwrap());
-                    for ((name, va), (_, vb)) in fused.parameters().iter().zip(plain.parameters())
-                    {
+                    for ((name, va), (_, vb)) in fused.parameters().iter().zip(plain.parameters()) {
                         let (a, b) = (ga.get(va).unwrap(), gb.get(vb).unwrap());
                         assert_close(&flat(a), &flat(b), 1e-10, &format!("{what}: ∂{name}"));
                     }
@@ -196,8 +198,14 @@ mod tests {
                 .training_loss_carrying(&half(&x, 1), &half(&y, 1), None, &mut rng)
                 .unwrap();
             let joined = (flat(&first)[0] + flat(&second)[0]) / 2.0;
-            assert!((joined - whole).abs() < 1e-12, "{what}: {joined} vs {whole}");
-            assert!((flat(&fresh)[0] - flat(&second)[0]).abs() > 1e-6, "{what}: state unused");
+            assert!(
+                (joined - whole).abs() < 1e-12,
+                "{what}: {joined} vs {whole}"
+            );
+            assert!(
+                (flat(&fresh)[0] - flat(&second)[0]).abs() > 1e-6,
+                "{what}: state unused"
+            );
         }
     }
 
@@ -223,9 +231,16 @@ mod tests {
                 crate::model::kernels::set_thread_budget(threads);
                 let loss = m.loss(&x, &y).unwrap();
                 let grads = loss.backward().unwrap();
-                let mut bits: Vec<u32> = flat(&loss).iter().map(|v| (*v as f32).to_bits()).collect();
+                let mut bits: Vec<u32> =
+                    flat(&loss).iter().map(|v| (*v as f32).to_bits()).collect();
                 for (_, var) in m.parameters() {
-                    let g: Vec<f32> = grads.get(var).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                    let g: Vec<f32> = grads
+                        .get(var)
+                        .unwrap()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1()
+                        .unwrap();
                     bits.extend(g.iter().map(|v| v.to_bits()));
                 }
                 crate::model::kernels::set_thread_budget(1);

@@ -10,8 +10,8 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
 
-use super::kernels::{recurrence, rnn_loss::RnnLoss, Blocks};
 use super::fused::OneLayer;
+use super::kernels::{recurrence, rnn_loss::RnnLoss, Blocks};
 use super::{cross_entropy, init, LanguageModel};
 use crate::spec::Cell;
 

@@ -305,9 +305,7 @@ impl LanguageModel for StackedLm {
 
     fn step(&self, state: Option<&Tensor>, token: u32) -> Result<(Tensor, Tensor)> {
         // The state is every layer's parts stacked: (layers × parts, H).
-        let unpacked = state
-            .map(|s| self.unpack(&s.unsqueeze(1)?))
-            .transpose()?;
+        let unpacked = state.map(|s| self.unpack(&s.unsqueeze(1)?)).transpose()?;
         let x = Tensor::new(&[token], self.embedding.device())?;
         let next = self.advance(&x, unpacked.as_deref(), None)?;
         let logits = self

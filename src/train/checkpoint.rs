@@ -138,7 +138,10 @@ mod tests {
             elapsed_s: 1.0 / 3.0,
             rng,
             adam_steps: 17,
-            stream: Some(StreamCursor { offset: 3, next: 40 }),
+            stream: Some(StreamCursor {
+                offset: 3,
+                next: 40,
+            }),
             tensors: vec![
                 (
                     "param.w".into(),
@@ -159,8 +162,17 @@ mod tests {
         assert_eq!(back.step, 17);
         assert_eq!(back.elapsed_s, 1.0 / 3.0);
         assert_eq!(back.adam_steps, 17);
-        assert_eq!(back.stream, Some(StreamCursor { offset: 3, next: 40 }));
-        let plain = TrainingState { stream: None, ..s.clone() };
+        assert_eq!(
+            back.stream,
+            Some(StreamCursor {
+                offset: 3,
+                next: 40
+            })
+        );
+        let plain = TrainingState {
+            stream: None,
+            ..s.clone()
+        };
         assert_eq!(decode(&encode(&plain).unwrap()).unwrap().stream, None);
         let (mut a, mut b) = (s.rng.clone(), back.rng.clone());
         assert_eq!(

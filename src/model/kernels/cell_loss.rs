@@ -174,7 +174,9 @@ impl<C: GateCell> CustomOp3 for CellLoss<C> {
         let flat = saved.apply_op3_no_bwd(&w.contiguous()?, &out.contiguous()?, &op)?;
         let d_table = flat.narrow(0, 0, v_in * gh)?.reshape((v_in, gh))?;
         let d_w = flat.narrow(0, v_in * gh, gh * h1)?.reshape((gh, h1))?;
-        let d_out = flat.narrow(0, v_in * gh + gh * h1, v * h1)?.reshape((v, h1))?;
+        let d_out = flat
+            .narrow(0, v_in * gh + gh * h1, v * h1)?
+            .reshape((v, h1))?;
         Ok((Some(d_table), Some(d_w), Some(d_out)))
     }
 }
@@ -222,7 +224,10 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
             .zip(blocks.split_mut(d_logits, t * v))
             .zip(init_h.into_iter().zip(init_kept))
             .map(|(((((y, g), s), k), dl), (ih, ik))| {
-                let init = Prev { h: ih, kept: ik.filter(|_| C::PARTS > 1) };
+                let init = Prev {
+                    h: ih,
+                    kept: ik.filter(|_| C::PARTS > 1),
+                };
                 (y, g, s, k, dl, init, 0.0)
             })
             .collect();
@@ -250,8 +255,11 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
         if C::PARTS > 1 {
             output.extend(last(kept, hp));
         }
-        *self.saved.lock().expect("no panics while held") =
-            Some(Tensor::from_vec(saved, n * (gp + 2 * hp + v), &Device::Cpu)?);
+        *self.saved.lock().expect("no panics while held") = Some(Tensor::from_vec(
+            saved,
+            n * (gp + 2 * hp + v),
+            &Device::Cpu,
+        )?);
         let len = output.len();
         Ok((output, Shape::from(len)))
     }
@@ -311,7 +319,10 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
             .zip(blocks.split(d_logits, t * v))
             .zip(init_h.into_iter().zip(init_kept))
             .map(|(((((x, g), s), k), dl), (ih, ik))| {
-                let init = Prev { h: ih, kept: ik.filter(|_| C::PARTS > 1) };
+                let init = Prev {
+                    h: ih,
+                    kept: ik.filter(|_| C::PARTS > 1),
+                };
                 (x, g, s, k, dl, init)
             })
             .collect();
@@ -444,7 +455,13 @@ fn forward<C: GateCell, T: Elem>(
         }
         if let Some(h_prev) = prev.h {
             // gh (b×G·hp) += h_prev (b×H) · W_hhᵀ (H×G·hp).
-            matmul(&mut gh, true, (h_prev, rows(hp)), (w_t, rows(gp)), (b, gp, h));
+            matmul(
+                &mut gh,
+                true,
+                (h_prev, rows(hp)),
+                (w_t, rows(gp)),
+                (b, gp, h),
+            );
         }
         let out = StepOut {
             gates: &mut gates[s * b * gp..][..b * gp],
@@ -527,7 +544,13 @@ fn backward<C: GateCell, T: Elem>(
             }
             let lhs = (&d_gh[s * b * gp..][..b * gp], rows(gp));
             // Only the H true columns: the padding stays zero.
-            matmul_into((&mut carry, hp), C::DIRECT, lhs, (w_p, rows(hp)), (b, h, gp));
+            matmul_into(
+                (&mut carry, hp),
+                C::DIRECT,
+                lhs,
+                (w_p, rows(hp)),
+                (b, h, gp),
+            );
         }
     }
     // ∂W_hh = Σ_s ∂gh_sᵀ · h_{s-1}, as one product over all steps into a padded
@@ -536,7 +559,13 @@ fn backward<C: GateCell, T: Elem>(
     if t > 1 {
         let later = (&d_gh[b * gp..], (1, gp as isize));
         let earlier = (&block.states[..(t - 1) * b * hp], rows(hp));
-        matmul_into((&mut d_w_p, hp), false, later, earlier, (gp, h, (t - 1) * b));
+        matmul_into(
+            (&mut d_w_p, hp),
+            false,
+            later,
+            earlier,
+            (gp, h, (t - 1) * b),
+        );
     }
     if let Some(h0) = block.init.h {
         let first = (&d_gh[..], (1, gp as isize));

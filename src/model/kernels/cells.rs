@@ -103,7 +103,12 @@ fn to_sigmoid<T: Elem>(a: &mut [T]) {
 }
 
 /// Row `r` of a buffer of rows `width` long, or zeros.
-fn row_or_zero<'a, T: Elem>(buf: Option<&'a [T]>, r: usize, width: usize, zeros: &'a [T]) -> &'a [T] {
+fn row_or_zero<'a, T: Elem>(
+    buf: Option<&'a [T]>,
+    r: usize,
+    width: usize,
+    zeros: &'a [T],
+) -> &'a [T] {
     buf.map_or(zeros, |b| &b[r * width..][..width])
 }
 
@@ -150,8 +155,14 @@ impl GateCell for Gru {
     #[inline(always)]
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
         let zeros = vec![T::zero(); hp];
-        let rows = out.gates.chunks_exact_mut(3 * hp).zip(gh.chunks_exact(3 * hp));
-        let states = out.h.chunks_exact_mut(hp).zip(out.kept.chunks_exact_mut(hp));
+        let rows = out
+            .gates
+            .chunks_exact_mut(3 * hp)
+            .zip(gh.chunks_exact(3 * hp));
+        let states = out
+            .h
+            .chunks_exact_mut(hp)
+            .zip(out.kept.chunks_exact_mut(hp));
         for (r, ((g, gh), (hr, kept))) in rows.zip(states).enumerate() {
             let (rz, n) = g.split_at_mut(2 * hp);
             add_scaled(rz, &gh[..2 * hp], half());
@@ -183,7 +194,10 @@ impl GateCell for Gru {
         let zeros = vec![T::zero(); hp];
         let one = T::one();
         let rows = grad.dh.chunks_exact_mut(hp).zip(gates.chunks_exact(3 * hp));
-        let outs = grad.d_gh.chunks_exact_mut(3 * hp).zip(grad.d_gi.chunks_exact_mut(3 * hp));
+        let outs = grad
+            .d_gh
+            .chunks_exact_mut(3 * hp)
+            .zip(grad.d_gi.chunks_exact_mut(3 * hp));
         for (row, (((dh, g), gh_n), (d_gh, d_gi))) in
             rows.zip(kept.chunks_exact(hp)).zip(outs).enumerate()
         {
@@ -231,7 +245,11 @@ impl GateCell for Lstm {
 
     #[inline(always)]
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
-        for (g, gh) in out.gates.chunks_exact_mut(4 * hp).zip(gh.chunks_exact(4 * hp)) {
+        for (g, gh) in out
+            .gates
+            .chunks_exact_mut(4 * hp)
+            .zip(gh.chunks_exact(4 * hp))
+        {
             for k in 0..4 {
                 let scale = if k == 2 { T::one() } else { half() };
                 add_scaled(&mut g[k * hp..][..hp], &gh[k * hp..][..hp], scale);
@@ -240,7 +258,10 @@ impl GateCell for Lstm {
         T::tanh_in_place(out.gates);
         let zeros = vec![T::zero(); hp];
         let rows = out.gates.chunks_exact_mut(4 * hp);
-        let states = out.h.chunks_exact_mut(hp).zip(out.kept.chunks_exact_mut(hp));
+        let states = out
+            .h
+            .chunks_exact_mut(hp)
+            .zip(out.kept.chunks_exact_mut(hp));
         for (r, (g, (hr, c))) in rows.zip(states).enumerate() {
             for k in [0, 1, 3] {
                 to_sigmoid(&mut g[k * hp..][..hp]);
@@ -254,7 +275,11 @@ impl GateCell for Lstm {
             hr[..h].copy_from_slice(c);
         }
         T::tanh_in_place(out.h);
-        for (hr, g) in out.h.chunks_exact_mut(hp).zip(out.gates.chunks_exact(4 * hp)) {
+        for (hr, g) in out
+            .h
+            .chunks_exact_mut(hp)
+            .zip(out.gates.chunks_exact(4 * hp))
+        {
             let o = &g[3 * hp..][..h];
             hr[..h].iter_mut().zip(o).for_each(|(x, &o)| *x *= o);
         }
