@@ -258,21 +258,11 @@ impl GateCell for Lstm {
         T::tanh_in_place(out.gates);
         let zeros = vec![T::zero(); hp];
         let rows = out.gates.chunks_exact_mut(4 * hp);
-        let states = out
-            .h
-            .chunks_exact_mut(hp)
-            .zip(out.kept.chunks_exact_mut(hp));
+        let states = out.h.chunks_exact_mut(hp).zip(out.kept.chunks_exact_mut(hp));
         for (r, (g, (hr, c))) in rows.zip(states).enumerate() {
-            for k in [0, 1, 3] {
-                to_sigmoid(&mut g[k * hp..][..hp]);
-            }
             let c_prev = &row_or_zero(prev.kept, r, hp, &zeros)[..h];
-            let [i, f, cand] = groups(g, hp, h);
-            let c = &mut c[..h];
-            for j in 0..h {
-                c[j] = f[j] * c_prev[j] + i[j] * cand[j];
-            }
-            hr[..h].copy_from_slice(c);
+            let [i, f, cand, o] = groups_mut(g, hp, h);
+            lstm_cell_row(c_prev, (i, f, &*cand, o), &mut c[..h], &mut hr[..h]);
         }
         T::tanh_in_place(out.h);
         for (hr, g) in out
@@ -321,6 +311,37 @@ impl GateCell for Lstm {
                 &mut d_o[..h],
             );
         }
+    }
+}
+
+/// One row of [`Lstm::forward`] after the tanh of the gates: `i`, `f`, `o` from `tanh(x/2)` to
+/// `σ(x)` in place, `c = f ⊙ c_prev + i ⊙ g`, and `c` copied into `h` (for its tanh), in one
+/// pass (separate `&mut` arguments, as [`lstm_grad_row`]).
+#[inline(never)]
+fn lstm_cell_row<T: Elem>(
+    c_prev: &[T],
+    (i, f, cand, o): (&mut [T], &mut [T], &[T], &mut [T]),
+    c: &mut [T],
+    h_out: &mut [T],
+) {
+    let half = half::<T>();
+    let n = c.len();
+    let (c_prev, i, f, cand, o, h_out) = (
+        &c_prev[..n],
+        &mut i[..n],
+        &mut f[..n],
+        &cand[..n],
+        &mut o[..n],
+        &mut h_out[..n],
+    );
+    for j in 0..n {
+        let (si, sf) = (half * i[j] + half, half * f[j] + half);
+        i[j] = si;
+        f[j] = sf;
+        o[j] = half * o[j] + half;
+        let cj = sf * c_prev[j] + si * cand[j];
+        c[j] = cj;
+        h_out[j] = cj;
     }
 }
 
