@@ -438,7 +438,7 @@ fn forward<C: GateCell, T: Elem>(
     if b == 0 {
         return;
     }
-    let mut gh = vec![T::zero(); b * gp];
+    let mut gh = vec![T::zero(); if C::ADDITIVE { 0 } else { b * gp }];
     for s in 0..t {
         let (done_s, rest_s) = states.split_at_mut(s * b * hp);
         let (done_k, rest_k) = kept.split_at_mut(s * b * hp);
@@ -450,25 +450,30 @@ fn forward<C: GateCell, T: Elem>(
                 kept: Some(&done_k[(s - 1) * b * hp..]),
             }
         };
-        for row in gh.chunks_exact_mut(gp) {
-            row.copy_from_slice(b_hh);
-        }
-        if let Some(h_prev) = prev.h {
-            // gh (b×G·hp) += h_prev (b×H) · W_hhᵀ (H×G·hp).
-            matmul(
-                &mut gh,
-                true,
-                (h_prev, rows(hp)),
-                (w_t, rows(gp)),
-                (b, gp, h),
-            );
-        }
+        let gates = &mut gates[s * b * gp..][..b * gp];
+        let product = (b, gp, h);
+        let hidden = if C::ADDITIVE {
+            // gates (b×G·hp) += h_prev (b×H) · W_hhᵀ (H×G·hp); the cell adds b_hh.
+            if let Some(h_prev) = prev.h {
+                matmul(gates, true, (h_prev, rows(hp)), (w_t, rows(gp)), product);
+            }
+            b_hh
+        } else {
+            // gh (b×G·hp) = b_hh + h_prev (b×H) · W_hhᵀ (H×G·hp).
+            for row in gh.chunks_exact_mut(gp) {
+                row.copy_from_slice(b_hh);
+            }
+            if let Some(h_prev) = prev.h {
+                matmul(&mut gh, true, (h_prev, rows(hp)), (w_t, rows(gp)), product);
+            }
+            &gh
+        };
         let out = StepOut {
-            gates: &mut gates[s * b * gp..][..b * gp],
+            gates,
             h: &mut rest_s[..b * hp],
             kept: &mut rest_k[..b * hp],
         };
-        C::forward(out, &gh, prev, hp, h);
+        C::forward(out, hidden, prev, hp, h);
     }
 }
 

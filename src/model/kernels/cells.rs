@@ -58,12 +58,17 @@ pub trait GateCell: Send + Sync + 'static {
     const PARTS: usize;
     /// Whether `h_prev` also reaches `h` outside the gates (GRU), see [`StepGrad::dh`].
     const DIRECT: bool;
+    /// Whether the gates are `gi + gh` throughout (RNN, LSTM): then the hidden product is added
+    /// into the gates before [`GateCell::forward`], which gets only `b_hh` (one row) as `gh`.
+    const ADDITIVE: bool;
     /// Whether `∂loss/∂gi` differs from `∂loss/∂gh` (GRU, where `r` multiplies `gh_n`).
     const SEPARATE_INPUT_GRAD: bool;
     /// Name used in errors.
     const NAME: &'static str;
 
-    /// Activates one step of `b = gh.len() / (G·hp)` rows; `h` is the true width (≤ hp).
+    /// Activates one step of rows (`out.h.len() / hp` of them); `h` is the true width (≤ hp).
+    /// `gh` is the rows' hidden projections with `b_hh`, or for [`GateCell::ADDITIVE`] cells
+    /// `b_hh` alone.
     fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize);
 
     /// The gradients of one step's gate projections from `∂loss/∂h` (and, for the LSTM,
@@ -117,11 +122,14 @@ impl GateCell for Rnn {
     const PARTS: usize = 1;
     const DIRECT: bool = false;
     const SEPARATE_INPUT_GRAD: bool = false;
+    const ADDITIVE: bool = true;
     const NAME: &'static str = "rnn";
 
     #[inline(always)]
-    fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], _: Prev<'_, T>, _: usize, _: usize) {
-        add_scaled(out.gates, gh, T::one());
+    fn forward<T: Elem>(out: StepOut<'_, T>, b_hh: &[T], _: Prev<'_, T>, hp: usize, _: usize) {
+        for row in out.gates.chunks_exact_mut(hp) {
+            add_scaled(row, b_hh, T::one());
+        }
         T::tanh_in_place(out.gates);
         out.h.copy_from_slice(out.gates);
     }
@@ -150,6 +158,7 @@ impl GateCell for Gru {
     const PARTS: usize = 1;
     const DIRECT: bool = true;
     const SEPARATE_INPUT_GRAD: bool = true;
+    const ADDITIVE: bool = false;
     const NAME: &'static str = "gru";
 
     #[inline(always)]
@@ -241,18 +250,15 @@ impl GateCell for Lstm {
     const PARTS: usize = 2;
     const DIRECT: bool = false;
     const SEPARATE_INPUT_GRAD: bool = false;
+    const ADDITIVE: bool = true;
     const NAME: &'static str = "lstm";
 
     #[inline(always)]
-    fn forward<T: Elem>(out: StepOut<'_, T>, gh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
-        for (g, gh) in out
-            .gates
-            .chunks_exact_mut(4 * hp)
-            .zip(gh.chunks_exact(4 * hp))
-        {
+    fn forward<T: Elem>(out: StepOut<'_, T>, b_hh: &[T], prev: Prev<'_, T>, hp: usize, h: usize) {
+        for g in out.gates.chunks_exact_mut(4 * hp) {
             for k in 0..4 {
                 let scale = if k == 2 { T::one() } else { half() };
-                add_scaled(&mut g[k * hp..][..hp], &gh[k * hp..][..hp], scale);
+                add_scaled(&mut g[k * hp..][..hp], &b_hh[k * hp..][..hp], scale);
             }
         }
         T::tanh_in_place(out.gates);
