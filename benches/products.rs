@@ -30,7 +30,9 @@ fn time(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn values(n: usize) -> Vec<f32> {
-    (0..n).map(|i| (i * 7919 % 1000) as f32 / 1000.0 - 0.5).collect()
+    (0..n)
+        .map(|i| (i * 7919 % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
 }
 
 fn env(key: &str, default: usize) -> usize {
@@ -43,7 +45,9 @@ fn env(key: &str, default: usize) -> usize {
 fn main() {
     let (h, b, t) = (env("HIDDEN", 200), env("BATCH", 32), 35);
     let hp = h.next_multiple_of(16);
-    println!("### Matrix products per training step (hidden {h}, batch {b}, {t} steps, 1 thread)\n");
+    println!(
+        "### Matrix products per training step (hidden {h}, batch {b}, {t} steps, 1 thread)\n"
+    );
     println!("| cell | forward µs × {} | backward µs × {} | ∂W_hh µs × 1 | ms per step | GFLOP/s | ceiling steps/s |", t - 1, t - 1);
     println!("|---|---|---|---|---|---|---|");
     for (name, groups) in [("rnn", 1), ("gru", 3), ("lstm", 4)] {
@@ -51,7 +55,13 @@ fn main() {
         let k = (t - 1) * b;
         let (h_prev, w_t, mut gates) = (values(b * hp), values(h * gp), values(b * gp));
         let forward = time(200, || {
-            matmul(&mut gates, true, (&h_prev, rows(hp)), (&w_t, rows(gp)), (b, gp, h))
+            matmul(
+                &mut gates,
+                true,
+                (&h_prev, rows(hp)),
+                (&w_t, rows(gp)),
+                (b, gp, h),
+            )
         });
         let (d_gates, w_p, mut carry) = (values(b * gp), values(gp * hp), values(b * hp));
         let backward = time(200, || {
@@ -61,7 +71,13 @@ fn main() {
         let (all, states, mut d_w) = (values(k * gp), values(k * hp), values(gp * hp));
         let weight = time(10, || {
             let later = (&all[..], (1, gp as isize));
-            matmul_into((&mut d_w, hp), false, later, (&states, rows(hp)), (gp, h, k))
+            matmul_into(
+                (&mut d_w, hp),
+                false,
+                later,
+                (&states, rows(hp)),
+                (gp, h, k),
+            )
         });
         let step_ms = ((forward + backward) * (t - 1) as f64 + weight) / 1e3;
         let flops = 3.0 * 2.0 * (b * groups * h * h) as f64 * (t - 1) as f64;

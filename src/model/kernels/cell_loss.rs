@@ -22,7 +22,7 @@ use super::blocks::{for_each, for_each_summed, Blocks};
 use super::cells::{GateCell, Prev, StepGrad, StepOut};
 use super::gemm::{matmul, matmul_into, rows};
 use super::head::{self, Weight};
-use super::recurrence::padded;
+use super::recurrence::{pad_rows, padded};
 use super::{cpu_fwd_by_kernel, Elem, SliceKernel};
 
 /// Mean cross-entropy of a one-layer `C` model's predictions for `tokens` against `targets`.
@@ -138,7 +138,7 @@ impl<C: GateCell> CellLoss<C> {
         let parts = (0..C::PARTS)
             .map(|p| {
                 let values: Vec<T> = init.get(p)?.flatten_all()?.to_vec1()?;
-                Ok(pad_rows(&values, d.h, d.hp))
+                Ok(pad_rows(&values, d.h))
             })
             .collect::<Result<_>>()?;
         Ok(Some(parts))
@@ -208,13 +208,7 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
         let (states, rest) = rest.split_at_mut(n * hp);
         let (kept, d_logits) = rest.split_at_mut(n * hp);
         let blocks = &self.blocks;
-        let init_parts = |p: usize| -> Vec<Option<&[T]>> {
-            match &initial {
-                Some(parts) => blocks.split(&parts[p], hp).into_iter().map(Some).collect(),
-                None => vec![None; blocks.sizes().len()],
-            }
-        };
-        let (init_h, init_kept) = (init_parts(0), init_parts(C::PARTS - 1));
+        let inits = per_block(blocks, initial.as_deref(), hp);
         let mut items: Vec<_> = blocks
             .split(&self.targets, t)
             .into_iter()
@@ -222,14 +216,8 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
             .zip(blocks.split_mut(states, t * hp))
             .zip(blocks.split_mut(kept, t * hp))
             .zip(blocks.split_mut(d_logits, t * v))
-            .zip(init_h.into_iter().zip(init_kept))
-            .map(|(((((y, g), s), k), dl), (ih, ik))| {
-                let init = Prev {
-                    h: ih,
-                    kept: ik.filter(|_| C::PARTS > 1),
-                };
-                (y, g, s, k, dl, init, 0.0)
-            })
+            .zip(inits)
+            .map(|(((((y, g), s), k), dl), init)| (y, g, s, k, dl, init, 0.0))
             .collect();
         let (w_t, b_hh) = hidden_projection(w, d, C::GROUPS);
         for_each(&mut items, |(y, g, s, k, dl, init, loss)| {
@@ -303,13 +291,7 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
             data: out,
             stride: h + 1,
         };
-        let init_parts = |p: usize| -> Vec<Option<&[T]>> {
-            match &initial {
-                Some(parts) => blocks.split(&parts[p], hp).into_iter().map(Some).collect(),
-                None => vec![None; blocks.sizes().len()],
-            }
-        };
-        let (init_h, init_kept) = (init_parts(0), init_parts(C::PARTS - 1));
+        let inits = per_block(blocks, initial.as_deref(), hp);
         let mut items: Vec<_> = blocks
             .split(&fwd.tokens, t)
             .into_iter()
@@ -317,14 +299,8 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
             .zip(blocks.split(states, t * hp))
             .zip(blocks.split(kept, t * hp))
             .zip(blocks.split(d_logits, t * v))
-            .zip(init_h.into_iter().zip(init_kept))
-            .map(|(((((x, g), s), k), dl), (ih, ik))| {
-                let init = Prev {
-                    h: ih,
-                    kept: ik.filter(|_| C::PARTS > 1),
-                };
-                (x, g, s, k, dl, init)
-            })
+            .zip(inits)
+            .map(|(((((x, g), s), k), dl), init)| (x, g, s, k, dl, init))
             .collect();
         let (table_len, w_len) = (self.vocab_in * gh, gh * h1);
         let len = table_len + w_len + v * h1;
@@ -367,14 +343,32 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
     }
 }
 
-/// `values` (rows of `h`) with each row padded to `hp` with zeros.
-fn pad_rows<T: Elem>(values: &[T], h: usize, hp: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(values.len() / h.max(1) * hp);
-    for row in values.chunks_exact(h) {
-        out.extend_from_slice(row);
-        out.extend(std::iter::repeat_n(T::zero(), hp - h));
-    }
-    out
+/// The state each block starts from: its rows of the padded initial parts (`h`, and `c` for
+/// the LSTM), or zeros.
+fn per_block<'a, T: Elem>(
+    blocks: &Blocks,
+    initial: Option<&'a [Vec<T>]>,
+    hp: usize,
+) -> Vec<Prev<'a, T>> {
+    let Some(parts) = initial else {
+        return vec![
+            Prev {
+                h: None,
+                kept: None
+            };
+            blocks.sizes().len()
+        ];
+    };
+    let kept: Vec<Option<&[T]>> = match parts.get(1) {
+        Some(c) => blocks.split(c, hp).into_iter().map(Some).collect(),
+        None => vec![None; blocks.sizes().len()],
+    };
+    blocks
+        .split(&parts[0], hp)
+        .into_iter()
+        .zip(kept)
+        .map(|(h, kept)| Prev { h: Some(h), kept })
+        .collect()
 }
 
 /// Appends the input projections of `tokens` to `out`: their rows of `table` (`V×G·H`), each

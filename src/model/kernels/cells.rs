@@ -264,7 +264,10 @@ impl GateCell for Lstm {
         T::tanh_in_place(out.gates);
         let zeros = vec![T::zero(); hp];
         let rows = out.gates.chunks_exact_mut(4 * hp);
-        let states = out.h.chunks_exact_mut(hp).zip(out.kept.chunks_exact_mut(hp));
+        let states = out
+            .h
+            .chunks_exact_mut(hp)
+            .zip(out.kept.chunks_exact_mut(hp));
         for (r, (g, (hr, c))) in rows.zip(states).enumerate() {
             let c_prev = &row_or_zero(prev.kept, r, hp, &zeros)[..h];
             let [i, f, cand, o] = groups_mut(g, hp, h);

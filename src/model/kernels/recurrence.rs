@@ -178,7 +178,7 @@ fn copy_rows<T: Copy>(src: &[T], from: usize, dst: &mut [T], to: usize, h: usize
 }
 
 /// `src` (rows of `h`) with its rows padded to `padded(h)` with zeros.
-fn pad_rows<T: Elem>(src: &[T], h: usize) -> Vec<T> {
+pub(super) fn pad_rows<T: Elem>(src: &[T], h: usize) -> Vec<T> {
     let hp = padded(h);
     let mut out = Vec::with_capacity(src.len() / h.max(1) * hp);
     for row in src.chunks_exact(h) {
