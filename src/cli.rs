@@ -49,6 +49,23 @@ pub struct RunArgs {
     /// Language of summary.md.
     #[arg(long, value_enum, default_value = "en")]
     pub lang: Lang,
+    /// Where trials run: worker processes on this machine, or tasks of Slurm job arrays (the
+    /// grid file's `slurm` section sets partition, CPUs, memory, time limit, …).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorKind,
+    /// With `--executor slurm`: submit, then exit instead of following the trials (`sweep
+    /// status` and `sweep report` work at any time; running the sweep again follows them).
+    #[arg(long)]
+    pub detach: bool,
+}
+
+/// Where trials run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    /// Worker processes on this machine (`--jobs` at once).
+    Local,
+    /// Slurm job arrays over a results folder that every node sees.
+    Slurm,
 }
 
 /// Subcommands.
@@ -78,7 +95,12 @@ pub enum Command {
     #[command(hide = true)]
     Worker {
         /// The trial folder, holding config.json.
-        trial_dir: PathBuf,
+        #[arg(required_unless_present = "task_list")]
+        trial_dir: Option<PathBuf>,
+        /// A file of trial folders, one per line: train the one on line
+        /// `$SLURM_ARRAY_TASK_ID` (counting from 0), as the tasks of a Slurm job array do.
+        #[arg(long, conflicts_with = "trial_dir", value_name = "FILE")]
+        task_list: Option<PathBuf>,
     },
 }
 

@@ -15,7 +15,10 @@ fn main() -> ExitCode {
         Some(Command::Status { dir }) => commands::status::run(dir),
         Some(Command::Params(args)) => commands::params::run(args),
         Some(Command::Sample(args)) => commands::sample::run(args),
-        Some(Command::Worker { trial_dir }) => commands::worker::run(trial_dir),
+        Some(Command::Worker {
+            trial_dir,
+            task_list,
+        }) => commands::worker::run(trial_dir.as_deref(), task_list.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

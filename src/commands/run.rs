@@ -6,10 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::exit;
-use crate::cli::RunArgs;
+use crate::cli::{ExecutorKind, RunArgs};
 use crate::data::Corpus;
 use crate::executor::progress::{self, TrialLine};
-use crate::executor::{LocalExecutor, Outcome};
+use crate::executor::{LocalExecutor, Outcome, SlurmExecutor, SlurmRun};
 use crate::report;
 use crate::spec::{GridSpec, Plan, TrialConfig};
 use crate::store::{Manifest, Store, TrialState, TrialStatus};
@@ -67,6 +67,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let corpus =
         Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?;
     let plan = Plan::build(&spec, &corpus)?;
+    if args.detach && args.executor != ExecutorKind::Slurm {
+        anyhow::bail!("--detach needs --executor slurm: local trials stop with the sweep");
+    }
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
@@ -123,11 +126,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     t.to_run
         .sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
     if !t.to_run.is_empty() {
-        eprintln!(
-            "training {} trials, {} at a time",
-            t.to_run.len(),
-            jobs.min(t.to_run.len())
-        );
+        let slurm = args.executor == ExecutorKind::Slurm;
+        if slurm {
+            eprintln!("training {} trials on Slurm", t.to_run.len());
+        } else {
+            eprintln!(
+                "training {} trials, {} at a time",
+                t.to_run.len(),
+                jobs.min(t.to_run.len())
+            );
+        }
         let lines = t
             .to_run
             .iter()
@@ -137,11 +145,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             })
             .collect();
         let mut reporter = progress::for_stderr(lines);
-        let executor = LocalExecutor::new(jobs)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let ran = runtime.block_on(executor.run(&store, &t.to_run, reporter.as_mut()))?;
+        let ran = if slurm {
+            let executor = SlurmExecutor::new(spec.slurm.clone(), &plan.name)?;
+            match executor.run(&store, &t.to_run, reporter.as_mut(), args.detach)? {
+                SlurmRun::Followed(ran) => ran,
+                SlurmRun::Detached { jobs } => {
+                    reporter.finish();
+                    eprintln!(
+                        "detached: Slurm job arrays {} train the trials. `sweep status {}` shows \
+                         where they are; run this command again to follow them and write the \
+                         reports (or `sweep report {}` at any time)",
+                        jobs.join(" "),
+                        args.out.display(),
+                        args.out.display()
+                    );
+                    return Ok(exit::OK);
+                }
+            }
+        } else {
+            let executor = LocalExecutor::new(jobs)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(executor.run(&store, &t.to_run, reporter.as_mut()))?
+        };
         reporter.finish();
         interrupted = ran.interrupted;
         let failed = ran

@@ -1,22 +1,32 @@
-//! `sweep worker <trial-dir>`: train one trial folder.
+//! `sweep worker <trial-dir>`: train one trial folder; or `sweep worker --task-list FILE`, the
+//! folder on line `$SLURM_ARRAY_TASK_ID` of FILE (a task of a Slurm job array).
 //!
 //! SIGTERM or SIGINT makes the worker checkpoint and exit. Started by a local sweep (which
 //! sets `SWEEP_PARENT_PID`), it also gets SIGTERM when that sweep dies, even by `kill -9`, so
 //! no orphan keeps training a trial that a new sweep will pick up.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::exit;
 use crate::executor::protocol::OrchestratorMessage;
+use crate::executor::slurm::TASK_ID_ENV;
 use crate::executor::worker::{self, WorkerEnd};
 
 /// Environment variable holding the PID of the orchestrator that started this worker.
 pub const PARENT_PID_ENV: &str = "SWEEP_PARENT_PID";
 
-/// Runs the worker: exit 0 completed, 1 failed (recorded), 3 interrupted (checkpointed).
-pub fn run(trial_dir: &Path) -> anyhow::Result<u8> {
+/// Runs the worker on `trial_dir`, or on the folder `task_list` names for this Slurm array
+/// task: exit 0 completed, 1 failed (recorded), 3 interrupted (checkpointed).
+pub fn run(trial_dir: Option<&Path>, task_list: Option<&Path>) -> anyhow::Result<u8> {
+    let trial_dir = match (trial_dir, task_list) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(list)) => from_task_list(list)?,
+        (None, None) => anyhow::bail!("a trial folder or --task-list is required"),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone())?;
@@ -27,12 +37,37 @@ pub fn run(trial_dir: &Path) -> anyhow::Result<u8> {
     {
         stop_when_parent_dies(parent, &stop);
     }
+    // A Slurm task trains on the CPUs it was given.
+    if let Some(cpus) = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
+        crate::model::kernels::set_thread_budget(cpus);
+    }
     follow_thread_budget();
-    Ok(match worker::run(trial_dir, &stop)? {
+    Ok(match worker::run(&trial_dir, &stop)? {
         WorkerEnd::Completed => exit::OK,
         WorkerEnd::Failed => exit::TRIALS_FAILED,
         WorkerEnd::Interrupted => exit::WORKER_INTERRUPTED,
     })
+}
+
+/// The trial folder on line `$SLURM_ARRAY_TASK_ID` (from 0) of `list`.
+fn from_task_list(list: &Path) -> anyhow::Result<PathBuf> {
+    let index: usize = std::env::var(TASK_ID_ENV)
+        .ok()
+        .and_then(|i| i.parse().ok())
+        .with_context(|| format!("--task-list needs ${TASK_ID_ENV} (set by Slurm for array tasks)"))?;
+    let text = std::fs::read_to_string(list)
+        .with_context(|| format!("cannot read the task list {}", list.display()))?;
+    let line = text.lines().nth(index).with_context(|| {
+        format!(
+            "the task list {} has {} lines, no line for task {index}",
+            list.display(),
+            text.lines().count()
+        )
+    })?;
+    Ok(PathBuf::from(line))
 }
 
 /// Applies the thread budgets the orchestrator writes to stdin, on a background thread (no

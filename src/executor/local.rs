@@ -358,7 +358,7 @@ impl Worker {
 }
 
 /// Writes a failed `result.json` for a worker that could not write one itself.
-fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
+pub(crate) fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
     let steps_done = dir.metrics_readable().0.last().map_or(0, |r| r.step);
     let result = TrialResult {
         status: TrialStatus::Failed,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
+use super::slurm::SlurmOptions;
 use crate::data::CorpusSource;
 
 /// Keys allowed at the top level of a grid file.
@@ -20,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "seeds",
     "checkpoint_every",
     "max_retries",
+    "slurm",
 ];
 
 /// A validated grid file.
@@ -37,6 +39,8 @@ pub struct GridSpec {
     pub axes: Vec<Axis>,
     /// How trials are run; does not change their results, so not part of trial ids.
     pub run: RunOptions,
+    /// How trials are submitted with `--executor slurm`.
+    pub slurm: SlurmOptions,
 }
 
 /// One swept parameter and the values it takes.
@@ -192,6 +196,11 @@ impl GridSpec {
             }
         }
 
+        let slurm = match top.get("slurm") {
+            Some(v) => SlurmOptions::from_json(v).map_err(|(key, m)| invalid(&key, m))?,
+            None => SlurmOptions::default(),
+        };
+
         Ok(GridSpec {
             path: path.to_path_buf(),
             name,
@@ -199,6 +208,7 @@ impl GridSpec {
             base,
             axes,
             run,
+            slurm,
         })
     }
 
@@ -329,7 +339,7 @@ mod tests {
             (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm (did you mean `seeds`?)"),
             (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
             (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),

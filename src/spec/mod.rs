@@ -4,7 +4,9 @@
 pub mod grid_file;
 pub mod params;
 pub mod plan;
+pub mod slurm;
 
 pub use grid_file::{GridSpec, SpecError};
 pub use params::{Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig};
+pub use slurm::SlurmOptions;
