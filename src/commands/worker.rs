@@ -57,7 +57,9 @@ fn from_task_list(list: &Path) -> anyhow::Result<PathBuf> {
     let index: usize = std::env::var(TASK_ID_ENV)
         .ok()
         .and_then(|i| i.parse().ok())
-        .with_context(|| format!("--task-list needs ${TASK_ID_ENV} (set by Slurm for array tasks)"))?;
+        .with_context(|| {
+            format!("--task-list needs ${TASK_ID_ENV} (set by Slurm for array tasks)")
+        })?;
     let text = std::fs::read_to_string(list)
         .with_context(|| format!("cannot read the task list {}", list.display()))?;
     let line = text.lines().nth(index).with_context(|| {

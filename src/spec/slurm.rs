@@ -60,9 +60,12 @@ impl SlurmOptions {
         for (key, v) in obj {
             let fail = |what: &str| (at(key), format!("expected {what}, got {}", describe(v)));
             match key.as_str() {
-                "partition" => out.partition = Some(word(v).ok_or_else(|| fail("a partition name"))?),
+                "partition" => {
+                    out.partition = Some(word(v).ok_or_else(|| fail("a partition name"))?)
+                }
                 "cpus_per_task" => {
-                    out.cpus_per_task = count(v, 1024).ok_or_else(|| fail("an integer from 1 to 1024"))?
+                    out.cpus_per_task =
+                        count(v, 1024).ok_or_else(|| fail("an integer from 1 to 1024"))?
                 }
                 "memory" => {
                     let m = word(v).filter(|m| is_memory(m));
@@ -71,7 +74,9 @@ impl SlurmOptions {
                 "time_limit" => {
                     let t = word(v).filter(|t| is_time(t));
                     out.time_limit = Some(t.ok_or_else(|| {
-                        fail("a Slurm time such as \"90\" (minutes), \"02:00:00\" or \"1-00:00:00\"")
+                        fail(
+                            "a Slurm time such as \"90\" (minutes), \"02:00:00\" or \"1-00:00:00\"",
+                        )
                     })?)
                 }
                 "max_parallel" => {
@@ -80,7 +85,9 @@ impl SlurmOptions {
                 }
                 "sbatch_args" => {
                     let list = v.as_array().and_then(|a| {
-                        a.iter().map(|x| x.as_str().map(String::from)).collect::<Option<Vec<_>>>()
+                        a.iter()
+                            .map(|x| x.as_str().map(String::from))
+                            .collect::<Option<Vec<_>>>()
                     });
                     out.sbatch_args = list.ok_or_else(|| fail("a list of strings"))?
                 }
@@ -107,7 +114,9 @@ fn word(v: &Value) -> Option<String> {
 }
 
 fn count(v: &Value, max: u64) -> Option<u32> {
-    v.as_u64().filter(|n| (1..=max).contains(n)).map(|n| n as u32)
+    v.as_u64()
+        .filter(|n| (1..=max).contains(n))
+        .map(|n| n as u32)
 }
 
 /// `sbatch --mem` sizes: digits with an optional K, M, G or T.
@@ -144,18 +153,41 @@ mod tests {
         assert_eq!(o.memory.as_deref(), Some("4G"));
         assert_eq!(o.time_limit.as_deref(), Some("1-02:00:00"));
         assert_eq!(o.sbatch_args, ["--qos=short"]);
-        assert_eq!(SlurmOptions::from_json(&json!({})).unwrap(), SlurmOptions::default());
+        assert_eq!(
+            SlurmOptions::from_json(&json!({})).unwrap(),
+            SlurmOptions::default()
+        );
     }
 
     #[test]
     fn errors_name_the_key_and_what_was_expected() {
         let cases = [
             (json!({"memory": "lots"}), "slurm.memory", "a size such as"),
-            (json!({"time_limit": "1h"}), "slurm.time_limit", "a Slurm time"),
-            (json!({"cpus_per_task": 0}), "slurm.cpus_per_task", "from 1 to 1024"),
-            (json!({"max_paralel": 2}), "slurm.max_paralel", "did you mean `max_parallel`"),
-            (json!({"sbatch_args": "--qos=x"}), "slurm.sbatch_args", "a list of strings"),
-            (json!({"partition": "a b"}), "slurm.partition", "a partition name"),
+            (
+                json!({"time_limit": "1h"}),
+                "slurm.time_limit",
+                "a Slurm time",
+            ),
+            (
+                json!({"cpus_per_task": 0}),
+                "slurm.cpus_per_task",
+                "from 1 to 1024",
+            ),
+            (
+                json!({"max_paralel": 2}),
+                "slurm.max_paralel",
+                "did you mean `max_parallel`",
+            ),
+            (
+                json!({"sbatch_args": "--qos=x"}),
+                "slurm.sbatch_args",
+                "a list of strings",
+            ),
+            (
+                json!({"partition": "a b"}),
+                "slurm.partition",
+                "a partition name",
+            ),
             (json!([1]), "slurm", "a JSON object"),
         ];
         for (value, key, message) in cases {

@@ -172,13 +172,26 @@ mod tests {
     fn squeue_lines_with_ranges_expand_to_tasks() {
         let out = "41|0|RUNNING|sweep:ab\n41|2-4%2|PENDING|sweep:ab\n41|[6,8]|PENDING|sweep:ab\n";
         let tasks = parse_squeue(out);
-        let listed: Vec<(usize, &str)> = tasks.iter().map(|t| (t.index, t.state.as_str())).collect();
+        let listed: Vec<(usize, &str)> =
+            tasks.iter().map(|t| (t.index, t.state.as_str())).collect();
         assert_eq!(
             listed,
-            [(0, "RUNNING"), (2, "PENDING"), (3, "PENDING"), (4, "PENDING"), (6, "PENDING"), (8, "PENDING")]
+            [
+                (0, "RUNNING"),
+                (2, "PENDING"),
+                (3, "PENDING"),
+                (4, "PENDING"),
+                (6, "PENDING"),
+                (8, "PENDING")
+            ]
         );
-        assert!(tasks.iter().all(|t| t.job == "41" && t.comment == "sweep:ab" && t.live()));
-        let done = TaskState { state: "TIMEOUT".into(), ..tasks[0].clone() };
+        assert!(tasks
+            .iter()
+            .all(|t| t.job == "41" && t.comment == "sweep:ab" && t.live()));
+        let done = TaskState {
+            state: "TIMEOUT".into(),
+            ..tasks[0].clone()
+        };
         assert!(!done.live());
     }
 }

@@ -166,11 +166,16 @@ impl SlurmExecutor {
                 self.interrupted(&jobs_of_live(tracked), reporter);
                 break;
             }
-            let states: HashMap<(String, usize), TaskState> = commands::squeue(&jobs_of_live(tracked))?
-                .into_iter()
-                .filter(|t| ledger.token_of(&t.job).is_some_and(|tok| t.comment == comment(&tok)))
-                .map(|t| ((t.job.clone(), t.index), t))
-                .collect();
+            let states: HashMap<(String, usize), TaskState> =
+                commands::squeue(&jobs_of_live(tracked))?
+                    .into_iter()
+                    .filter(|t| {
+                        ledger
+                            .token_of(&t.job)
+                            .is_some_and(|tok| t.comment == comment(&tok))
+                    })
+                    .map(|t| ((t.job.clone(), t.index), t))
+                    .collect();
             let mut again = Vec::new();
             for (i, (trial, t)) in trials.iter().zip(tracked.iter_mut()).enumerate() {
                 if t.done {
@@ -260,13 +265,14 @@ impl SlurmExecutor {
             return;
         }
         let list = jobs.join(" ");
-        let cancel = std::io::stdin().is_terminal() && {
-            eprint!("\ncancel the Slurm job arrays {list} (their trials keep their checkpoints)? [y/N] ");
-            let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut answer);
-            matches!(answer.trim(), "y" | "Y" | "yes")
-        };
+        let cancel = std::io::stdin().is_terminal()
+            && {
+                eprint!("\ncancel the Slurm job arrays {list} (their trials keep their checkpoints)? [y/N] ");
+                let _ = std::io::stderr().flush();
+                let mut answer = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut answer);
+                matches!(answer.trim(), "y" | "Y" | "yes")
+            };
         if cancel {
             match commands::scancel(jobs) {
                 Ok(()) => reporter.notice(&format!("cancelled {list}")),
@@ -423,7 +429,13 @@ fn jobs_of_live(tracked: &[Tracked]) -> Vec<String> {
 /// `s` made safe for a job name: letters, digits, `-`, `_`, `.`.
 fn shell_word(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -481,13 +493,20 @@ impl Ledger {
 
     fn token_of(&self, job: &str) -> Option<String> {
         let subs = self.submissions.lock().expect("no panics while held");
-        subs.iter().rev().find(|s| s.job == job).map(|s| s.token.clone())
+        subs.iter()
+            .rev()
+            .find(|s| s.job == job)
+            .map(|s| s.token.clone())
     }
 
     /// The trials that a live task of a recorded submission holds, with that task (the latest
     /// submission wins).
     fn live_tasks(&self) -> anyhow::Result<HashMap<String, (String, usize)>> {
-        let subs = self.submissions.lock().expect("no panics while held").clone();
+        let subs = self
+            .submissions
+            .lock()
+            .expect("no panics while held")
+            .clone();
         let jobs: Vec<String> = subs
             .iter()
             .map(|s| s.job.clone())

@@ -1,0 +1,314 @@
+//! End-to-end tests of `--executor slurm` against a real Slurm (`scripts/slurm-up.sh` brings up
+//! a one-node cluster; `.ci/run` runs it first). Without a Slurm that answers, each test says
+//! so on stderr and passes without checking anything.
+//!
+//! The tests take turns (one Slurm node, two CPUs), and compare with local runs of the same
+//! grid: trials are deterministic, so a sweep through job arrays — interrupted or not — must
+//! give the local numbers exactly.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::Workspace;
+
+/// One Slurm test at a time.
+static SLURM: Mutex<()> = Mutex::new(());
+
+/// True when `sinfo` lists a usable node; otherwise prints why the test is skipped.
+fn slurm_available(test: &str) -> bool {
+    let out = Command::new("sinfo")
+        .args(["--noheader", "--format=%t"])
+        .stdin(Stdio::null())
+        .output();
+    let up = out.is_ok_and(|o| {
+        o.status.success()
+            && String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|s| ["idle", "mix", "alloc"].contains(&s.trim()))
+    });
+    if !up {
+        eprintln!("SKIPPED {test}: no Slurm here (run scripts/slurm-up.sh as root to test it)");
+    }
+    up
+}
+
+const TINY: &str = r#"{
+  "name": "tiny",
+  "base": { "seq_len": 35, "lr": 0.01, "steps": 40, "eval_every": 20 },
+  "grid": { "hidden": [8, 16], "batch_size": [4, 8] }
+}"#;
+
+/// Two trials of about 10 s each (hidden 300, batch 64), checkpointing every 50 steps.
+const SLOW: &str = r#"{
+  "name": "slow",
+  "base": { "hidden": 300, "batch_size": 64, "steps": 400, "eval_every": 200 },
+  "checkpoint_every": 50,
+  "grid": { "seed": [0, 1] }
+}"#;
+
+/// `sweep GRID --out results --executor slurm ARGS...`, started in the background.
+fn start(ws: &Workspace, grid: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg(grid)
+        .arg("--out")
+        .arg(ws.results())
+        .args(["--executor", "slurm"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// trials.csv by trial id.
+fn trials(ws: &Workspace) -> HashMap<String, HashMap<String, String>> {
+    ws.csv("trials.csv")
+        .into_iter()
+        .map(|row| (row["id"].clone(), row))
+        .collect()
+}
+
+/// The same grid run locally, in a workspace of its own.
+fn local_run(grid: &str) -> Workspace {
+    let ws = Workspace::new();
+    let path = ws.write("grid.json", grid);
+    ws.sweep(&path, &[]).expect_code(0);
+    ws
+}
+
+/// Every trial has the local run's status and numbers.
+fn assert_same_numbers(slurm: &Workspace, local: &Workspace) {
+    let (a, b) = (trials(slurm), trials(local));
+    assert_eq!(a.len(), b.len());
+    for (id, row) in &b {
+        let other = &a[id];
+        for key in [
+            "status",
+            "steps_done",
+            "final_train_ppl",
+            "final_heldout_ppl",
+        ] {
+            assert_eq!(other[key], row[key], "trial {id}: {key}");
+        }
+    }
+}
+
+/// The submissions recorded in `slurm/arrays.jsonl`.
+fn submissions(ws: &Workspace) -> Vec<serde_json::Value> {
+    ws.read("slurm/arrays.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until trial `id` of the results has at least `rows` metric rows.
+fn wait_for_rows(ws: &Workspace, id: &str, rows: usize) {
+    let metrics = ws.results().join("trials").join(id).join("metrics.csv");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n = std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count());
+        if n > rows {
+            return;
+        }
+        assert!(Instant::now() < deadline, "trial {id} did not train");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_sweep_through_job_arrays_writes_what_a_local_run_writes() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("a_sweep_through_job_arrays_writes_what_a_local_run_writes") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", TINY);
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("submitted 4 trials as Slurm job array"),
+        "{}",
+        run.stderr()
+    );
+    for file in [
+        "summary.md",
+        "trials.csv",
+        "curves.csv",
+        "curves.png",
+        "heatmap.png",
+    ] {
+        assert!(ws.results().join(file).exists(), "{file}");
+    }
+    let subs = submissions(&ws);
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0]["trials"].as_array().unwrap().len(), 4);
+    assert_same_numbers(&ws, &local_run(TINY));
+    // Nothing left to do: a second run submits nothing.
+    let again = ws.sweep(&grid, &["--executor", "slurm"]);
+    again.expect_code(0);
+    assert!(
+        again.stderr().contains("4 already completed"),
+        "{}",
+        again.stderr()
+    );
+    assert_eq!(submissions(&ws).len(), 1);
+}
+
+#[test]
+fn a_failing_trial_is_recorded_and_the_others_complete() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("a_failing_trial_is_recorded_and_the_others_complete") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "grid.json",
+        r#"{ "base": { "hidden": 8, "batch_size": 4, "steps": 30, "eval_every": 10 },
+             "grid": { "lr": [0.01, 1e38] } }"#,
+    );
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(1);
+    let rows = ws.csv("trials.csv");
+    let status = |lr: &str| {
+        rows.iter()
+            .find(|r| r["lr"].parse::<f64>().unwrap() == lr.parse::<f64>().unwrap())
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("0.01"), "completed");
+    assert_eq!(status("1e38"), "failed");
+    assert!(ws.read("summary.md").contains("became NaN"));
+}
+
+#[test]
+fn a_task_cancelled_mid_run_is_submitted_again_and_resumes_exactly() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("a_task_cancelled_mid_run_is_submitted_again_and_resumes_exactly") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", SLOW);
+    let child = start(&ws, &grid, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ws.results().join("slurm/arrays.jsonl").exists() {
+        assert!(Instant::now() < deadline, "nothing submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let first = submissions(&ws).remove(0);
+    let (job, trial) = (
+        first["job"].as_str().unwrap(),
+        first["trials"][0].as_str().unwrap(),
+    );
+    // Past the first checkpoint (step 50), then cancel that task alone.
+    wait_for_rows(&ws, trial, 60);
+    let cancelled = Command::new("scancel")
+        .arg(format!("{job}_0"))
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(cancelled.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("without a result; retrying"), "{stderr}");
+    let subs = submissions(&ws);
+    assert_eq!(subs.len(), 2, "one array, then the cancelled trial again");
+    assert_eq!(subs[1]["trials"][0], trial);
+    assert_same_numbers(&ws, &local_run(SLOW));
+}
+
+#[test]
+fn a_killed_orchestrator_is_resumed_by_following_the_live_array() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("a_killed_orchestrator_is_resumed_by_following_the_live_array") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", SLOW);
+    let mut child = start(&ws, &grid, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ws.results().join("slurm/arrays.jsonl").exists() {
+        assert!(Instant::now() < deadline, "nothing submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let trial = submissions(&ws)[0]["trials"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for_rows(&ws, &trial, 20);
+    child.kill().unwrap(); // SIGKILL: the tasks keep running on Slurm.
+    child.wait().unwrap();
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("2 trials are still queued or running on Slurm"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(submissions(&ws).len(), 1, "nothing submitted twice");
+    assert_same_numbers(&ws, &local_run(SLOW));
+}
+
+#[test]
+fn detach_submits_and_returns_and_a_later_run_writes_the_reports() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("detach_submits_and_returns_and_a_later_run_writes_the_reports") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", TINY);
+    let run = ws.sweep(&grid, &["--executor", "slurm", "--detach"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains("detached: Slurm job arrays"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!ws.results().join("summary.md").exists());
+    assert_eq!(submissions(&ws).len(), 1);
+    let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg("status")
+        .arg(ws.results())
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    // Following again: the trials finish (or have finished) without a second submission.
+    ws.sweep(&grid, &["--executor", "slurm"]).expect_code(0);
+    assert_eq!(submissions(&ws).len(), 1);
+    assert_same_numbers(&ws, &local_run(TINY));
+}
+
+#[test]
+fn without_slurm_commands_the_error_says_what_is_missing() {
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", TINY);
+    let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg(&grid)
+        .arg("--out")
+        .arg(ws.results())
+        .args(["--executor", "slurm"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`squeue` was not found") || stderr.contains("`sbatch` was not found"),
+        "{stderr}"
+    );
+    let local = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .arg(&grid)
+        .args(["--detach", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(local.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&local.stderr).contains("--detach needs --executor slurm"));
+}
