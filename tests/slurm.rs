@@ -312,3 +312,57 @@ fn without_slurm_commands_the_error_says_what_is_missing() {
     assert_eq!(local.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&local.stderr).contains("--detach needs --executor slurm"));
 }
+
+#[test]
+fn a_refused_submission_shows_slurms_message() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("a_refused_submission_shows_slurms_message") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "grid.json",
+        r#"{ "base": { "hidden": 8, "batch_size": 4, "steps": 10 },
+             "slurm": { "partition": "no-such-partition" } }"#,
+    );
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(2);
+    let stderr = run.stderr();
+    assert!(stderr.contains("Slurm refused the submission"), "{stderr}");
+    assert!(stderr.contains("invalid partition"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run") {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", SLOW);
+    let child = start(&ws, &grid, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ws.results().join("slurm/arrays.jsonl").exists() {
+        assert!(Instant::now() < deadline, "nothing submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let trial = submissions(&ws)[0]["trials"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for_rows(&ws, &trial, 10);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("left running on Slurm"), "{stderr}");
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(0);
+    assert_eq!(
+        submissions(&ws).len(),
+        1,
+        "the running array was followed, not resubmitted"
+    );
+    assert_same_numbers(&ws, &local_run(SLOW));
+}

@@ -528,3 +528,43 @@ impl Ledger {
         Ok(live)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_script_carries_the_grid_files_settings() {
+        let executor = SlurmExecutor {
+            exe: PathBuf::from("/opt/it's/sweep"),
+            options: SlurmOptions {
+                partition: Some("gpu".into()),
+                cpus_per_task: 4,
+                memory: Some("8G".into()),
+                time_limit: Some("02:00:00".into()),
+                max_parallel: Some(3),
+                sbatch_args: vec!["--qos=short".into()],
+            },
+            name: "my grid".into(),
+            poll: Duration::from_secs(1),
+        };
+        let script = executor.script(
+            "ab12",
+            Path::new("/r/slurm/ab12"),
+            Path::new("/r/slurm/ab12/tasks.txt"),
+        );
+        for line in [
+            "#SBATCH --job-name=sweep-my_grid",
+            "#SBATCH --comment=sweep:ab12",
+            "#SBATCH --output=/r/slurm/ab12/task-%a.out",
+            "#SBATCH --cpus-per-task=4",
+            "#SBATCH --partition=gpu",
+            "#SBATCH --mem=8G",
+            "#SBATCH --time=02:00:00",
+            "exec '/opt/it'\\''s/sweep' worker --task-list '/r/slurm/ab12/tasks.txt'",
+        ] {
+            assert!(script.lines().any(|l| l == line), "{line} not in\n{script}");
+        }
+        assert!(script.starts_with("#!/bin/sh\n"));
+    }
+}
