@@ -366,3 +366,41 @@ fn ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run() {
     );
     assert_same_numbers(&ws, &local_run(SLOW));
 }
+
+#[test]
+fn a_pending_task_cancelled_alone_is_noticed_and_submitted_again() {
+    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_available("a_pending_task_cancelled_alone_is_noticed_and_submitted_again") {
+        return;
+    }
+    let ws = Workspace::new();
+    // One task at a time, so the second waits as PENDING.
+    let grid = ws.write(
+        "grid.json",
+        SLOW.replace(
+            r#""checkpoint_every": 50,"#,
+            r#""checkpoint_every": 50, "slurm": { "max_parallel": 1 },"#,
+        ),
+    );
+    let child = start(&ws, &grid, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ws.results().join("slurm/arrays.jsonl").exists() {
+        assert!(Instant::now() < deadline, "nothing submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let first = submissions(&ws).remove(0);
+    let job = first["job"].as_str().unwrap().to_string();
+    wait_for_rows(&ws, first["trials"][0].as_str().unwrap(), 5);
+    let cancelled = Command::new("scancel")
+        .arg(format!("{job}_1"))
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(cancelled.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("Slurm task {job}_1")), "{stderr}");
+    assert_eq!(submissions(&ws).len(), 2);
+    assert_same_numbers(&ws, &local_run(SLOW));
+}

@@ -24,7 +24,9 @@ struct Triage {
     retried_failed: Vec<String>,
 }
 
-fn triage(store: &Store, plan: &Plan, retry_failed: bool) -> Triage {
+/// With `on_slurm`, a trial held by a running worker is not worth a warning: it is most likely
+/// a task of this sweep's array, which the Slurm executor follows.
+fn triage(store: &Store, plan: &Plan, retry_failed: bool, on_slurm: bool) -> Triage {
     let mut t = Triage::default();
     for trial in &plan.trials {
         match store.trial(&trial.id).state() {
@@ -32,6 +34,10 @@ fn triage(store: &Store, plan: &Plan, retry_failed: bool) -> Triage {
             Ok(TrialState::Finished(_)) if !retry_failed => t.kept_failed += 1,
             Ok(TrialState::Finished(_)) => {
                 t.retried_failed.push(trial.id.clone());
+                t.to_run.push(trial.clone());
+            }
+            Ok(TrialState::Running { .. }) if on_slurm => {
+                t.resuming += 1;
                 t.to_run.push(trial.clone());
             }
             Ok(TrialState::Running { pid }) => {
@@ -67,7 +73,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let corpus =
         Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?;
     let plan = Plan::build(&spec, &corpus)?;
-    if args.detach && args.executor != ExecutorKind::Slurm {
+    let on_slurm = args.executor == ExecutorKind::Slurm;
+    if args.detach && !on_slurm {
         anyhow::bail!("--detach needs --executor slurm: local trials stop with the sweep");
     }
     let jobs = args.jobs.map_or_else(
@@ -76,7 +83,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     );
 
     if args.dry_run {
-        let t = triage(&Store::at(&args.out), &plan, args.retry_failed);
+        let t = triage(&Store::at(&args.out), &plan, args.retry_failed, on_slurm);
         describe(&plan, &corpus, &t);
         for trial in &plan.trials {
             let will_run = t.to_run.iter().any(|r| r.id == trial.id);
@@ -88,7 +95,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
 
     let store = Store::create(&args.out)?;
     let _lock = store.lock()?;
-    let t = triage(&store, &plan, args.retry_failed);
+    let t = triage(&store, &plan, args.retry_failed, on_slurm);
     describe(&plan, &corpus, &t);
 
     let previous = store.manifest().ok();
@@ -126,8 +133,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     t.to_run
         .sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
     if !t.to_run.is_empty() {
-        let slurm = args.executor == ExecutorKind::Slurm;
-        if slurm {
+        if on_slurm {
             eprintln!("training {} trials on Slurm", t.to_run.len());
         } else {
             eprintln!(
@@ -145,7 +151,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             })
             .collect();
         let mut reporter = progress::for_stderr(lines);
-        let ran = if slurm {
+        let ran = if on_slurm {
             let executor = SlurmExecutor::new(spec.slurm.clone(), &plan.name)?;
             match executor.run(&store, &t.to_run, reporter.as_mut(), args.detach)? {
                 SlurmRun::Followed(ran) => ran,
