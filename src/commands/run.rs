@@ -108,6 +108,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         wall_seconds: None,
         jobs,
+        executor: on_slurm.then(|| "slurm".to_string()),
     };
     // Resuming the same grid: the wall time adds up over the runs.
     let earlier_wall = previous

@@ -150,11 +150,15 @@ fn header(out: &mut String, sweep: &SweepRecord, g: &Grouped, ctx: &Context) {
         states.join(", ")
     );
     let _ = writeln!(out, "| {} | {} |", w.started, m.started_at);
-    let _ = writeln!(
-        out,
-        "| {} | {wall} ({} {}, {} {}) |",
-        w.wall_time, m.jobs, w.concurrent, ctx.threads, w.hardware_threads
-    );
+    if m.executor.as_deref() == Some("slurm") {
+        let _ = writeln!(out, "| {} | {wall} ({}) |", w.wall_time, w.on_slurm);
+    } else {
+        let _ = writeln!(
+            out,
+            "| {} | {wall} ({} {}, {} {}) |",
+            w.wall_time, m.jobs, w.concurrent, ctx.threads, w.hardware_threads
+        );
+    }
     let _ = writeln!(out, "| {} | sweep {} |\n", w.tool, ctx.version);
 }
 

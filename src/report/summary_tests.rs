@@ -102,6 +102,7 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
             started_at: "2026-11-27T00:00:00Z".into(),
             wall_seconds: Some(75.0),
             jobs: 2,
+            executor: None,
         },
         trials,
     }

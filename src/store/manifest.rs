@@ -27,8 +27,11 @@ pub struct Manifest {
     pub started_at: String,
     /// Wall time of the run that produced the results, once it finished.
     pub wall_seconds: Option<f64>,
-    /// Concurrent workers used.
+    /// Concurrent workers used (local runs).
     pub jobs: usize,
+    /// `"slurm"` when the trials ran as Slurm job arrays; absent for local runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
 }
 
 impl Manifest {
