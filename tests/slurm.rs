@@ -146,7 +146,9 @@ fn a_sweep_through_job_arrays_writes_what_a_local_run_writes() {
     ] {
         assert!(ws.results().join(file).exists(), "{file}");
     }
-    assert!(ws.read("summary.md").contains("trials as Slurm job array tasks"));
+    assert!(ws
+        .read("summary.md")
+        .contains("trials as Slurm job array tasks"));
     let subs = submissions(&ws);
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0]["trials"].as_array().unwrap().len(), 4);

@@ -32,6 +32,9 @@ use commands::TaskState;
 /// Environment variable Slurm sets to a task's index in its array.
 pub const TASK_ID_ENV: &str = "SLURM_ARRAY_TASK_ID";
 
+/// Most tasks per array: Slurm's default `MaxArraySize` (1001) allows indices up to 1000.
+const MAX_ARRAY: usize = 1000;
+
 /// How long a submitted task may be missing from `squeue` before it counts as gone.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -124,16 +127,8 @@ impl SlurmExecutor {
                  submission: following them"
             ));
         }
-        if !to_submit.is_empty() {
-            let ids: Vec<&str> = to_submit.iter().map(|&i| trials[i].id.as_str()).collect();
-            let job = self.submit(&ledger, &root, &ids)?;
-            reporter.notice(&format!(
-                "submitted {} trials as Slurm job array {job}",
-                ids.len()
-            ));
-            for (index, &i) in to_submit.iter().enumerate() {
-                tracked[i] = Some(Tracked::new((job.clone(), index), 0));
-            }
+        for (i, task) in self.submit_all(&ledger, &root, trials, &to_submit, "", reporter)? {
+            tracked[i] = Some(Tracked::new(task, 0));
         }
         let mut tracked: Vec<Tracked> = tracked.into_iter().map(|t| t.expect("set")).collect();
         if detach {
@@ -231,17 +226,9 @@ impl SlurmExecutor {
                     reporter.event(&TrialEvent::Finished { index: i, outcome });
                 }
             }
-            if !again.is_empty() {
-                let ids: Vec<&str> = again.iter().map(|&i| trials[i].id.as_str()).collect();
-                let job = self.submit(ledger, root, &ids)?;
-                reporter.notice(&format!(
-                    "submitted {} trials again as Slurm job array {job}",
-                    ids.len()
-                ));
-                for (index, &i) in again.iter().enumerate() {
-                    let attempts = tracked[i].attempts;
-                    tracked[i] = Tracked::new((job.clone(), index), attempts);
-                }
+            for (i, task) in self.submit_all(ledger, root, trials, &again, " again", reporter)? {
+                let attempts = tracked[i].attempts;
+                tracked[i] = Tracked::new(task, attempts);
             }
             if tracked.iter().all(|t| t.done) {
                 break;
@@ -284,6 +271,35 @@ impl SlurmExecutor {
                  shows progress; running the sweep again follows them)"
             ));
         }
+    }
+
+    /// Submits the trials `which` (indices into `trials`) in arrays of at most
+    /// [`MAX_ARRAY`] tasks; returns each one's task.
+    fn submit_all(
+        &self,
+        ledger: &Ledger,
+        root: &Path,
+        trials: &[TrialConfig],
+        which: &[usize],
+        again: &str,
+        reporter: &mut dyn Reporter,
+    ) -> anyhow::Result<Vec<(usize, (String, usize))>> {
+        let mut tasks = Vec::with_capacity(which.len());
+        for chunk in which.chunks(MAX_ARRAY) {
+            let ids: Vec<&str> = chunk.iter().map(|&i| trials[i].id.as_str()).collect();
+            let job = self.submit(ledger, root, &ids)?;
+            reporter.notice(&format!(
+                "submitted {} trials{again} as Slurm job array {job}",
+                ids.len()
+            ));
+            tasks.extend(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &i)| (i, (job.clone(), k))),
+            );
+        }
+        Ok(tasks)
     }
 
     /// Writes the task list and job script for `trials` and submits them as one array.
@@ -387,6 +403,9 @@ fn report_progress(
     t: &mut Tracked,
     reporter: &mut dyn Reporter,
 ) {
+    if state.is_some_and(|s| s.state == "PENDING") && t.started {
+        return; // a resubmitted trial waiting for a node: nothing new in its folder
+    }
     let running = state.is_some_and(|s| s.state == "RUNNING");
     let (rows, _) = dir.metrics_readable();
     let last = rows.last();
