@@ -19,6 +19,12 @@ use common::Workspace;
 /// One Slurm test at a time.
 static SLURM: Mutex<()> = Mutex::new(());
 
+/// This test's turn on the Slurm node, or `None` (with a message) when there is no Slurm.
+fn turn(test: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
+    let guard = SLURM.lock().unwrap_or_else(|e| e.into_inner());
+    slurm_available(test).then_some(guard)
+}
+
 /// True when `sinfo` lists a usable node; otherwise prints why the test is skipped.
 fn slurm_available(test: &str) -> bool {
     let out = Command::new("sinfo")
@@ -64,6 +70,35 @@ fn start(ws: &Workspace, grid: &Path, args: &[&str]) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Starts the sweep in the background and waits for its first submission, which it returns.
+fn start_submitted(ws: &Workspace, grid: &Path) -> (std::process::Child, serde_json::Value) {
+    let child = start(ws, grid, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ws.results().join("slurm/arrays.jsonl").exists() {
+        assert!(Instant::now() < deadline, "nothing submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, submissions(ws).remove(0))
+}
+
+/// Cancels one task, `job_index`.
+fn scancel(task: &str) {
+    let status = Command::new("scancel")
+        .arg(task)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "scancel {task}");
+}
+
+/// Waits for the sweep to end with `code`; returns its stderr.
+fn ended(child: std::process::Child, code: i32) -> String {
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
 }
 
 /// trials.csv by trial id.
@@ -123,10 +158,9 @@ fn wait_for_rows(ws: &Workspace, id: &str, rows: usize) {
 
 #[test]
 fn a_sweep_through_job_arrays_writes_what_a_local_run_writes() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("a_sweep_through_job_arrays_writes_what_a_local_run_writes") {
+    let Some(_turn) = turn("a_sweep_through_job_arrays_writes_what_a_local_run_writes") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write("grid.json", TINY);
     let run = ws.sweep(&grid, &["--executor", "slurm"]);
@@ -166,10 +200,9 @@ fn a_sweep_through_job_arrays_writes_what_a_local_run_writes() {
 
 #[test]
 fn a_failing_trial_is_recorded_and_the_others_complete() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("a_failing_trial_is_recorded_and_the_others_complete") {
+    let Some(_turn) = turn("a_failing_trial_is_recorded_and_the_others_complete") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write(
         "grid.json",
@@ -192,34 +225,21 @@ fn a_failing_trial_is_recorded_and_the_others_complete() {
 
 #[test]
 fn a_task_cancelled_mid_run_is_submitted_again_and_resumes_exactly() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("a_task_cancelled_mid_run_is_submitted_again_and_resumes_exactly") {
+    let Some(_turn) = turn("a_task_cancelled_mid_run_is_submitted_again_and_resumes_exactly")
+    else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write("grid.json", SLOW);
-    let child = start(&ws, &grid, &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ws.results().join("slurm/arrays.jsonl").exists() {
-        assert!(Instant::now() < deadline, "nothing submitted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let first = submissions(&ws).remove(0);
+    let (child, first) = start_submitted(&ws, &grid);
     let (job, trial) = (
         first["job"].as_str().unwrap(),
         first["trials"][0].as_str().unwrap(),
     );
     // Past the first checkpoint (step 50), then cancel that task alone.
     wait_for_rows(&ws, trial, 60);
-    let cancelled = Command::new("scancel")
-        .arg(format!("{job}_0"))
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(cancelled.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    scancel(&format!("{job}_0"));
+    let stderr = ended(child, 0);
     assert!(stderr.contains("without a result; retrying"), "{stderr}");
     let subs = submissions(&ws);
     assert_eq!(subs.len(), 2, "one array, then the cancelled trial again");
@@ -229,23 +249,13 @@ fn a_task_cancelled_mid_run_is_submitted_again_and_resumes_exactly() {
 
 #[test]
 fn a_killed_orchestrator_is_resumed_by_following_the_live_array() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("a_killed_orchestrator_is_resumed_by_following_the_live_array") {
+    let Some(_turn) = turn("a_killed_orchestrator_is_resumed_by_following_the_live_array") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write("grid.json", SLOW);
-    let mut child = start(&ws, &grid, &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ws.results().join("slurm/arrays.jsonl").exists() {
-        assert!(Instant::now() < deadline, "nothing submitted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let trial = submissions(&ws)[0]["trials"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_for_rows(&ws, &trial, 20);
+    let (mut child, first) = start_submitted(&ws, &grid);
+    wait_for_rows(&ws, first["trials"][0].as_str().unwrap(), 20);
     child.kill().unwrap(); // SIGKILL: the tasks keep running on Slurm.
     child.wait().unwrap();
     let run = ws.sweep(&grid, &["--executor", "slurm"]);
@@ -262,10 +272,9 @@ fn a_killed_orchestrator_is_resumed_by_following_the_live_array() {
 
 #[test]
 fn detach_submits_and_returns_and_a_later_run_writes_the_reports() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("detach_submits_and_returns_and_a_later_run_writes_the_reports") {
+    let Some(_turn) = turn("detach_submits_and_returns_and_a_later_run_writes_the_reports") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write("grid.json", TINY);
     let run = ws.sweep(&grid, &["--executor", "slurm", "--detach"]);
@@ -318,10 +327,9 @@ fn without_slurm_commands_the_error_says_what_is_missing() {
 
 #[test]
 fn a_refused_submission_shows_slurms_message() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("a_refused_submission_shows_slurms_message") {
+    let Some(_turn) = turn("a_refused_submission_shows_slurms_message") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write(
         "grid.json",
@@ -337,28 +345,17 @@ fn a_refused_submission_shows_slurms_message() {
 
 #[test]
 fn ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run") {
+    let Some(_turn) = turn("ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run")
+    else {
         return;
-    }
+    };
     let ws = Workspace::new();
     let grid = ws.write("grid.json", SLOW);
-    let child = start(&ws, &grid, &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ws.results().join("slurm/arrays.jsonl").exists() {
-        assert!(Instant::now() < deadline, "nothing submitted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let trial = submissions(&ws)[0]["trials"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_for_rows(&ws, &trial, 10);
+    let (child, first) = start_submitted(&ws, &grid);
+    wait_for_rows(&ws, first["trials"][0].as_str().unwrap(), 10);
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let stderr = ended(child, 130);
     assert!(stderr.contains("left running on Slurm"), "{stderr}");
     let run = ws.sweep(&grid, &["--executor", "slurm"]);
     run.expect_code(0);
@@ -372,10 +369,9 @@ fn ctrl_c_without_a_terminal_leaves_the_array_running_for_the_next_run() {
 
 #[test]
 fn a_pending_task_cancelled_alone_is_noticed_and_submitted_again() {
-    let _turn = SLURM.lock().unwrap_or_else(|e| e.into_inner());
-    if !slurm_available("a_pending_task_cancelled_alone_is_noticed_and_submitted_again") {
+    let Some(_turn) = turn("a_pending_task_cancelled_alone_is_noticed_and_submitted_again") else {
         return;
-    }
+    };
     let ws = Workspace::new();
     // One task at a time, so the second waits as PENDING.
     let grid = ws.write(
@@ -385,24 +381,11 @@ fn a_pending_task_cancelled_alone_is_noticed_and_submitted_again() {
             r#""checkpoint_every": 50, "slurm": { "max_parallel": 1 },"#,
         ),
     );
-    let child = start(&ws, &grid, &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ws.results().join("slurm/arrays.jsonl").exists() {
-        assert!(Instant::now() < deadline, "nothing submitted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let first = submissions(&ws).remove(0);
+    let (child, first) = start_submitted(&ws, &grid);
     let job = first["job"].as_str().unwrap().to_string();
     wait_for_rows(&ws, first["trials"][0].as_str().unwrap(), 5);
-    let cancelled = Command::new("scancel")
-        .arg(format!("{job}_1"))
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(cancelled.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    scancel(&format!("{job}_1"));
+    let stderr = ended(child, 0);
     assert!(stderr.contains(&format!("Slurm task {job}_1")), "{stderr}");
     assert_eq!(submissions(&ws).len(), 2);
     assert_same_numbers(&ws, &local_run(SLOW));

@@ -306,13 +306,7 @@ impl SlurmExecutor {
     fn submit(&self, ledger: &Ledger, root: &Path, trials: &[&str]) -> anyhow::Result<String> {
         let token = format!("{:016x}", rand::random::<u64>());
         let dir = root.join("slurm").join(&token);
-        std::fs::create_dir_all(&dir).with_context(|| {
-            format!(
-                "cannot write to the results folder {}: the Slurm executor keeps its job \
-                 scripts there",
-                root.display()
-            )
-        })?;
+        create_dir(&dir, root)?;
         // Absolute paths: tasks start in whatever folder Slurm gives them.
         let absolute = Store::at(root);
         let tasks: String = trials
@@ -445,6 +439,17 @@ fn jobs_of_live(tracked: &[Tracked]) -> Vec<String> {
     set.into_iter().cloned().collect()
 }
 
+/// Creates `dir` inside the results folder `root`, or says that the folder is not writable.
+fn create_dir(dir: &Path, root: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot write to the results folder {}: the Slurm executor keeps its job scripts \
+             and task lists there",
+            root.display()
+        )
+    })
+}
+
 /// `s` made safe for a job name: letters, digits, `-`, `_`, `.`.
 fn shell_word(s: &str) -> String {
     s.chars()
@@ -472,13 +477,7 @@ struct Ledger {
 impl Ledger {
     fn open(root: &Path) -> anyhow::Result<Ledger> {
         let dir = root.join("slurm");
-        std::fs::create_dir_all(&dir).with_context(|| {
-            format!(
-                "cannot write to the results folder {}: the Slurm executor keeps its job \
-                 scripts there",
-                root.display()
-            )
-        })?;
+        create_dir(&dir, root)?;
         let path = dir.join("arrays.jsonl");
         let submissions = match std::fs::read_to_string(&path) {
             Ok(text) => text
