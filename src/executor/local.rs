@@ -93,6 +93,19 @@ pub struct RunReport {
     pub interrupted: bool,
 }
 
+impl RunReport {
+    /// The report of a run where the trials without an outcome were interrupted.
+    pub fn new(outcomes: Vec<Option<Outcome>>, interrupted: bool) -> RunReport {
+        RunReport {
+            outcomes: outcomes
+                .into_iter()
+                .map(|o| o.unwrap_or(Outcome::Interrupted))
+                .collect(),
+            interrupted,
+        }
+    }
+}
+
 /// Runs trials as local worker processes.
 pub struct LocalExecutor {
     /// The `sweep` binary to start workers from.
@@ -179,13 +192,7 @@ impl LocalExecutor {
         }
         while tasks.join_next().await.is_some() {}
         let interrupted = *stop_tx.borrow() != Stop::No;
-        Ok(RunReport {
-            outcomes: outcomes
-                .into_iter()
-                .map(|o| o.unwrap_or(Outcome::Interrupted))
-                .collect(),
-            interrupted,
-        })
+        Ok(RunReport::new(outcomes, interrupted))
     }
 }
 

@@ -293,6 +293,31 @@ mod tests {
         Ok(out)
     }
 
+    /// A trainer after `steps` steps.
+    fn trained(p: &TrainParams, steps: usize) -> Trainer {
+        let (split, vocab) = data();
+        let mut t = Trainer::new(p, vocab).unwrap();
+        for _ in 0..steps {
+            t.advance(&split).unwrap();
+        }
+        t
+    }
+
+    /// The records of a fresh trainer restored from `state` (through the checkpoint encoding)
+    /// and run to the end.
+    fn resumed(p: &TrainParams, state: &TrainingState) -> Vec<StepRecord> {
+        let (split, vocab) = data();
+        let bytes = crate::train::checkpoint::encode(state).unwrap();
+        let mut b = Trainer::new(p, vocab).unwrap();
+        b.restore(crate::train::checkpoint::decode(&bytes).unwrap())
+            .unwrap();
+        let mut rest = Vec::new();
+        while !b.finished() {
+            rest.push(b.advance(&split).unwrap());
+        }
+        rest
+    }
+
     #[test]
     fn training_reduces_loss_and_evaluates_on_schedule() {
         let r = records(&params(0, 0.01)).unwrap();
@@ -402,23 +427,11 @@ mod tests {
             hidden: 16,
             ..params(7, 0.02)
         };
-        let (split, vocab) = data();
         let straight = records(&p).unwrap();
         let last = straight[50..].iter().map(|s| s.train_loss).sum::<f64>() / 10.0;
         assert!(last < straight[0].train_loss - 0.5, "{last}");
-        let mut a = Trainer::new(&p, vocab).unwrap();
-        for _ in 0..25 {
-            a.advance(&split).unwrap();
-        }
-        let bytes = crate::train::checkpoint::encode(&a.state(0.0)).unwrap();
-        let mut b = Trainer::new(&p, vocab).unwrap();
-        b.restore(crate::train::checkpoint::decode(&bytes).unwrap())
-            .unwrap();
-        let mut rest = Vec::new();
-        while !b.finished() {
-            rest.push(b.advance(&split).unwrap());
-        }
-        assert_eq!(rest, straight[25..]);
+        let state = trained(&p, 25).state(0.0);
+        assert_eq!(resumed(&p, &state), straight[25..]);
     }
 
     /// Independent random windows train too, on other batches than block sampling.
@@ -447,27 +460,14 @@ mod tests {
                 layers,
                 ..params(8, 0.01)
             };
-            let (split, vocab) = data();
             let straight = records(&p).unwrap();
             let last = straight[50..].iter().map(|s| s.train_loss).sum::<f64>() / 10.0;
             assert!(last < straight[0].train_loss - 0.5, "{cell:?}: {last}");
-            let mut a = Trainer::new(&p, vocab).unwrap();
-            for _ in 0..17 {
-                a.advance(&split).unwrap();
-            }
-            let state = a.state(0.0);
+            let state = trained(&p, 17).state(0.0);
             assert_eq!(state.stream.map(|c| c.next), Some(17), "mid-pass");
             let carry = state.tensors.iter().find(|(n, _)| n == CARRY).unwrap();
             assert_eq!(carry.1.dims(), [layers, 8, 32]);
-            let bytes = crate::train::checkpoint::encode(&state).unwrap();
-            let mut b = Trainer::new(&p, vocab).unwrap();
-            b.restore(crate::train::checkpoint::decode(&bytes).unwrap())
-                .unwrap();
-            let mut rest = Vec::new();
-            while !b.finished() {
-                rest.push(b.advance(&split).unwrap());
-            }
-            assert_eq!(rest, straight[17..], "{cell:?}");
+            assert_eq!(resumed(&p, &state), straight[17..], "{cell:?}");
         }
     }
 

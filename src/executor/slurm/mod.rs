@@ -236,14 +236,7 @@ impl SlurmExecutor {
             reporter.tick();
             std::thread::sleep(self.poll);
         }
-        let interrupted = stop.load(Ordering::SeqCst);
-        Ok(RunReport {
-            outcomes: outcomes
-                .into_iter()
-                .map(|o| o.unwrap_or(Outcome::Interrupted))
-                .collect(),
-            interrupted,
-        })
+        Ok(RunReport::new(outcomes, stop.load(Ordering::SeqCst)))
     }
 
     /// Ctrl-C: on a terminal, asks whether to cancel the arrays; otherwise leaves them running.
