@@ -390,3 +390,44 @@ fn a_pending_task_cancelled_alone_is_noticed_and_submitted_again() {
     assert_eq!(submissions(&ws).len(), 2);
     assert_same_numbers(&ws, &local_run(SLOW));
 }
+
+#[test]
+fn a_task_that_keeps_failing_is_retried_then_recorded_with_slurms_state() {
+    let Some(_turn) = turn("a_task_that_keeps_failing_is_retried_then_recorded_with_slurms_state")
+    else {
+        return;
+    };
+    let ws = Workspace::new();
+    // One task at a time, on a corpus file that disappears once the first trial has read it:
+    // the second trial's worker then exits without a result every time.
+    let corpus = ws.write(
+        "corpus.txt",
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/timemachine.txt")).unwrap(),
+    );
+    let grid = ws.write(
+        "grid.json",
+        SLOW.replace(
+            r#""checkpoint_every": 50,"#,
+            r#""checkpoint_every": 50, "corpus": "corpus.txt", "max_retries": 1,
+               "slurm": { "max_parallel": 1 },"#,
+        ),
+    );
+    let (child, first) = start_submitted(&ws, &grid);
+    let (ok, broken) = (
+        first["trials"][0].as_str().unwrap().to_string(),
+        first["trials"][1].as_str().unwrap().to_string(),
+    );
+    wait_for_rows(&ws, &ok, 5);
+    std::fs::remove_file(&corpus).unwrap();
+    let stderr = ended(child, 1);
+    assert!(stderr.contains("retry 1 of 1"), "{stderr}");
+    let rows = trials(&ws);
+    assert_eq!(rows[&ok]["status"], "completed");
+    assert_eq!(rows[&broken]["status"], "failed");
+    let reason = &rows[&broken]["reason"];
+    assert!(
+        reason.contains("ended FAILED without a result (after 1 retries)"),
+        "{reason}"
+    );
+    assert_eq!(submissions(&ws).len(), 2);
+}
