@@ -292,6 +292,8 @@ fn detach_submits_and_returns_and_a_later_run_writes_the_reports() {
         .output()
         .unwrap();
     assert!(status.status.success());
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(said.contains("Slurm arrays "), "{said}");
     // Following again: the trials finish (or have finished) without a second submission.
     ws.sweep(&grid, &["--executor", "slurm"]).expect_code(0);
     assert_eq!(submissions(&ws).len(), 1);

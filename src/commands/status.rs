@@ -1,4 +1,5 @@
-//! `sweep status [DIR]`: the state of every trial of the last sweep in a results folder.
+//! `sweep status [DIR]`: the state of every trial of the last sweep in a results folder, and
+//! of its Slurm arrays when it ran on Slurm.
 
 use std::path::Path;
 
@@ -30,5 +31,8 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
     }
     let totals: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     println!("{} trials: {}", sweep.trials.len(), totals.join(", "));
+    if let Some(queue) = crate::executor::slurm::queue_summary(dir) {
+        println!("{queue}");
+    }
     Ok(exit::OK)
 }

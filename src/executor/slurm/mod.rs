@@ -432,6 +432,40 @@ fn jobs_of_live(tracked: &[Tracked]) -> Vec<String> {
     set.into_iter().cloned().collect()
 }
 
+/// For `sweep status`: the Slurm arrays recorded in the results folder `root` and how many of
+/// their tasks are pending or running now; `None` when the folder never used Slurm. Reads only.
+pub fn queue_summary(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("slurm").join("arrays.jsonl")).ok()?;
+    let subs: Vec<Submission> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let jobs: Vec<String> = subs.iter().map(|s| s.job.clone()).collect();
+    let list = jobs.join(", ");
+    let tasks = match commands::squeue(&jobs) {
+        Ok(tasks) => tasks,
+        Err(e) => return Some(format!("Slurm arrays {list}; squeue failed: {e:#}")),
+    };
+    let mut states = std::collections::BTreeMap::new();
+    for t in tasks.iter().filter(|t| t.live()) {
+        let ours = subs
+            .iter()
+            .rev()
+            .find(|s| s.job == t.job)
+            .is_some_and(|s| t.comment == comment(&s.token));
+        if ours {
+            *states.entry(t.state.to_lowercase()).or_insert(0) += 1;
+        }
+    }
+    let now = if states.is_empty() {
+        "no task queued or running".to_string()
+    } else {
+        let parts: Vec<String> = states.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        format!("tasks now: {}", parts.join(", "))
+    };
+    Some(format!("Slurm arrays {list}; {now}"))
+}
+
 /// Creates `dir` inside the results folder `root`, or says that the folder is not writable.
 fn create_dir(dir: &Path, root: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| {
