@@ -1,6 +1,6 @@
-//! Chart rendering: draws perplexity line charts ([`lines`]) and result heatmaps ([`heat`]) as
-//! PNG and SVG files with `plotters`, using an embedded DejaVu Sans font ([`text`]) so that no
-//! system font is needed; axis ticks in [`ticks`]. This module holds the public entry points
+//! Chart rendering: draws perplexity line charts (`lines`) and result heatmaps (`heat`) as
+//! PNG and SVG files with `plotters`, using an embedded DejaVu Sans font (`text`) so that no
+//! system font is needed; axis ticks in `ticks`. This module holds the public entry points
 //! and the file plumbing (both formats, written through temporary files).
 
 use std::path::{Path, PathBuf};
