@@ -1,6 +1,7 @@
-//! The fused training loss of a one-layer model ([`CellLoss`]) from its parameters: the
-//! embedding folded into the input projection (`E·W_ihᵀ + b_ih`, one row per token),
-//! `[W_hh | b_hh]` and `[W_out | b_out]`, the windows reordered block by block.
+//! The fused training loss of a stacked model ([`CellLoss`]) from its parameters: the
+//! embedding folded into layer 0's input projection (`E·W_ihᵀ + b_ih`, one row per token),
+//! `[W_ihᵀ; b_ihᵀ]` of the layers above, `[W_hh | b_hh]` of every layer and `[W_out | b_out]`,
+//! the windows reordered block by block.
 
 use candle_core::{Result, Tensor, Var};
 
@@ -10,13 +11,9 @@ use super::kernels::Blocks;
 use super::rnn::block_order;
 use crate::spec::Cell;
 
-/// The parameters of a one-layer model, PyTorch's names and shapes.
-pub struct OneLayer<'a> {
-    /// The cell.
-    pub cell: Cell,
-    /// `(V, V)`.
-    pub embedding: &'a Var,
-    /// `(G·H, V)`.
+/// One recurrent layer's parameters, PyTorch's names and shapes (`G` gate groups, `I` inputs).
+pub struct LayerVars<'a> {
+    /// `(G·H, I)`.
     pub weight_ih: &'a Var,
     /// `(G·H, H)`.
     pub weight_hh: &'a Var,
@@ -24,16 +21,26 @@ pub struct OneLayer<'a> {
     pub bias_ih: &'a Var,
     /// `(G·H,)`.
     pub bias_hh: &'a Var,
+}
+
+/// The parameters of a stacked model.
+pub struct Fused<'a> {
+    /// The cell.
+    pub cell: Cell,
+    /// `(V, V)`.
+    pub embedding: &'a Var,
+    /// Bottom to top.
+    pub layers: Vec<LayerVars<'a>>,
     /// `(V, H)`.
     pub out_weight: &'a Var,
     /// `(V,)`.
     pub out_bias: &'a Var,
 }
 
-impl OneLayer<'_> {
+impl Fused<'_> {
     /// Mean cross-entropy for `inputs` against `targets` (`(rows, seq_len)` token ids),
-    /// starting from `initial` (`(parts, rows, H)`; zero when `None`), and the state after
-    /// each window's last step, `(parts, rows, H)`, detached.
+    /// starting from `initial` (`(layers·parts, rows, H)`; zero when `None`), and the state
+    /// after each window's last step, `(layers·parts, rows, H)`, detached.
     pub fn loss(
         &self,
         inputs: &Tensor,
@@ -54,7 +61,8 @@ impl OneLayer<'_> {
         initial: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor)> {
         let (rows, seq_len) = inputs.dims2()?;
-        let hidden = self.weight_hh.dims2()?.1;
+        let first = &self.layers[0];
+        let hidden = first.weight_hh.dims2()?.1;
         let blocks = Blocks::for_rows(rows);
         let order = Tensor::new(block_order(&blocks, seq_len), inputs.device())?;
         let reorder = |x: &Tensor| x.flatten_all()?.index_select(&order, 0)?.to_vec1();
@@ -66,21 +74,31 @@ impl OneLayer<'_> {
             seq_len,
             initial,
         )?;
-        let table = self
+        let mut projections = vec![self
             .embedding
-            .matmul(&self.weight_ih.t()?)?
-            .broadcast_add(self.bias_ih.as_tensor())?;
+            .matmul(&first.weight_ih.t()?)?
+            .broadcast_add(first.bias_ih.as_tensor())?];
+        for layer in &self.layers[1..] {
+            projections.push(layer.weight_ih.t()?);
+            projections.push(layer.bias_ih.unsqueeze(0)?);
+        }
         let with_bias = |w: &Var, b: &Var| Tensor::cat(&[w.as_tensor(), &b.unsqueeze(1)?], 1);
-        let out = table.apply_op3(
-            &with_bias(self.weight_hh, self.bias_hh)?,
+        let hidden_weights = self
+            .layers
+            .iter()
+            .map(|l| with_bias(l.weight_hh, l.bias_hh))
+            .collect::<Result<Vec<_>>>()?;
+        let out = Tensor::cat(&projections, 0)?.apply_op3(
+            &Tensor::cat(&hidden_weights, 0)?,
             &with_bias(self.out_weight, self.out_bias)?,
             op,
         )?;
         let loss = out.get(0)?;
+        let parts = self.layers.len() * C::PARTS;
         let state = out
-            .narrow(0, 1, C::PARTS * rows * hidden)?
+            .narrow(0, 1, parts * rows * hidden)?
             .detach()
-            .reshape((C::PARTS, rows, hidden))?;
+            .reshape((parts, rows, hidden))?;
         Ok((loss, state))
     }
 }
@@ -95,8 +113,19 @@ mod tests {
     use crate::spec::Cell;
 
     fn model(cell: Cell, vocab: usize, hidden: usize, dtype: DType, fused: bool) -> StackedLm {
+        stacked(cell, 1, vocab, hidden, dtype, fused)
+    }
+
+    fn stacked(
+        cell: Cell,
+        layers: usize,
+        vocab: usize,
+        hidden: usize,
+        dtype: DType,
+        fused: bool,
+    ) -> StackedLm {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
-        StackedLm::new(cell, 1, vocab, hidden, dtype, &Device::Cpu, &mut rng)
+        StackedLm::new(cell, layers, vocab, hidden, dtype, &Device::Cpu, &mut rng)
             .unwrap()
             .with_fused(fused)
     }
@@ -129,22 +158,28 @@ mod tests {
     }
 
     /// Loss, final state and every gradient of the fused op equal the plain candle model's
-    /// (f64), for each cell, one block and three (70 rows), a hidden size that is a whole
-    /// number of SIMD rows and one that is not, from zero and from a carried state.
+    /// (f64), for each cell at 1, 2 and 3 layers, one block and three (70 rows), a hidden size
+    /// that is a whole number of SIMD rows and one that is not, from zero and from a carried
+    /// state.
     #[test]
     fn fused_loss_equals_the_candle_model() {
         let (vocab, seq_len) = (7, 5);
         for cell in Cell::ALL {
-            for (rows, hidden) in [(3, 16), (70, 6)] {
-                let fused = model(cell, vocab, hidden, DType::F64, true);
-                let plain = model(cell, vocab, hidden, DType::F64, false);
+            for (layers, rows, hidden) in
+                [(1, 3, 16), (1, 70, 6), (2, 3, 16), (2, 70, 6), (3, 4, 5)]
+            {
+                let fused = stacked(cell, layers, vocab, hidden, DType::F64, true);
+                let plain = stacked(cell, layers, vocab, hidden, DType::F64, false);
                 let x = tokens(rows, seq_len, vocab, 1);
                 let y = tokens(rows, seq_len, vocab, 2);
                 let mut rng = ChaCha8Rng::seed_from_u64(0);
-                let parts = if cell == Cell::Lstm { 2 } else { 1 };
+                let parts = layers * if cell == Cell::Lstm { 2 } else { 1 };
                 let start = Tensor::randn(0.0, 0.5, (parts, rows, hidden), &Device::Cpu).unwrap();
                 for initial in [None, Some(&start)] {
-                    let what = format!("{cell:?} {rows}×{hidden} from {}", initial.is_some());
+                    let what = format!(
+                        "{cell:?}×{layers} {rows}×{hidden} from {}",
+                        initial.is_some()
+                    );
                     let (la, sa) = fused
                         .training_loss_carrying(&x, &y, initial, &mut rng)
                         .unwrap();

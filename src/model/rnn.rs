@@ -10,7 +10,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
 
-use super::fused::OneLayer;
+use super::fused::{Fused, LayerVars};
 use super::kernels::{recurrence, rnn_loss::RnnLoss, Blocks};
 use super::{cross_entropy, init, LanguageModel};
 use crate::spec::Cell;
@@ -95,15 +95,17 @@ impl RnnLm {
         Tensor::stack(&states, 1)
     }
 
-    /// The parameters for the fused loss [`OneLayer`].
-    fn one_layer(&self) -> OneLayer<'_> {
-        OneLayer {
+    /// The parameters for the fused loss [`Fused`].
+    fn fused(&self) -> Fused<'_> {
+        Fused {
             cell: Cell::Rnn,
             embedding: &self.embedding,
-            weight_ih: &self.weight_ih,
-            weight_hh: &self.weight_hh,
-            bias_ih: &self.bias_ih,
-            bias_hh: &self.bias_hh,
+            layers: vec![LayerVars {
+                weight_ih: &self.weight_ih,
+                weight_hh: &self.weight_hh,
+                bias_ih: &self.bias_ih,
+                bias_hh: &self.bias_hh,
+            }],
             out_weight: &self.out_weight,
             out_bias: &self.out_bias,
         }
@@ -166,7 +168,7 @@ impl LanguageModel for RnnLm {
         _rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Result<(Tensor, Tensor)> {
         if self.recurrence == Recurrence::Fused {
-            return self.one_layer().loss(inputs, targets, state);
+            return self.fused().loss(inputs, targets, state);
         }
         let (rows, seq_len) = inputs.dims2()?;
         let initial = state.map(|s| s.detach().get(0)).transpose()?;

@@ -18,7 +18,7 @@ use candle_nn::ops::sigmoid;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::fused::OneLayer;
+use super::fused::{Fused, LayerVars};
 use super::{cross_entropy, init, LanguageModel};
 use crate::spec::Cell;
 
@@ -99,28 +99,37 @@ impl StackedLm {
         self
     }
 
-    /// With `false`, one layer runs through plain candle ops too, instead of the fused loss
-    /// ([`OneLayer`]): the reference the fused op is tested against.
+    /// With `false`, the model runs through plain candle ops only, instead of the fused loss
+    /// ([`Fused`]): the reference the fused op is tested against.
     pub fn with_fused(mut self, fused: bool) -> StackedLm {
         self.fused = fused;
         self
     }
 
-    /// The parameters for the fused loss, when it applies (one layer).
-    fn one_layer(&self) -> Option<OneLayer<'_>> {
-        let [layer] = self.layers.as_slice() else {
-            return None;
-        };
-        self.fused.then_some(OneLayer {
+    /// The parameters for the fused loss, when it is on.
+    fn fused(&self) -> Option<Fused<'_>> {
+        self.fused.then(|| Fused {
             cell: self.cell,
             embedding: &self.embedding,
-            weight_ih: &layer.weight_ih,
-            weight_hh: &layer.weight_hh,
-            bias_ih: &layer.bias_ih,
-            bias_hh: &layer.bias_hh,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerVars {
+                    weight_ih: &l.weight_ih,
+                    weight_hh: &l.weight_hh,
+                    bias_ih: &l.bias_ih,
+                    bias_hh: &l.bias_hh,
+                })
+                .collect(),
             out_weight: &self.out_weight,
             out_bias: &self.out_bias,
         })
+    }
+
+    /// Whether training draws dropout masks (more than one layer and `dropout` > 0): the
+    /// fused op has no dropout, so such steps take the candle path.
+    fn drops(&self) -> bool {
+        self.dropout > 0.0 && self.layers.len() > 1
     }
 
     /// State tensors per layer: `h`, and `c` for the LSTM.
@@ -266,7 +275,7 @@ impl LanguageModel for StackedLm {
     }
 
     fn loss(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        match self.one_layer() {
+        match self.fused() {
             Some(fused) => Ok(fused.loss(inputs, targets, None)?.0),
             None => cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?),
         }
@@ -278,7 +287,7 @@ impl LanguageModel for StackedLm {
         targets: &Tensor,
         rng: &mut ChaCha8Rng,
     ) -> Result<Tensor> {
-        if self.dropout == 0.0 || self.layers.len() < 2 {
+        if !self.drops() {
             return self.loss(inputs, targets);
         }
         let logits = self.run(inputs, None, Some(rng))?.0;
@@ -292,11 +301,11 @@ impl LanguageModel for StackedLm {
         state: Option<&Tensor>,
         rng: &mut ChaCha8Rng,
     ) -> Result<(Tensor, Tensor)> {
-        if let Some(fused) = self.one_layer() {
+        if let Some(fused) = self.fused().filter(|_| !self.drops()) {
             return fused.loss(inputs, targets, state);
         }
         let initial = state.map(|s| self.unpack(&s.detach())).transpose()?;
-        let dropout = (self.dropout > 0.0 && self.layers.len() > 1).then_some(rng);
+        let dropout = self.drops().then_some(rng);
         let (logits, last) = self.run(inputs, initial, dropout)?;
         let loss = cross_entropy(&logits, &targets.flatten_all()?)?;
         let flat: Vec<Tensor> = last.into_iter().flatten().collect();
