@@ -233,12 +233,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
 /// times steps), for scheduling only.
 fn cost(p: &crate::spec::TrainParams) -> f64 {
     let (h, b, t) = (p.hidden as f64, p.batch_size as f64, p.seq_len as f64);
-    // Gates multiply the recurrent work; stacked layers with dropout take the plain candle
-    // path, several times slower per multiply-add than the fused ops.
-    let fused = p.dropout == 0.0 || p.layers == 1;
+    // Gates multiply the recurrent work; every cell and depth runs on the fused ops.
     let per_layer = p.cell.gate_groups() as f64 * h * (h + 2.0 * 64.0);
-    let slowdown = if fused { 1.0 } else { 4.0 };
-    p.steps as f64 * b * t * per_layer * p.layers as f64 * slowdown
+    p.steps as f64 * b * t * per_layer * p.layers as f64
 }
 
 fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {

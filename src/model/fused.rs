@@ -40,17 +40,20 @@ pub struct Fused<'a> {
 impl Fused<'_> {
     /// Mean cross-entropy for `inputs` against `targets` (`(rows, seq_len)` token ids),
     /// starting from `initial` (`(layers·parts, rows, H)`; zero when `None`), and the state
-    /// after each window's last step, `(layers·parts, rows, H)`, detached.
+    /// after each window's last step, `(layers·parts, rows, H)`, detached. `masks`: dropout
+    /// masks on the inputs of the layers above the first, `(layers - 1, rows·seq_len, H)` with
+    /// row `r·seq_len + t` for window `r`, step `t`.
     pub fn loss(
         &self,
         inputs: &Tensor,
         targets: &Tensor,
         initial: Option<&Tensor>,
+        masks: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor)> {
         match self.cell {
-            Cell::Rnn => self.loss_with::<Rnn>(inputs, targets, initial),
-            Cell::Gru => self.loss_with::<Gru>(inputs, targets, initial),
-            Cell::Lstm => self.loss_with::<Lstm>(inputs, targets, initial),
+            Cell::Rnn => self.loss_with::<Rnn>(inputs, targets, initial, masks),
+            Cell::Gru => self.loss_with::<Gru>(inputs, targets, initial, masks),
+            Cell::Lstm => self.loss_with::<Lstm>(inputs, targets, initial, masks),
         }
     }
 
@@ -59,6 +62,7 @@ impl Fused<'_> {
         inputs: &Tensor,
         targets: &Tensor,
         initial: Option<&Tensor>,
+        masks: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor)> {
         let (rows, seq_len) = inputs.dims2()?;
         let first = &self.layers[0];
@@ -67,12 +71,16 @@ impl Fused<'_> {
         let order = Tensor::new(block_order(&blocks, seq_len), inputs.device())?;
         let reorder = |x: &Tensor| x.flatten_all()?.index_select(&order, 0)?.to_vec1();
         let initial = initial.map(Tensor::detach);
+        let masks = masks
+            .map(|m| m.detach().index_select(&order, 1))
+            .transpose()?;
         let op = CellLoss::<C>::new(
             reorder(inputs)?,
             reorder(targets)?,
             blocks,
             seq_len,
             initial,
+            masks,
         )?;
         let mut projections = vec![self
             .embedding
@@ -195,6 +203,48 @@ mod tests {
                         assert_close(&flat(a), &flat(b), 1e-10, &format!("{what}: ∂{name}"));
                     }
                 }
+            }
+        }
+    }
+
+    /// With dropout between layers, the fused op draws the same masks from the same generator
+    /// as the candle path, and gives the same loss, state and gradients (f64).
+    #[test]
+    fn fused_dropout_equals_the_candle_model() {
+        let (vocab, seq_len, hidden) = (6, 4, 5);
+        for cell in Cell::ALL {
+            for (layers, rows) in [(2, 3), (3, 40)] {
+                let fused =
+                    stacked(cell, layers, vocab, hidden, DType::F64, true).with_dropout(0.3);
+                let plain =
+                    stacked(cell, layers, vocab, hidden, DType::F64, false).with_dropout(0.3);
+                let x = tokens(rows, seq_len, vocab, 3);
+                let y = tokens(rows, seq_len, vocab, 4);
+                let what = format!("{cell:?}×{layers}, {rows} rows");
+                let run = |m: &StackedLm| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(11);
+                    let (loss, state) = m.training_loss_carrying(&x, &y, None, &mut rng).unwrap();
+                    let again = m.training_loss(&x, &y, &mut rng).unwrap();
+                    let grads = loss.backward().unwrap();
+                    let g: Vec<Vec<f64>> = m
+                        .parameters()
+                        .iter()
+                        .map(|(_, v)| flat(grads.get(v).unwrap()))
+                        .collect();
+                    (flat(&loss), flat(&state), flat(&again), g)
+                };
+                let (a, b) = (run(&fused), run(&plain));
+                assert_close(&a.0, &b.0, 1e-12, &format!("{what}: loss"));
+                assert_close(&a.1, &b.1, 1e-12, &format!("{what}: state"));
+                assert_close(&a.2, &b.2, 1e-12, &format!("{what}: second loss"));
+                for (i, (ga, gb)) in a.3.iter().zip(&b.3).enumerate() {
+                    assert_close(ga, gb, 1e-10, &format!("{what}: gradient {i}"));
+                }
+                let no_dropout = flat(&fused.loss(&x, &y).unwrap());
+                assert!(
+                    (no_dropout[0] - a.0[0]).abs() > 1e-6,
+                    "{what}: masks unused"
+                );
             }
         }
     }

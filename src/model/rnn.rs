@@ -168,7 +168,7 @@ impl LanguageModel for RnnLm {
         _rng: &mut rand_chacha::ChaCha8Rng,
     ) -> Result<(Tensor, Tensor)> {
         if self.recurrence == Recurrence::Fused {
-            return self.fused().loss(inputs, targets, state);
+            return self.fused().loss(inputs, targets, state, None);
         }
         let (rows, seq_len) = inputs.dims2()?;
         let initial = state.map(|s| s.detach().get(0)).transpose()?;

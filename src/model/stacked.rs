@@ -126,10 +126,32 @@ impl StackedLm {
         })
     }
 
-    /// Whether training draws dropout masks (more than one layer and `dropout` > 0): the
-    /// fused op has no dropout, so such steps take the candle path.
+    /// Whether training draws dropout masks (more than one layer and `dropout` > 0).
     fn drops(&self) -> bool {
         self.dropout > 0.0 && self.layers.len() > 1
+    }
+
+    /// The dropout masks of a training step for the fused op, `(layers - 1, rows·seq_len, H)`
+    /// (row `r·seq_len + t`), drawn in the candle path's order (step by step, layer by layer,
+    /// [`StackedLm::mask`]), so that both paths train the same model from the same generator.
+    fn fused_masks(&self, rng: &mut ChaCha8Rng, rows: usize, seq_len: usize) -> Result<Tensor> {
+        let (above, h) = (self.layers.len() - 1, self.hidden);
+        let mut values = vec![0.0f64; above * rows * seq_len * h];
+        for t in 0..seq_len {
+            for l in 0..above {
+                let mask: Vec<f64> = self
+                    .mask(rng, rows)?
+                    .to_dtype(DType::F64)?
+                    .flatten_all()?
+                    .to_vec1()?;
+                for (r, row) in mask.chunks_exact(h).enumerate() {
+                    let at = (l * rows * seq_len + r * seq_len + t) * h;
+                    values[at..at + h].copy_from_slice(row);
+                }
+            }
+        }
+        Tensor::from_vec(values, (above, rows * seq_len, h), self.embedding.device())?
+            .to_dtype(self.embedding.dtype())
     }
 
     /// State tensors per layer: `h`, and `c` for the LSTM.
@@ -276,7 +298,7 @@ impl LanguageModel for StackedLm {
 
     fn loss(&self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
         match self.fused() {
-            Some(fused) => Ok(fused.loss(inputs, targets, None)?.0),
+            Some(fused) => Ok(fused.loss(inputs, targets, None, None)?.0),
             None => cross_entropy(&self.logits(inputs)?, &targets.flatten_all()?),
         }
     }
@@ -290,6 +312,11 @@ impl LanguageModel for StackedLm {
         if !self.drops() {
             return self.loss(inputs, targets);
         }
+        if let Some(fused) = self.fused() {
+            let (rows, seq_len) = inputs.dims2()?;
+            let masks = self.fused_masks(rng, rows, seq_len)?;
+            return Ok(fused.loss(inputs, targets, None, Some(&masks))?.0);
+        }
         let logits = self.run(inputs, None, Some(rng))?.0;
         cross_entropy(&logits, &targets.flatten_all()?)
     }
@@ -301,8 +328,14 @@ impl LanguageModel for StackedLm {
         state: Option<&Tensor>,
         rng: &mut ChaCha8Rng,
     ) -> Result<(Tensor, Tensor)> {
-        if let Some(fused) = self.fused().filter(|_| !self.drops()) {
-            return fused.loss(inputs, targets, state);
+        if let Some(fused) = self.fused() {
+            let (rows, seq_len) = inputs.dims2()?;
+            let masks = if self.drops() {
+                Some(self.fused_masks(rng, rows, seq_len)?)
+            } else {
+                None
+            };
+            return fused.loss(inputs, targets, state, masks.as_ref());
         }
         let initial = state.map(|s| self.unpack(&s.detach())).transpose()?;
         let dropout = self.drops().then_some(rng);

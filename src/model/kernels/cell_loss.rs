@@ -38,6 +38,8 @@ pub struct CellLoss<C: GateCell> {
     blocks: Blocks,
     seq_len: usize,
     initial: Option<Tensor>,
+    /// Dropout masks on the inputs of the layers above the first, `(L-1, N, H)` in block order.
+    masks: Option<Tensor>,
     /// Per layer `[gates (N×G·Hp) | states (N×Hp) | kept (N×Hp)]`, then `∂loss/∂logits (N×V)`.
     saved: Mutex<Option<Tensor>>,
     cell: PhantomData<C>,
@@ -76,13 +78,15 @@ struct Dims {
 impl<C: GateCell> CellLoss<C> {
     /// The loss over windows of `seq_len` steps cut into `blocks`; `tokens` and `targets` in
     /// block order; `initial` the state to start from (`(L·parts, rows, H)`, zero when
-    /// `None`).
+    /// `None`); `masks` the dropout masks multiplied into the input of each layer above the
+    /// first (`(L-1, N, H)`, rows in block order; none when `None`).
     pub fn new(
         tokens: Vec<u32>,
         targets: Vec<u32>,
         blocks: Blocks,
         seq_len: usize,
         initial: Option<Tensor>,
+        masks: Option<Tensor>,
     ) -> Result<Self> {
         let n = seq_len * blocks.rows();
         if tokens.len() != n || targets.len() != n {
@@ -100,6 +104,7 @@ impl<C: GateCell> CellLoss<C> {
             blocks,
             seq_len,
             initial,
+            masks,
             saved: Mutex::new(None),
             cell: PhantomData,
         })
@@ -143,6 +148,16 @@ impl<C: GateCell> CellLoss<C> {
                 );
             }
         }
+        if let Some(masks) = &self.masks {
+            let want = (layers - 1, self.tokens.len(), h);
+            if masks.dims3()? != want {
+                candle_core::bail!(
+                    "fused {} loss: dropout masks {:?}, expected {want:?}",
+                    C::NAME,
+                    masks.shape()
+                );
+            }
+        }
         let hp = padded(h);
         Ok(Dims {
             h,
@@ -169,6 +184,41 @@ impl<C: GateCell> CellLoss<C> {
             })
             .collect::<Result<_>>()?;
         Ok(Some(parts))
+    }
+
+    /// The dropout masks as padded rows, per layer above the first (`N×hp` each).
+    fn mask_rows<T: Elem>(&self, d: Dims) -> Result<Option<Vec<Vec<T>>>> {
+        let Some(masks) = &self.masks else {
+            return Ok(None);
+        };
+        let masks = masks.to_dtype(T::DTYPE)?;
+        let rows = (0..d.layers - 1)
+            .map(|l| {
+                let values: Vec<T> = masks.get(l)?.flatten_all()?.to_vec1()?;
+                Ok(pad_rows(&values, d.h))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(rows))
+    }
+
+    /// Per layer, each block's slice of the mask on that layer's input (none for layer 0).
+    fn mask_blocks<'a, T>(
+        &self,
+        masks: Option<&'a [Vec<T>]>,
+        d: Dims,
+    ) -> Vec<Vec<Option<&'a [T]>>> {
+        let count = self.blocks.sizes().len();
+        (0..d.layers)
+            .map(|l| match masks {
+                Some(m) if l > 0 => self
+                    .blocks
+                    .split(&m[l - 1], d.t * d.hp)
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+                _ => vec![None; count],
+            })
+            .collect()
     }
 
     /// Per layer, the state each block starts from.
@@ -264,10 +314,12 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
         let blocks = &self.blocks;
         let (layer_bufs, d_logits) = saved.split_at_mut(layers * layer_len);
         // Per block: its slices of every layer's buffers, the initial states, targets, logits.
+        let masks = self.mask_rows::<T>(d)?;
         let mut per_layer: Vec<_> = layer_bufs
             .chunks_exact_mut(layer_len.max(1))
             .zip(self.initial_blocks(initial.as_deref(), d))
-            .map(|(buf, inits)| {
+            .zip(self.mask_blocks(masks.as_deref(), d))
+            .map(|((buf, inits), masks)| {
                 let (g, rest) = buf.split_at_mut(n * gp);
                 let (s, k) = rest.split_at_mut(n * hp);
                 blocks
@@ -275,8 +327,14 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
                     .into_iter()
                     .zip(blocks.split_mut(s, t * hp))
                     .zip(blocks.split_mut(k, t * hp))
-                    .zip(inits)
-                    .map(|(((g, s), k), init)| LayerMut { g, s, k, init })
+                    .zip(inits.into_iter().zip(masks))
+                    .map(|(((g, s), k), (init, mask))| LayerMut {
+                        g,
+                        s,
+                        k,
+                        init,
+                        mask,
+                    })
                     .collect::<Vec<_>>()
                     .into_iter()
             })
@@ -310,7 +368,8 @@ impl<C: GateCell> SliceKernel<3> for CellLoss<C> {
                         row.copy_from_slice(b_in);
                     }
                     let rows_here = lower.s.len() / hp;
-                    let lhs = (&lower.s[..], rows(hp));
+                    let masked = layer.mask.map(|m| masked(lower.s, m));
+                    let lhs = (masked.as_deref().unwrap_or(lower.s), rows(hp));
                     matmul(layer.g, true, lhs, (&u[..], rows(gp)), (rows_here, gp, h));
                 }
                 let (w_t, b_hh) = &hidden[l];
@@ -355,6 +414,13 @@ struct LayerMut<'a, T> {
     s: &'a mut [T],
     k: &'a mut [T],
     init: Prev<'a, T>,
+    /// The dropout mask on this layer's input (layers above the first).
+    mask: Option<&'a [T]>,
+}
+
+/// `states ⊙ mask`.
+fn masked<T: Elem>(states: &[T], mask: &[T]) -> Vec<T> {
+    states.iter().zip(mask).map(|(&s, &m)| s * m).collect()
 }
 
 impl<C: GateCell> CustomOp3 for CellLossGrad<'_, C> {
@@ -397,10 +463,12 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
             data: out,
             stride: h + 1,
         };
+        let masks = fwd.mask_rows::<T>(d)?;
         let mut per_layer: Vec<_> = layer_bufs
             .chunks_exact(layer_len.max(1))
             .zip(fwd.initial_blocks(initial.as_deref(), d))
-            .map(|(buf, inits)| {
+            .zip(fwd.mask_blocks(masks.as_deref(), d))
+            .map(|((buf, inits), masks)| {
                 let (g, rest) = buf.split_at(n * gp);
                 let (s, k) = rest.split_at(n * hp);
                 blocks
@@ -408,12 +476,13 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
                     .into_iter()
                     .zip(blocks.split(s, t * hp))
                     .zip(blocks.split(k, t * hp))
-                    .zip(inits)
-                    .map(|(((gates, states), kept), init)| Block {
+                    .zip(inits.into_iter().zip(masks))
+                    .map(|(((gates, states), kept), (init, mask))| Block {
                         gates,
                         states,
                         kept,
                         init,
+                        mask,
                     })
                     .collect::<Vec<_>>()
                     .into_iter()
@@ -471,7 +540,9 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
                     continue;
                 }
                 // Layer l's input weights, and ∂loss/∂(states below).
-                let below = stack[l - 1].states;
+                let mask = stack[l].mask;
+                let masked_below = mask.map(|m| masked(stack[l - 1].states, m));
+                let below = masked_below.as_deref().unwrap_or(stack[l - 1].states);
                 let rows_here = below.len() / hp;
                 let start = (d.v_in + (l - 1) * h1) * gh;
                 let d_rows = &mut d_input[start..][..h1 * gh];
@@ -502,6 +573,9 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
                 let lhs = (&d_in[..], rows(gp));
                 let rhs = (&v_p[l - 1][..], rows(hp));
                 matmul_into((&mut d_states, hp), false, lhs, rhs, (rows_here, h, gp));
+                if let Some(m) = mask {
+                    d_states.iter_mut().zip(m).for_each(|(g, &m)| *g *= m);
+                }
             }
         });
         if self.scale != 1.0 {
@@ -705,6 +779,8 @@ struct Block<'a, T> {
     states: &'a [T],
     kept: &'a [T],
     init: Prev<'a, T>,
+    /// The dropout mask on this layer's input (layers above the first).
+    mask: Option<&'a [T]>,
 }
 
 /// Backpropagation through time over one block of one layer: `d_states` holds `∂loss/∂h`
