@@ -505,8 +505,12 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
         let w_p: Vec<_> = (0..layers)
             .map(|l| pad_hidden_weight(layer_hidden(w, l, d), d, C::GROUPS))
             .collect();
-        // W_ih of the layers above the first.
-        let input: Vec<T> = self.input.flatten_all()?.to_dtype(T::DTYPE)?.to_vec1()?;
+        // W_ih of the layers above the first (nothing to read for one layer).
+        let input: Vec<T> = if layers > 1 {
+            self.input.flatten_all()?.to_dtype(T::DTYPE)?.to_vec1()?
+        } else {
+            Vec::new()
+        };
         let v_p: Vec<_> = (1..layers)
             .map(|l| pad_input_weight(layer_input(&input, l, d), d, C::GROUPS))
             .collect();
