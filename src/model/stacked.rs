@@ -139,11 +139,7 @@ impl StackedLm {
         let mut values = vec![0.0f64; above * rows * seq_len * h];
         for t in 0..seq_len {
             for l in 0..above {
-                let mask: Vec<f64> = self
-                    .mask(rng, rows)?
-                    .to_dtype(DType::F64)?
-                    .flatten_all()?
-                    .to_vec1()?;
+                let mask = self.mask_values(rng, rows);
                 for (r, row) in mask.chunks_exact(h).enumerate() {
                     let at = (l * rows * seq_len + r * seq_len + t) * h;
                     values[at..at + h].copy_from_slice(row);
@@ -241,8 +237,18 @@ impl StackedLm {
 
     /// A dropout mask `(rows, H)`: 0 with probability p, 1/(1-p) otherwise.
     fn mask(&self, rng: &mut ChaCha8Rng, rows: usize) -> Result<Tensor> {
+        Tensor::from_vec(
+            self.mask_values(rng, rows),
+            (rows, self.hidden),
+            self.embedding.device(),
+        )?
+        .to_dtype(self.embedding.dtype())
+    }
+
+    /// The values of [`StackedLm::mask`], row-major.
+    fn mask_values(&self, rng: &mut ChaCha8Rng, rows: usize) -> Vec<f64> {
         let keep = 1.0 - self.dropout;
-        let values: Vec<f64> = (0..rows * self.hidden)
+        (0..rows * self.hidden)
             .map(|_| {
                 if rng.random::<f64>() < keep {
                     1.0 / keep
@@ -250,9 +256,7 @@ impl StackedLm {
                     0.0
                 }
             })
-            .collect();
-        Tensor::from_vec(values, (rows, self.hidden), self.embedding.device())?
-            .to_dtype(self.embedding.dtype())
+            .collect()
     }
 
     /// Logits `(rows·seq_len, V)` from `initial` (per layer, its parts; zeros when `None`),

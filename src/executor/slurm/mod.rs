@@ -133,7 +133,7 @@ impl SlurmExecutor {
         let mut tracked: Vec<Tracked> = tracked.into_iter().map(|t| t.expect("set")).collect();
         if detach {
             return Ok(SlurmRun::Detached {
-                jobs: jobs_of(&tracked),
+                jobs: live_jobs(&tracked),
             });
         }
         self.follow(store, &ledger, &root, trials, &mut tracked, reporter)
@@ -158,11 +158,11 @@ impl SlurmExecutor {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; trials.len()];
         loop {
             if stop.load(Ordering::SeqCst) {
-                self.interrupted(&jobs_of_live(tracked), reporter);
+                self.interrupted(&live_jobs(tracked), reporter);
                 break;
             }
             let states: HashMap<(String, usize), TaskState> =
-                commands::squeue(&jobs_of_live(tracked))?
+                commands::squeue(&live_jobs(tracked))?
                     .into_iter()
                     .filter(|t| {
                         ledger
@@ -418,12 +418,8 @@ fn report_progress(
     }
 }
 
-fn jobs_of(tracked: &[Tracked]) -> Vec<String> {
-    let set: BTreeSet<&String> = tracked.iter().map(|t| &t.task.0).collect();
-    set.into_iter().cloned().collect()
-}
-
-fn jobs_of_live(tracked: &[Tracked]) -> Vec<String> {
+/// The arrays holding the trials that have not ended, each once.
+fn live_jobs(tracked: &[Tracked]) -> Vec<String> {
     let set: BTreeSet<&String> = tracked
         .iter()
         .filter(|t| !t.done)
