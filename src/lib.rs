@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module each: [`spec`] (grid file → trials) → [`store`] (the results
 //! folder) → [`executor`] (worker processes running [`train`] on [`model`]s over [`data`]) →
-//! [`report`] (CSVs and summary). [`cli`] and [`commands`] are the command-line front end.
+//! [`report`] (CSVs and summary). [`sample`] generates text from a trained trial. [`cli`] and
+//! [`commands`] are the command-line front end.
 
 pub mod cli;
 pub mod commands;
@@ -10,6 +11,7 @@ pub mod data;
 pub mod executor;
 pub mod model;
 pub mod report;
+pub mod sample;
 pub mod spec;
 pub mod store;
 pub mod train;

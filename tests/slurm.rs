@@ -428,7 +428,7 @@ fn a_task_that_keeps_failing_is_retried_then_recorded_with_slurms_state() {
     assert_eq!(rows[&broken]["status"], "failed");
     let reason = &rows[&broken]["reason"];
     assert!(
-        reason.contains("ended FAILED without a result (after 1 retries)"),
+        reason.contains("ended FAILED without a result (after 1 retry)"),
         "{reason}"
     );
     assert_eq!(submissions(&ws).len(), 2);

@@ -9,8 +9,8 @@ use super::exit;
 use crate::cli::{ExecutorKind, RunArgs};
 use crate::data::Corpus;
 use crate::executor::progress::{self, TrialLine};
-use crate::executor::{LocalExecutor, Outcome, SlurmExecutor, SlurmRun};
-use crate::report;
+use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
+use crate::report::{self, groups::Grouped, numbers, Status};
 use crate::spec::{GridSpec, Plan, TrialConfig};
 use crate::store::{Manifest, Store, TrialState, TrialStatus};
 
@@ -95,6 +95,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
 
     let store = Store::create(&args.out)?;
     let _lock = store.lock()?;
+    repair_configs(&store, &plan)?;
     let t = triage(&store, &plan, args.retry_failed, on_slurm);
     describe(&plan, &corpus, &t);
 
@@ -107,17 +108,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         trials: plan.trials.iter().map(|t| t.id.clone()).collect(),
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         wall_seconds: None,
+        trained: None,
         jobs,
         executor: on_slurm.then(|| "slurm".to_string()),
     };
-    // Resuming the same grid: the wall time adds up over the runs.
-    let earlier_wall = previous
+    // Resuming the same grid: the wall time, and the trials trained in it, add up over the runs
+    // that recorded theirs.
+    let (earlier_wall, earlier_trained) = previous
         .filter(|p| p.trials == manifest.trials)
         .map(|p| {
             manifest.started_at = p.started_at.clone();
-            p.wall_seconds.unwrap_or(0.0)
+            match p.wall_seconds {
+                Some(wall) => (wall, p.trained.unwrap_or(0)),
+                None => (0.0, 0),
+            }
         })
-        .unwrap_or(0.0);
+        .unwrap_or((0.0, 0));
     store.write_manifest(&manifest)?;
 
     for trial in &t.to_run {
@@ -135,11 +141,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
     if !t.to_run.is_empty() {
         if on_slurm {
-            eprintln!("training {} trials on Slurm", t.to_run.len());
+            eprintln!(
+                "training {} on Slurm",
+                numbers::count(t.to_run.len(), "trial")
+            );
         } else {
             eprintln!(
-                "training {} trials, {} at a time",
-                t.to_run.len(),
+                "training {}, {} at a time",
+                numbers::count(t.to_run.len(), "trial"),
                 jobs.min(t.to_run.len())
             );
         }
@@ -178,31 +187,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         };
         reporter.finish();
         interrupted = ran.interrupted;
-        let failed = ran
-            .outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Failed(_)))
-            .count();
-        if failed > 0 {
-            eprintln!(
-                "{failed} of {} trials failed (reasons in summary.md)",
-                t.to_run.len()
-            );
-        }
     }
 
     manifest.wall_seconds = Some(earlier_wall + started.elapsed().as_secs_f64());
+    manifest.trained = Some((earlier_trained + t.to_run.len()).min(manifest.trials.len()));
     store.write_manifest(&manifest)?;
+    // Trials completed before workers stored their sample get one now, once.
+    crate::sample::backfill(&store);
     let (sweep, written) = report::write_all(&store, args.lang)?;
-    let count = |name: &str| sweep.count(name);
+    let count = |status: Status| sweep.count(status);
     if interrupted {
         eprintln!(
             "interrupted: {} done, {} partial, {} pending, {} failed (of {}). Resume with:\n  {}",
-            count("completed"),
-            count("partial") + count("running"),
-            count("pending"),
-            count("failed"),
-            sweep.trials.len(),
+            count(Status::Completed) + count(Status::Diverged),
+            count(Status::Partial) + count(Status::Running),
+            count(Status::Pending),
+            count(Status::Failed),
+            sweep.total(),
             this_command()
         );
         return Ok(exit::INTERRUPTED);
@@ -210,23 +211,58 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     println!("wrote {}", written.summary_md.display());
     println!("      {}", written.trials_csv.display());
     println!("      {}", written.curves_csv.display());
-    let best = sweep
-        .trials
-        .iter()
-        .filter_map(|t| {
-            t.completed()
-                .and_then(|r| r.final_heldout_ppl)
-                .map(|p| (p, t))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0));
-    if let Some((ppl, t)) = best {
-        println!("best: {} — held-out perplexity {ppl:.2}", t.config.label);
+    let total = sweep.total();
+    for (status, what) in [
+        (Status::Failed, "failed"),
+        (Status::Diverged, "diverged"),
+        (Status::Damaged, "cannot be read (damaged)"),
+    ] {
+        let n = count(status);
+        if n > 0 {
+            eprintln!(
+                "{n} of {} {what} (see summary.md)",
+                numbers::count(total, "trial")
+            );
+        }
     }
-    Ok(if count("failed") > 0 {
-        exit::TRIALS_FAILED
-    } else {
+    let grouped = Grouped::new(&sweep);
+    if let Some(best) = grouped.best() {
+        // The same statement as the summary's verdict: the best configuration over its seeds.
+        println!(
+            "best configuration: {} — held-out perplexity {} ({})",
+            best.label,
+            numbers::stat(best.stats.heldout, 2),
+            numbers::count(best.stats.completed, "seed")
+        );
+    }
+    Ok(if sweep.all_completed() {
         exit::OK
+    } else {
+        exit::TRIALS_FAILED
     })
+}
+
+/// Writes `config.json` again, from the grid, in the folders of planned trials where it is
+/// missing or cannot be read (the trial's results stay).
+fn repair_configs(store: &Store, plan: &Plan) -> anyhow::Result<()> {
+    for trial in &plan.trials {
+        let dir = store.trial(&trial.id);
+        if !dir.path().exists() {
+            continue;
+        }
+        match dir.config() {
+            Ok(config) if config == *trial => {}
+            Ok(_) => dir.prepare(trial)?,
+            Err(e) => {
+                eprintln!(
+                    "warning: trial {} ({}): {:#}; written again from the grid",
+                    trial.id, trial.label, e
+                );
+                dir.prepare(trial)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Rough training cost of a trial (multiply-adds of the recurrence and output layer per step,

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::exit;
 use crate::cli::SampleArgs;
-use crate::report::sample::sample;
+use crate::sample::sample;
 use crate::store::TrialDir;
 
 /// Prints the prefix and its continuation on stdout; which weights were used on stderr.

@@ -4,35 +4,76 @@
 use std::path::Path;
 
 use super::exit;
-use crate::report::load;
+use crate::report::{load, numbers, Status};
 use crate::store::Store;
 
-/// Prints one line per trial and the totals; reads only.
+/// Prints one line per trial and the totals; reads only. Exits with 0 when every trial
+/// completed without diverging, 1 otherwise (failed, diverged, damaged or not finished).
 pub fn run(dir: &Path) -> anyhow::Result<u8> {
     let store = Store::open(dir)?;
     let sweep = load::load(&store)?;
-    let mut counts = std::collections::BTreeMap::new();
     println!("sweep `{}` in {}", sweep.manifest.name, dir.display());
     for t in &sweep.trials {
-        let name = t.status_name();
-        *counts.entry(name).or_insert(0) += 1;
-        let detail = match t.result() {
-            Some(r) => match (&r.reason, r.final_heldout_ppl) {
+        let status = t.status();
+        let detail = match (status, t.result()) {
+            (Status::Diverged, _) => {
+                let m = t.measures().expect("a diverged trial was measured");
+                let d = m.diverged.expect("diverged");
+                format!(
+                    "diverged at step {}: train ppl {}",
+                    d.step,
+                    numbers::fixed(m.final_train_ppl, 2)
+                )
+            }
+            (_, Some(r)) => match (&r.reason, r.final_heldout_ppl) {
                 (Some(reason), _) => reason.clone(),
-                (None, Some(ppl)) => format!("held-out ppl {ppl:.2}"),
+                (None, Some(ppl)) => format!("held-out ppl {}", numbers::fixed(ppl, 2)),
                 (None, None) => String::new(),
             },
-            None => format!("{}/{} steps", t.metrics.len(), t.config.params.steps),
+            (_, None) => format!("{}/{} steps", t.metrics.len(), t.config.params.steps),
         };
         println!(
             "  {:<10} {}  {:<40} {}",
-            name, t.config.id, t.config.label, detail
+            status.name(),
+            t.config.id,
+            t.config.label,
+            detail
         );
     }
-    let totals: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    println!("{} trials: {}", sweep.trials.len(), totals.join(", "));
+    for d in &sweep.damaged {
+        println!(
+            "  {:<10} {}  {:<40} {}: {}",
+            Status::Damaged.name(),
+            d.id,
+            d.label.as_deref().unwrap_or("?"),
+            d.file.display(),
+            d.problem
+        );
+    }
+    let totals: Vec<String> = Status::ALL
+        .iter()
+        .map(|&s| (s, sweep.count(s)))
+        .filter(|&(_, n)| n > 0)
+        .map(|(s, n)| format!("{n} {}", s.name()))
+        .collect();
+    println!(
+        "{}: {}",
+        numbers::count(sweep.total(), "trial"),
+        totals.join(", ")
+    );
+    if !sweep.damaged.is_empty() {
+        println!(
+            "damaged trials: run the grid again (`sweep {} --out {}`) to repair them",
+            sweep.manifest.grid_file.display(),
+            dir.display()
+        );
+    }
     if let Some(queue) = crate::executor::slurm::queue_summary(dir) {
         println!("{queue}");
     }
-    Ok(exit::OK)
+    Ok(if sweep.all_completed() {
+        exit::OK
+    } else {
+        exit::TRIALS_FAILED
+    })
 }

@@ -254,7 +254,10 @@ impl Worker {
                 continue;
             }
             let reason = if attempt > 0 {
-                format!("{reason} (after {attempt} retries)")
+                format!(
+                    "{reason} (after {attempt} {})",
+                    if attempt == 1 { "retry" } else { "retries" }
+                )
             } else {
                 reason
             };
@@ -378,6 +381,7 @@ pub(crate) fn record_failure(dir: &TrialDir, reason: String, started: Instant) -
         steps_per_sec: None,
         wall_seconds: started.elapsed().as_secs_f64(),
         peak_memory_mb: None,
+        vocab_size: None,
     };
     match dir.write_result(&result) {
         Ok(()) => Outcome::Failed(reason),

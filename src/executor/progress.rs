@@ -7,6 +7,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::local::{Outcome, TrialEvent};
+use crate::report::{analysis::FINAL_TRAIN_WINDOW, numbers};
 
 /// Receives the events of a run, in order, from the dispatcher.
 pub trait Reporter {
@@ -96,7 +97,8 @@ impl Tally {
                     Outcome::Completed(r) => {
                         self.done += 1;
                         Some(format!(
-                            "[{}/{n}] ✓ {label}: held-out ppl {} · train ppl {} · {:.1} s",
+                            "[{}/{n}] ✓ {label}: held-out ppl {} · train ppl {} (mean of the last \
+                             {FINAL_TRAIN_WINDOW} steps) · {:.1} s",
                             self.done,
                             fmt_ppl(r.final_heldout_ppl),
                             fmt_ppl(r.final_train_ppl),
@@ -120,7 +122,7 @@ impl Tally {
 }
 
 fn fmt_ppl(p: Option<f64>) -> String {
-    p.map_or_else(|| "–".into(), |p| format!("{p:.2}"))
+    numbers::opt(p, 2)
 }
 
 /// Plain lines on stderr: trial start, every held-out evaluation, trial end.
@@ -161,10 +163,12 @@ impl Reporter for PlainReporter {
             let rate = *step as f64 / elapsed_s.max(1e-9);
             let eta = line.steps.saturating_sub(*step) as f64 / rate.max(1e-9);
             eprintln!(
-                "  {}: step {step}/{} · train ppl {train_ppl:.2} · held-out ppl {heldout:.2} · \
-                 {rate:.0} steps/s{} · ETA {}",
+                "  {}: step {step}/{} · train ppl {} · held-out ppl {} · {rate:.0} steps/s{} · \
+                 ETA {}",
                 line.label,
                 line.steps,
+                numbers::fixed(*train_ppl, 2),
+                numbers::fixed(*heldout, 2),
                 threads_note(*threads),
                 humantime::format_duration(Duration::from_secs(eta.round() as u64)),
             );
@@ -284,10 +288,13 @@ impl Reporter for TerminalReporter {
                 if let Some(bar) = &self.bars[*index] {
                     bar.set_position(*step as u64);
                     let rate = *step as f64 / elapsed_s.max(1e-9);
-                    let heldout = self.heldout[*index]
-                        .map_or_else(|| "     –".into(), |h| format!("{h:>6.2}"));
+                    let heldout = self.heldout[*index].map_or_else(
+                        || "     –".into(),
+                        |h| format!("{:>6}", numbers::fixed(h, 2)),
+                    );
                     bar.set_message(format!(
-                        "ppl {train_ppl:>6.2} · held-out {heldout} · {rate:>4.0} steps/s{}",
+                        "ppl {:>6} · held-out {heldout} · {rate:>4.0} steps/s{}",
+                        numbers::fixed(*train_ppl, 2),
                         threads_note(*threads)
                     ));
                 }

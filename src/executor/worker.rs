@@ -13,13 +13,11 @@ use anyhow::Context;
 use super::protocol::WorkerMessage;
 use crate::data::{batch::Split, Vocab};
 use crate::model::kernels::thread_budget;
+use crate::report::analysis::FINAL_TRAIN_WINDOW;
 use crate::spec::TrialConfig;
 use crate::store::lock::{FileLock, LockError};
 use crate::store::{MetricRow, TrialDir, TrialResult, TrialStatus};
 use crate::train::{checkpoint, TrainError, Trainer};
-
-/// Training steps averaged for the final training perplexity.
-pub const FINAL_TRAIN_WINDOW: usize = 50;
 
 /// Least time between two progress messages.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
@@ -164,10 +162,21 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         TrialStatus::Failed
     } else {
         trial.write_model(&weights_file(&trainer)?)?;
+        // The summary quotes this text; stored here so that reports need no model.
+        if let Err(e) = crate::sample::store_summary_sample(&trial) {
+            let message = format!("no sample stored: {e:#}");
+            eprintln!("warning: {message}");
+            say(WorkerMessage::Warning { message });
+        }
         TrialStatus::Completed
     };
-    let result = summarize(&rows, status, failure, parameters, started.elapsed());
+    let mut result = summarize(&rows, status, failure, parameters, started.elapsed());
+    result.vocab_size = Some(vocab.len());
     trial.write_result(&result)?;
+    if status == TrialStatus::Completed {
+        // Only a kill during training needs the checkpoint before the last.
+        trial.drop_previous_checkpoint()?;
+    }
     Ok(match status {
         TrialStatus::Completed => WorkerEnd::Completed,
         TrialStatus::Failed => WorkerEnd::Failed,
@@ -257,6 +266,7 @@ pub fn summarize(
             .map(|r| r.step as f64 / r.elapsed_s),
         wall_seconds: wall.as_secs_f64(),
         peak_memory_mb: peak_memory_mb(),
+        vocab_size: None,
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use super::charts::{self, Series};
 use super::groups::{Config, Grouped};
 use super::summary::ChartLinks;
@@ -28,12 +30,14 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
         .map(|s| smoothed(s, OVERVIEW_SMOOTHING))
         .collect();
     if all.is_empty() {
+        remove_stale_charts(&root.join("charts"), &[])?;
         return Ok(links);
     }
     let title = format!("Perplexity per step (training: {OVERVIEW_SMOOTHING}-step mean)");
     charts::line_chart(&root.join("curves"), &title, &all, CURVES_SIZE)?;
     links.curves = Some("curves.png".into());
 
+    let mut drawn = Vec::new();
     if g.axes.len() >= 2 {
         std::fs::create_dir_all(root.join("charts"))?;
         for (axis, name) in g.axes.iter().enumerate() {
@@ -52,6 +56,7 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
                 let title = format!("{name}={value}: by {}", compared.join(", "));
                 let file = format!("{}-{}", slug(name), slug(value));
                 charts::line_chart(&root.join("charts").join(&file), &title, &lines, SMALL_SIZE)?;
+                drawn.push(file.clone());
                 per_value.push((value.clone(), format!("charts/{file}.png")));
             }
             links.per_value.push(per_value);
@@ -69,16 +74,42 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
         )?;
         links.heatmap = Some("heatmap.png".into());
     }
+    remove_stale_charts(&root.join("charts"), &drawn)?;
     Ok(links)
 }
 
-/// The seed-mean curve of a configuration's completed trials, with min–max band and held-out
+/// Removes the charts in `dir` that this report did not draw (values since removed from the
+/// grid), so that the folder shows only the sweep last run.
+fn remove_stale_charts(dir: &Path, drawn: &[String]) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let chart = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("png" | "svg")
+        );
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if chart && !drawn.iter().any(|d| d == stem) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the stale chart {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The seed-mean curve of a configuration's completed trials that did not diverge (a blown-up
+/// curve would flatten every other one), with min–max band and held-out
 /// points; `None` when none completed.
 fn series(c: &Config, label: &str) -> Option<Series> {
     let curves: Vec<_> = c
         .trials
         .iter()
-        .filter(|t| t.completed().is_some() && !t.metrics.is_empty())
+        .filter(|t| t.healthy().is_some() && !t.metrics.is_empty())
         .map(|t| &t.metrics)
         .collect();
     let len = curves.iter().map(|m| m.len()).min()?;

@@ -4,17 +4,28 @@
 use std::collections::BTreeSet;
 
 use super::analysis::{self, Stat, TrialMeasures};
-use super::load::{SweepRecord, TrialRecord};
+use super::load::{Status, SweepRecord, TrialRecord};
+use crate::spec::display_value;
 
-/// Measures aggregated over a set of trials.
+/// Measures aggregated over a set of trials. The numbers come from the trials that completed
+/// without diverging; only when every completed trial diverged do they come from the diverged
+/// ones (so that a row of blown-up runs shows how far they blew up).
 #[derive(Debug, Clone, Default)]
 pub struct Aggregate {
     /// Trials in the set.
     pub trials: usize,
-    /// Of which completed.
+    /// Of which completed without diverging.
     pub completed: usize,
     /// Of which failed.
     pub failed: usize,
+    /// Of which completed but diverged.
+    pub diverged: usize,
+    /// The step at which each diverged trial diverged.
+    pub diverged_at: Vec<usize>,
+    /// Completed trials that got worse after their best point.
+    pub unstable: usize,
+    /// Completed trials that overfit.
+    pub overfitting: usize,
     /// Steps to convergence.
     pub convergence: Option<Stat>,
     /// Volatility.
@@ -31,55 +42,80 @@ pub struct Aggregate {
     pub steps_per_sec: Option<Stat>,
     /// Worker wall seconds.
     pub wall: Option<Stat>,
-    /// Completed trials that overfit.
-    pub overfitting: usize,
 }
 
 impl Aggregate {
     /// Aggregates `trials`.
     pub fn of(trials: &[&TrialRecord]) -> Aggregate {
-        let mut measures: Vec<TrialMeasures> = Vec::new();
-        let (mut best, mut rate, mut wall, mut params) = (vec![], vec![], vec![], vec![]);
-        let mut failed = 0;
-        for t in trials {
-            if t.status_name() == "failed" {
-                failed += 1;
-            }
-            let Some(r) = t.completed() else { continue };
-            if let Some(m) = analysis::measure(&t.metrics) {
-                measures.push(m);
-            }
-            best.extend(r.best_heldout_ppl);
-            rate.extend(r.steps_per_sec);
-            wall.push(r.wall_seconds);
-            params.extend(r.parameters);
-        }
-        let stat = |f: &dyn Fn(&TrialMeasures) -> Option<f64>| {
-            Stat::of(&measures.iter().filter_map(f).collect::<Vec<_>>())
+        let measured: Vec<(&TrialRecord, TrialMeasures)> = trials
+            .iter()
+            .filter_map(|t| t.measures().map(|m| (*t, m)))
+            .collect();
+        let (healthy, diverged): (Vec<_>, Vec<_>) =
+            measured.iter().partition(|(_, m)| m.diverged.is_none());
+        let shown = if healthy.is_empty() {
+            &diverged
+        } else {
+            &healthy
         };
+        let stat = |f: &dyn Fn(&TrialMeasures) -> Option<f64>| {
+            Stat::of_any(&shown.iter().filter_map(|(_, m)| f(m)).collect::<Vec<_>>())
+        };
+        let result = |f: &dyn Fn(&crate::store::TrialResult) -> Option<f64>| {
+            Stat::of(
+                &shown
+                    .iter()
+                    .filter_map(|(t, _)| t.completed().and_then(f))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let params: Vec<usize> = shown
+            .iter()
+            .filter_map(|(t, _)| t.completed().and_then(|r| r.parameters))
+            .collect();
         Aggregate {
             trials: trials.len(),
-            completed: measures.len(),
-            failed,
-            convergence: stat(&|m| Some(m.convergence_step as f64)),
-            volatility: stat(&|m| Some(m.volatility)),
+            completed: healthy.len(),
+            failed: trials
+                .iter()
+                .filter(|t| t.status() == Status::Failed)
+                .count(),
+            diverged: diverged.len(),
+            diverged_at: diverged
+                .iter()
+                .filter_map(|(_, m)| m.diverged.map(|d| d.step))
+                .collect(),
+            unstable: healthy.iter().filter(|(_, m)| m.unstable.is_some()).count(),
+            overfitting: healthy.iter().filter(|(_, m)| m.overfitting).count(),
+            convergence: stat(&|m| m.convergence_step.map(|s| s as f64)),
+            volatility: stat(&|m| m.volatility),
             train: stat(&|m| Some(m.final_train_ppl)),
             heldout: stat(&|m| m.final_heldout_ppl),
-            best_heldout: Stat::of(&best),
+            best_heldout: stat(&|m| m.best_heldout.map(|b| b.1)),
             parameters: params
                 .iter()
                 .min()
                 .zip(params.iter().max())
                 .map(|(a, b)| (*a, *b)),
-            steps_per_sec: Stat::of(&rate),
-            wall: Stat::of(&wall),
-            overfitting: measures.iter().filter(|m| m.overfitting).count(),
+            steps_per_sec: result(&|r| r.steps_per_sec),
+            wall: result(&|r| Some(r.wall_seconds)),
         }
     }
 
     /// Mean held-out perplexity, +∞ when nothing completed (sorts last).
     pub fn heldout_mean(&self) -> f64 {
         self.heldout.map_or(f64::INFINITY, |s| s.mean)
+    }
+
+    /// Whether the numbers come from diverged trials only.
+    pub fn all_diverged(&self) -> bool {
+        self.completed == 0 && self.diverged > 0
+    }
+
+    /// The order of rows in a ranking: rows without diverged trials first, then by mean
+    /// held-out perplexity.
+    fn rank_key(&self) -> (bool, f64) {
+        (self.diverged > 0, self.heldout_mean())
     }
 }
 
@@ -135,10 +171,7 @@ impl<'a> Grouped<'a> {
             t.config
                 .params
                 .get(axis)
-                .map(|v| match v {
-                    serde_json::Value::String(s) => s,
-                    v => v.to_string(),
-                })
+                .map(|v| display_value(&v))
                 .unwrap_or_default()
         };
         let mut configs: Vec<Config> = Vec::new();
@@ -178,7 +211,7 @@ impl<'a> Grouped<'a> {
             .map(|c| {
                 c.trials
                     .iter()
-                    .filter_map(|t| t.completed().and_then(|r| r.final_heldout_ppl))
+                    .filter_map(|t| t.healthy().and_then(|m| m.final_heldout_ppl))
                     .collect()
             })
             .collect();
@@ -201,19 +234,39 @@ impl<'a> Grouped<'a> {
             .collect()
     }
 
-    /// Configurations sorted by mean held-out perplexity (best first).
+    /// Configurations sorted by mean held-out perplexity (best first), those with a diverged
+    /// trial after all others.
     pub fn ranked(&self) -> Vec<&Config<'a>> {
         let mut c: Vec<&Config> = self.configs.iter().collect();
-        c.sort_by(|a, b| a.stats.heldout_mean().total_cmp(&b.stats.heldout_mean()));
+        c.sort_by(|a, b| {
+            let (a, b) = (a.stats.rank_key(), b.stats.rank_key());
+            a.0.cmp(&b.0).then(a.1.total_cmp(&b.1))
+        });
         c
     }
 
-    /// The best configuration, if any completed.
+    /// The best configuration: the first in [`Grouped::ranked`] with a completed trial that did
+    /// not diverge.
     pub fn best(&self) -> Option<&Config<'a>> {
         self.ranked()
             .into_iter()
-            .next()
-            .filter(|c| c.stats.heldout.is_some())
+            .find(|c| c.stats.completed > 0 && c.stats.heldout.is_some())
+    }
+
+    /// The trial of the best configuration with the lowest final held-out perplexity (the one
+    /// whose sample the summary quotes).
+    pub fn best_trial(&self) -> Option<&'a TrialRecord> {
+        let heldout = |t: &TrialRecord| {
+            t.healthy()
+                .and_then(|m| m.final_heldout_ppl)
+                .unwrap_or(f64::INFINITY)
+        };
+        self.best()?
+            .trials
+            .iter()
+            .copied()
+            .filter(|t| heldout(t).is_finite())
+            .min_by(|a, b| heldout(a).total_cmp(&heldout(b)))
     }
 
     /// Rows of axis `axis`: each value aggregated over every other axis and seed.
@@ -254,9 +307,9 @@ impl<'a> Grouped<'a> {
             .collect()
     }
 
-    /// Mean held-out perplexity for each pair of values of axes `rows` and `cols`,
-    /// aggregated over any other axes and seeds.
-    pub fn cross(&self, rows: usize, cols: usize) -> Vec<Vec<Option<f64>>> {
+    /// The aggregate of each pair of values of axes `rows` and `cols`, over any other axes and
+    /// seeds.
+    pub fn cross_aggregates(&self, rows: usize, cols: usize) -> Vec<Vec<Aggregate>> {
         self.axis_values[rows]
             .iter()
             .map(|r| {
@@ -269,8 +322,21 @@ impl<'a> Grouped<'a> {
                             .filter(|cfg| &cfg.values[rows] == r && &cfg.values[cols] == c)
                             .flat_map(|cfg| cfg.trials.iter().copied())
                             .collect();
-                        Aggregate::of(&trials).heldout.map(|s| s.mean)
+                        Aggregate::of(&trials)
                     })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Mean held-out perplexity of the trials that did not diverge, for each pair of values of
+    /// axes `rows` and `cols`.
+    pub fn cross(&self, rows: usize, cols: usize) -> Vec<Vec<Option<f64>>> {
+        self.cross_aggregates(rows, cols)
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|a| (a.completed > 0).then(|| a.heldout_mean()))
                     .collect()
             })
             .collect()

@@ -48,8 +48,6 @@ pub struct Words {
     pub steps_per_sec: &'static str,
     pub wall: &'static str,
     pub label: &'static str,
-    pub averaged_over: &'static str,
-    pub and_seeds: &'static str,
     pub at_best: &'static str,
     pub cross_table: &'static str,
     pub charts: &'static str,
@@ -72,6 +70,15 @@ pub struct Words {
     pub volatile: &'static str,
     pub overfitting: &'static str,
     pub diverged: &'static str,
+    pub unstable: &'static str,
+    pub damaged: &'static str,
+    pub diverged_trials: &'static str,
+    pub damaged_trials: &'static str,
+    pub diverged_at: &'static str,
+    pub note: &'static str,
+    pub file: &'static str,
+    pub problem: &'static str,
+    pub worker_time: &'static str,
     pub steps: &'static str,
 }
 
@@ -108,8 +115,6 @@ const EN: Words = Words {
     steps_per_sec: "steps/s",
     wall: "wall",
     label: "label",
-    averaged_over: "Averaged over",
-    and_seeds: "and seeds",
     at_best: "At the best setting of the other axes",
     cross_table: "Held-out perplexity",
     charts: "Charts",
@@ -132,6 +137,15 @@ const EN: Words = Words {
     volatile: "volatile",
     overfitting: "overfitting",
     diverged: "diverged",
+    unstable: "unstable",
+    damaged: "damaged",
+    diverged_trials: "Diverged trials",
+    damaged_trials: "Damaged trials",
+    diverged_at: "diverged at step",
+    note: "note",
+    file: "file",
+    problem: "problem",
+    worker_time: "worker time",
     steps: "steps",
 };
 
@@ -168,8 +182,6 @@ const ZH: Words = Words {
     steps_per_sec: "步/秒",
     wall: "用时",
     label: "评价",
-    averaged_over: "对以下参数取平均：",
-    and_seeds: "及随机种子",
     at_best: "其他参数取最佳值时",
     cross_table: "验证困惑度",
     charts: "图表",
@@ -193,6 +205,15 @@ const ZH: Words = Words {
     volatile: "波动大",
     overfitting: "过拟合",
     diverged: "发散",
+    unstable: "不稳定",
+    damaged: "已损坏",
+    diverged_trials: "发散的试验",
+    damaged_trials: "已损坏的试验",
+    diverged_at: "发散于第几步",
+    note: "备注",
+    file: "文件",
+    problem: "问题",
+    worker_time: "worker 总用时",
     steps: "步",
 };
 
@@ -203,5 +224,131 @@ impl Lang {
             Lang::En => &EN,
             Lang::Zh => &ZH,
         }
+    }
+}
+
+impl Lang {
+    /// `text` in parentheses after a space (English) or in full-width parentheses (Chinese).
+    pub fn paren(self, text: &str) -> String {
+        match self {
+            Lang::En => format!(" ({text})"),
+            Lang::Zh => format!("（{text}）"),
+        }
+    }
+
+    /// The separator of a list: `, ` or `，`.
+    pub fn comma(self) -> &'static str {
+        match self {
+            Lang::En => ", ",
+            Lang::Zh => "，",
+        }
+    }
+
+    /// A colon ending a sentence before a table or list: `:` or `：`.
+    pub fn colon(self) -> &'static str {
+        match self {
+            Lang::En => ":",
+            Lang::Zh => "：",
+        }
+    }
+
+    /// A failure reason as recorded in `result.json` (always English), in this language: the
+    /// phrases sweep writes are translated; what a program printed (after `: `) stays as is.
+    pub fn reason(self, reason: &str) -> String {
+        if self == Lang::En {
+            return reason.to_string();
+        }
+        let retries = |tail: &str| {
+            let n = tail
+                .strip_suffix(" retries)")
+                .or(tail.strip_suffix(" retry)"))?;
+            n.parse::<usize>().ok()
+        };
+        let (reason, retries) = match reason.rsplit_once(" (after ") {
+            Some((head, tail)) if retries(tail).is_some() => (head, retries(tail)),
+            _ => (reason, None),
+        };
+        let mut out = translate_reason(reason);
+        if let Some(n) = retries {
+            out.push_str(&format!("（重试 {n} 次后）"));
+        }
+        out
+    }
+}
+
+/// The Chinese of one failure reason without its retry count.
+fn translate_reason(reason: &str) -> String {
+    // "training loss became NaN at step 8"
+    if let Some(rest) = reason.strip_prefix("training loss became ") {
+        if let Some((value, step)) = rest.split_once(" at step ") {
+            return format!("训练损失在第 {step} 步变为 {value}");
+        }
+    }
+    // "worker exited with code 3: <stderr tail>", "worker was killed by signal 9", …
+    if let Some(rest) = reason.strip_prefix("worker ") {
+        let (how, tail) = match rest.split_once(": ") {
+            Some((how, tail)) => (how, Some(tail)),
+            None => (rest, None),
+        };
+        let how = if let Some(code) = how.strip_prefix("exited with code ") {
+            format!("worker 以退出码 {code} 结束")
+        } else if how.starts_with("was killed by SIGKILL") {
+            "worker 被 SIGKILL 终止（内存不足或被手动终止）".to_string()
+        } else if let Some(sig) = how.strip_prefix("was killed by signal ") {
+            format!("worker 被信号 {sig} 终止")
+        } else if let Some(e) = how.strip_prefix("could not be run") {
+            format!("worker 无法启动{e}")
+        } else {
+            format!("worker {how}")
+        };
+        return match tail {
+            Some(tail) => format!("{how}：{tail}"),
+            None => how,
+        };
+    }
+    // "Slurm task 12_3 ended TIMEOUT without a result"
+    if let Some(rest) = reason.strip_prefix("Slurm task ") {
+        if let Some(head) = rest.strip_suffix(" without a result") {
+            if let Some((task, how)) = head.split_once(' ') {
+                let how = match how.strip_prefix("ended ") {
+                    Some(state) => format!("以 {state} 状态结束"),
+                    None if how == "no longer listed by squeue" => "已不在 squeue 中".to_string(),
+                    None => how.to_string(),
+                };
+                return format!("Slurm 任务 {task} {how}，但没有结果");
+            }
+        }
+    }
+    reason.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reasons_sweep_writes_read_in_chinese() {
+        let zh = |r: &str| Lang::Zh.reason(r);
+        assert_eq!(
+            zh("training loss became NaN at step 8"),
+            "训练损失在第 8 步变为 NaN"
+        );
+        assert_eq!(
+            zh("worker exited with code 2: error: corpus gone (after 2 retries)"),
+            "worker 以退出码 2 结束：error: corpus gone（重试 2 次后）"
+        );
+        assert_eq!(
+            zh("worker was killed by signal 11"),
+            "worker 被信号 11 终止"
+        );
+        assert_eq!(
+            zh("Slurm task 17_3 ended FAILED without a result (after 1 retry)"),
+            "Slurm 任务 17_3 以 FAILED 状态结束，但没有结果（重试 1 次后）"
+        );
+        assert_eq!(zh("something new"), "something new");
+        assert_eq!(
+            Lang::En.reason("worker was killed by signal 11"),
+            "worker was killed by signal 11"
+        );
     }
 }

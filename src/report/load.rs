@@ -1,9 +1,59 @@
-//! Reads what a results folder holds about the sweep last run there.
+//! Reads what a results folder holds about the sweep last run there. A trial whose
+//! `config.json` or `result.json` cannot be read is set aside as damaged (with the file and
+//! what is wrong) instead of stopping the report.
 
-use anyhow::Context;
+use std::path::PathBuf;
 
 use crate::spec::TrialConfig;
 use crate::store::{Manifest, MetricRow, Store, TrialResult, TrialState, TrialStatus};
+
+use super::analysis::{self, TrialMeasures};
+
+/// Where a trial stands, as every report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Trained every step, and the curves look like training.
+    Completed,
+    /// Trained every step, but its training perplexity blew up (see
+    /// [`analysis::Divergence`]): `result.json` says completed, the analysis flags it.
+    Diverged,
+    /// Stopped by an error (non-finite loss, crash), recorded in `result.json`.
+    Failed,
+    /// A worker holds the trial's lock.
+    Running,
+    /// Some steps recorded, not finished.
+    Partial,
+    /// Nothing recorded yet.
+    Pending,
+    /// `config.json` or `result.json` cannot be read.
+    Damaged,
+}
+
+impl Status {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Status; 7] = [
+        Status::Completed,
+        Status::Diverged,
+        Status::Failed,
+        Status::Running,
+        Status::Partial,
+        Status::Pending,
+        Status::Damaged,
+    ];
+
+    /// The name used in `trials.csv`, `sweep status` and the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Completed => "completed",
+            Status::Diverged => "diverged",
+            Status::Failed => "failed",
+            Status::Running => "running",
+            Status::Partial => "partial",
+            Status::Pending => "pending",
+            Status::Damaged => "damaged",
+        }
+    }
+}
 
 /// Everything stored about one trial.
 #[derive(Debug, Clone)]
@@ -25,21 +75,58 @@ impl TrialRecord {
         }
     }
 
-    /// The result, when the trial completed successfully.
+    /// The result, when the trial trained every step (diverged or not).
     pub fn completed(&self) -> Option<&TrialResult> {
         self.result().filter(|r| r.status == TrialStatus::Completed)
     }
 
-    /// `completed`, `failed`, `running`, `partial` or `pending`.
-    pub fn status_name(&self) -> &'static str {
+    /// The measures of a trial that trained every step.
+    pub fn measures(&self) -> Option<TrialMeasures> {
+        let r = self.completed()?;
+        // What a model that knows nothing reaches: the vocabulary size (a uniform guess). Trials
+        // stored before it was recorded use their first step's perplexity, measured with the
+        // untrained weights.
+        let knows_nothing = r
+            .vocab_size
+            .map(|v| v as f64)
+            .or_else(|| self.metrics.first().map(|m| m.train_ppl));
+        analysis::measure(&self.metrics, knows_nothing)
+    }
+
+    /// The measures of a completed trial that did not diverge.
+    pub fn healthy(&self) -> Option<TrialMeasures> {
+        self.measures().filter(|m| m.diverged.is_none())
+    }
+
+    /// Where the trial stands.
+    pub fn status(&self) -> Status {
         match &self.state {
-            TrialState::Finished(r) if r.status == TrialStatus::Completed => "completed",
-            TrialState::Finished(_) => "failed",
-            TrialState::Running { .. } => "running",
-            TrialState::Partial { .. } => "partial",
-            TrialState::Pending => "pending",
+            TrialState::Finished(r) if r.status == TrialStatus::Completed => {
+                if self.measures().is_some_and(|m| m.diverged.is_some()) {
+                    Status::Diverged
+                } else {
+                    Status::Completed
+                }
+            }
+            TrialState::Finished(_) => Status::Failed,
+            TrialState::Running { .. } => Status::Running,
+            TrialState::Partial { .. } => Status::Partial,
+            TrialState::Pending => Status::Pending,
         }
     }
+}
+
+/// A trial whose files cannot be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DamagedTrial {
+    /// Its id (from `sweep.json`).
+    pub id: String,
+    /// Its label, when `config.json` could be read.
+    pub label: Option<String>,
+    /// The file that cannot be read.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub problem: String,
 }
 
 /// The sweep last run in a results folder, with all its trials.
@@ -47,38 +134,79 @@ impl TrialRecord {
 pub struct SweepRecord {
     /// `sweep.json`.
     pub manifest: Manifest,
-    /// The trials, in expansion order.
+    /// The readable trials, in expansion order.
     pub trials: Vec<TrialRecord>,
+    /// The trials that cannot be read.
+    pub damaged: Vec<DamagedTrial>,
 }
 
 impl SweepRecord {
-    /// Number of trials whose [`TrialRecord::status_name`] is `status`.
-    pub fn count(&self, status: &str) -> usize {
-        self.trials
-            .iter()
-            .filter(|t| t.status_name() == status)
-            .count()
+    /// Number of trials with `status` (damaged ones included).
+    pub fn count(&self, status: Status) -> usize {
+        if status == Status::Damaged {
+            return self.damaged.len();
+        }
+        self.trials.iter().filter(|t| t.status() == status).count()
+    }
+
+    /// All trials, damaged ones included.
+    pub fn total(&self) -> usize {
+        self.trials.len() + self.damaged.len()
+    }
+
+    /// Whether every trial completed without diverging.
+    pub fn all_completed(&self) -> bool {
+        self.damaged.is_empty() && self.trials.iter().all(|t| t.status() == Status::Completed)
     }
 }
 
-/// Reads the manifest and every trial it lists.
+/// Reads the manifest and every trial it lists; an unreadable trial becomes a
+/// [`DamagedTrial`].
 pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
     let manifest = store.manifest()?;
-    let trials = manifest
-        .trials
-        .iter()
-        .map(|id| {
-            let dir = store.trial(id);
-            let config = dir
-                .config()
-                .with_context(|| format!("trial {id} is listed in sweep.json but unreadable"))?;
-            Ok(TrialRecord {
-                config,
-                state: dir.state()?,
-                // A torn last line (a worker killed mid-write) is left out, not an error.
-                metrics: dir.metrics_readable().0,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(SweepRecord { manifest, trials })
+    let mut trials = Vec::new();
+    let mut damaged = Vec::new();
+    for id in &manifest.trials {
+        let dir = store.trial(id);
+        let config = match dir.config() {
+            Ok(config) => config,
+            Err(e) => {
+                damaged.push(DamagedTrial {
+                    id: id.clone(),
+                    label: None,
+                    file: dir.config_path(),
+                    problem: root_cause(&e),
+                });
+                continue;
+            }
+        };
+        let state = match dir.state() {
+            Ok(state) => state,
+            Err(e) => {
+                damaged.push(DamagedTrial {
+                    id: id.clone(),
+                    label: Some(config.label.clone()),
+                    file: dir.result_path(),
+                    problem: root_cause(&e),
+                });
+                continue;
+            }
+        };
+        trials.push(TrialRecord {
+            config,
+            state,
+            // A torn last line (a worker killed mid-write) is left out, not an error.
+            metrics: dir.metrics_readable().0,
+        });
+    }
+    Ok(SweepRecord {
+        manifest,
+        trials,
+        damaged,
+    })
+}
+
+/// The innermost cause of an error: what is wrong, without the file name the caller names.
+fn root_cause(e: &anyhow::Error) -> String {
+    e.root_cause().to_string()
 }

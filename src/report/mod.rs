@@ -1,7 +1,8 @@
-//! Reports: pure functions of the stored results (so `sweep report` needs no training).
-//! [`load`] reads a results folder; [`analysis`] computes the measures and [`groups`]
+//! Reports: pure functions of the stored results (so `sweep report` needs no training and no
+//! model). [`load`] reads a results folder; [`analysis`] computes the measures and [`groups`]
 //! aggregates them; [`tables`] writes `trials.csv` and `curves.csv`; [`figures`] decides the
-//! charts that [`charts`] draws; [`summary`] renders `summary.md` in a [`lang`].
+//! charts that [`charts`] draws; [`summary`] renders `summary.md` in a [`lang`], with numbers
+//! written by [`numbers`].
 
 pub mod analysis;
 pub mod charts;
@@ -9,7 +10,7 @@ pub mod figures;
 pub mod groups;
 pub mod lang;
 pub mod load;
-pub mod sample;
+pub mod numbers;
 pub mod summary;
 pub mod tables;
 
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use crate::store::{atomic, Store};
 
 pub use lang::Lang;
-pub use load::{SweepRecord, TrialRecord};
+pub use load::{Status, SweepRecord, TrialRecord};
 
 /// The files a report run wrote.
 #[derive(Debug, Clone)]
@@ -45,13 +46,13 @@ pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Writ
     let grouped = groups::Grouped::new(&sweep);
     let links = figures::draw_all(root, &grouped)?;
     let mut ctx = summary::Context::of_this_machine(lang);
-    ctx.sample = summary::best_trial(&sweep).and_then(|best| {
-        let dir = store.trial(&best.config.id);
-        let text = sample::summary_sample(&dir).ok()?;
+    ctx.results = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    ctx.sample = grouped.best_trial().and_then(|best| {
+        let stored = store.trial(&best.config.id).sample().ok()??;
         Some(summary::Sample {
             label: best.config.label.clone(),
             id: best.config.id.clone(),
-            text,
+            stored,
         })
     });
     let summary = summary::render(&sweep, &ctx, &links);

@@ -68,6 +68,7 @@ fn trial(
             steps_per_sec: Some(100.0),
             wall_seconds: 4.0,
             peak_memory_mb: Some(40.0),
+            vocab_size: Some(44),
         }),
         metrics,
     }
@@ -87,6 +88,7 @@ fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
         steps_per_sec: None,
         wall_seconds: 0.1,
         peak_memory_mb: None,
+        vocab_size: None,
     });
     t
 }
@@ -101,10 +103,12 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
             trials: trials.iter().map(|t| t.config.id.clone()).collect(),
             started_at: "2026-11-27T00:00:00Z".into(),
             wall_seconds: Some(75.0),
+            trained: None,
             jobs: 2,
             executor: None,
         },
         trials,
+        damaged: Vec::new(),
     }
 }
 
@@ -134,6 +138,7 @@ fn ctx(lang: Lang) -> Context {
         threads: 2,
         lang,
         sample: None,
+        results: "/data/results".into(),
     }
 }
 
@@ -197,7 +202,7 @@ fn the_verdict_separates_real_differences_from_ties() {
         "{batch}"
     );
     assert!(md.contains("Seed-to-seed noise: σ = 0.071"), "{md}");
-    assert!(md.contains("No trial diverged or failed."));
+    assert!(md.contains("No trial diverged, failed or was damaged."));
 }
 
 #[test]
@@ -284,7 +289,7 @@ fn overfitting_and_failures_reach_the_verdict_and_labels() {
     assert_well_formed(&md);
     assert!(md.contains("Overfitting (held-out rising while training falls) in: hidden=200 batch_size=16 (1/1)."), "{md}");
     assert!(
-        md.contains("Diverged or failed (see below): hidden=128 batch_size=32 (1/1)."),
+        md.contains("**Failed** (see below): hidden=128 batch_size=32 (1/1)."),
         "{md}"
     );
     assert!(md.contains("Only one seed per configuration"), "{md}");
@@ -334,28 +339,293 @@ fn chart_links_appear_when_charts_exist() {
 }
 
 #[test]
-fn the_best_trials_sample_is_quoted_on_one_line() {
+fn the_best_configurations_sample_is_quoted_on_one_line_with_a_command_that_works() {
     let s = demo();
-    let best = best_trial(&s).expect("demo has completed trials");
-    let lowest = s
-        .trials
-        .iter()
-        .filter_map(|t| t.completed().and_then(|r| r.final_heldout_ppl))
-        .fold(f64::INFINITY, f64::min);
-    assert_eq!(best.completed().unwrap().final_heldout_ppl, Some(lowest));
+    let g = Grouped::new(&s);
+    let best = g.best_trial().expect("demo has completed trials");
+    // The best configuration is hidden=200 batch_size=32; its better seed is seed 1.
+    assert_eq!(best.config.id, "h200b32s1");
     let mut c = ctx(Lang::En);
     c.sample = Some(Sample {
         label: best.config.label.clone(),
         id: best.config.id.clone(),
-        text: "time traveller\nsaid the".into(),
+        stored: crate::store::StoredSample {
+            prefix: "the time".into(),
+            chars: 100,
+            temperature: 0.0,
+            seed: 0,
+            weights: "best.safetensors".into(),
+            text: "the time\ntraveller said".into(),
+        },
     });
     let md = render(&s, &c, &ChartLinks::default());
     assert!(md.contains("## Sample\n"), "{md}");
     assert!(
-        md.contains(&format!("`sweep sample {}`", best.config.id)),
+        md.contains(&format!(
+            "`sweep sample {} --out /data/results --prefix 'the time' --chars 100`",
+            best.config.id
+        )),
         "{md}"
     );
-    assert!(md.contains("> time traveller said the\n"), "{md}");
+    assert!(md.contains("> the time traveller said\n"), "{md}");
     assert!(!render(&s, &ctx(Lang::En), &ChartLinks::default()).contains("## Sample"));
     assert_well_formed(&md);
+}
+
+/// A completed trial with the given curves, learning rate and id.
+fn with_rows(id: &str, lr: f64, rows: Vec<MetricRow>) -> TrialRecord {
+    let mut t = trial(128, 32, 0, 7.0, 30.0, 0.0);
+    t.config.id = id.into();
+    t.config.params.lr = lr;
+    t.config.params.steps = rows.len();
+    t.config.label = format!("lr={}", crate::spec::display_value(&lr.into()));
+    if let TrialState::Finished(r) = &mut t.state {
+        r.steps_done = rows.len();
+        r.final_heldout_ppl = rows.last().and_then(|m| m.heldout_ppl);
+    }
+    t.metrics = rows;
+    t
+}
+
+fn rows(steps: usize, ppl: impl Fn(usize) -> f64) -> Vec<MetricRow> {
+    (1..=steps)
+        .map(|step| {
+            let p = ppl(step);
+            MetricRow {
+                step,
+                train_loss: p.ln(),
+                train_ppl: p,
+                heldout_ppl: (step % 100 == 0).then_some(p * 1.1),
+                elapsed_s: step as f64 / 100.0,
+            }
+        })
+        .collect()
+}
+
+/// Adam at lr 0.01 (learns), 10 (blows up to 4.7e85 at step 3) and 1000 (infinite from
+/// step 2), as in the issue that asked for this.
+fn blown_up() -> SweepRecord {
+    let healthy = rows(400, |s| 6.0 + 30.0 * (-(s as f64) / 60.0).exp());
+    let big = rows(400, |s| if s < 3 { 40.0 } else { 4.7e85 });
+    let inf = rows(400, |s| if s < 2 { 45.0 } else { f64::INFINITY });
+    sweep(
+        vec![
+            with_rows("a", 0.01, healthy),
+            with_rows("b", 10.0, big),
+            with_rows("c", 1000.0, inf),
+        ],
+        &["lr"],
+    )
+}
+
+#[test]
+fn runs_that_blow_up_are_diverged_everywhere_and_never_the_reference() {
+    let s = blown_up();
+    assert_eq!(s.count(Status::Diverged), 2);
+    assert!(!s.all_completed());
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert_well_formed(&md);
+    assert!(
+        md.contains("| trials | 3: 1 completed, 2 diverged |"),
+        "{md}"
+    );
+    assert!(md.contains("Best configuration: **lr=0.01**"), "{md}");
+    assert!(
+        md.contains("**Diverged** (training perplexity became infinite or ended beyond 2× the vocabulary size; see below): lr=10 (1/1, at step 3), lr=1000 (1/1, at step 2)."),
+        "{md}"
+    );
+    // No 86-digit numbers anywhere.
+    let longest = md
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap();
+    assert!(longest < 12, "a number of {longest} digits in\n{md}");
+    let start = md.find("## Configurations by held-out perplexity").unwrap();
+    let table: Vec<&str> = md[start..]
+        .lines()
+        .skip(4)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(table.len(), 3, "every configuration is listed: {table:?}");
+    // The healthy run is the reference: fast and stable, not "slow" next to runs that
+    // "converged" at step 1.
+    assert!(table[0].starts_with("| ✅ | 0.01 |"), "{}", table[0]);
+    assert!(table[0].ends_with("| fast · stable |"), "{}", table[0]);
+    assert!(
+        table[1].contains("| 10 |") && table[1].contains("4.7e85"),
+        "{}",
+        table[1]
+    );
+    assert!(
+        table[1].contains("| — |"),
+        "no convergence step: {}",
+        table[1]
+    );
+    assert!(
+        table[1].ends_with("| diverged 1/1 (at step 3) |"),
+        "{}",
+        table[1]
+    );
+    assert!(
+        table[2].contains("| 1000 |") && table[2].contains("| inf |"),
+        "{}",
+        table[2]
+    );
+    assert!(
+        md.contains("*—: a diverged run has no convergence step"),
+        "{md}"
+    );
+    // The per-axis table, the list of diverged trials and the list of all trials show them.
+    let lr = &md[md.find("## lr\n").unwrap()..];
+    assert!(lr.contains("| 10 | — |"), "{lr}");
+    let diverged = &md[md.find("## Diverged trials").unwrap()..];
+    assert!(
+        diverged.contains("| lr=10 | `b` | 3 | 4.7e85 | 5.2e85 |"),
+        "{diverged}"
+    );
+    assert!(
+        diverged.contains("| lr=1000 | `c` | 2 | inf | inf |"),
+        "{diverged}"
+    );
+    let all = &md[md.find("## All trials").unwrap()..];
+    assert!(all.contains("| diverged at step 3 | `b` |"), "{all}");
+    // The noise estimate ignores them, as do the charts (see figures).
+    let zh = render(&s, &ctx(Lang::Zh), &ChartLinks::default());
+    assert!(zh.contains("**发散**"), "{zh}");
+    assert!(zh.contains("发散 1/1（第 3 步）"), "{zh}");
+}
+
+#[test]
+fn a_run_that_falls_apart_is_labelled_unstable_with_its_best_weights() {
+    // Learns until step 500 (held-out 5.5 × 1.1), then falls apart to 9 (as the GRU of the
+    // issue did); a healthy neighbour converges by step ~200.
+    let degrade = rows(2000, |s| {
+        if s <= 500 {
+            5.0 + 35.0 * (-(s as f64) / 60.0).exp()
+        } else {
+            5.0 + 4.0 * (s - 500) as f64 / 1500.0
+        }
+    });
+    let fine = rows(2000, |s| 5.2 + 35.0 * (-(s as f64) / 60.0).exp());
+    let s = sweep(
+        vec![with_rows("gru", 0.01, degrade), with_rows("ok", 0.02, fine)],
+        &["lr"],
+    );
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert_well_formed(&md);
+    let unstable = md
+        .lines()
+        .find(|l| l.starts_with("- **Unstable**"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        unstable.contains("lr=0.01 got worse after step 500: held-out perplexity 5.51 there, 9.90 at the end (80% worse)"),
+        "{unstable}"
+    );
+    assert!(
+        unstable.contains("Its weights at step 500 reach 5.51; `sweep sample gru` uses them."),
+        "{unstable}"
+    );
+    let row = md.lines().find(|l| l.starts_with("|  | 0.01 |")).unwrap();
+    assert!(row.ends_with("· unstable 1/1 |"), "{row}");
+    // Converged against its best level (~step 280), not against its worse end (step ~90).
+    let cells: Vec<&str> = row.split(" | ").collect();
+    let converged: usize = cells[7].parse().unwrap_or_else(|_| panic!("{row}"));
+    assert!((250..=300).contains(&converged), "{row}");
+    assert!(
+        md.contains("| unstable (best at step 500, ended 80% worse) | `gru` |"),
+        "{md}"
+    );
+    assert!(md.contains("No trial diverged, failed or was damaged."));
+    assert!(s.all_completed(), "unstable is a label, not a failure");
+}
+
+#[test]
+fn best_weights_much_better_than_final_ones_are_pointed_out() {
+    // Overfits: held-out 6 until step 200, then rising to 8 while training falls.
+    let mut t = trial(200, 16, 0, 6.0, 30.0, 0.0);
+    for r in t.metrics.iter_mut() {
+        if let Some(h) = r.heldout_ppl.as_mut() {
+            *h = if r.step <= 200 {
+                6.0
+            } else {
+                6.0 + (r.step - 200) as f64 / 100.0
+            };
+        }
+    }
+    let md = render(&sweep(vec![t], &[]), &ctx(Lang::En), &ChartLinks::default());
+    assert!(
+        md.contains("- **Best weights**: hidden=200 batch_size=16 seed=0 ends at held-out perplexity 8.00, but its weights at step 100 reach 6.00; `sweep sample h200b16s0` uses them."),
+        "{md}"
+    );
+}
+
+#[test]
+fn damaged_trials_are_listed_with_how_to_repair_them() {
+    let mut s = demo();
+    s.trials.pop();
+    s.damaged.push(crate::report::load::DamagedTrial {
+        id: "h200b32s1".into(),
+        label: Some("hidden=200 batch_size=32 seed=1".into()),
+        file: "/r/trials/h200b32s1/result.json".into(),
+        problem: "EOF while parsing a value at line 1 column 9".into(),
+    });
+    assert!(!s.all_completed());
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert_well_formed(&md);
+    assert!(
+        md.contains("| trials | 8: 7 completed, 1 damaged |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- **Damaged**: the files of 1 trial cannot be read"),
+        "{md}"
+    );
+    assert!(md.contains("| hidden=200 batch_size=32 seed=1 | `h200b32s1` | `trials/h200b32s1/result.json` | EOF while parsing a value at line 1 column 9 |"), "{md}");
+    assert!(
+        md.contains("To repair them, run the grid again (`sweep sweeps/demo.json`"),
+        "{md}"
+    );
+    let zh = render(&s, &ctx(Lang::Zh), &ChartLinks::default());
+    assert!(zh.contains("修复方法"), "{zh}");
+}
+
+#[test]
+fn chinese_sentences_use_full_width_punctuation() {
+    let mut s = demo();
+    s.trials.push(failed(300, 16, 0));
+    let zh = render(&s, &ctx(Lang::Zh), &ChartLinks::default());
+    assert!(zh.contains("（2 个并行试验，2 个硬件线程）"), "{zh}");
+    assert!(zh.contains("## 验证困惑度：hidden × batch_size"), "{zh}");
+    assert!(
+        zh.contains("按 batch_size, seed 及随机种子取平均：")
+            || zh.contains("按 batch_size 及随机种子取平均："),
+        "{zh}"
+    );
+    assert!(
+        !zh.contains("： "),
+        "no colon followed by a half-width space: {zh}"
+    );
+    assert!(zh.contains("其他参数取最佳值时（batch_size=32）："), "{zh}");
+    assert!(
+        zh.contains("训练损失在第 8 步变为 NaN"),
+        "reasons are translated: {zh}"
+    );
+}
+
+#[test]
+fn the_header_says_which_trials_the_wall_time_covers() {
+    let mut s = demo();
+    s.manifest.trained = Some(3);
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert!(
+        md.contains("| wall time | 1m 15s (2 concurrent trials, 2 hardware threads); it trained 3 of the 8 trials, the other 5 were trained by earlier runs |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| worker time | 32.0 s (the worker wall times of 8 finished trials added up) |"
+        ),
+        "{md}"
+    );
 }

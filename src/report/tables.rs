@@ -25,6 +25,10 @@ struct TrialRow<'a> {
     corpus: &'a str,
     parameters: Option<usize>,
     status: &'static str,
+    diverged_at_step: Option<usize>,
+    unstable: bool,
+    overfitting: bool,
+    best_heldout_step: Option<usize>,
     steps_done: usize,
     final_train_ppl: Option<f64>,
     final_heldout_ppl: Option<f64>,
@@ -35,12 +39,15 @@ struct TrialRow<'a> {
     reason: Option<&'a str>,
 }
 
-/// `trials.csv`: every hyperparameter, the parameter count, status and headline numbers.
+/// `trials.csv`: every hyperparameter, the parameter count, status (`diverged` for a trial
+/// the analysis flags), the flags of the analysis and headline numbers. Damaged trials are
+/// left out (`sweep status` and summary.md list them).
 pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for t in &sweep.trials {
         let p = &t.config.params;
         let r = t.result();
+        let m = t.measures();
         w.serialize(TrialRow {
             id: &t.config.id,
             label: &t.config.label,
@@ -59,7 +66,11 @@ pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
             seed: p.seed,
             corpus: &t.config.corpus.name,
             parameters: r.and_then(|r| r.parameters),
-            status: t.status_name(),
+            status: t.status().name(),
+            diverged_at_step: m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
+            unstable: m.as_ref().is_some_and(|m| m.unstable.is_some()),
+            overfitting: m.as_ref().is_some_and(|m| m.overfitting),
+            best_heldout_step: m.as_ref().and_then(|m| m.best_heldout.map(|b| b.0)),
             steps_done: r.map_or(t.metrics.len(), |r| r.steps_done),
             final_train_ppl: r.and_then(|r| r.final_train_ppl),
             final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),

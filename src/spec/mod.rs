@@ -7,6 +7,6 @@ pub mod plan;
 pub mod slurm;
 
 pub use grid_file::{GridSpec, SpecError};
-pub use params::{Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
+pub use params::{display_value, Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig};
 pub use slurm::SlurmOptions;

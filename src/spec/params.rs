@@ -247,6 +247,24 @@ pub fn suggest(key: &str, candidates: &[&str]) -> Option<String> {
         .map(|(_, c)| c.to_string())
 }
 
+/// A parameter value as labels and reports write it: strings without quotes, numbers as
+/// people write them (`10` for 10.0, `0.01`, `1e30`, `1e-5`), so that `lr=10` reads the same
+/// in a label and in a table column.
+pub fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().expect("an f64 number");
+            if x != 0.0 && (x.abs() >= 1e6 || x.abs() < 1e-4) {
+                format!("{x:e}")
+            } else {
+                format!("{x}")
+            }
+        }
+        v => v.to_string(),
+    }
+}
+
 /// A short rendering of a JSON value for error messages.
 pub fn describe(value: &Value) -> String {
     let s = value.to_string();
@@ -403,6 +421,19 @@ fn positive_float(value: &Value) -> Result<f64, ParamError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn values_read_the_same_in_labels_and_tables() {
+        let shown = |v: Value| display_value(&v);
+        assert_eq!(shown(json!(10)), "10");
+        assert_eq!(shown(json!(10.0)), "10");
+        assert_eq!(shown(Value::from(10.0f64)), "10");
+        assert_eq!(shown(json!(0.01)), "0.01");
+        assert_eq!(shown(json!(1e30)), "1e30");
+        assert_eq!(shown(json!(0.00001)), "1e-5");
+        assert_eq!(shown(json!("gru")), "gru");
+        assert_eq!(shown(json!(0)), "0");
+    }
 
     #[test]
     fn set_and_get_round_trip_every_key() {

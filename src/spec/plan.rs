@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::grid_file::{GridSpec, SpecError};
-use super::params::{RunOptions, TrainParams};
+use super::params::{display_value, RunOptions, TrainParams};
 use crate::data::{batch, Corpus};
 
 /// Which corpus a trial trains on; enough for a worker to load it and check it is unchanged.
@@ -100,7 +99,7 @@ impl Plan {
                 params
                     .set(&axis.key, value)
                     .expect("axis values were validated");
-                label.push(format!("{}={}", axis.key, plain(value)));
+                label.push(format!("{}={}", axis.key, display_value(value)));
             }
             check_fits(spec, &params, train_len, heldout_len)?;
             let id = TrialConfig::compute_id(&params, &corpus.sha256);
@@ -155,14 +154,6 @@ fn check_fits(
             message,
         }),
         None => Ok(()),
-    }
-}
-
-/// A value without JSON quotes, for labels.
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        v => v.to_string(),
     }
 }
 

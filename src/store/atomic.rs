@@ -57,6 +57,20 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<
     serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// Like [`read_json`], but `None` when the file does not exist; any other error reading it
+/// (permissions, a folder in its place, damaged JSON) is an error.
+pub fn read_json_if_exists<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> anyhow::Result<Option<T>> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{} is damaged", path.display())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

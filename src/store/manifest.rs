@@ -25,8 +25,14 @@ pub struct Manifest {
     pub trials: Vec<String>,
     /// When the run started (RFC 3339).
     pub started_at: String,
-    /// Wall time of the run that produced the results, once it finished.
+    /// Wall time of the runs that produced the results (added up over the runs of the same
+    /// grid), once the last one finished.
     pub wall_seconds: Option<f64>,
+    /// Trials trained during that wall time; the others were trained by runs of other grids,
+    /// or by runs killed before they could record their time. Absent in manifests from
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained: Option<usize>,
     /// Concurrent workers used (local runs).
     pub jobs: usize,
     /// `"slurm"` when the trials ran as Slurm job arrays; absent for local runs.

@@ -216,7 +216,11 @@ impl SlurmExecutor {
                     again.push(i);
                 } else {
                     let reason = if t.attempts > 0 {
-                        format!("{reason} (after {} retries)", t.attempts)
+                        format!(
+                            "{reason} (after {} {})",
+                            t.attempts,
+                            if t.attempts == 1 { "retry" } else { "retries" }
+                        )
                     } else {
                         reason
                     };
