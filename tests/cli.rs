@@ -242,9 +242,9 @@ fn a_diverging_trial_fails_alone() {
     assert_eq!(trials[1]["final_heldout_ppl"], "");
     let summary = ws.read("summary.md");
     assert!(summary.contains("## Failed trials"), "{summary}");
-    assert!(summary.contains("| lr=1e+38 |"), "{summary}");
+    assert!(summary.contains("| lr=1e38 |"), "{summary}");
     assert!(
-        summary.contains("Diverged or failed (see below): lr=1e+38 (1/1)."),
+        summary.contains("**Failed** (see below): lr=1e38 (1/1)."),
         "{summary}"
     );
     assert_eq!(summary.matches("| ✅ |").count(), 1);
@@ -427,7 +427,8 @@ fn a_corpus_file_trains_and_report_and_status_read_the_results() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("1 trials: 1 completed"), "{text}");
+    assert!(text.contains("1 trial: 1 completed"), "{text}");
+    assert_eq!(status.status.code(), Some(0), "everything completed");
 
     let nothing = Command::new(env!("CARGO_BIN_EXE_sweep"))
         .arg("report")

@@ -7,7 +7,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::local::{Outcome, TrialEvent};
-use crate::report::{analysis::FINAL_TRAIN_WINDOW, numbers};
+use crate::report::analysis::{final_train_diverged, DIVERGED_FACTOR, FINAL_TRAIN_WINDOW};
+use crate::report::numbers;
 
 /// Receives the events of a run, in order, from the dispatcher.
 pub trait Reporter {
@@ -94,6 +95,19 @@ impl Tally {
             TrialEvent::Finished { index, outcome } => {
                 let label = &self.trials[*index].label;
                 match outcome {
+                    Outcome::Completed(r)
+                        if final_train_diverged(r.final_train_ppl, r.vocab_size) =>
+                    {
+                        self.done += 1;
+                        Some(format!(
+                            "[{}/{n}] ⚠ {label} diverged: train ppl {} (mean of the last \
+                             {FINAL_TRAIN_WINDOW} steps), more than {DIVERGED_FACTOR}× what a \
+                             model that knows nothing reaches · held-out ppl {}",
+                            self.done,
+                            fmt_ppl(r.final_train_ppl),
+                            fmt_ppl(r.final_heldout_ppl),
+                        ))
+                    }
                     Outcome::Completed(r) => {
                         self.done += 1;
                         Some(format!(

@@ -189,6 +189,17 @@ pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMe
     })
 }
 
+/// Whether a completed trial's headline numbers already show that it diverged: its final
+/// training perplexity is not finite, or beyond [`DIVERGED_FACTOR`] × the vocabulary size. For
+/// the live display; reports decide from the whole curve ([`measure`]).
+pub fn final_train_diverged(final_train_ppl: Option<f64>, vocab_size: Option<usize>) -> bool {
+    match final_train_ppl {
+        Some(p) if !p.is_finite() => true,
+        Some(p) => vocab_size.is_some_and(|v| p > DIVERGED_FACTOR * v as f64),
+        None => false,
+    }
+}
+
 /// The trailing mean of training perplexity over `window` steps at every step (shorter at the
 /// start).
 fn trailing_means(rows: &[MetricRow], window: usize) -> Vec<f64> {

@@ -303,10 +303,20 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
             }
             (Difference::Unknown, true) => format!("差距 {gap_text} 在只有一个种子时无法判断。"),
         };
-        let (a, b) = (
-            numbers::stat(first.stats.heldout, 2),
-            numbers::stat(second.stats.heldout, 2),
-        );
+        // A row's mean leaves its diverged trials out: say so, or the row looks better than
+        // its runs were.
+        let mean = |s: &Aggregate| {
+            let value = numbers::stat(s.heldout, 2);
+            match (s.diverged, lang) {
+                (0, _) => value,
+                (n, Lang::En) => format!(
+                    "{value}; {n} of {} diverged, left out of the mean",
+                    numbers::count(s.trials, "trial")
+                ),
+                (n, Lang::Zh) => format!("{value}；{} 个试验中 {n} 个发散，未计入平均", s.trials),
+            }
+        };
+        let (a, b) = (mean(&first.stats), mean(&second.stats));
         lines.push(if zh {
             format!(
                 "**{name}**：最佳 {}（{a}），其次 {}（{b}）；{tail}",
@@ -541,7 +551,7 @@ fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks
         cells.push(numbers::stat(s.heldout, 2));
         cells.push(numbers::stat(s.best_heldout, 2));
         cells.push(convergence_cell(s));
-        cells.push(numbers::stat(s.volatility, 3));
+        cells.push(volatility_cell(s));
         cells.push(numbers::stat(s.steps_per_sec, 0));
         cells.push(
             s.wall
@@ -564,6 +574,15 @@ fn convergence_cell(s: &Aggregate) -> String {
         "—".into()
     } else {
         numbers::stat(s.convergence, 0)
+    }
+}
+
+/// Volatility, or `—` for rows of diverged trials only.
+fn volatility_cell(s: &Aggregate) -> String {
+    if s.all_diverged() {
+        "—".into()
+    } else {
+        numbers::stat(s.volatility, 3)
     }
 }
 
@@ -663,7 +682,7 @@ fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], lang: Lang) {
             vec![
                 format!("{}{mark}", r.value),
                 convergence_cell(s),
-                numbers::stat(s.volatility, 3),
+                volatility_cell(s),
                 numbers::stat(s.train, 2),
                 numbers::stat(s.heldout, 2),
                 fmt_params(s.parameters),

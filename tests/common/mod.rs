@@ -208,3 +208,23 @@ impl Workspace {
         out
     }
 }
+
+impl Workspace {
+    /// `sweep ARGS...` (a subcommand such as `status` or `report`).
+    pub fn command(&self, args: &[&str]) -> Run {
+        Run(Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(args)
+            .output()
+            .unwrap())
+    }
+
+    /// The folder of the trial whose label is `label`, from trials.csv.
+    pub fn trial_dir(&self, label: &str) -> PathBuf {
+        let trials = self.csv("trials.csv");
+        let row = trials
+            .iter()
+            .find(|t| t["label"] == label)
+            .unwrap_or_else(|| panic!("no trial {label} in trials.csv"));
+        self.results().join("trials").join(&row["id"])
+    }
+}
