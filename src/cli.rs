@@ -137,7 +137,7 @@ pub struct SampleArgs {
     #[arg(long, short, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,
     /// Text the model reads first; generation continues it.
-    #[arg(long, default_value = "time traveller")]
+    #[arg(long, default_value = "time traveller", value_parser = parse_prefix)]
     pub prefix: String,
     /// Characters to generate.
     #[arg(long, default_value_t = 200)]
@@ -148,6 +148,13 @@ pub struct SampleArgs {
     /// Seed of the random draws (no effect at temperature 0).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the prefix must not be empty: generation continues it".into());
+    }
+    Ok(s.to_string())
 }
 
 fn parse_temperature(s: &str) -> Result<f64, String> {

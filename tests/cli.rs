@@ -578,3 +578,23 @@ fn sample_generates_from_the_best_weights() {
         "{ppl} vs {recorded}"
     );
 }
+
+/// An empty `--prefix` is a usage error from the argument parser (exit 2, one clear line),
+/// not a failure deep in the model with a backtrace under `RUST_BACKTRACE=1`.
+#[test]
+fn sample_refuses_an_empty_prefix() {
+    let ws = Workspace::new();
+    let run = Run(Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .env("RUST_BACKTRACE", "1")
+        .args(["sample", "x", "--prefix", ""])
+        .arg("--out")
+        .arg(ws.results())
+        .output()
+        .unwrap());
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("the prefix must not be empty"), "{err}");
+    assert!(err.contains("--prefix"), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+    assert!(!err.lines().any(|l| l.starts_with("   0:")), "{err}");
+}
