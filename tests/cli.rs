@@ -504,6 +504,37 @@ fn params_counts_the_textbook_example() {
     );
 }
 
+/// `sweep params` accepts the sizes a grid file accepts and refuses the others with a usage
+/// error naming the flag and the valid range.
+#[test]
+fn params_refuses_sizes_outside_the_grid_file_ranges() {
+    let params = |args: &[&str]| {
+        Run(std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .arg("params")
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    for (args, flag, range) in [
+        (["--hidden", "0"], "--hidden", "1..=16384"),
+        (["--hidden", "16385"], "--hidden", "1..=16384"),
+        (["--layers", "100"], "--layers", "1..=16"),
+        (["--layers", "0"], "--layers", "1..=16"),
+        (["--input", "0"], "--input", "1..=16384"),
+        (["--output", "0"], "--output", "1..=16384"),
+    ] {
+        let run = params(&args);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+        assert!(run.stdout().is_empty(), "{args:?}: {}", run.stdout());
+    }
+    params(&[
+        "--layers", "16", "--hidden", "16384", "--input", "1", "--output", "1",
+    ])
+    .expect_code(0);
+}
+
 /// `sweep sample` continues a prefix from a trained trial: the same text for the same seed,
 /// greedy at temperature 0, clear errors for an unknown trial or character; and the weights it
 /// uses (`best.safetensors`) score exactly the trial's best held-out perplexity.

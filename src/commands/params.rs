@@ -8,13 +8,7 @@ use crate::spec::Cell;
 
 /// Prints the table for `args`.
 pub fn run(args: &ParamsArgs) -> anyhow::Result<u8> {
-    let count = ParameterCount::new(
-        args.cell,
-        args.layers as usize,
-        args.input,
-        args.hidden,
-        args.output,
-    );
+    let count = ParameterCount::new(args.cell, args.layers, args.input, args.hidden, args.output);
     print!("{}", table(&count));
     Ok(exit::OK)
 }
