@@ -379,6 +379,37 @@ fn bad_input_is_a_clear_error_before_any_training() {
     }
 }
 
+/// An unreadable file's error names the file and gives the operating system's reason exactly
+/// once (the reason is the error's source, which `error: {:#}` prints after the message).
+#[test]
+fn an_unreadable_file_names_its_cause_once() {
+    let ws = Workspace::new();
+    let cases = [
+        ("no_corpus.json", "nothere.txt", "No such file or directory"),
+        ("no_grid.json", "no_grid.json", "No such file or directory"),
+        ("lock.json", "sweep.lock", "Is a directory"),
+    ];
+    ws.write(
+        "no_corpus.json",
+        r#"{"corpus": "nothere.txt", "base": {"hidden": 4, "steps": 1, "eval_every": 1}}"#,
+    );
+    ws.write(
+        "lock.json",
+        r#"{"base": {"hidden": 4, "batch_size": 2, "steps": 1, "eval_every": 1}}"#,
+    );
+    // A results folder whose lock file cannot be opened: `sweep.lock` is a folder.
+    std::fs::create_dir_all(ws.results().join("sweep.lock")).unwrap();
+    for (grid, file, cause) in cases {
+        let run = ws.sweep(&ws.path(grid), &[]);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert_eq!(err.matches(cause).count(), 1, "{grid}: {err}");
+        assert!(err.contains(file), "{grid}: {err}");
+        assert!(err.starts_with("error: "), "{grid}: {err}");
+    }
+    assert_eq!(ws.steps_recorded(), 0, "nothing trained");
+}
+
 #[test]
 fn a_corpus_file_trains_and_report_and_status_read_the_results() {
     let ws = Workspace::new();
