@@ -1,11 +1,13 @@
 //! Command-line interface: argument definitions only; each command lives in [`crate::commands`].
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::Lang;
-use crate::spec::Cell;
+use crate::spec::{params, Cell};
 
 /// Hyperparameter sweeps for character-level language models trained with candle.
 ///
@@ -110,18 +112,23 @@ pub struct ParamsArgs {
     /// Recurrent cell: rnn, gru or lstm.
     #[arg(long, default_value = "rnn", value_parser = parse_cell)]
     pub cell: Cell,
-    /// Stacked recurrent layers.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub layers: u32,
+    /// Stacked recurrent layers (1 to 16, as in grid files).
+    #[arg(long, default_value_t = 1, value_parser = in_range(params::LAYERS))]
+    pub layers: usize,
     /// Inputs per step into the first layer (44: the Time Machine's characters, one-hot).
-    #[arg(long, default_value_t = 44)]
+    #[arg(long, default_value_t = 44, value_parser = in_range(params::SIZES))]
     pub input: usize,
-    /// Hidden units per layer.
-    #[arg(long, default_value_t = 128)]
+    /// Hidden units per layer (1 to 16384, as in grid files).
+    #[arg(long, default_value_t = 128, value_parser = in_range(params::SIZES))]
     pub hidden: usize,
     /// Outputs per step.
-    #[arg(long, default_value_t = 44)]
+    #[arg(long, default_value_t = 44, value_parser = in_range(params::SIZES))]
     pub output: usize,
+}
+
+/// A parser of integers in `range`, the grid file's bounds for the same quantity.
+fn in_range(range: RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(range)
 }
 
 fn parse_cell(name: &str) -> Result<Cell, String> {
@@ -137,7 +144,7 @@ pub struct SampleArgs {
     #[arg(long, short, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,
     /// Text the model reads first; generation continues it.
-    #[arg(long, default_value = "time traveller")]
+    #[arg(long, default_value = "time traveller", value_parser = parse_prefix)]
     pub prefix: String,
     /// Characters to generate.
     #[arg(long, default_value_t = 200)]
@@ -148,6 +155,13 @@ pub struct SampleArgs {
     /// Seed of the random draws (no effect at temperature 0).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the prefix must not be empty: generation continues it".into());
+    }
+    Ok(s.to_string())
 }
 
 fn parse_temperature(s: &str) -> Result<f64, String> {

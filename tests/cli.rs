@@ -379,6 +379,37 @@ fn bad_input_is_a_clear_error_before_any_training() {
     }
 }
 
+/// An unreadable file's error names the file and gives the operating system's reason exactly
+/// once (the reason is the error's source, which `error: {:#}` prints after the message).
+#[test]
+fn an_unreadable_file_names_its_cause_once() {
+    let ws = Workspace::new();
+    let cases = [
+        ("no_corpus.json", "nothere.txt", "No such file or directory"),
+        ("no_grid.json", "no_grid.json", "No such file or directory"),
+        ("lock.json", "sweep.lock", "Is a directory"),
+    ];
+    ws.write(
+        "no_corpus.json",
+        r#"{"corpus": "nothere.txt", "base": {"hidden": 4, "steps": 1, "eval_every": 1}}"#,
+    );
+    ws.write(
+        "lock.json",
+        r#"{"base": {"hidden": 4, "batch_size": 2, "steps": 1, "eval_every": 1}}"#,
+    );
+    // A results folder whose lock file cannot be opened: `sweep.lock` is a folder.
+    std::fs::create_dir_all(ws.results().join("sweep.lock")).unwrap();
+    for (grid, file, cause) in cases {
+        let run = ws.sweep(&ws.path(grid), &[]);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert_eq!(err.matches(cause).count(), 1, "{grid}: {err}");
+        assert!(err.contains(file), "{grid}: {err}");
+        assert!(err.starts_with("error: "), "{grid}: {err}");
+    }
+    assert_eq!(ws.steps_recorded(), 0, "nothing trained");
+}
+
 #[test]
 fn a_corpus_file_trains_and_report_and_status_read_the_results() {
     let ws = Workspace::new();
@@ -505,6 +536,37 @@ fn params_counts_the_textbook_example() {
     );
 }
 
+/// `sweep params` accepts the sizes a grid file accepts and refuses the others with a usage
+/// error naming the flag and the valid range.
+#[test]
+fn params_refuses_sizes_outside_the_grid_file_ranges() {
+    let params = |args: &[&str]| {
+        Run(std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .arg("params")
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    for (args, flag, range) in [
+        (["--hidden", "0"], "--hidden", "1..=16384"),
+        (["--hidden", "16385"], "--hidden", "1..=16384"),
+        (["--layers", "100"], "--layers", "1..=16"),
+        (["--layers", "0"], "--layers", "1..=16"),
+        (["--input", "0"], "--input", "1..=16384"),
+        (["--output", "0"], "--output", "1..=16384"),
+    ] {
+        let run = params(&args);
+        run.expect_code(2);
+        let err = run.stderr();
+        assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+        assert!(run.stdout().is_empty(), "{args:?}: {}", run.stdout());
+    }
+    params(&[
+        "--layers", "16", "--hidden", "16384", "--input", "1", "--output", "1",
+    ])
+    .expect_code(0);
+}
+
 /// `sweep sample` continues a prefix from a trained trial: the same text for the same seed,
 /// greedy at temperature 0, clear errors for an unknown trial or character; and the weights it
 /// uses (`best.safetensors`) score exactly the trial's best held-out perplexity.
@@ -578,4 +640,24 @@ fn sample_generates_from_the_best_weights() {
         (ppl - recorded).abs() < 1e-9 * recorded,
         "{ppl} vs {recorded}"
     );
+}
+
+/// An empty `--prefix` is a usage error from the argument parser (exit 2, one clear line),
+/// not a failure deep in the model with a backtrace under `RUST_BACKTRACE=1`.
+#[test]
+fn sample_refuses_an_empty_prefix() {
+    let ws = Workspace::new();
+    let run = Run(Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .env("RUST_BACKTRACE", "1")
+        .args(["sample", "x", "--prefix", ""])
+        .arg("--out")
+        .arg(ws.results())
+        .output()
+        .unwrap());
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("the prefix must not be empty"), "{err}");
+    assert!(err.contains("--prefix"), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+    assert!(!err.lines().any(|l| l.starts_with("   0:")), "{err}");
 }

@@ -8,13 +8,7 @@ use crate::spec::Cell;
 
 /// Prints the table for `args`.
 pub fn run(args: &ParamsArgs) -> anyhow::Result<u8> {
-    let count = ParameterCount::new(
-        args.cell,
-        args.layers as usize,
-        args.input,
-        args.hidden,
-        args.output,
-    );
+    let count = ParameterCount::new(args.cell, args.layers, args.input, args.hidden, args.output);
     print!("{}", table(&count));
     Ok(exit::OK)
 }
@@ -31,11 +25,11 @@ pub fn table(count: &ParameterCount) -> String {
         }
     };
     let mut out = format!(
-        "{name}, {} layer(s) of {} hidden units, {} inputs and {} outputs per step: {gates}.\n\n",
-        count.layers.len(),
-        count.layers.first().map_or(0, |l| l.hidden),
-        count.layers.first().map_or(0, |l| l.inputs),
-        count.outputs,
+        "{name}, {} of {}, {} and {} per step: {gates}.\n\n",
+        counted(count.layers.len(), "layer"),
+        counted(count.layers.first().map_or(0, |l| l.hidden), "hidden unit"),
+        counted(count.layers.first().map_or(0, |l| l.inputs), "input"),
+        counted(count.outputs, "output"),
     );
     out += "| part | shape | textbook (one bias) | PyTorch / candle (b_ih + b_hh) |\n";
     out += "|---|---|---|---|\n";
@@ -64,6 +58,15 @@ pub fn table(count: &ParameterCount) -> String {
     out
 }
 
+/// `n` and `noun`, in the plural unless `n` is 1: "1 layer", "2 layers".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +74,10 @@ mod tests {
     #[test]
     fn the_textbook_example_reads_40_and_46() {
         let t = table(&ParameterCount::new(Cell::Rnn, 2, 1, 3, 1));
+        assert!(
+            t.starts_with("RNN, 2 layers of 3 hidden units, 1 input and 1 output per step: "),
+            "{t}"
+        );
         assert!(
             t.contains("| layer 1 input→hidden weights | 3×1 | 3 | 3 |"),
             "{t}"
@@ -83,6 +90,15 @@ mod tests {
         assert!(t.contains("| output weights | 1×3 | 3 | 3 |"), "{t}");
         assert!(t.ends_with("| **total** | | **40** | **46** |\n"), "{t}");
         let lstm = table(&ParameterCount::new(Cell::Lstm, 1, 1, 3, 1));
+        assert!(
+            lstm.starts_with("LSTM, 1 layer of 3 hidden units, 1 input and 1 output per step: "),
+            "{lstm}"
+        );
+        let gru = table(&ParameterCount::new(Cell::Gru, 3, 44, 1, 44));
+        assert!(
+            gru.starts_with("GRU, 3 layers of 1 hidden unit, 44 inputs and 44 outputs per step: "),
+            "{gru}"
+        );
         assert!(
             lstm.contains("| layer 1 hidden→hidden weights | 12×3 | 36 | 36 |"),
             "{lstm}"

@@ -37,8 +37,8 @@ impl CorpusSource {
 /// A problem loading a corpus.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    /// The file could not be read.
-    #[error("cannot read corpus {path}: {source}")]
+    /// The file could not be read; the reason is the source, not repeated in the message.
+    #[error("cannot read corpus {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

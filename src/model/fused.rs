@@ -8,7 +8,6 @@ use candle_core::{Result, Tensor, Var};
 use super::kernels::cell_loss::CellLoss;
 use super::kernels::cells::{GateCell, Gru, Lstm, Rnn};
 use super::kernels::Blocks;
-use super::rnn::block_order;
 use crate::spec::Cell;
 
 /// One recurrent layer's parameters, PyTorch's names and shapes (`G` gate groups, `I` inputs).
@@ -109,6 +108,20 @@ impl Fused<'_> {
             .reshape((parts, rows, hidden))?;
         Ok((loss, state))
     }
+}
+
+/// Positions of a `(rows, seq_len)` batch (row-major indices) in the order the fused kernels
+/// use: block after block, each block time-major (`t` outer, row within the block inner).
+pub fn block_order(blocks: &Blocks, seq_len: usize) -> Vec<u32> {
+    let mut order = Vec::with_capacity(blocks.rows() * seq_len);
+    let mut first = 0;
+    for &size in blocks.sizes() {
+        for t in 0..seq_len {
+            order.extend((first..first + size).map(|row| (row * seq_len + t) as u32));
+        }
+        first += size;
+    }
+    order
 }
 
 #[cfg(test)]

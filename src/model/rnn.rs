@@ -10,7 +10,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
 
-use super::fused::{Fused, LayerVars};
+use super::fused::{block_order, Fused, LayerVars};
 use super::kernels::{recurrence, rnn_loss::RnnLoss, Blocks};
 use super::{cross_entropy, init, LanguageModel};
 use crate::spec::Cell;
@@ -206,20 +206,6 @@ impl LanguageModel for RnnLm {
             ("output.bias", &self.out_bias),
         ]
     }
-}
-
-/// Positions of a `(rows, seq_len)` batch (row-major indices) in the order the fused kernels
-/// use: block after block, each block time-major (`t` outer, row within the block inner).
-pub fn block_order(blocks: &Blocks, seq_len: usize) -> Vec<u32> {
-    let mut order = Vec::with_capacity(blocks.rows() * seq_len);
-    let mut first = 0;
-    for &size in blocks.sizes() {
-        for t in 0..seq_len {
-            order.extend((first..first + size).map(|row| (row * seq_len + t) as u32));
-        }
-        first += size;
-    }
-    order
 }
 
 /// The permutation that undoes `order`.

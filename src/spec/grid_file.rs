@@ -55,8 +55,8 @@ pub struct Axis {
 /// A problem with a grid file.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    /// The file could not be read.
-    #[error("cannot read grid file {path}: {source}")]
+    /// The file could not be read; the reason is the source, not repeated in the message.
+    #[error("cannot read grid file {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

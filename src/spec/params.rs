@@ -3,6 +3,8 @@
 //! Every parameter can appear in `base` and as a `grid` axis; this file is the one place that
 //! knows their names, types, defaults and valid ranges.
 
+use std::ops::RangeInclusive;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -177,8 +179,8 @@ impl RunOptions {
     /// Assigns the top-level grid-file key `key`.
     pub fn set(&mut self, key: &str, value: &Value) -> Result<(), ParamError> {
         match key {
-            "checkpoint_every" => self.checkpoint_every = int_in(value, 1, 100_000_000)? as usize,
-            "max_retries" => self.max_retries = int_in(value, 0, 100)? as u32,
+            "checkpoint_every" => self.checkpoint_every = int_in(value, 1..=100_000_000)? as usize,
+            "max_retries" => self.max_retries = int_in(value, 0..=100)? as u32,
             _ => {
                 return Err(ParamError::Unknown {
                     suggestion: suggest(key, &["checkpoint_every", "max_retries"]),
@@ -206,8 +208,12 @@ pub const PARAM_KEYS: &[&str] = &[
     "seed",
 ];
 
-/// Upper bound on sizes, to catch typos (hidden 12800) before they allocate gigabytes.
-const MAX_SIZE: u64 = 16_384;
+/// Valid sizes (`hidden`, `batch_size`, `seq_len`; the inputs and outputs of `sweep params`).
+/// The upper bound catches typos (hidden 12800) before they allocate gigabytes.
+pub const SIZES: RangeInclusive<u64> = 1..=16_384;
+
+/// Valid numbers of stacked recurrent layers (`layers`, and `sweep params --layers`).
+pub const LAYERS: RangeInclusive<u64> = 1..=16;
 
 /// Why a value could not be assigned to a parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,18 +286,18 @@ impl TrainParams {
     pub fn set(&mut self, key: &str, value: &Value) -> Result<(), ParamError> {
         match key {
             "cell" => self.cell = cell(value)?,
-            "layers" => self.layers = int_in(value, 1, 16)? as usize,
+            "layers" => self.layers = int_in(value, LAYERS)? as usize,
             "dropout" => self.dropout = probability(value)?,
-            "hidden" => self.hidden = int_in(value, 1, MAX_SIZE)? as usize,
-            "batch_size" => self.batch_size = int_in(value, 1, MAX_SIZE)? as usize,
-            "seq_len" => self.seq_len = int_in(value, 1, MAX_SIZE)? as usize,
+            "hidden" => self.hidden = int_in(value, SIZES)? as usize,
+            "batch_size" => self.batch_size = int_in(value, SIZES)? as usize,
+            "seq_len" => self.seq_len = int_in(value, SIZES)? as usize,
             "sampling" => self.sampling = sampling(value)?,
             "lr" => self.lr = positive_float(value)?,
             "optimizer" => self.optimizer = optimizer(value)?,
             "clip" => self.clip = clip(value)?,
-            "steps" => self.steps = int_in(value, 1, 100_000_000)? as usize,
-            "eval_every" => self.eval_every = int_in(value, 1, 100_000_000)? as usize,
-            "seed" => self.seed = int_in(value, 0, u64::MAX)?,
+            "steps" => self.steps = int_in(value, 1..=100_000_000)? as usize,
+            "eval_every" => self.eval_every = int_in(value, 1..=100_000_000)? as usize,
+            "seed" => self.seed = int_in(value, 0..=u64::MAX)?,
             _ => {
                 return Err(ParamError::Unknown {
                     suggestion: suggest(key, PARAM_KEYS),
@@ -390,7 +396,8 @@ fn clip(value: &Value) -> Result<Option<f64>, ParamError> {
     }
 }
 
-fn int_in(value: &Value, min: u64, max: u64) -> Result<u64, ParamError> {
+fn int_in(value: &Value, range: RangeInclusive<u64>) -> Result<u64, ParamError> {
+    let (min, max) = (*range.start(), *range.end());
     let expected = || {
         if max == u64::MAX {
             format!("an integer ≥ {min}")

@@ -20,8 +20,8 @@ pub enum LockError {
     /// Another live process holds it.
     #[error("held by process {}", pid.map_or_else(|| "(unknown pid)".to_string(), |p| p.to_string()))]
     Held { pid: Option<u32> },
-    /// The lock file could not be opened.
-    #[error("cannot open lock file {path}: {source}")]
+    /// The lock file could not be opened; the reason is the source, not repeated in the message.
+    #[error("cannot open lock file {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
