@@ -22,6 +22,8 @@ struct Triage {
     completed: usize,
     kept_failed: usize,
     retried_failed: Vec<String>,
+    /// Trials whose result.json cannot be read: it is removed before they run again.
+    damaged: Vec<String>,
 }
 
 /// With `on_slurm`, a trial held by a running worker is not worth a warning: it is most likely
@@ -57,7 +59,12 @@ fn triage(store: &Store, plan: &Plan, retry_failed: bool, on_slurm: bool) -> Tri
             }
             Ok(TrialState::Pending) => t.to_run.push(trial.clone()),
             Err(e) => {
-                eprintln!("warning: trial {} will run again: {e:#}", trial.id);
+                eprintln!(
+                    "warning: trial {} ({}) is finished again from its last checkpoint: {e:#}",
+                    trial.id, trial.label
+                );
+                t.damaged.push(trial.id.clone());
+                t.resuming += 1;
                 t.to_run.push(trial.clone());
             }
         }
@@ -129,7 +136,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     for trial in &t.to_run {
         let dir = store.trial(&trial.id);
         dir.prepare(trial)?;
-        if t.retried_failed.contains(&trial.id) {
+        if t.retried_failed.contains(&trial.id) || t.damaged.contains(&trial.id) {
             dir.clear_result()?;
         }
     }
