@@ -208,10 +208,15 @@ fn rerunning_skips_completed_trials_and_an_edited_grid_runs_only_new_ones() {
         run.stderr()
     );
     assert_eq!(ws.csv("trials.csv").len(), 6);
+    let chart = ws.results().join("charts/hidden-12.png");
+    assert!(chart.exists());
 
-    // Back to the smaller grid: reports describe the grid just run, the extra trials stay stored.
+    // Back to the smaller grid: reports describe the grid just run, the extra trials stay stored,
+    // and the charts of the value no longer in the grid are gone.
     ws.sweep(&grid, &[]).expect_code(0);
     assert_eq!(ws.csv("trials.csv").len(), 4);
+    assert!(!chart.exists() && !chart.with_extension("svg").exists());
+    assert!(ws.results().join("charts/hidden-16.png").exists());
     assert_eq!(ws.read("curves.csv"), before);
     assert_eq!(
         std::fs::read_dir(ws.results().join("trials"))
@@ -248,6 +253,23 @@ fn a_diverging_trial_fails_alone() {
         "{summary}"
     );
     assert_eq!(summary.matches("| ✅ |").count(), 1);
+
+    // Sampling the failed trial says that it failed, and why.
+    let failed = ws.command(&[
+        "sample",
+        &trials[1]["id"],
+        "--out",
+        ws.results().to_str().unwrap(),
+    ]);
+    failed.expect_code(2);
+    assert!(
+        failed.stderr().contains(&format!(
+            "trial {} failed after {} steps (training loss became NaN at step",
+            trials[1]["id"], trials[1]["steps_done"]
+        )),
+        "{}",
+        failed.stderr()
+    );
 
     // Failed trials are kept on a re-run unless asked to retry them.
     let again = ws.sweep(&grid, &[]);

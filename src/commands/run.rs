@@ -299,9 +299,9 @@ fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {
         plan.axes.join(" × ")
     };
     eprintln!(
-        "sweep `{}`: {} trials ({axes} on {}), {}",
+        "sweep `{}`: {} ({axes} on {}), {}",
         plan.name,
-        plan.trials.len(),
+        numbers::count(plan.trials.len(), "trial"),
         corpus.name,
         parts.join(", ")
     );

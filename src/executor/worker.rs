@@ -56,7 +56,13 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         .config()
         .with_context(|| format!("cannot load the trial in {}", dir.display()))?;
     if let Ok(Some(result)) = trial.result() {
-        // Finished while this worker waited for the lock.
+        // Finished while this worker waited for the lock (by a worker of an earlier sweep):
+        // say so, as a resumed trial.
+        say_line(&WorkerMessage::Started {
+            steps: config.params.steps,
+            parameters: result.parameters.unwrap_or(0),
+            resumed_from: result.steps_done,
+        });
         return Ok(match result.status {
             TrialStatus::Completed => WorkerEnd::Completed,
             TrialStatus::Failed => WorkerEnd::Failed,
@@ -66,12 +72,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
 
-    let mut stdout = std::io::stdout().lock();
-    let mut say = |m: WorkerMessage| {
-        use std::io::Write;
-        // The orchestrator may be gone; the trial folder is the record, so keep going.
-        let _ = writeln!(stdout, "{}", m.to_line()).and_then(|_| stdout.flush());
-    };
+    let say = |m: WorkerMessage| say_line(&m);
     let mut warn = |message: String| {
         eprintln!("warning: {message}");
         say(WorkerMessage::Warning { message });
@@ -181,6 +182,14 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         TrialStatus::Completed => WorkerEnd::Completed,
         TrialStatus::Failed => WorkerEnd::Failed,
     })
+}
+
+/// Writes one message to the orchestrator on stdout (which may be gone: the trial folder is
+/// the record).
+fn say_line(m: &WorkerMessage) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", m.to_line()).and_then(|_| stdout.flush());
 }
 
 /// The model's weights as a safetensors file.

@@ -158,11 +158,16 @@ fn header(out: &mut String, sweep: &SweepRecord, g: &Grouped, ctx: &Context) {
     let total = sweep.total();
     if let Some(trained) = m.trained.filter(|&n| n < total) {
         wall_line.push_str(&match lang {
-            Lang::En => format!(
-                "; it trained {trained} of the {total} trials, the other {} were trained by \
-                 earlier runs",
-                total - trained
-            ),
+            Lang::En => {
+                let others = match total - trained {
+                    1 => "the other one was".to_string(),
+                    n => format!("the other {n} were"),
+                };
+                format!(
+                    "; it trained {trained} of the {total} trials, {others} trained by earlier \
+                     runs"
+                )
+            }
             Lang::Zh => format!(
                 "；期间训练了 {total} 个试验中的 {trained} 个，其余 {} 个由之前的运行训练",
                 total - trained

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::local::{record_failure, Outcome, RunReport, TrialEvent};
 use super::progress::Reporter;
+use crate::report::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
 use crate::store::{Store, TrialStatus};
 use commands::TaskState;
@@ -122,9 +123,13 @@ impl SlurmExecutor {
         }
         let following = trials.len() - to_submit.len();
         if following > 0 {
+            let (what, verb) = match following {
+                1 => ("1 trial is".to_string(), "it"),
+                n => (format!("{n} trials are"), "them"),
+            };
             reporter.notice(&format!(
-                "{following} trials are still queued or running on Slurm from an earlier \
-                 submission: following them"
+                "{what} still queued or running on Slurm from an earlier submission: following \
+                 {verb}"
             ));
         }
         for (i, task) in self.submit_all(&ledger, &root, trials, &to_submit, "", reporter)? {
@@ -286,8 +291,8 @@ impl SlurmExecutor {
             let ids: Vec<&str> = chunk.iter().map(|&i| trials[i].id.as_str()).collect();
             let job = self.submit(ledger, root, &ids)?;
             reporter.notice(&format!(
-                "submitted {} trials{again} as Slurm job array {job}",
-                ids.len()
+                "submitted {}{again} as Slurm job array {job}",
+                numbers::count(ids.len(), "trial")
             ));
             tasks.extend(
                 chunk
