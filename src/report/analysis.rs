@@ -1,5 +1,5 @@
 //! The measures of the analysis, computed from stored curves: convergence speed, volatility,
-//! overfitting, runs that got worse (unstable), runs that blew up (diverged), and mean ± std
+//! overfitting, runs that got worse (degraded), runs that blew up (diverged), and mean ± std
 //! aggregation over seeds and axes. Pure functions, so they can be tested on synthetic curves
 //! with known answers.
 
@@ -22,9 +22,9 @@ pub const OVERFIT_MARGIN: f64 = 0.03;
 /// Held-out evaluations at the end of training compared with the best one before them; more
 /// than one, so that a single noisy evaluation is not called overfitting.
 pub const OVERFIT_TAIL: usize = 3;
-/// A run is unstable when its smoothed training perplexity ends more than this fraction above
+/// A run is degraded when its smoothed training perplexity ends more than this fraction above
 /// its minimum and its held-out perplexity ends more than this fraction above its best.
-pub const UNSTABLE_MARGIN: f64 = 0.15;
+pub const DEGRADED_MARGIN: f64 = 0.15;
 /// A run has diverged when its final training perplexity is more than this many times what a
 /// model that knows nothing reaches (the vocabulary size: a uniform guess), or infinite.
 pub const DIVERGED_FACTOR: f64 = 2.0;
@@ -97,11 +97,11 @@ pub struct TrialMeasures {
     pub volatility: Option<f64>,
     /// The last [`OVERFIT_TAIL`] held-out evaluations average more than [`OVERFIT_MARGIN`]
     /// above the best evaluation before them, while the training perplexity went on falling
-    /// (never together with `unstable` or `diverged`).
+    /// (never together with `degraded` or `diverged`).
     pub overfitting: bool,
-    /// Training and held-out perplexity both ended more than [`UNSTABLE_MARGIN`] above their
+    /// Training and held-out perplexity both ended more than [`DEGRADED_MARGIN`] above their
     /// best (never together with `diverged`).
-    pub unstable: Option<Worsening>,
+    pub degraded: Option<Worsening>,
     /// Training perplexity became infinite or ended beyond [`DIVERGED_FACTOR`] × the
     /// knows-nothing perplexity.
     pub diverged: Option<Divergence>,
@@ -149,10 +149,10 @@ pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMe
             .collect();
         Stat::of(&diffs).and_then(|s| s.std).unwrap_or(0.0)
     });
-    let unstable = match (diverged, best_heldout, final_heldout_ppl) {
+    let degraded = match (diverged, best_heldout, final_heldout_ppl) {
         (None, Some((best_step, best)), Some(last)) => {
             let train_final = smoothed[n - 1];
-            let worse = |end: f64, best: f64| end > best * (1.0 + UNSTABLE_MARGIN);
+            let worse = |end: f64, best: f64| end > best * (1.0 + DEGRADED_MARGIN);
             (worse(train_final, smoothed_min) && worse(last, best)).then_some(Worsening {
                 best_step,
                 best_heldout: best,
@@ -163,7 +163,7 @@ pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMe
         }
         _ => None,
     };
-    let overfitting = diverged.is_none() && unstable.is_none() && heldout.len() > OVERFIT_TAIL && {
+    let overfitting = diverged.is_none() && degraded.is_none() && heldout.len() > OVERFIT_TAIL && {
         let (before, tail) = heldout.split_at(heldout.len() - OVERFIT_TAIL);
         let tail_mean = tail.iter().map(|e| e.1).sum::<f64>() / tail.len() as f64;
         let &(best_at, best) = before
@@ -184,7 +184,7 @@ pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMe
         convergence_step,
         volatility,
         overfitting,
-        unstable,
+        degraded,
         diverged,
     })
 }
@@ -442,7 +442,7 @@ mod tests {
             [Grade::Best, Grade::Worst]
         );
         for m in [&fast, &slow] {
-            assert!(!m.overfitting && m.unstable.is_none() && m.diverged.is_none());
+            assert!(!m.overfitting && m.degraded.is_none() && m.diverged.is_none());
         }
     }
 
@@ -469,7 +469,7 @@ mod tests {
         assert!(noisy_v > 8.0 * smooth_v);
         assert_eq!(grade(&[smooth_v, noisy_v]), [Grade::Best, Grade::Worst]);
         assert!(
-            noisy.unstable.is_none() && noisy.diverged.is_none(),
+            noisy.degraded.is_none() && noisy.diverged.is_none(),
             "{noisy:?}"
         );
     }
@@ -488,7 +488,7 @@ mod tests {
         )
         .unwrap();
         assert!(over.overfitting, "{over:?}");
-        assert!(over.unstable.is_none(), "training kept improving: {over:?}");
+        assert!(over.degraded.is_none(), "training kept improving: {over:?}");
         assert_eq!(over.best_heldout, Some((400, 6.0)));
         let fine = measure(&curve(1000, 3.0, 100.0, 0.0, |s| 8.0 - s as f64 / 500.0), V).unwrap();
         assert!(!fine.overfitting, "{fine:?}");
@@ -496,10 +496,10 @@ mod tests {
     }
 
     #[test]
-    fn a_run_that_falls_apart_is_unstable_not_overfitting() {
+    fn a_run_that_falls_apart_is_degraded_not_overfitting() {
         let m = measure(&degrading(2000, 5.0, 9.0), V).unwrap();
         let w = m
-            .unstable
+            .degraded
             .expect("train and held-out both ended far above their best");
         assert_eq!(w.best_step, 500);
         assert!((w.best_heldout - 5.5).abs() < 0.05, "{w:?}");
@@ -507,9 +507,9 @@ mod tests {
         assert!((w.heldout_rise() - 0.8).abs() < 0.01, "{w:?}");
         assert!(w.train_rise() > 0.7, "{w:?}");
         assert!(!m.overfitting && m.diverged.is_none(), "{m:?}");
-        // A rise of 10% is within the margin: not unstable.
+        // A rise of 10% is within the margin: not degraded.
         let mild = measure(&degrading(2000, 5.0, 5.5), V).unwrap();
-        assert!(mild.unstable.is_none(), "{mild:?}");
+        assert!(mild.degraded.is_none(), "{mild:?}");
     }
 
     #[test]
@@ -524,7 +524,7 @@ mod tests {
         assert_eq!(d.step, 121);
         assert_eq!(d.final_train_ppl, f64::INFINITY);
         assert_eq!((m.convergence_step, m.volatility), (None, None));
-        assert!(m.unstable.is_none() && !m.overfitting);
+        assert!(m.degraded.is_none() && !m.overfitting);
     }
 
     #[test]

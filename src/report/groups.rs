@@ -23,7 +23,7 @@ pub struct Aggregate {
     /// The step at which each diverged trial diverged.
     pub diverged_at: Vec<usize>,
     /// Completed trials that got worse after their best point.
-    pub unstable: usize,
+    pub degraded: usize,
     /// Completed trials that overfit.
     pub overfitting: usize,
     /// Steps to convergence.
@@ -85,7 +85,7 @@ impl Aggregate {
                 .iter()
                 .filter_map(|(_, m)| m.diverged.map(|d| d.step))
                 .collect(),
-            unstable: healthy.iter().filter(|(_, m)| m.unstable.is_some()).count(),
+            degraded: healthy.iter().filter(|(_, m)| m.degraded.is_some()).count(),
             overfitting: healthy.iter().filter(|(_, m)| m.overfitting).count(),
             convergence: stat(&|m| m.convergence_step.map(|s| s as f64)),
             volatility: stat(&|m| m.volatility),

@@ -234,7 +234,7 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     } else {
         lines.push(lang.words().no_completed.to_string());
     }
-    lines.extend(unstable_lines(g, lang));
+    lines.extend(degraded_lines(g, lang));
     lines.extend(best_weights_lines(g, lang));
     lines.extend(trouble_lines(sweep, g, lang));
     lines
@@ -362,12 +362,12 @@ fn overfitting_line(g: &Grouped, lang: Lang) -> String {
 
 /// One line per trial that got worse after its best point, with where it was best and what
 /// its best weights reach.
-fn unstable_lines(g: &Grouped, lang: Lang) -> Vec<String> {
-    let margin = analysis::UNSTABLE_MARGIN * 100.0;
+fn degraded_lines(g: &Grouped, lang: Lang) -> Vec<String> {
+    let margin = analysis::DEGRADED_MARGIN * 100.0;
     g.configs
         .iter()
         .flat_map(|c| c.trials.iter())
-        .filter_map(|t| Some((t, t.healthy()?.unstable?)))
+        .filter_map(|t| Some((t, t.healthy()?.degraded?)))
         .map(|(t, u)| {
             let (best, last) = (
                 numbers::fixed(u.best_heldout, 2),
@@ -377,14 +377,14 @@ fn unstable_lines(g: &Grouped, lang: Lang) -> Vec<String> {
             let s = u.best_step;
             match lang {
                 Lang::En => format!(
-                    "**Unstable**: {} got worse after step {s}: held-out perplexity {best} there, \
+                    "**Degraded**: {} got worse after step {s}: held-out perplexity {best} there, \
                      {last} at the end ({rise:.0}% worse), and training perplexity ended \
                      {train_rise:.0}% above its lowest (both beyond {margin:.0}%). Its weights at \
                      step {s} reach {best}; `sweep sample {}` uses them.",
                     t.config.label, t.config.id
                 ),
                 Lang::Zh => format!(
-                    "**不稳定**：{} 在第 {s} 步之后变差：当时验证困惑度 {best}，最后 {last}（差了 {rise:.0}%），\
+                    "**后期变差**：{} 在第 {s} 步之后变差：当时验证困惑度 {best}，最后 {last}（差了 {rise:.0}%），\
                      训练困惑度最后比最低点高 {train_rise:.0}%（两者都超过 {margin:.0}%）。它第 {s} 步的权重达到 \
                      {best}；`sweep sample {}` 使用这组权重。",
                     t.config.label, t.config.id
@@ -394,7 +394,7 @@ fn unstable_lines(g: &Grouped, lang: Lang) -> Vec<String> {
         .collect()
 }
 
-/// Trials (neither unstable nor diverged) whose best held-out perplexity is much better than
+/// Trials (neither degraded nor diverged) whose best held-out perplexity is much better than
 /// their final one: their best weights are the ones to use.
 fn best_weights_lines(g: &Grouped, lang: Lang) -> Vec<String> {
     g.configs
@@ -404,7 +404,7 @@ fn best_weights_lines(g: &Grouped, lang: Lang) -> Vec<String> {
             let m = t.healthy()?;
             let (step, best) = m.best_heldout?;
             let last = m.final_heldout_ppl?;
-            (m.unstable.is_none() && last > best * (1.0 + analysis::BEST_WEIGHTS_MARGIN))
+            (m.degraded.is_none() && last > best * (1.0 + analysis::BEST_WEIGHTS_MARGIN))
                 .then_some((t, step, best, last))
         })
         .map(|(t, step, best, last)| {
@@ -769,8 +769,8 @@ fn labels(rows: &[&Aggregate], lang: Lang) -> Vec<String> {
                 );
             }
             let share = |n: usize, of: usize| format!("{n}/{of}");
-            if r.unstable > 0 {
-                parts.push(format!("{} {}", w.unstable, share(r.unstable, r.completed)));
+            if r.degraded > 0 {
+                parts.push(format!("{} {}", w.degraded, share(r.degraded, r.completed)));
             }
             if r.overfitting > 0 {
                 parts.push(format!(
@@ -863,13 +863,19 @@ fn sample_section(out: &mut String, sample: &Sample, ctx: &Context) {
         shell_quote(&stored.prefix),
         stored.chars
     );
-    let _ = writeln!(
-        out,
-        "{} `{}`{}:\n",
-        w.sample_intro,
-        sample.label,
-        ctx.lang.paren(&format!("`{command}`"))
-    );
+    let _ = match ctx.lang {
+        Lang::En => writeln!(
+            out,
+            "What `{}`, the best trial, writes (greedy, with its weights at its best held-out \
+             perplexity; `{command}`):\n",
+            sample.label
+        ),
+        Lang::Zh => writeln!(
+            out,
+            "最佳试验 `{}` 生成的文本（贪心解码，使用其验证困惑度最低时的权重；`{command}`）：\n",
+            sample.label
+        ),
+    };
     // One quoted paragraph: newlines of the text become spaces.
     let text: String = stored
         .text
@@ -1067,7 +1073,7 @@ fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
     table(out, &head, &rows);
 }
 
-/// What stands out about one trial: diverged, unstable or overfitting.
+/// What stands out about one trial: diverged, degraded or overfitting.
 fn trial_note(m: &analysis::TrialMeasures, lang: Lang) -> String {
     let w = lang.words();
     if let Some(d) = m.diverged {
@@ -1076,7 +1082,7 @@ fn trial_note(m: &analysis::TrialMeasures, lang: Lang) -> String {
             Lang::Zh => format!("第 {} 步{}", d.step, w.diverged),
         };
     }
-    if let Some(u) = m.unstable {
+    if let Some(u) = m.degraded {
         let detail = match lang {
             Lang::En => format!(
                 "best at step {}, ended {:.0}% worse",
@@ -1089,7 +1095,7 @@ fn trial_note(m: &analysis::TrialMeasures, lang: Lang) -> String {
                 u.heldout_rise() * 100.0
             ),
         };
-        return format!("{}{}", w.unstable, lang.paren(&detail));
+        return format!("{}{}", w.degraded, lang.paren(&detail));
     }
     if m.overfitting {
         return w.overfitting.to_string();
@@ -1107,7 +1113,7 @@ fn definitions(out: &mut String, lang: Lang) {
     let margin = analysis::CONVERGENCE_MARGIN * 100.0;
     let tail = analysis::VOLATILITY_TAIL * 100.0;
     let (overfit_tail, overfit_margin) = (analysis::OVERFIT_TAIL, analysis::OVERFIT_MARGIN * 100.0);
-    let unstable = analysis::UNSTABLE_MARGIN * 100.0;
+    let degraded = analysis::DEGRADED_MARGIN * 100.0;
     let factor = analysis::DIVERGED_FACTOR;
     let best_weights = analysis::BEST_WEIGHTS_MARGIN * 100.0;
     let sigmas = analysis::NOISE_SIGMAS;
@@ -1118,7 +1124,7 @@ fn definitions(out: &mut String, lang: Lang) {
             format!("**收敛步数**：训练困惑度经 {smoothing} 步滑动平均后，首次进入该平均曾达到的最低水平 {margin:.0}% 以内的步数（发散的试验为 —）。评价“快/中等/慢”：不超过表中未发散的最快一行的 {near} 倍 / 不超过 {far} 倍 / 超过 {far} 倍。"),
             format!("**波动性**：训练后 {tail:.0}% 中相邻两步 ln(训练困惑度) 之差的标准差（0.05 约等于每步 ±5% 的跳动）。评价“稳定/有一定波动/波动大”相对于表中未发散的最平稳的一行，阈值同上。"),
             format!("**过拟合**：最后 {overfit_tail} 次验证评估的平均值比之前最佳的一次高出 {overfit_margin:.0}% 以上，而训练困惑度仍在下降。"),
-            format!("**不稳定**：训练困惑度（{smoothing} 步滑动平均）最后比其最低点高出 {unstable:.0}% 以上，且最终验证困惑度比最佳一次高出 {unstable:.0}% 以上：训练先变好后又变差（与过拟合不同，过拟合时训练仍在变好）。当最终验证困惑度比最佳值高出 {best_weights:.0}% 以上时，结论会指出最佳权重所在的步数：`sweep sample` 使用的正是这组权重（`best.safetensors`）。"),
+            format!("**后期变差**：训练困惑度（{smoothing} 步滑动平均）最后比其最低点高出 {degraded:.0}% 以上，且最终验证困惑度比最佳一次高出 {degraded:.0}% 以上：训练先变好后又变差（与过拟合不同，过拟合时训练仍在变好）。当最终验证困惑度比最佳值高出 {best_weights:.0}% 以上时，结论会指出最佳权重所在的步数：`sweep sample` 使用的正是这组权重（`best.safetensors`）。"),
             format!("**发散**：训练困惑度变为无穷大，或最后 {window} 步的平均超过词表大小（一个什么都没学到的模型的困惑度）的 {factor} 倍。发散的试验在 `result.json` 中仍记为完成，由分析标记为发散（`trials.csv` 的 status 列为 `diverged`），不参与排名、噪声估计和评价的参照，并使退出码为 1。**失败**：损失变为 NaN，或 worker 崩溃。"),
             format!("**噪声判断**：同一配置不同种子之间验证困惑度的标准差，在所有至少有两个种子、未发散的配置上合并（方差平均后开方）；差距超过 {sigmas} 倍该值才称为真实差异，否则为打平。"),
             "**a ± b**：平均值 ± 样本标准差（n − 1），按表格说明对种子（及其他参数）取平均。**步/秒**：单线程 worker 每秒训练步数（不含验证评估的时间）；**用时**：worker 总运行时间。**参数量**：可训练标量个数（嵌入 V×V、RNN、输出层）。".into(),
@@ -1130,7 +1136,7 @@ fn definitions(out: &mut String, lang: Lang) {
             format!("**converged by step**: the first step at which the training perplexity, smoothed by a trailing mean over {smoothing} steps, is within {margin:.0}% of the lowest level that smoothed curve reached (— for a diverged trial). Labels fast / medium / slow: within {near}× of the fastest row of the table that did not diverge / within {far}× / beyond."),
             format!("**volatility**: the standard deviation of the step-to-step change of ln(train perplexity) over the last {tail:.0}% of training (0.05 ≈ jumps of ±5% from one step to the next). Labels stable / some fluctuation / volatile are relative to the smoothest row of the table that did not diverge, same thresholds."),
             format!("**overfitting**: the last {overfit_tail} held-out evaluations average more than {overfit_margin:.0}% above the best evaluation before them, while the training perplexity went on falling."),
-            format!("**unstable**: the training perplexity ({smoothing}-step trailing mean) ends more than {unstable:.0}% above its lowest and the final held-out perplexity more than {unstable:.0}% above its best: training got better, then worse (unlike overfitting, where training goes on improving). Whenever a final held-out perplexity is more than {best_weights:.0}% above its best, the verdict names the step of the best weights: `sweep sample` uses them (`best.safetensors`)."),
+            format!("**degraded**: the training perplexity ({smoothing}-step trailing mean) ends more than {degraded:.0}% above its lowest and the final held-out perplexity more than {degraded:.0}% above its best: training got better, then worse (unlike overfitting, where training goes on improving). Whenever a final held-out perplexity is more than {best_weights:.0}% above its best, the verdict names the step of the best weights: `sweep sample` uses them (`best.safetensors`)."),
             format!("**diverged**: the training perplexity became infinite, or its mean over the last {window} steps is more than {factor}× the vocabulary size (the perplexity of a model that knows nothing). A diverged trial stays `completed` in its `result.json` and is flagged by the analysis (status `diverged` in `trials.csv`); it takes no part in rankings, the seed noise or the rows labels are measured against, and it makes the exit code 1. **failed**: the loss became NaN, or the worker crashed."),
             format!("**seed noise**: the standard deviation of held-out perplexity between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds that did not diverge. A difference is called real only when it exceeds {sigmas}× that; otherwise it is a tie."),
             "**a ± b**: mean ± sample standard deviation (n − 1) over the seeds (and the other axes where a table says so). **steps/s**: training steps per second of the single-threaded worker, time spent in held-out evaluations excluded; **wall**: the worker's whole run time. **parameters**: trainable scalars (embedding V×V, RNN, output layer).".into(),

@@ -497,7 +497,7 @@ fn runs_that_blow_up_are_diverged_everywhere_and_never_the_reference() {
 }
 
 #[test]
-fn a_run_that_falls_apart_is_labelled_unstable_with_its_best_weights() {
+fn a_run_that_falls_apart_is_labelled_degraded_with_its_best_weights() {
     // Learns until step 500 (held-out 5.5 × 1.1), then falls apart to 9 (as the GRU of the
     // issue did); a healthy neighbour converges by step ~200.
     let degrade = rows(2000, |s| {
@@ -514,30 +514,30 @@ fn a_run_that_falls_apart_is_labelled_unstable_with_its_best_weights() {
     );
     let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
     assert_well_formed(&md);
-    let unstable = md
+    let degraded = md
         .lines()
-        .find(|l| l.starts_with("- **Unstable**"))
+        .find(|l| l.starts_with("- **Degraded**"))
         .unwrap_or_else(|| panic!("{md}"));
     assert!(
-        unstable.contains("lr=0.01 got worse after step 500: held-out perplexity 5.51 there, 9.90 at the end (80% worse)"),
-        "{unstable}"
+        degraded.contains("lr=0.01 got worse after step 500: held-out perplexity 5.51 there, 9.90 at the end (80% worse)"),
+        "{degraded}"
     );
     assert!(
-        unstable.contains("Its weights at step 500 reach 5.51; `sweep sample gru` uses them."),
-        "{unstable}"
+        degraded.contains("Its weights at step 500 reach 5.51; `sweep sample gru` uses them."),
+        "{degraded}"
     );
     let row = md.lines().find(|l| l.starts_with("|  | 0.01 |")).unwrap();
-    assert!(row.ends_with("· unstable 1/1 |"), "{row}");
+    assert!(row.ends_with("· degraded 1/1 |"), "{row}");
     // Converged against its best level (~step 280), not against its worse end (step ~90).
     let cells: Vec<&str> = row.split(" | ").collect();
     let converged: usize = cells[7].parse().unwrap_or_else(|_| panic!("{row}"));
     assert!((250..=300).contains(&converged), "{row}");
     assert!(
-        md.contains("| unstable (best at step 500, ended 80% worse) | `gru` |"),
+        md.contains("| degraded (best at step 500, ended 80% worse) | `gru` |"),
         "{md}"
     );
     assert!(md.contains("No trial diverged, failed or was damaged."));
-    assert!(s.all_completed(), "unstable is a label, not a failure");
+    assert!(s.all_completed(), "degraded is a label, not a failure");
 }
 
 #[test]
