@@ -291,8 +291,9 @@ fn detach_submits_and_returns_and_a_later_run_writes_the_reports() {
         .arg(ws.results())
         .output()
         .unwrap();
-    assert!(status.status.success());
     let said = String::from_utf8_lossy(&status.stdout);
+    // 1 while the tasks have not all completed, 0 once they have.
+    assert!(matches!(status.status.code(), Some(0 | 1)), "{said}");
     assert!(said.contains("Slurm arrays "), "{said}");
     // Following again: the trials finish (or have finished) without a second submission.
     ws.sweep(&grid, &["--executor", "slurm"]).expect_code(0);
