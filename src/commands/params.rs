@@ -4,6 +4,7 @@
 use super::exit;
 use crate::cli::ParamsArgs;
 use crate::model::count::{Convention, ParameterCount};
+use crate::report::numbers;
 use crate::spec::Cell;
 
 /// Prints the table for `args`.
@@ -26,10 +27,10 @@ pub fn table(count: &ParameterCount) -> String {
     };
     let mut out = format!(
         "{name}, {} of {}, {} and {} per step: {gates}.\n\n",
-        counted(count.layers.len(), "layer"),
-        counted(count.layers.first().map_or(0, |l| l.hidden), "hidden unit"),
-        counted(count.layers.first().map_or(0, |l| l.inputs), "input"),
-        counted(count.outputs, "output"),
+        numbers::count(count.layers.len(), "layer"),
+        numbers::count(count.layers.first().map_or(0, |l| l.hidden), "hidden unit"),
+        numbers::count(count.layers.first().map_or(0, |l| l.inputs), "input"),
+        numbers::count(count.outputs, "output"),
     );
     out += "| part | shape | textbook (one bias) | PyTorch / candle (b_ih + b_hh) |\n";
     out += "|---|---|---|---|\n";
@@ -56,15 +57,6 @@ pub fn table(count: &ParameterCount) -> String {
         count.total(PyTorch)
     );
     out
-}
-
-/// `n` and `noun`, in the plural unless `n` is 1: "1 layer", "2 layers".
-fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use super::analysis::{self, Stat, TrialMeasures};
-use super::load::{Status, SweepRecord, TrialRecord};
+use super::load::{SweepRecord, TrialRecord};
 use crate::spec::display_value;
+use crate::store::{TrialResult, TrialStatus};
 
 /// Measures aggregated over a set of trials. The numbers come from the trials that completed
 /// without diverging; only when every completed trial diverged do they come from the diverged
@@ -61,7 +62,7 @@ impl Aggregate {
         let stat = |f: &dyn Fn(&TrialMeasures) -> Option<f64>| {
             Stat::of_any(&shown.iter().filter_map(|(_, m)| f(m)).collect::<Vec<_>>())
         };
-        let result = |f: &dyn Fn(&crate::store::TrialResult) -> Option<f64>| {
+        let result = |f: &dyn Fn(&TrialResult) -> Option<f64>| {
             Stat::of(
                 &shown
                     .iter()
@@ -78,7 +79,7 @@ impl Aggregate {
             completed: healthy.len(),
             failed: trials
                 .iter()
-                .filter(|t| t.status() == Status::Failed)
+                .filter(|t| t.result().is_some_and(|r| r.status == TrialStatus::Failed))
                 .count(),
             diverged: diverged.len(),
             diverged_at: diverged
