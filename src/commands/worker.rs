@@ -12,12 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::exit;
-use crate::executor::protocol::OrchestratorMessage;
+use crate::executor::protocol::{OrchestratorMessage, PARENT_PID_ENV};
 use crate::executor::slurm::TASK_ID_ENV;
 use crate::executor::worker::{self, WorkerEnd};
-
-/// Environment variable holding the PID of the orchestrator that started this worker.
-pub const PARENT_PID_ENV: &str = "SWEEP_PARENT_PID";
 
 /// Runs the worker on `trial_dir`, or on the folder `task_list` names for this Slurm array
 /// task: exit 0 completed, 1 failed (recorded), 3 interrupted (checkpointed).
@@ -88,6 +85,13 @@ fn follow_thread_budget() {
 }
 
 /// Asks the kernel for SIGTERM when the parent dies; if it already died, stops right away.
+///
+/// `PR_SET_PDEATHSIG` fires when the *thread* that spawned this process exits, not when the
+/// parent process does. It works here because the orchestrator spawns workers from its
+/// single-threaded tokio runtime (`new_current_thread`), on the thread that lives as long as
+/// the orchestrator; a multi-threaded runtime would send SIGTERM whenever the spawning worker
+/// thread is retired. Keep the orchestrator's runtime single-threaded, or spawn from a thread
+/// that lives as long as the process.
 fn stop_when_parent_dies(parent: i32, stop: &AtomicBool) {
     // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid have no memory-safety preconditions.
     unsafe {

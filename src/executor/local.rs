@@ -2,109 +2,36 @@
 //! (`RAYON_NUM_THREADS=1`) so that N workers never oversubscribe N cores, until the tail of the
 //! sweep, when the freed cores are shared among the trials still running ([`CoreShares`]).
 //!
-//! Only the dispatcher loop talks to the outside world (worker events, SIGINT/SIGTERM, the
-//! progress tick); per-trial tasks own their child process and send typed events over a
-//! channel. First Ctrl-C: start nothing new, SIGTERM the workers (they checkpoint and exit),
-//! wait for them. Second Ctrl-C: SIGKILL them. Workers run in their own process groups, so a
-//! terminal's Ctrl-C reaches only the orchestrator, which decides.
+//! This is a [`Backend`] of the [`supervise`] loop, which decides what to launch and what an
+//! attempt's end means; here, each attempt is a task owning one child process, sending typed
+//! events over a channel. First Ctrl-C: the workers get SIGTERM (they checkpoint and exit) and
+//! the supervisor waits for them; second Ctrl-C: SIGKILL. Workers run in their own process
+//! groups, so a terminal's Ctrl-C reaches only the orchestrator, which decides.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 
-use super::cores::CoreShares;
+use super::cores::{CoreShares, Running};
 use super::progress::Reporter;
-use super::protocol::{OrchestratorMessage, WorkerMessage};
-use crate::commands::worker::PARENT_PID_ENV;
+use super::protocol::{OrchestratorMessage, WorkerMessage, PARENT_PID_ENV};
+use super::supervise::{
+    supervise, AfterStop, Backend, BackendEvent, RunReport, Stop, StopRequests, TrialEvent,
+};
 use crate::spec::TrialConfig;
-use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
+use crate::store::{Store, TrialDir};
 
 /// Lines of a failed worker's stderr kept for its failure reason.
 const STDERR_TAIL: usize = 12;
 
-/// How a trial run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The worker trained every step.
-    Completed(TrialResult),
-    /// The trial failed; the reason is also in its `result.json`.
-    Failed(String),
-    /// The sweep was stopped before the trial finished; its checkpoint (if any) stays.
-    Interrupted,
-}
-
-/// Something that happened to the `index`-th trial of a run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TrialEvent {
-    /// Its worker started training, from step `resumed_from`.
-    Started {
-        index: usize,
-        steps: usize,
-        resumed_from: usize,
-    },
-    /// Its worker reported progress.
-    Progress {
-        index: usize,
-        step: usize,
-        train_ppl: f64,
-        heldout_ppl: Option<f64>,
-        /// Seconds the worker has been training.
-        elapsed_s: f64,
-        /// Threads the worker trains on now.
-        threads: usize,
-    },
-    /// Its worker warned about something (e.g. a damaged checkpoint it skipped).
-    Warning { index: usize, message: String },
-    /// Its worker died; it is started again from the last checkpoint.
-    Retrying {
-        index: usize,
-        reason: String,
-        attempt: u32,
-        max_retries: u32,
-    },
-    /// It ended.
-    Finished { index: usize, outcome: Outcome },
-}
-
-/// How far the run has been asked to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stop {
-    /// Keep going.
-    No,
-    /// Start nothing new; running workers checkpoint and exit.
-    Graceful,
-    /// Kill the workers now.
-    Now,
-}
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct RunReport {
-    /// Each trial's outcome, in the order given.
-    pub outcomes: Vec<Outcome>,
-    /// True when a signal stopped the run.
-    pub interrupted: bool,
-}
-
-impl RunReport {
-    /// The report of a run where the trials without an outcome were interrupted.
-    pub fn new(outcomes: Vec<Option<Outcome>>, interrupted: bool) -> RunReport {
-        RunReport {
-            outcomes: outcomes
-                .into_iter()
-                .map(|o| o.unwrap_or(Outcome::Interrupted))
-                .collect(),
-            interrupted,
-        }
-    }
-}
+/// How often the display is refreshed while nothing happens.
+const TICK: Duration = Duration::from_millis(500);
 
 /// Runs trials as local worker processes.
 pub struct LocalExecutor {
@@ -131,142 +58,126 @@ impl LocalExecutor {
         trials: &[TrialConfig],
         reporter: &mut dyn Reporter,
     ) -> anyhow::Result<RunReport> {
-        let mut sigint = signal(SignalKind::interrupt())?;
-        let mut sigterm = signal(SignalKind::terminate())?;
-        let (stop_tx, stop_rx) = watch::channel(Stop::No);
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let slots = Arc::new(Semaphore::new(self.jobs));
-        let shares = CoreShares::new(self.jobs, trials.len());
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, trial) in trials.iter().enumerate() {
-            let worker = Worker {
-                exe: self.exe.clone(),
-                dir: store.trial(&trial.id),
-                index,
-                max_retries: trial.run.max_retries,
-                tx: tx.clone(),
-                stop: stop_rx.clone(),
-                shares: shares.clone(),
-            };
-            let slots = slots.clone();
-            tasks.spawn(async move {
-                let outcome = worker.run_when_free(slots).await;
-                let _ = worker.tx.send(TrialEvent::Finished { index, outcome });
-            });
-        }
-        drop(tx);
-
-        let mut outcomes = vec![None; trials.len()];
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            let signalled = tokio::select! {
-                event = rx.recv() => match event {
-                    Some(event) => {
-                        if let TrialEvent::Finished { index, outcome } = &event {
-                            outcomes[*index] = Some(outcome.clone());
-                        }
-                        reporter.event(&event);
-                        false
-                    }
-                    None => break,
-                },
-                _ = sigint.recv() => true,
-                _ = sigterm.recv() => true,
-                _ = tick.tick() => {
-                    reporter.tick();
-                    false
-                }
-            };
-            if signalled {
-                if *stop_tx.borrow() == Stop::No {
-                    stop_tx.send_replace(Stop::Graceful);
-                    reporter.notice(
-                        "stopping: running trials save a checkpoint and exit \
-                         (press Ctrl-C again to stop at once)",
-                    );
-                } else {
-                    stop_tx.send_replace(Stop::Now);
-                    reporter.notice("stopping at once; checkpoints already saved stay valid");
-                }
-            }
-        }
-        while tasks.join_next().await.is_some() {}
-        let interrupted = *stop_tx.borrow() != Stop::No;
-        Ok(RunReport::new(outcomes, interrupted))
+        let mut requests = StopRequests::from_signals()?;
+        let mut backend = LocalBackend::new(self, store, trials);
+        supervise(&mut backend, store, trials, &[], &mut requests, reporter).await
     }
 }
 
-/// One trial's task: waits for a free slot, runs the worker, retries it after a crash.
-struct Worker {
+/// Worker processes on this machine, `jobs` at a time, sharing the cores at the tail.
+pub struct LocalBackend {
+    exe: PathBuf,
+    jobs: usize,
+    dirs: Vec<TrialDir>,
+    tx: mpsc::UnboundedSender<BackendEvent>,
+    rx: mpsc::UnboundedReceiver<BackendEvent>,
+    stop: watch::Sender<Stop>,
+    shares: Arc<CoreShares>,
+    /// The core share each started trial holds until it is settled.
+    running: HashMap<usize, Running>,
+}
+
+impl LocalBackend {
+    /// A backend for `trials`, run by `executor`'s binary at most `executor.jobs` at a time.
+    pub fn new(executor: &LocalExecutor, store: &Store, trials: &[TrialConfig]) -> LocalBackend {
+        let (tx, rx) = mpsc::unbounded_channel();
+        LocalBackend {
+            exe: executor.exe.clone(),
+            jobs: executor.jobs,
+            dirs: trials.iter().map(|t| store.trial(&t.id)).collect(),
+            tx,
+            rx,
+            stop: watch::channel(Stop::No).0,
+            shares: CoreShares::new(executor.jobs, trials.len()),
+            running: HashMap::new(),
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn capacity(&self) -> usize {
+        self.jobs
+    }
+
+    async fn launch(
+        &mut self,
+        indices: &[usize],
+        _retry: bool,
+        _reporter: &mut dyn Reporter,
+    ) -> anyhow::Result<()> {
+        for &index in indices {
+            // A retry keeps the share its trial took when it first started.
+            self.running
+                .entry(index)
+                .or_insert_with(|| self.shares.start());
+            let attempt = Attempt {
+                exe: self.exe.clone(),
+                dir: self.dirs[index].clone(),
+                index,
+                tx: self.tx.clone(),
+                stop: self.stop.subscribe(),
+                shares: self.shares.clone(),
+            };
+            tokio::spawn(async move {
+                let (status, tail) = attempt.run().await;
+                let how = match status {
+                    Ok(s) => format!("worker {}", describe_exit(s)),
+                    Err(e) => format!("worker could not be run: {e}"),
+                };
+                let how = if tail.is_empty() {
+                    how
+                } else {
+                    format!("{how}: {}", tail.join(" | "))
+                };
+                let _ = attempt.tx.send(BackendEvent::Ended { index, how });
+            });
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self) -> anyhow::Result<Option<BackendEvent>> {
+        tokio::select! {
+            event = self.rx.recv() => Ok(event),
+            () = tokio::time::sleep(TICK) => Ok(None),
+        }
+    }
+
+    fn settled(&mut self, index: usize) {
+        self.running.remove(&index);
+    }
+
+    fn abandoned(&mut self, count: usize) {
+        for _ in 0..count {
+            self.shares.skip();
+        }
+    }
+
+    async fn stop(&mut self, level: Stop, reporter: &mut dyn Reporter) -> AfterStop {
+        self.stop.send_replace(level);
+        reporter.notice(match level {
+            Stop::Now => "stopping at once; checkpoints already saved stay valid",
+            _ => {
+                "stopping: running trials save a checkpoint and exit \
+                 (press Ctrl-C again to stop at once)"
+            }
+        });
+        AfterStop::WaitForAttempts
+    }
+}
+
+/// One attempt: a worker process on one trial folder.
+struct Attempt {
     exe: PathBuf,
     dir: TrialDir,
     index: usize,
-    max_retries: u32,
-    tx: mpsc::UnboundedSender<TrialEvent>,
+    tx: mpsc::UnboundedSender<BackendEvent>,
     stop: watch::Receiver<Stop>,
     shares: Arc<CoreShares>,
 }
 
-impl Worker {
-    async fn run_when_free(&self, slots: Arc<Semaphore>) -> Outcome {
-        let mut stop = self.stop.clone();
-        let _slot = tokio::select! {
-            slot = slots.acquire_owned() => slot.expect("the semaphore is never closed"),
-            _ = stop.wait_for(|s| *s != Stop::No) => {
-                self.shares.skip();
-                return Outcome::Interrupted;
-            }
-        };
-        if *stop.borrow() != Stop::No {
-            self.shares.skip();
-            return Outcome::Interrupted;
-        }
-        let _running = self.shares.start();
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            let (status, tail) = self.run_once().await;
-            match self.dir.result() {
-                Ok(Some(r)) if r.status == TrialStatus::Completed => return Outcome::Completed(r),
-                Ok(Some(r)) => return Outcome::Failed(r.reason.unwrap_or_else(|| "failed".into())),
-                _ => {}
-            }
-            if *self.stop.borrow() != Stop::No {
-                return Outcome::Interrupted;
-            }
-            let how = match status {
-                Ok(s) => describe_exit(s),
-                Err(e) => format!("could not be run: {e}"),
-            };
-            let reason = if tail.is_empty() {
-                format!("worker {how}")
-            } else {
-                format!("worker {how}: {}", tail.join(" | "))
-            };
-            if attempt < self.max_retries {
-                attempt += 1;
-                let _ = self.tx.send(TrialEvent::Retrying {
-                    index: self.index,
-                    reason,
-                    attempt,
-                    max_retries: self.max_retries,
-                });
-                continue;
-            }
-            let reason = if attempt > 0 {
-                format!(
-                    "{reason} (after {attempt} {})",
-                    if attempt == 1 { "retry" } else { "retries" }
-                )
-            } else {
-                reason
-            };
-            return record_failure(&self.dir, reason, started);
-        }
-    }
-
+impl Attempt {
     /// Runs the worker process once; returns its exit status and the tail of its stderr.
-    async fn run_once(&self) -> (std::io::Result<ExitStatus>, Vec<String>) {
+    async fn run(&self) -> (std::io::Result<ExitStatus>, Vec<String>) {
         let spawned = Command::new(&self.exe)
             .arg("worker")
             .arg(self.dir.path())
@@ -362,32 +273,8 @@ impl Worker {
                 Some(WorkerMessage::Warning { message }) => TrialEvent::Warning { index, message },
                 None => continue,
             };
-            let _ = self.tx.send(event);
+            let _ = self.tx.send(BackendEvent::Trial(event));
         }
-    }
-}
-
-/// Writes a failed `result.json` for a worker that could not write one itself.
-pub(crate) fn record_failure(dir: &TrialDir, reason: String, started: Instant) -> Outcome {
-    let steps_done = dir.metrics_readable().0.last().map_or(0, |r| r.step);
-    let result = TrialResult {
-        status: TrialStatus::Failed,
-        reason: Some(reason.clone()),
-        steps_done,
-        parameters: None,
-        final_train_ppl: None,
-        final_heldout_ppl: None,
-        best_heldout_ppl: None,
-        steps_per_sec: None,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        peak_memory_mb: None,
-        vocab_size: None,
-    };
-    match dir.write_result(&result) {
-        Ok(()) => Outcome::Failed(reason),
-        Err(e) => Outcome::Failed(format!(
-            "{reason} (and its result could not be recorded: {e:#})"
-        )),
     }
 }
 

@@ -1,15 +1,17 @@
-//! Running trials: the worker entry point that trains one trial folder ([`worker`]), the
-//! messages it sends its orchestrator ([`protocol`]), the local executor that runs workers as
-//! concurrent processes under tokio ([`local`]) sharing the cores ([`cores`]), and the progress
-//! display ([`progress`]), and the Slurm executor that runs the same workers as job arrays
-//! ([`slurm`]).
+//! Running trials: the worker entry point that trains one trial folder ([`worker`]) and the
+//! messages it exchanges with its orchestrator ([`protocol`]); the trial lifecycle shared by
+//! every executor ([`supervise`]), which drives a backend: worker processes on this machine
+//! under tokio ([`local`], sharing the cores: [`cores`]) or Slurm job arrays ([`slurm`]); and
+//! the progress display ([`progress`]).
 
 pub mod cores;
 pub mod local;
 pub mod progress;
 pub mod protocol;
 pub mod slurm;
+pub mod supervise;
 pub mod worker;
 
-pub use local::{LocalExecutor, Outcome, TrialEvent};
+pub use local::LocalExecutor;
 pub use slurm::{SlurmExecutor, SlurmRun};
+pub use supervise::{Outcome, TrialEvent};

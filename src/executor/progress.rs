@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::local::{Outcome, TrialEvent};
+use super::supervise::{Outcome, TrialEvent};
 use crate::report::analysis::{final_train_diverged, DIVERGED_FACTOR, FINAL_TRAIN_WINDOW};
 use crate::report::numbers;
 

@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Environment variable holding the PID of the orchestrator that started a worker: the worker
+/// asks the kernel for SIGTERM when that process goes (see `commands::worker`).
+pub const PARENT_PID_ENV: &str = "SWEEP_PARENT_PID";
+
 /// One line of worker output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -7,30 +7,61 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
 
+/// Why a Slurm command did not do what was asked: recognised here, in one place, from how the
+/// command could not start or from its exit status and message.
+#[derive(Debug, thiserror::Error)]
+pub enum SlurmError {
+    /// The command is not on `PATH`.
+    #[error(
+        "`{program}` was not found: the Slurm executor needs Slurm's commands on PATH (on a \
+         Debian machine, scripts/slurm-up.sh sets up a one-node Slurm)"
+    )]
+    Missing { program: String },
+    /// The command could not be started for another reason.
+    #[error("cannot run `{program}`: {error}")]
+    Unrunnable { program: String, error: String },
+    /// The command ran and refused (non-zero exit status), with Slurm's message.
+    #[error("`{program} {args}` failed ({status}): {message}")]
+    Refused {
+        program: String,
+        args: String,
+        status: String,
+        message: String,
+    },
+}
+
+impl SlurmError {
+    /// Whether Slurm said that none of the job ids asked about is known (all purged).
+    pub fn unknown_jobs(&self) -> bool {
+        matches!(self, SlurmError::Refused { message, .. } if message.contains("Invalid job id"))
+    }
+}
+
 /// Runs `program args`, returning its stdout; an error carries its stderr.
-fn run(program: &str, args: &[String]) -> anyhow::Result<String> {
+fn run(program: &str, args: &[String]) -> Result<String, SlurmError> {
     let output = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow::anyhow!(
-                    "`{program}` was not found: the Slurm executor needs Slurm's commands on \
-                     PATH (on a Debian machine, scripts/slurm-up.sh sets up a one-node Slurm)"
-                )
+                SlurmError::Missing {
+                    program: program.into(),
+                }
             } else {
-                anyhow::anyhow!("cannot run `{program}`: {e}")
+                SlurmError::Unrunnable {
+                    program: program.into(),
+                    error: e.to_string(),
+                }
             }
         })?;
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            stderr.trim()
-        );
+        return Err(SlurmError::Refused {
+            program: program.into(),
+            args: args.join(" "),
+            status: output.status.to_string(),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -59,37 +90,135 @@ pub fn sbatch(
     Ok(id)
 }
 
-/// One array task as `squeue` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskState {
+/// One task of a job array: `12_3`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
     /// The array's job id.
     pub job: String,
     /// The task's index in the array.
     pub index: usize,
-    /// Slurm's state name (`PENDING`, `RUNNING`, `COMPLETED`, `TIMEOUT`, …).
-    pub state: String,
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.job, self.index)
+    }
+}
+
+/// A job's state as `squeue` names it (`%T`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JobState {
+    Pending,
+    Running,
+    Configuring,
+    Completing,
+    Requeued,
+    RequeueHold,
+    RequeueFed,
+    Resizing,
+    Signaling,
+    StageOut,
+    Suspended,
+    Stopped,
+    Completed,
+    Cancelled,
+    Failed,
+    Timeout,
+    Preempted,
+    NodeFail,
+    BootFail,
+    Deadline,
+    OutOfMemory,
+    /// A state this version does not know, by its name (counted as ended).
+    Other(String),
+}
+
+/// Every known state with its name.
+const STATES: [(JobState, &str); 21] = [
+    (JobState::Pending, "PENDING"),
+    (JobState::Running, "RUNNING"),
+    (JobState::Configuring, "CONFIGURING"),
+    (JobState::Completing, "COMPLETING"),
+    (JobState::Requeued, "REQUEUED"),
+    (JobState::RequeueHold, "REQUEUE_HOLD"),
+    (JobState::RequeueFed, "REQUEUE_FED"),
+    (JobState::Resizing, "RESIZING"),
+    (JobState::Signaling, "SIGNALING"),
+    (JobState::StageOut, "STAGE_OUT"),
+    (JobState::Suspended, "SUSPENDED"),
+    (JobState::Stopped, "STOPPED"),
+    (JobState::Completed, "COMPLETED"),
+    (JobState::Cancelled, "CANCELLED"),
+    (JobState::Failed, "FAILED"),
+    (JobState::Timeout, "TIMEOUT"),
+    (JobState::Preempted, "PREEMPTED"),
+    (JobState::NodeFail, "NODE_FAIL"),
+    (JobState::BootFail, "BOOT_FAIL"),
+    (JobState::Deadline, "DEADLINE"),
+    (JobState::OutOfMemory, "OUT_OF_MEMORY"),
+];
+
+impl JobState {
+    /// The state named `name` by `squeue`.
+    pub fn parse(name: &str) -> JobState {
+        STATES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map_or_else(|| JobState::Other(name.to_string()), |(s, _)| s.clone())
+    }
+
+    /// Slurm's name of the state.
+    pub fn name(&self) -> &str {
+        match self {
+            JobState::Other(name) => name,
+            known => STATES
+                .iter()
+                .find(|(s, _)| s == known)
+                .map_or("UNKNOWN", |(_, n)| n),
+        }
+    }
+
+    /// Whether a task in this state may still run (or is running): not in a final state.
+    pub fn live(&self) -> bool {
+        matches!(
+            self,
+            JobState::Pending
+                | JobState::Running
+                | JobState::Configuring
+                | JobState::Completing
+                | JobState::Requeued
+                | JobState::RequeueHold
+                | JobState::RequeueFed
+                | JobState::Resizing
+                | JobState::Signaling
+                | JobState::StageOut
+                | JobState::Suspended
+                | JobState::Stopped
+        )
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One array task as `squeue` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskState {
+    /// The task.
+    pub task: TaskId,
+    /// Its state.
+    pub state: JobState,
     /// The job's comment (sweep puts its submission token there).
     pub comment: String,
 }
 
 impl TaskState {
-    /// Whether the task may still run (or is running): not in a final state.
+    /// Whether the task may still run (or is running).
     pub fn live(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "PENDING"
-                | "RUNNING"
-                | "CONFIGURING"
-                | "COMPLETING"
-                | "REQUEUED"
-                | "REQUEUE_HOLD"
-                | "REQUEUE_FED"
-                | "RESIZING"
-                | "SIGNALING"
-                | "STAGE_OUT"
-                | "SUSPENDED"
-                | "STOPPED"
-        )
+        self.state.live()
     }
 }
 
@@ -111,8 +240,8 @@ pub fn squeue(jobs: &[String]) -> anyhow::Result<Vec<TaskState>> {
     let out = match run("squeue", &args) {
         Ok(out) => out,
         // Every job id unknown (purged): nothing to list.
-        Err(e) if e.to_string().contains("Invalid job id") => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+        Err(e) if e.unknown_jobs() => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
     };
     Ok(parse_squeue(&out))
 }
@@ -128,9 +257,11 @@ fn parse_squeue(out: &str) -> Vec<TaskState> {
         };
         for index in expand(indices) {
             tasks.push(TaskState {
-                job: job.to_string(),
-                index,
-                state: state.to_string(),
+                task: TaskId {
+                    job: job.to_string(),
+                    index,
+                },
+                state: JobState::parse(state),
                 comment: comment.to_string(),
             });
         }
@@ -161,7 +292,8 @@ pub fn scancel(jobs: &[String]) -> anyhow::Result<()> {
     if jobs.is_empty() {
         return Ok(());
     }
-    run("scancel", jobs).map(|_| ())
+    run("scancel", jobs).map(|_| ())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -172,8 +304,10 @@ mod tests {
     fn squeue_lines_with_ranges_expand_to_tasks() {
         let out = "41|0|RUNNING|sweep:ab\n41|2-4%2|PENDING|sweep:ab\n41|[6,8]|PENDING|sweep:ab\n";
         let tasks = parse_squeue(out);
-        let listed: Vec<(usize, &str)> =
-            tasks.iter().map(|t| (t.index, t.state.as_str())).collect();
+        let listed: Vec<(usize, &str)> = tasks
+            .iter()
+            .map(|t| (t.task.index, t.state.name()))
+            .collect();
         assert_eq!(
             listed,
             [
@@ -187,11 +321,44 @@ mod tests {
         );
         assert!(tasks
             .iter()
-            .all(|t| t.job == "41" && t.comment == "sweep:ab" && t.live()));
+            .all(|t| t.task.job == "41" && t.comment == "sweep:ab" && t.live()));
+        assert_eq!(tasks[0].task.to_string(), "41_0");
         let done = TaskState {
-            state: "TIMEOUT".into(),
+            state: JobState::parse("TIMEOUT"),
             ..tasks[0].clone()
         };
         assert!(!done.live());
+    }
+
+    #[test]
+    fn states_parse_by_name_and_unknown_ones_count_as_ended() {
+        for (state, name) in STATES.iter() {
+            assert_eq!(JobState::parse(name), *state);
+            assert_eq!(state.name(), *name);
+        }
+        let odd = JobState::parse("SPECIAL_EXIT");
+        assert_eq!(odd, JobState::Other("SPECIAL_EXIT".into()));
+        assert_eq!(odd.to_string(), "SPECIAL_EXIT");
+        assert!(!odd.live());
+        assert!(JobState::Pending.live() && !JobState::Timeout.live());
+    }
+
+    #[test]
+    fn slurm_errors_are_recognised_in_one_place() {
+        let refused = |message: &str| SlurmError::Refused {
+            program: "squeue".into(),
+            args: "--jobs=1".into(),
+            status: "exit status: 1".into(),
+            message: message.into(),
+        };
+        assert!(refused("slurm_load_jobs error: Invalid job id specified").unknown_jobs());
+        assert!(
+            !refused("slurm_load_jobs error: Unable to contact slurm controller").unknown_jobs()
+        );
+        let missing = SlurmError::Missing {
+            program: "sbatch".into(),
+        };
+        assert!(!missing.unknown_jobs());
+        assert!(missing.to_string().starts_with("`sbatch` was not found"));
     }
 }

@@ -13,22 +13,22 @@
 
 pub mod commands;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::local::{record_failure, Outcome, RunReport, TrialEvent};
 use super::progress::Reporter;
+use super::supervise::{
+    supervise, AfterStop, Backend, BackendEvent, RunReport, Stop, StopRequests, TrialEvent,
+};
 use crate::report::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
-use crate::store::{Store, TrialStatus};
-use commands::TaskState;
+use crate::store::{Store, TrialDir};
+use commands::{JobState, TaskId, TaskState};
 
 /// Environment variable Slurm sets to a task's index in its array.
 pub const TASK_ID_ENV: &str = "SLURM_ARRAY_TASK_ID";
@@ -71,18 +71,17 @@ struct Submission {
     trials: Vec<String>,
 }
 
-/// Where one trial of the run stands.
+/// The task running one trial's current attempt.
 struct Tracked {
-    /// The array and task running it.
-    task: (String, usize),
+    /// The array task running it.
+    task: TaskId,
     /// When that task was submitted (or found).
     since: Instant,
-    /// Retries used.
-    attempts: u32,
     /// Last step reported.
     step: usize,
     started: bool,
-    done: bool,
+    /// Its end was reported to the supervisor.
+    ended: bool,
 }
 
 impl SlurmExecutor {
@@ -110,20 +109,24 @@ impl SlurmExecutor {
             .with_context(|| format!("results folder {}", store.root().display()))?;
         let ledger = Ledger::open(&root)?;
         let live = ledger.live_tasks()?;
-        let mut tracked: Vec<Option<Tracked>> = Vec::with_capacity(trials.len());
-        let mut to_submit = Vec::new();
-        for (i, trial) in trials.iter().enumerate() {
-            match live.get(&trial.id) {
-                Some(task) => tracked.push(Some(Tracked::new(task.clone(), 0))),
-                None => {
-                    tracked.push(None);
-                    to_submit.push(i);
-                }
-            }
-        }
-        let following = trials.len() - to_submit.len();
-        if following > 0 {
-            let (what, verb) = match following {
+        let mut backend = SlurmBackend {
+            executor: self,
+            store: store.clone(),
+            root,
+            ledger,
+            trials: trials.to_vec(),
+            tracked: trials
+                .iter()
+                .map(|t| live.get(&t.id).cloned().map(Tracked::new))
+                .collect(),
+            pending: VecDeque::new(),
+            last_poll: None,
+        };
+        let following: Vec<usize> = (0..trials.len())
+            .filter(|&i| backend.tracked[i].is_some())
+            .collect();
+        if !following.is_empty() {
+            let (what, verb) = match following.len() {
                 1 => ("1 trial is".to_string(), "it"),
                 n => (format!("{n} trials are"), "them"),
             };
@@ -132,207 +135,32 @@ impl SlurmExecutor {
                  {verb}"
             ));
         }
-        for (i, task) in self.submit_all(&ledger, &root, trials, &to_submit, "", reporter)? {
-            tracked[i] = Some(Tracked::new(task, 0));
-        }
-        let mut tracked: Vec<Tracked> = tracked.into_iter().map(|t| t.expect("set")).collect();
         if detach {
+            let rest: Vec<usize> = (0..trials.len())
+                .filter(|i| !following.contains(i))
+                .collect();
+            backend.submit_all(&rest, "", reporter)?;
             return Ok(SlurmRun::Detached {
-                jobs: live_jobs(&tracked),
+                jobs: backend.live_jobs(),
             });
         }
-        self.follow(store, &ledger, &root, trials, &mut tracked, reporter)
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime
+            .block_on(async {
+                let mut requests = StopRequests::from_signals()?;
+                supervise(
+                    &mut backend,
+                    store,
+                    trials,
+                    &following,
+                    &mut requests,
+                    reporter,
+                )
+                .await
+            })
             .map(SlurmRun::Followed)
-    }
-
-    /// Polls the trial folders and `squeue` until every trial has a result or a signal comes.
-    fn follow(
-        &self,
-        store: &Store,
-        ledger: &Ledger,
-        root: &Path,
-        trials: &[TrialConfig],
-        tracked: &mut [Tracked],
-        reporter: &mut dyn Reporter,
-    ) -> anyhow::Result<RunReport> {
-        let stop = Arc::new(AtomicBool::new(false));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, stop.clone())?;
-        }
-        let started = Instant::now();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; trials.len()];
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                self.interrupted(&live_jobs(tracked), reporter);
-                break;
-            }
-            let states: HashMap<(String, usize), TaskState> =
-                commands::squeue(&live_jobs(tracked))?
-                    .into_iter()
-                    .filter(|t| {
-                        ledger
-                            .token_of(&t.job)
-                            .is_some_and(|tok| t.comment == comment(&tok))
-                    })
-                    .map(|t| ((t.job.clone(), t.index), t))
-                    .collect();
-            let mut again = Vec::new();
-            for (i, (trial, t)) in trials.iter().zip(tracked.iter_mut()).enumerate() {
-                if t.done {
-                    continue;
-                }
-                let dir = store.trial(&trial.id);
-                if let Some(outcome) = finished(&dir) {
-                    t.done = true;
-                    outcomes[i] = Some(outcome.clone());
-                    reporter.event(&TrialEvent::Finished { index: i, outcome });
-                    continue;
-                }
-                let state = states.get(&t.task);
-                report_progress(i, trial, &dir, state, t, reporter);
-                let gone = match state {
-                    Some(s) => !s.live(),
-                    None => t.since.elapsed() > GRACE,
-                };
-                if !gone {
-                    continue;
-                }
-                // The task ended; a result may have landed since the check above.
-                if let Some(outcome) = finished(&dir) {
-                    t.done = true;
-                    outcomes[i] = Some(outcome.clone());
-                    reporter.event(&TrialEvent::Finished { index: i, outcome });
-                    continue;
-                }
-                let (job, index) = &t.task;
-                let how = state.map_or("no longer listed by squeue".to_string(), |s| {
-                    format!("ended {}", s.state)
-                });
-                let reason = format!("Slurm task {job}_{index} {how} without a result");
-                let max_retries = trial.run.max_retries;
-                if t.attempts < max_retries {
-                    t.attempts += 1;
-                    reporter.event(&TrialEvent::Retrying {
-                        index: i,
-                        reason,
-                        attempt: t.attempts,
-                        max_retries,
-                    });
-                    again.push(i);
-                } else {
-                    let reason = if t.attempts > 0 {
-                        format!(
-                            "{reason} (after {} {})",
-                            t.attempts,
-                            if t.attempts == 1 { "retry" } else { "retries" }
-                        )
-                    } else {
-                        reason
-                    };
-                    let outcome = record_failure(&dir, reason, started);
-                    t.done = true;
-                    outcomes[i] = Some(outcome.clone());
-                    reporter.event(&TrialEvent::Finished { index: i, outcome });
-                }
-            }
-            for (i, task) in self.submit_all(ledger, root, trials, &again, " again", reporter)? {
-                let attempts = tracked[i].attempts;
-                tracked[i] = Tracked::new(task, attempts);
-            }
-            if tracked.iter().all(|t| t.done) {
-                break;
-            }
-            reporter.tick();
-            std::thread::sleep(self.poll);
-        }
-        Ok(RunReport::new(outcomes, stop.load(Ordering::SeqCst)))
-    }
-
-    /// Ctrl-C: on a terminal, asks whether to cancel the arrays; otherwise leaves them running.
-    fn interrupted(&self, jobs: &[String], reporter: &mut dyn Reporter) {
-        if jobs.is_empty() {
-            return;
-        }
-        let list = jobs.join(" ");
-        let cancel = std::io::stdin().is_terminal()
-            && {
-                eprint!("\ncancel the Slurm job arrays {list} (their trials keep their checkpoints)? [y/N] ");
-                let _ = std::io::stderr().flush();
-                let mut answer = String::new();
-                let _ = std::io::stdin().lock().read_line(&mut answer);
-                matches!(answer.trim(), "y" | "Y" | "yes")
-            };
-        if cancel {
-            match commands::scancel(jobs) {
-                Ok(()) => reporter.notice(&format!("cancelled {list}")),
-                Err(e) => reporter.notice(&format!("could not cancel {list}: {e:#}")),
-            }
-        } else {
-            reporter.notice(&format!(
-                "left running on Slurm: {list} (cancel with `scancel {list}`; `sweep status` \
-                 shows progress; running the sweep again follows them)"
-            ));
-        }
-    }
-
-    /// Submits the trials `which` (indices into `trials`) in arrays of at most
-    /// [`MAX_ARRAY`] tasks; returns each one's task.
-    fn submit_all(
-        &self,
-        ledger: &Ledger,
-        root: &Path,
-        trials: &[TrialConfig],
-        which: &[usize],
-        again: &str,
-        reporter: &mut dyn Reporter,
-    ) -> anyhow::Result<Vec<(usize, (String, usize))>> {
-        let mut tasks = Vec::with_capacity(which.len());
-        for chunk in which.chunks(MAX_ARRAY) {
-            let ids: Vec<&str> = chunk.iter().map(|&i| trials[i].id.as_str()).collect();
-            let job = self.submit(ledger, root, &ids)?;
-            reporter.notice(&format!(
-                "submitted {}{again} as Slurm job array {job}",
-                numbers::count(ids.len(), "trial")
-            ));
-            tasks.extend(
-                chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &i)| (i, (job.clone(), k))),
-            );
-        }
-        Ok(tasks)
-    }
-
-    /// Writes the task list and job script for `trials` and submits them as one array.
-    fn submit(&self, ledger: &Ledger, root: &Path, trials: &[&str]) -> anyhow::Result<String> {
-        let token = format!("{:016x}", rand::random::<u64>());
-        let dir = root.join("slurm").join(&token);
-        create_dir(&dir, root)?;
-        // Absolute paths: tasks start in whatever folder Slurm gives them.
-        let absolute = Store::at(root);
-        let tasks: String = trials
-            .iter()
-            .map(|id| format!("{}\n", absolute.trial(id).path().display()))
-            .collect();
-        let task_list = dir.join("tasks.txt");
-        std::fs::write(&task_list, tasks)
-            .with_context(|| format!("cannot write {}", task_list.display()))?;
-        let script = dir.join("job.sh");
-        std::fs::write(&script, self.script(&token, &dir, &task_list))
-            .with_context(|| format!("cannot write {}", script.display()))?;
-        let job = commands::sbatch(
-            &script,
-            &format!("0-{}", trials.len() - 1),
-            self.options.max_parallel,
-            &self.options.sbatch_args,
-        )?;
-        ledger.record(&Submission {
-            token,
-            job: job.clone(),
-            trials: trials.iter().map(|s| s.to_string()).collect(),
-        })?;
-        Ok(job)
     }
 
     /// The batch script of one submission.
@@ -363,15 +191,184 @@ impl SlurmExecutor {
     }
 }
 
+/// Slurm job arrays as a [`Backend`]: launching submits arrays, and every `poll` the trial
+/// folders and `squeue` say how the tasks are doing and which have ended.
+struct SlurmBackend<'a> {
+    executor: &'a SlurmExecutor,
+    store: Store,
+    root: PathBuf,
+    ledger: Ledger,
+    trials: Vec<TrialConfig>,
+    /// The task of each trial's current attempt, once submitted or found.
+    tracked: Vec<Option<Tracked>>,
+    /// Events of the last poll not yet handed to the supervisor.
+    pending: VecDeque<BackendEvent>,
+    last_poll: Option<Instant>,
+}
+
+impl Backend for SlurmBackend<'_> {
+    fn capacity(&self) -> usize {
+        // Slurm queues them (`max_parallel` limits how many run at once).
+        usize::MAX
+    }
+
+    async fn launch(
+        &mut self,
+        indices: &[usize],
+        retry: bool,
+        reporter: &mut dyn Reporter,
+    ) -> anyhow::Result<()> {
+        self.submit_all(indices, if retry { " again" } else { "" }, reporter)
+    }
+
+    async fn next(&mut self) -> anyhow::Result<Option<BackendEvent>> {
+        if let Some(event) = self.pending.pop_front() {
+            return Ok(Some(event));
+        }
+        if let Some(last) = self.last_poll {
+            let wait = self.executor.poll.saturating_sub(last.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                return Ok(None);
+            }
+        }
+        self.poll()?;
+        Ok(self.pending.pop_front())
+    }
+
+    async fn stop(&mut self, _level: Stop, reporter: &mut dyn Reporter) -> AfterStop {
+        interrupted(&self.live_jobs(), reporter);
+        AfterStop::Return
+    }
+}
+
+impl SlurmBackend<'_> {
+    /// Reads `squeue` and the folders of the trials whose attempt has not ended: progress, and
+    /// the end of attempts whose folder holds a result or whose task is gone.
+    fn poll(&mut self) -> anyhow::Result<()> {
+        self.last_poll = Some(Instant::now());
+        let states: HashMap<TaskId, TaskState> = commands::squeue(&self.live_jobs())?
+            .into_iter()
+            .filter(|t| self.ledger.owns(t))
+            .map(|t| (t.task.clone(), t))
+            .collect();
+        for (index, t) in self.tracked.iter_mut().enumerate() {
+            let Some(t) = t.as_mut().filter(|t| !t.ended) else {
+                continue;
+            };
+            let dir = self.store.trial(&self.trials[index].id);
+            let state = states.get(&t.task);
+            // Anything but "no result yet" ends the attempt: a result, or one that cannot be
+            // read (the supervisor says which).
+            let how = if !matches!(dir.result(), Ok(None)) {
+                Some(format!("Slurm task {} wrote its result", t.task))
+            } else {
+                progress(
+                    index,
+                    &self.trials[index],
+                    &dir,
+                    state,
+                    t,
+                    &mut self.pending,
+                );
+                let gone = match state {
+                    Some(s) => !s.live(),
+                    None => t.since.elapsed() > GRACE,
+                };
+                gone.then(|| {
+                    let how = state.map_or("no longer listed by squeue".to_string(), |s| {
+                        format!("ended {}", s.state)
+                    });
+                    format!("Slurm task {} {how} without a result", t.task)
+                })
+            };
+            if let Some(how) = how {
+                t.ended = true;
+                self.pending.push_back(BackendEvent::Ended { index, how });
+            }
+        }
+        Ok(())
+    }
+
+    /// The arrays holding attempts that have not ended, each once.
+    fn live_jobs(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self
+            .tracked
+            .iter()
+            .flatten()
+            .filter(|t| !t.ended)
+            .map(|t| &t.task.job)
+            .collect();
+        set.into_iter().cloned().collect()
+    }
+
+    /// Submits the trials `which` (indices into `trials`) in arrays of at most
+    /// [`MAX_ARRAY`] tasks and tracks each one's task.
+    fn submit_all(
+        &mut self,
+        which: &[usize],
+        again: &str,
+        reporter: &mut dyn Reporter,
+    ) -> anyhow::Result<()> {
+        for chunk in which.chunks(MAX_ARRAY) {
+            let ids: Vec<String> = chunk.iter().map(|&i| self.trials[i].id.clone()).collect();
+            let job = self.submit(&ids)?;
+            reporter.notice(&format!(
+                "submitted {}{again} as Slurm job array {job}",
+                numbers::count(ids.len(), "trial")
+            ));
+            for (k, &i) in chunk.iter().enumerate() {
+                self.tracked[i] = Some(Tracked::new(TaskId {
+                    job: job.clone(),
+                    index: k,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the task list and job script for `trials` and submits them as one array.
+    fn submit(&mut self, trials: &[String]) -> anyhow::Result<String> {
+        let root = &self.root;
+        let token = format!("{:016x}", rand::random::<u64>());
+        let dir = root.join("slurm").join(&token);
+        create_dir(&dir, root)?;
+        // Absolute paths: tasks start in whatever folder Slurm gives them.
+        let absolute = Store::at(root);
+        let tasks: String = trials
+            .iter()
+            .map(|id| format!("{}\n", absolute.trial(id).path().display()))
+            .collect();
+        let task_list = dir.join("tasks.txt");
+        std::fs::write(&task_list, tasks)
+            .with_context(|| format!("cannot write {}", task_list.display()))?;
+        let script = dir.join("job.sh");
+        std::fs::write(&script, self.executor.script(&token, &dir, &task_list))
+            .with_context(|| format!("cannot write {}", script.display()))?;
+        let options = &self.executor.options;
+        let job = commands::sbatch(
+            &script,
+            &format!("0-{}", trials.len() - 1),
+            options.max_parallel,
+            &options.sbatch_args,
+        )?;
+        self.ledger.record(&Submission {
+            token,
+            job: job.clone(),
+            trials: trials.to_vec(),
+        })?;
+        Ok(job)
+    }
+}
+
 impl Tracked {
-    fn new(task: (String, usize), attempts: u32) -> Tracked {
+    fn new(task: TaskId) -> Tracked {
         Tracked {
             task,
             since: Instant::now(),
-            attempts,
             step: 0,
             started: false,
-            done: false,
+            ended: false,
         }
     }
 }
@@ -381,86 +378,86 @@ fn comment(token: &str) -> String {
     format!("sweep:{token}")
 }
 
-/// The outcome of a trial whose folder holds a result.
-fn finished(dir: &crate::store::TrialDir) -> Option<Outcome> {
-    match dir.result() {
-        Ok(Some(r)) if r.status == TrialStatus::Completed => Some(Outcome::Completed(r)),
-        Ok(Some(r)) => Some(Outcome::Failed(r.reason.unwrap_or_else(|| "failed".into()))),
-        _ => None,
-    }
-}
-
-/// Started and progress events from a trial folder's metrics.
-fn report_progress(
+/// Started and progress events from a trial folder's metrics, into `events`.
+fn progress(
     index: usize,
     trial: &TrialConfig,
-    dir: &crate::store::TrialDir,
+    dir: &TrialDir,
     state: Option<&TaskState>,
     t: &mut Tracked,
-    reporter: &mut dyn Reporter,
+    events: &mut VecDeque<BackendEvent>,
 ) {
-    if state.is_some_and(|s| s.state == "PENDING") && t.started {
+    if state.is_some_and(|s| s.state == JobState::Pending) && t.started {
         return; // a resubmitted trial waiting for a node: nothing new in its folder
     }
-    let running = state.is_some_and(|s| s.state == "RUNNING");
+    let running = state.is_some_and(|s| s.state == JobState::Running);
     let (rows, _) = dir.metrics_readable();
     let last = rows.last();
     if !t.started && (running || last.is_some()) {
         t.started = true;
         t.step = last.map_or(0, |r| r.step);
-        reporter.event(&TrialEvent::Started {
+        events.push_back(BackendEvent::Trial(TrialEvent::Started {
             index,
             steps: trial.params.steps,
             resumed_from: t.step,
-        });
+        }));
     }
     if let Some(row) = last.filter(|r| r.step > t.step) {
         t.step = row.step;
-        reporter.event(&TrialEvent::Progress {
+        events.push_back(BackendEvent::Trial(TrialEvent::Progress {
             index,
             step: row.step,
             train_ppl: row.train_ppl,
             heldout_ppl: rows.iter().rev().find_map(|r| r.heldout_ppl),
             elapsed_s: row.elapsed_s,
             threads: 1,
-        });
+        }));
     }
 }
 
-/// The arrays holding the trials that have not ended, each once.
-fn live_jobs(tracked: &[Tracked]) -> Vec<String> {
-    let set: BTreeSet<&String> = tracked
-        .iter()
-        .filter(|t| !t.done)
-        .map(|t| &t.task.0)
-        .collect();
-    set.into_iter().cloned().collect()
+/// Ctrl-C: on a terminal, asks whether to cancel the arrays; otherwise leaves them running.
+fn interrupted(jobs: &[String], reporter: &mut dyn Reporter) {
+    if jobs.is_empty() {
+        return;
+    }
+    let list = jobs.join(" ");
+    let cancel = std::io::stdin().is_terminal() && {
+        eprint!(
+            "\ncancel the Slurm job arrays {list} (their trials keep their checkpoints)? [y/N] "
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    if cancel {
+        match commands::scancel(jobs) {
+            Ok(()) => reporter.notice(&format!("cancelled {list}")),
+            Err(e) => reporter.notice(&format!("could not cancel {list}: {e:#}")),
+        }
+    } else {
+        reporter.notice(&format!(
+            "left running on Slurm: {list} (cancel with `scancel {list}`; `sweep status` \
+             shows progress; running the sweep again follows them)"
+        ));
+    }
 }
 
 /// For `sweep status`: the Slurm arrays recorded in the results folder `root` and how many of
 /// their tasks are pending or running now; `None` when the folder never used Slurm. Reads only.
 pub fn queue_summary(root: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("slurm").join("arrays.jsonl")).ok()?;
-    let subs: Vec<Submission> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let jobs: Vec<String> = subs.iter().map(|s| s.job.clone()).collect();
+    let ledger = Ledger::read(root)
+        .ok()
+        .filter(|l| !l.submissions.is_empty())?;
+    let jobs = ledger.jobs();
     let list = jobs.join(", ");
     let tasks = match commands::squeue(&jobs) {
         Ok(tasks) => tasks,
         Err(e) => return Some(format!("Slurm arrays {list}; squeue failed: {e:#}")),
     };
     let mut states = std::collections::BTreeMap::new();
-    for t in tasks.iter().filter(|t| t.live()) {
-        let ours = subs
-            .iter()
-            .rev()
-            .find(|s| s.job == t.job)
-            .is_some_and(|s| t.comment == comment(&s.token));
-        if ours {
-            *states.entry(t.state.to_lowercase()).or_insert(0) += 1;
-        }
+    for t in tasks.iter().filter(|t| t.live() && ledger.owns(t)) {
+        *states.entry(t.state.name().to_lowercase()).or_insert(0) += 1;
     }
     let now = if states.is_empty() {
         "no task queued or running".to_string()
@@ -503,14 +500,19 @@ fn quote(s: &str) -> String {
 /// `slurm/arrays.jsonl` in the results folder: one line per submission.
 struct Ledger {
     path: PathBuf,
-    submissions: std::sync::Mutex<Vec<Submission>>,
+    submissions: Vec<Submission>,
 }
 
 impl Ledger {
+    /// The ledger of the results folder `root`, creating its `slurm/` folder.
     fn open(root: &Path) -> anyhow::Result<Ledger> {
-        let dir = root.join("slurm");
-        create_dir(&dir, root)?;
-        let path = dir.join("arrays.jsonl");
+        create_dir(&root.join("slurm"), root)?;
+        Ledger::read(root)
+    }
+
+    /// The ledger of the results folder `root` as it is (empty when there is none).
+    fn read(root: &Path) -> anyhow::Result<Ledger> {
+        let path = root.join("slurm").join("arrays.jsonl");
         let submissions = match std::fs::read_to_string(&path) {
             Ok(text) => text
                 .lines()
@@ -520,13 +522,10 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        Ok(Ledger {
-            path,
-            submissions: std::sync::Mutex::new(submissions),
-        })
+        Ok(Ledger { path, submissions })
     }
 
-    fn record(&self, s: &Submission) -> anyhow::Result<()> {
+    fn record(&mut self, s: &Submission) -> anyhow::Result<()> {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -534,45 +533,41 @@ impl Ledger {
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         writeln!(file, "{}", serde_json::to_string(s)?)?;
         file.sync_all()?;
-        self.submissions
-            .lock()
-            .expect("no panics while held")
-            .push(s.clone());
+        self.submissions.push(s.clone());
         Ok(())
     }
 
-    fn token_of(&self, job: &str) -> Option<String> {
-        let subs = self.submissions.lock().expect("no panics while held");
-        subs.iter()
-            .rev()
-            .find(|s| s.job == job)
-            .map(|s| s.token.clone())
+    /// The job ids of every recorded submission, each once.
+    fn jobs(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.submissions.iter().map(|s| &s.job).collect();
+        set.into_iter().cloned().collect()
+    }
+
+    /// The latest submission with `job`'s id (ids can repeat after a controller restart).
+    fn submission(&self, job: &str) -> Option<&Submission> {
+        self.submissions.iter().rev().find(|s| s.job == job)
+    }
+
+    /// Whether `task` belongs to a submission of this folder: its job's comment carries that
+    /// submission's token.
+    fn owns(&self, task: &TaskState) -> bool {
+        self.submission(&task.task.job)
+            .is_some_and(|s| task.comment == comment(&s.token))
     }
 
     /// The trials that a live task of a recorded submission holds, with that task (the latest
     /// submission wins).
-    fn live_tasks(&self) -> anyhow::Result<HashMap<String, (String, usize)>> {
-        let subs = self
-            .submissions
-            .lock()
-            .expect("no panics while held")
-            .clone();
-        let jobs: Vec<String> = subs
-            .iter()
-            .map(|s| s.job.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+    fn live_tasks(&self) -> anyhow::Result<HashMap<String, TaskId>> {
         let mut live = HashMap::new();
-        for task in commands::squeue(&jobs)? {
-            let Some(sub) = subs.iter().rev().find(|s| s.job == task.job) else {
-                continue;
-            };
-            if task.comment != comment(&sub.token) || !task.live() {
+        for task in commands::squeue(&self.jobs())? {
+            if !task.live() || !self.owns(&task) {
                 continue;
             }
-            if let Some(trial) = sub.trials.get(task.index) {
-                live.insert(trial.clone(), (task.job.clone(), task.index));
+            let sub = self
+                .submission(&task.task.job)
+                .expect("owned tasks have one");
+            if let Some(trial) = sub.trials.get(task.task.index) {
+                live.insert(trial.clone(), task.task.clone());
             }
         }
         Ok(live)

@@ -1,0 +1,354 @@
+//! The trial lifecycle, one for every executor: which trials to launch next, what an attempt's
+//! end means (completed, failed, or a retry from the last checkpoint, with one wording), what
+//! Ctrl-C and SIGTERM do, and the events the progress display and the run report consume.
+//!
+//! A [`Backend`] only launches attempts, reports what they say and when they end, and stops
+//! them: local worker processes ([`super::local`]), Slurm array tasks ([`super::slurm`]), or a
+//! scripted fake in the tests. The trial folder, not the backend, says whether a trial
+//! finished: an attempt that ends without a `result.json` did not.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use super::progress::Reporter;
+use crate::spec::TrialConfig;
+use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
+
+/// How a trial ended in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The worker trained every step.
+    Completed(TrialResult),
+    /// The trial failed; the reason is also in its `result.json`.
+    Failed(String),
+    /// The run was stopped before the trial finished; its checkpoint (if any) stays.
+    Interrupted,
+}
+
+/// Something that happened to the `index`-th trial of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrialEvent {
+    /// Its worker started training, from step `resumed_from`.
+    Started {
+        index: usize,
+        steps: usize,
+        resumed_from: usize,
+    },
+    /// Its worker reported progress.
+    Progress {
+        index: usize,
+        step: usize,
+        train_ppl: f64,
+        heldout_ppl: Option<f64>,
+        /// Seconds the worker has been training.
+        elapsed_s: f64,
+        /// Threads the worker trains on now.
+        threads: usize,
+    },
+    /// Its worker warned about something (e.g. a damaged checkpoint it skipped).
+    Warning { index: usize, message: String },
+    /// Its attempt ended without a result; it is started again from the last checkpoint.
+    Retrying {
+        index: usize,
+        reason: String,
+        attempt: u32,
+        max_retries: u32,
+    },
+    /// It ended.
+    Finished { index: usize, outcome: Outcome },
+}
+
+/// How far the run has been asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    /// Keep going.
+    No,
+    /// Start nothing new; running attempts checkpoint and exit.
+    Graceful,
+    /// Kill the running attempts now.
+    Now,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Each trial's outcome, in the order given.
+    pub outcomes: Vec<Outcome>,
+    /// True when a signal stopped the run.
+    pub interrupted: bool,
+}
+
+/// What a backend says about an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendEvent {
+    /// The attempt started, progressed or warned ([`TrialEvent::Started`], `Progress` or
+    /// `Warning`).
+    Trial(TrialEvent),
+    /// The attempt of trial `index` ended (or its trial folder holds a result); `how` says how,
+    /// for a failure reason ("worker exited with code 2: …", "Slurm task 12_3 ended TIMEOUT").
+    Ended { index: usize, how: String },
+}
+
+/// What the supervisor does once a backend has been asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterStop {
+    /// Wait until the running attempts have ended (they checkpoint and exit).
+    WaitForAttempts,
+    /// Return at once; the attempts go on without this process (Slurm tasks left running).
+    Return,
+}
+
+/// Where trials run. The [`supervise`] loop drives it; it decides nothing about outcomes.
+#[allow(async_fn_in_trait)] // used with generics only, never as `dyn Backend`
+pub trait Backend {
+    /// Most attempts running at once.
+    fn capacity(&self) -> usize;
+    /// Starts an attempt of each trial in `indices` (their folders are prepared); `retry` when
+    /// they ran before in this run.
+    async fn launch(
+        &mut self,
+        indices: &[usize],
+        retry: bool,
+        reporter: &mut dyn Reporter,
+    ) -> anyhow::Result<()>;
+    /// The next event; `None` when a display tick passed without one.
+    async fn next(&mut self) -> anyhow::Result<Option<BackendEvent>>;
+    /// Trial `index` will not be launched again in this run (it finished, failed or was
+    /// interrupted): what it held can go.
+    fn settled(&mut self, _index: usize) {}
+    /// `count` trials will never be launched in this run (it is stopping).
+    fn abandoned(&mut self, _count: usize) {}
+    /// The run is asked to stop at `level` (`Now` after a second request).
+    async fn stop(&mut self, level: Stop, reporter: &mut dyn Reporter) -> AfterStop;
+}
+
+/// Requests to stop the run: Ctrl-C and SIGTERM, or whatever a test sends.
+pub struct StopRequests(mpsc::UnboundedReceiver<()>);
+
+impl StopRequests {
+    /// SIGINT and SIGTERM of this process (the one signal-handling model of every executor).
+    pub fn from_signals() -> anyhow::Result<StopRequests> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut sigint = signal(SignalKind::interrupt())?;
+        let mut sigterm = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = sigint.recv() => {}
+                    _ = sigterm.recv() => {}
+                }
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(StopRequests(rx))
+    }
+
+    /// Requests sent on a channel (for tests).
+    pub fn from_channel(rx: mpsc::UnboundedReceiver<()>) -> StopRequests {
+        StopRequests(rx)
+    }
+
+    async fn next(&mut self) {
+        if self.0.recv().await.is_none() {
+            // No more requests can come: never wake up for this branch again.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// One trial's place in the run.
+struct Slot {
+    attempts: u32,
+    first_launch: Option<Instant>,
+    running: bool,
+    outcome: Option<Outcome>,
+}
+
+/// Runs `trials` (folders prepared in `store`) on `backend` until each has an outcome or the run
+/// is stopped. The trials in `already_running` (indices) have live attempts from an earlier
+/// run (followed Slurm tasks); the others are launched in order, at most
+/// [`Backend::capacity`] at a time.
+pub async fn supervise<B: Backend>(
+    backend: &mut B,
+    store: &Store,
+    trials: &[TrialConfig],
+    already_running: &[usize],
+    stop_requests: &mut StopRequests,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<RunReport> {
+    let mut slots: Vec<Slot> = (0..trials.len())
+        .map(|i| Slot {
+            attempts: 0,
+            first_launch: already_running.contains(&i).then(Instant::now),
+            running: already_running.contains(&i),
+            outcome: None,
+        })
+        .collect();
+    let mut queue: VecDeque<usize> = (0..trials.len())
+        .filter(|i| !already_running.contains(i))
+        .collect();
+    let mut retries: VecDeque<usize> = VecDeque::new();
+    let mut stop = Stop::No;
+    loop {
+        if stop == Stop::No {
+            launch_free(backend, &mut slots, &mut retries, true, reporter).await?;
+            launch_free(backend, &mut slots, &mut queue, false, reporter).await?;
+        }
+        let running = slots.iter().filter(|s| s.running).count();
+        if running == 0 && (stop != Stop::No || (queue.is_empty() && retries.is_empty())) {
+            break;
+        }
+        tokio::select! {
+            event = backend.next() => match event? {
+                Some(BackendEvent::Trial(event)) => reporter.event(&event),
+                Some(BackendEvent::Ended { index, how }) => {
+                    let slot = &mut slots[index];
+                    if !slot.running {
+                        continue; // a late report of an attempt already concluded
+                    }
+                    slot.running = false;
+                    let trial = &trials[index];
+                    match conclude(&store.trial(&trial.id), &how, stop, slot, trial.run.max_retries) {
+                        Conclusion::Retry(reason) => {
+                            reporter.event(&TrialEvent::Retrying {
+                                index,
+                                reason,
+                                attempt: slot.attempts,
+                                max_retries: trial.run.max_retries,
+                            });
+                            retries.push_back(index);
+                        }
+                        Conclusion::Ends(outcome) => {
+                            slot.outcome = Some(outcome.clone());
+                            backend.settled(index);
+                            reporter.event(&TrialEvent::Finished { index, outcome });
+                        }
+                    }
+                }
+                None => reporter.tick(),
+            },
+            () = stop_requests.next() => {
+                stop = if stop == Stop::No { Stop::Graceful } else { Stop::Now };
+                if backend.stop(stop, reporter).await == AfterStop::Return {
+                    break;
+                }
+            }
+        }
+    }
+    let never_launched = queue.len() + retries.len();
+    if never_launched > 0 {
+        backend.abandoned(queue.len());
+    }
+    for index in retries {
+        backend.settled(index);
+    }
+    Ok(RunReport {
+        outcomes: slots
+            .into_iter()
+            .map(|s| s.outcome.unwrap_or(Outcome::Interrupted))
+            .collect(),
+        interrupted: stop != Stop::No,
+    })
+}
+
+/// Launches as many of `waiting` as the backend has room for.
+async fn launch_free<B: Backend>(
+    backend: &mut B,
+    slots: &mut [Slot],
+    waiting: &mut VecDeque<usize>,
+    retry: bool,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<()> {
+    let running = slots.iter().filter(|s| s.running).count();
+    let free = backend
+        .capacity()
+        .saturating_sub(running)
+        .min(waiting.len());
+    if free == 0 {
+        return Ok(());
+    }
+    let batch: Vec<usize> = waiting.drain(..free).collect();
+    for &i in &batch {
+        slots[i].running = true;
+        slots[i].first_launch.get_or_insert_with(Instant::now);
+    }
+    backend.launch(&batch, retry, reporter).await
+}
+
+/// What an ended attempt means for its trial.
+enum Conclusion {
+    /// The trial has its outcome.
+    Ends(Outcome),
+    /// Start it again from its last checkpoint; the reason names the attempt's end.
+    Retry(String),
+}
+
+/// Reads the trial folder after an attempt ended `how`: its result, or else a retry while
+/// retries are left and the run goes on, or else a recorded failure.
+fn conclude(
+    dir: &TrialDir,
+    how: &str,
+    stop: Stop,
+    slot: &mut Slot,
+    max_retries: u32,
+) -> Conclusion {
+    match dir.result() {
+        Ok(Some(r)) if r.status == TrialStatus::Completed => {
+            return Conclusion::Ends(Outcome::Completed(r))
+        }
+        Ok(Some(r)) => {
+            return Conclusion::Ends(Outcome::Failed(r.reason.unwrap_or_else(|| "failed".into())))
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let reason = format!("{how}, and its result.json cannot be read: {e:#}");
+            return Conclusion::Ends(record_failure(dir, reason, slot.first_launch));
+        }
+    }
+    if stop != Stop::No {
+        return Conclusion::Ends(Outcome::Interrupted);
+    }
+    if slot.attempts < max_retries {
+        slot.attempts += 1;
+        return Conclusion::Retry(how.to_string());
+    }
+    let reason = match slot.attempts {
+        0 => how.to_string(),
+        1 => format!("{how} (after 1 retry)"),
+        n => format!("{how} (after {n} retries)"),
+    };
+    Conclusion::Ends(record_failure(dir, reason, slot.first_launch))
+}
+
+/// Writes a failed `result.json` for a trial whose attempts could not write one.
+pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) -> Outcome {
+    let (rows, _) = dir.metrics_readable();
+    let result = TrialResult {
+        status: TrialStatus::Failed,
+        reason: Some(reason.clone()),
+        steps_done: rows.last().map_or(0, |r| r.step),
+        parameters: None,
+        final_train_ppl: None,
+        final_heldout_ppl: None,
+        best_heldout_ppl: None,
+        steps_per_sec: None,
+        wall_seconds: since.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+        peak_memory_mb: None,
+        vocab_size: None,
+    };
+    match dir.write_result(&result) {
+        Ok(()) => Outcome::Failed(reason),
+        Err(e) => Outcome::Failed(format!(
+            "{reason} (and its result could not be recorded: {e:#})"
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "supervise_tests.rs"]
+mod tests;
