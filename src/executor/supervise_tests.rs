@@ -19,6 +19,8 @@ enum Attempt {
     Damages,
     /// Runs until the run is stopped, then ends without a result.
     Hangs,
+    /// Never starts (a queued task cancelled alone): ends without a Started event.
+    NeverStarts(&'static str),
 }
 
 /// A backend that plays a script per trial and records what it was asked.
@@ -93,6 +95,13 @@ impl Backend for Fake {
                 .get_mut(&index)
                 .and_then(VecDeque::pop_front)
                 .unwrap_or(Attempt::Completes);
+            if let Attempt::NeverStarts(how) = attempt {
+                self.pending.push_back(BackendEvent::Ended {
+                    index,
+                    how: how.into(),
+                });
+                continue;
+            }
             self.pending
                 .push_back(BackendEvent::Trial(TrialEvent::Started {
                     index,
@@ -117,6 +126,7 @@ impl Backend for Fake {
                     self.hanging.push(index);
                     continue;
                 }
+                Attempt::NeverStarts(_) => unreachable!("handled above"),
             };
             self.pending.push_back(BackendEvent::Ended {
                 index,
@@ -413,4 +423,38 @@ fn a_late_end_of_a_concluded_attempt_changes_nothing() {
         .filter(|e| matches!(e, TrialEvent::Finished { .. }))
         .count();
     assert_eq!(finished, 1);
+}
+
+#[test]
+fn cancelled_and_never_started_attempts_are_retried_like_crashes() {
+    let s = setup(2, 2);
+    let mut fake = Fake::new(&s.store, &s.trials, 2)
+        .script(
+            0,
+            &[Attempt::Ends(
+                "Slurm task 9_0 ended CANCELLED without a result",
+            )],
+        )
+        .script(
+            1,
+            &[Attempt::NeverStarts(
+                "Slurm task 9_1 no longer listed by squeue without a result",
+            )],
+        );
+    let (report, rec) = run(&s, &mut fake, &[], 0);
+    assert!(report
+        .outcomes
+        .iter()
+        .all(|o| matches!(o, Outcome::Completed(_))));
+    let mut retried: Vec<usize> = retries(&rec.events).iter().map(|r| r.0).collect();
+    retried.sort();
+    assert_eq!(retried, [0, 1]);
+    // Trial 1 started only once: on its retry.
+    let started = |i: usize| {
+        rec.events
+            .iter()
+            .filter(|e| matches!(e, TrialEvent::Started { index, .. } if *index == i))
+            .count()
+    };
+    assert_eq!((started(0), started(1)), (2, 1));
 }

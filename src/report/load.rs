@@ -175,7 +175,7 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
                     id: id.clone(),
                     label: None,
                     file: dir.config_path(),
-                    problem: root_cause(&e),
+                    problem: e.root_cause().to_string(),
                 });
                 continue;
             }
@@ -186,8 +186,8 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
                 damaged.push(DamagedTrial {
                     id: id.clone(),
                     label: Some(config.label.clone()),
-                    file: dir.result_path(),
-                    problem: root_cause(&e),
+                    file: e.file,
+                    problem: e.problem,
                 });
                 continue;
             }
@@ -204,9 +204,4 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
         trials,
         damaged,
     })
-}
-
-/// The innermost cause of an error: what is wrong, without the file name the caller names.
-fn root_cause(e: &anyhow::Error) -> String {
-    e.root_cause().to_string()
 }

@@ -74,11 +74,16 @@ impl FileLock {
     }
 
     /// The PID of the live holder of the lock at `path`, if any; changes nothing.
-    pub fn holder(path: &Path) -> Option<Option<u32>> {
-        let mut file = File::open(path).ok()?;
+    pub fn holder(path: &Path) -> std::io::Result<Option<Option<u32>>> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
         match file.try_lock() {
-            Ok(()) => None,
-            Err(_) => Some(read_pid(&mut file)),
+            Ok(()) => Ok(None),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(Some(read_pid(&mut file))),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
 
@@ -110,9 +115,12 @@ mod tests {
             Err(LockError::Held { pid }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("expected Held, got {other:?}"),
         }
-        assert_eq!(FileLock::holder(&path), Some(Some(std::process::id())));
+        assert_eq!(
+            FileLock::holder(&path).unwrap(),
+            Some(Some(std::process::id()))
+        );
         drop(held);
-        assert_eq!(FileLock::holder(&path), None);
+        assert_eq!(FileLock::holder(&path).unwrap(), None);
         FileLock::try_acquire(&path).unwrap();
     }
 }

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 pub use manifest::Manifest;
-pub use trial_dir::{MetricRow, StoredSample, TrialDir, TrialResult, TrialState, TrialStatus};
+pub use trial_dir::{
+    DamagedFile, MetricRow, StoredSample, TrialDir, TrialResult, TrialState, TrialStatus,
+};
 
 /// A results directory.
 #[derive(Debug, Clone)]

@@ -146,6 +146,16 @@ pub enum TrialState {
     Finished(TrialResult),
 }
 
+/// A file of a trial folder that exists but cannot be read or parsed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{} is damaged: {problem}", file.display())]
+pub struct DamagedFile {
+    /// The file.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
 /// A trial's folder.
 #[derive(Debug, Clone)]
 pub struct TrialDir {
@@ -286,10 +296,17 @@ impl TrialDir {
     /// last line); the second value describes the damage, if any.
     pub fn metrics_readable(&self) -> (Vec<MetricRow>, Option<String>) {
         let path = self.metrics_path();
-        let mut reader = match csv::Reader::from_path(&path) {
-            Ok(r) => r,
-            Err(_) => return (Vec::new(), None),
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), None),
+            Err(e) => {
+                return (
+                    Vec::new(),
+                    Some(format!("cannot read {}: {e}", path.display())),
+                )
+            }
         };
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
         let mut rows = Vec::new();
         for row in reader.deserialize::<MetricRow>() {
             match row {
@@ -312,13 +329,19 @@ impl TrialDir {
         atomic::write(&self.metrics_path(), &w.into_inner()?)
     }
 
-    /// What the folder says about the trial.
-    pub fn state(&self) -> anyhow::Result<TrialState> {
-        if let Some(result) = self.result()? {
-            return Ok(TrialState::Finished(result));
+    /// What the folder says about the trial. Only missing files mean "not yet"; a file that
+    /// cannot be read or parsed is a [`DamagedFile`].
+    pub fn state(&self) -> Result<TrialState, DamagedFile> {
+        let damaged = |file: PathBuf, problem: String| DamagedFile { file, problem };
+        match self.result() {
+            Ok(Some(result)) => return Ok(TrialState::Finished(result)),
+            Ok(None) => {}
+            Err(e) => return Err(damaged(self.result_path(), e.root_cause().to_string())),
         }
-        if let Some(pid) = lock::FileLock::holder(&self.lock_path()) {
-            return Ok(TrialState::Running { pid });
+        match lock::FileLock::holder(&self.lock_path()) {
+            Ok(Some(pid)) => return Ok(TrialState::Running { pid }),
+            Ok(None) => {}
+            Err(e) => return Err(damaged(self.lock_path(), e.to_string())),
         }
         let steps = self.metrics_readable().0.len();
         Ok(if steps == 0 {
@@ -460,6 +483,25 @@ mod tests {
         .unwrap();
         let old = t.result().unwrap().unwrap();
         assert_eq!((old.final_train_ppl, old.final_heldout_ppl), (None, None));
+    }
+
+    #[test]
+    fn only_a_missing_file_means_not_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        assert_eq!(t.state().unwrap(), TrialState::Pending);
+        assert_eq!(t.metrics_readable(), (Vec::new(), None));
+        // A result.json that cannot be read is damaged, not pending.
+        std::fs::create_dir(t.result_path()).unwrap();
+        let e = t.state().unwrap_err();
+        assert_eq!(e.file, t.result_path());
+        assert!(e.problem.contains("directory"), "{e}");
+        assert!(e.to_string().contains("result.json is damaged: "), "{e}");
+        // A metrics.csv that cannot be read is reported, not taken for "no steps".
+        std::fs::create_dir(t.metrics_path()).unwrap();
+        let (rows, damage) = t.metrics_readable();
+        assert!(rows.is_empty());
+        assert!(damage.unwrap().contains("cannot read"));
     }
 
     #[test]
