@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use sweep::model::kernels::gemm::{matmul, matmul_into, rows};
+use sweep::model::kernels::gemm::{matmul, matmul_into, rows, transposed};
 
 /// Microseconds per call of `f`, the median of 5 runs of `reps` calls.
 fn time(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -70,7 +70,7 @@ fn main() {
         });
         let (all, states, mut d_w) = (values(k * gp), values(k * hp), values(gp * hp));
         let weight = time(10, || {
-            let later = (&all[..], (1, gp as isize));
+            let later = (&all[..], transposed(gp));
             matmul_into(
                 (&mut d_w, hp),
                 false,

@@ -1,7 +1,8 @@
 //! The training parameters of one trial and how each one is read and checked from JSON.
 //!
 //! Every parameter can appear in `base` and as a `grid` axis; this file is the one place that
-//! knows their names, types, defaults and valid ranges.
+//! knows their names, types, defaults and valid ranges, and its table [`PARAMS`] the one place
+//! that lists them.
 
 use std::ops::RangeInclusive;
 
@@ -191,22 +192,142 @@ impl RunOptions {
     }
 }
 
-/// Names of all parameters, in the order reports list them.
-pub const PARAM_KEYS: &[&str] = &[
-    "cell",
-    "layers",
-    "dropout",
-    "hidden",
-    "batch_size",
-    "seq_len",
-    "sampling",
-    "lr",
-    "optimizer",
-    "clip",
-    "steps",
-    "eval_every",
-    "seed",
+/// One training parameter: its name in grid files and reports, and how it is read and shown.
+#[derive(Clone, Copy)]
+pub struct Param {
+    /// The name in `base`, `grid` and reports (the field of [`TrainParams`] it sets).
+    pub key: &'static str,
+    /// What the parameter is, in one line.
+    pub doc: &'static str,
+    /// Checks the type and range of a value and assigns it; a rejected value changes nothing.
+    pub set: fn(&mut TrainParams, &Value) -> Result<(), ParamError>,
+    /// The value as JSON, as reports and labels show it.
+    pub get: fn(&TrainParams) -> Value,
+}
+
+impl std::fmt::Debug for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Param").field("key", &self.key).finish()
+    }
+}
+
+/// A [`Param`] for the field `$key` of [`TrainParams`]: `|value| read` checks a `&Value` and
+/// yields the field's value (`?` rejects it), `|field| show` turns the field's value into JSON.
+macro_rules! param {
+    ($key:ident, $doc:literal, |$value:ident| $read:expr, |$field:ident| $show:expr $(,)?) => {
+        Param {
+            key: stringify!($key),
+            doc: $doc,
+            set: |params, $value| {
+                params.$key = $read;
+                Ok(())
+            },
+            get: |params| {
+                let $field = params.$key;
+                $show
+            },
+        }
+    };
+}
+
+/// Every training parameter, in the order reports list them: the one place that knows their
+/// names, types, valid ranges and JSON forms (defaults are in [`TrainParams::default`]).
+pub const PARAMS: &[Param] = &[
+    param!(
+        cell,
+        "Recurrent cell: \"rnn\", \"gru\" or \"lstm\".",
+        |v| cell(v)?,
+        |c| Value::from(c.name()),
+    ),
+    param!(
+        layers,
+        "Stacked recurrent layers.",
+        |v| int_in(v, LAYERS)? as usize,
+        |n| Value::from(n),
+    ),
+    param!(
+        dropout,
+        "Dropout probability between stacked layers during training.",
+        |v| probability(v)?,
+        |p| Value::from(p),
+    ),
+    param!(
+        hidden,
+        "Hidden state size.",
+        |v| int_in(v, SIZES)? as usize,
+        |n| Value::from(n),
+    ),
+    param!(
+        batch_size,
+        "Windows per batch.",
+        |v| int_in(v, SIZES)? as usize,
+        |n| Value::from(n),
+    ),
+    param!(
+        seq_len,
+        "Characters per window (the unroll length).",
+        |v| int_in(v, SIZES)? as usize,
+        |n| Value::from(n),
+    ),
+    param!(
+        sampling,
+        "How batches are drawn: \"block\", \"random\" or \"sequential\".",
+        |v| sampling(v)?,
+        |s| Value::from(s.name()),
+    ),
+    param!(
+        lr,
+        "Learning rate of the optimizer (its step size).",
+        |v| positive_float(v)?,
+        |x| Value::from(x),
+    ),
+    param!(
+        optimizer,
+        "The optimizer: \"adam\" or \"sgd\".",
+        |v| optimizer(v)?,
+        |o| Value::from(o.name()),
+    ),
+    param!(
+        clip,
+        "Largest global gradient norm, or \"off\".",
+        |v| clip(v)?,
+        |c| c.map_or_else(|| Value::from("off"), Value::from),
+    ),
+    param!(
+        steps,
+        "Optimizer steps to train.",
+        |v| int_in(v, 1..=100_000_000)? as usize,
+        |n| Value::from(n),
+    ),
+    param!(
+        eval_every,
+        "Held-out perplexity is measured every this many steps.",
+        |v| int_in(v, 1..=100_000_000)? as usize,
+        |n| Value::from(n),
+    ),
+    param!(
+        seed,
+        "Seed of the initialisation and batch sampling.",
+        |v| int_in(v, 0..=u64::MAX)?,
+        |n| Value::from(n),
+    ),
 ];
+
+/// Names of all parameters, in the order reports list them (the keys of [`PARAMS`]).
+pub const PARAM_KEYS: &[&str] = &{
+    let mut keys = [""; PARAMS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = PARAMS[i].key;
+        i += 1;
+    }
+    keys
+};
+
+/// The parameter named `key`.
+pub fn param(key: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.key == key)
+}
 
 /// Valid sizes (`hidden`, `batch_size`, `seq_len`; the inputs and outputs of `sweep params`).
 /// The upper bound catches typos (hidden 12800) before they allocate gigabytes.
@@ -284,47 +405,15 @@ pub fn describe(value: &Value) -> String {
 impl TrainParams {
     /// Assigns `value` to the parameter named `key`, checking its type and range.
     pub fn set(&mut self, key: &str, value: &Value) -> Result<(), ParamError> {
-        match key {
-            "cell" => self.cell = cell(value)?,
-            "layers" => self.layers = int_in(value, LAYERS)? as usize,
-            "dropout" => self.dropout = probability(value)?,
-            "hidden" => self.hidden = int_in(value, SIZES)? as usize,
-            "batch_size" => self.batch_size = int_in(value, SIZES)? as usize,
-            "seq_len" => self.seq_len = int_in(value, SIZES)? as usize,
-            "sampling" => self.sampling = sampling(value)?,
-            "lr" => self.lr = positive_float(value)?,
-            "optimizer" => self.optimizer = optimizer(value)?,
-            "clip" => self.clip = clip(value)?,
-            "steps" => self.steps = int_in(value, 1..=100_000_000)? as usize,
-            "eval_every" => self.eval_every = int_in(value, 1..=100_000_000)? as usize,
-            "seed" => self.seed = int_in(value, 0..=u64::MAX)?,
-            _ => {
-                return Err(ParamError::Unknown {
-                    suggestion: suggest(key, PARAM_KEYS),
-                })
-            }
-        }
-        Ok(())
+        let param = param(key).ok_or_else(|| ParamError::Unknown {
+            suggestion: suggest(key, PARAM_KEYS),
+        })?;
+        (param.set)(self, value)
     }
 
     /// The value of the parameter named `key` as JSON (for reports and labels).
     pub fn get(&self, key: &str) -> Option<Value> {
-        Some(match key {
-            "cell" => Value::from(self.cell.name()),
-            "layers" => Value::from(self.layers),
-            "dropout" => Value::from(self.dropout),
-            "hidden" => Value::from(self.hidden),
-            "batch_size" => Value::from(self.batch_size),
-            "seq_len" => Value::from(self.seq_len),
-            "sampling" => Value::from(self.sampling.name()),
-            "lr" => Value::from(self.lr),
-            "optimizer" => Value::from(self.optimizer.name()),
-            "clip" => self.clip.map_or_else(|| Value::from("off"), Value::from),
-            "steps" => Value::from(self.steps),
-            "eval_every" => Value::from(self.eval_every),
-            "seed" => Value::from(self.seed),
-            _ => return None,
-        })
+        param(key).map(|p| (p.get)(self))
     }
 }
 
@@ -442,28 +531,101 @@ mod tests {
         assert_eq!(shown(json!(0)), "0");
     }
 
+    /// A value other than the default for every parameter, keyed by name.
+    fn samples() -> Vec<(&'static str, Value)> {
+        vec![
+            ("cell", json!("lstm")),
+            ("layers", json!(3)),
+            ("dropout", json!(0.25)),
+            ("hidden", json!(7)),
+            ("batch_size", json!(3)),
+            ("seq_len", json!(11)),
+            ("sampling", json!("random")),
+            ("lr", json!(0.5)),
+            ("optimizer", json!("sgd")),
+            ("clip", json!(1.5)),
+            ("steps", json!(20)),
+            ("eval_every", json!(5)),
+            ("seed", json!(42)),
+        ]
+    }
+
     #[test]
     fn set_and_get_round_trip_every_key() {
+        let samples = samples();
         let mut p = TrainParams::default();
-        let values = [
-            json!("lstm"),
-            json!(3),
-            json!(0.25),
-            json!(7),
-            json!(3),
-            json!(11),
-            json!("random"),
-            json!(0.5),
-            json!("sgd"),
-            json!(1.5),
-            json!(20),
-            json!(5),
-            json!(42),
-        ];
-        for (key, value) in PARAM_KEYS.iter().zip(&values) {
+        for param in PARAMS {
+            let key = param.key;
+            let (_, value) = samples
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap_or_else(|| panic!("no sample value for `{key}`"));
+            let before = p.get(key).unwrap();
+            assert_ne!(&before, value, "{key}: the sample is the default");
             p.set(key, value).unwrap();
             assert_eq!(p.get(key).as_ref(), Some(value), "{key}");
         }
+        assert_eq!(
+            samples.len(),
+            PARAMS.len(),
+            "a sample for a key not in PARAMS"
+        );
+        // Every field was set: the literal lists all fields (a new one must be added here), and
+        // a field without a table entry would still hold its default.
+        assert_eq!(
+            p,
+            TrainParams {
+                cell: Cell::Lstm,
+                layers: 3,
+                dropout: 0.25,
+                hidden: 7,
+                batch_size: 3,
+                seq_len: 11,
+                sampling: Sampling::Random,
+                lr: 0.5,
+                optimizer: OptimizerKind::Sgd,
+                clip: Some(1.5),
+                steps: 20,
+                eval_every: 5,
+                seed: 42,
+            }
+        );
+        // The table's keys are the serialized field names (none is skipped at these values).
+        let fields = serde_json::to_value(&p).unwrap();
+        let mut fields: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut keys = PARAM_KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
+        // What `get` shows, `set` reads back to the same value, defaults included (`clip` "off").
+        for start in [TrainParams::default(), p] {
+            for key in PARAM_KEYS {
+                let mut q = start.clone();
+                q.set(key, &start.get(key).unwrap()).unwrap();
+                assert_eq!(q, start, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_keys_are_unique_and_in_order() {
+        assert_eq!(PARAM_KEYS.len(), PARAMS.len());
+        for (i, (param, key)) in PARAMS.iter().zip(PARAM_KEYS).enumerate() {
+            assert_eq!(param.key, *key);
+            assert!(!param.doc.is_empty(), "{key} has no doc");
+            assert!(
+                !PARAM_KEYS[..i].contains(key),
+                "`{key}` appears twice in PARAMS"
+            );
+            assert_eq!(super::param(key).map(|p| p.key), Some(*key));
+        }
+        assert!(super::param("hiden").is_none());
+        assert_eq!(TrainParams::default().get("hiden"), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use candle_core::{CustomOp3, DType, Device, Result, Shape, Tensor, WithDType};
 
 use super::blocks::{for_each, for_each_summed, Blocks};
 use super::cells::{GateCell, Prev, StepGrad, StepOut};
-use super::gemm::{matmul, matmul_into, rows};
+use super::gemm::{matmul, matmul_into, rows, transposed};
 use super::head::{self, Weight};
 use super::recurrence::{pad_rows, padded};
 use super::{cpu_fwd_by_kernel, Elem, SliceKernel};
@@ -551,7 +551,7 @@ impl<C: GateCell> SliceKernel<3> for CellLossGrad<'_, C> {
                 let start = (d.v_in + (l - 1) * h1) * gh;
                 let d_rows = &mut d_input[start..][..h1 * gh];
                 let mut d_u = vec![T::zero(); h * gp];
-                let lhs = (below, (1, hp as isize));
+                let lhs = (below, transposed(hp));
                 matmul(
                     &mut d_u,
                     false,
@@ -866,7 +866,7 @@ fn backward<C: GateCell, T: Elem>(
     // (G·hp × hp) buffer; ∂b_hh = Σ ∂gh.
     let mut d_w_p = vec![T::zero(); gp * hp];
     if t > 1 {
-        let later = (&d_gh[b * gp..], (1, gp as isize));
+        let later = (&d_gh[b * gp..], transposed(gp));
         let earlier = (&block.states[..(t - 1) * b * hp], rows(hp));
         matmul_into(
             (&mut d_w_p, hp),
@@ -877,7 +877,7 @@ fn backward<C: GateCell, T: Elem>(
         );
     }
     if let Some(h0) = block.init.h {
-        let first = (&d_gh[..], (1, gp as isize));
+        let first = (&d_gh[..], transposed(gp));
         matmul_into((&mut d_w_p, hp), true, first, (h0, rows(hp)), (gp, h, b));
     }
     let h1 = h + 1;

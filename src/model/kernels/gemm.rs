@@ -4,23 +4,24 @@
 use gemm::Parallelism;
 use num_traits::Float;
 
-/// Row and column strides of a matrix in a slice.
-pub type Strides = (isize, isize);
+/// Row and column strides of a matrix in a slice (unsigned: a matrix never runs backwards).
+pub type Strides = (usize, usize);
 
 /// Row-major strides of a matrix with `cols` columns.
 pub fn rows(cols: usize) -> Strides {
-    (cols as isize, 1)
+    (cols, 1)
 }
 
 /// Strides that read a row-major matrix with `cols` columns as its transpose.
 pub fn transposed(cols: usize) -> Strides {
-    (1, cols as isize)
+    (1, cols)
 }
 
 /// `dst (m×n, row-major) = [dst +] lhs (m×k) · rhs (k×n)`, one thread.
 ///
 /// # Panics
-/// When a slice is too short for the matrix its strides describe.
+/// When a slice is too short for the matrix its strides describe, or the strides reach past
+/// `usize::MAX` or do not fit `isize`.
 pub fn matmul<T: Float + 'static>(
     dst: &mut [T],
     accumulate: bool,
@@ -35,7 +36,7 @@ pub fn matmul<T: Float + 'static>(
 /// elements between rows are left alone.
 ///
 /// # Panics
-/// When a slice is too short for the matrix its strides describe.
+/// As [`matmul`], and when `dst_stride < n`.
 pub fn matmul_into<T: Float + 'static>(
     (dst, dst_stride): (&mut [T], usize),
     accumulate: bool,
@@ -47,23 +48,23 @@ pub fn matmul_into<T: Float + 'static>(
         return;
     }
     assert!(dst_stride >= n, "matmul: destination rows overlap");
-    assert!(
-        span(rows(dst_stride), m, n) <= dst.len(),
-        "matmul: destination too short"
-    );
-    assert!(
-        span(lhs_strides, m, k) <= lhs.len(),
-        "matmul: lhs too short"
-    );
-    assert!(
-        span(rhs_strides, k, n) <= rhs.len(),
-        "matmul: rhs too short"
-    );
-    let (lhs_rs, lhs_cs) = lhs_strides;
-    let (rhs_rs, rhs_cs) = rhs_strides;
-    // SAFETY: the assertions above keep every index the strides reach inside the slices, the
-    // destination's rows do not overlap, and `dst` is a distinct `&mut` borrow, so it aliases
-    // neither input.
+    check("destination", dst.len(), rows(dst_stride), m, n);
+    check("lhs", lhs.len(), lhs_strides, m, k);
+    check("rhs", rhs.len(), rhs_strides, k, n);
+    let [dst_rs, lhs_rs, lhs_cs, rhs_rs, rhs_cs] = [
+        ("destination row", dst_stride),
+        ("lhs row", lhs_strides.0),
+        ("lhs column", lhs_strides.1),
+        ("rhs row", rhs_strides.0),
+        ("rhs column", rhs_strides.1),
+    ]
+    .map(|(what, stride)| {
+        isize::try_from(stride)
+            .unwrap_or_else(|_| panic!("matmul: {what} stride {stride} does not fit isize"))
+    });
+    // SAFETY: `check` keeps every index the strides reach inside the slices (computed without
+    // wrapping), the strides are the same values as `isize`, the destination's rows do not
+    // overlap, and `dst` is a distinct `&mut` borrow, so it aliases neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -71,7 +72,7 @@ pub fn matmul_into<T: Float + 'static>(
             k,
             dst.as_mut_ptr(),
             1,
-            dst_stride as isize,
+            dst_rs,
             accumulate,
             lhs.as_ptr(),
             lhs_cs,
@@ -89,12 +90,23 @@ pub fn matmul_into<T: Float + 'static>(
     }
 }
 
-/// One past the largest index a `rows×cols` matrix with non-negative `strides` touches.
-fn span((rs, cs): Strides, rows: usize, cols: usize) -> usize {
+/// Panics unless a `rows×cols` matrix with `strides` fits a slice of `len` elements.
+fn check(what: &str, len: usize, strides: Strides, rows: usize, cols: usize) {
+    let span = span(strides, rows, cols)
+        .unwrap_or_else(|| panic!("matmul: {what} strides overflow usize"));
+    assert!(span <= len, "matmul: {what} too short");
+}
+
+/// One past the largest index a `rows×cols` matrix with `strides` touches; `None` when that
+/// does not fit `usize`.
+fn span((rs, cs): Strides, rows: usize, cols: usize) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        return 0;
+        return Some(0);
     }
-    (rows - 1) * rs as usize + (cols - 1) * cs as usize + 1
+    (rows - 1)
+        .checked_mul(rs)?
+        .checked_add((cols - 1).checked_mul(cs)?)?
+        .checked_add(1)
 }
 
 #[cfg(test)]
@@ -130,5 +142,73 @@ mod tests {
             (2, 2, 3),
         );
         assert_eq!(wide, [-1.0, 7.5, 9.0, -1.0, 18.0, 9.0]);
+        // The last row's padding need not be there.
+        let mut exact = [9.0; 5];
+        matmul_into(
+            (&mut exact, 3),
+            false,
+            (&a, rows(3)),
+            (&b, rows(2)),
+            (2, 2, 3),
+        );
+        assert_eq!(exact, [-1.0, 7.5, 9.0, -1.0, 18.0]);
+    }
+
+    /// A row stride whose span wraps to 0 in unchecked `usize` arithmetic (2·(2⁶³−1) + 1 + 1 =
+    /// 2⁶⁴) would pass a wrapping length check on a 2-element slice and read far past its end.
+    #[test]
+    #[should_panic(expected = "matmul: lhs strides overflow usize")]
+    fn a_stride_whose_span_overflows_panics() {
+        let (a, b, mut c) = ([1.0f64; 2], [1.0f64; 2], [0.0f64; 3]);
+        matmul(
+            &mut c,
+            false,
+            (&a, (usize::MAX / 2, 1)),
+            (&b, rows(1)),
+            (3, 1, 2),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: rhs strides overflow usize")]
+    fn a_stride_whose_product_overflows_panics() {
+        let (a, b, mut c) = ([1.0f64; 8], [1.0f64; 2], [0.0f64; 2]);
+        matmul(
+            &mut c,
+            false,
+            (&a, rows(2)),
+            (&b, (usize::MAX / 2, 1)),
+            (2, 1, 4),
+        );
+    }
+
+    /// One row: the row stride is never multiplied, so the span fits, but gemm takes `isize`.
+    #[test]
+    #[should_panic(expected = "matmul: lhs row stride 9223372036854775808 does not fit isize")]
+    fn a_stride_past_isize_panics() {
+        let (a, b, mut c) = ([1.0f64; 2], [1.0f64; 2], [0.0f64; 1]);
+        matmul(&mut c, false, (&a, (1 << 63, 1)), (&b, rows(1)), (1, 1, 2));
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: lhs too short")]
+    fn an_lhs_one_element_short_panics() {
+        let (a, b, mut c) = ([1.0f64; 5], [1.0f64; 6], [0.0f64; 4]);
+        matmul(&mut c, false, (&a, rows(3)), (&b, rows(2)), (2, 2, 3));
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: rhs too short")]
+    fn a_transposed_rhs_one_element_short_panics() {
+        let (a, b, mut c) = ([1.0f64; 6], [1.0f64; 5], [0.0f64; 4]);
+        matmul(&mut c, false, (&a, rows(3)), (&b, transposed(3)), (2, 2, 3));
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: destination too short")]
+    fn a_destination_one_element_short_panics() {
+        // Two rows 3 apart, 2 wide: the last row ends at index 5, its padding is not needed.
+        let (a, b, mut c) = ([1.0f64; 6], [1.0f64; 6], [0.0f64; 4]);
+        matmul_into((&mut c, 3), false, (&a, rows(3)), (&b, rows(2)), (2, 2, 3));
     }
 }
