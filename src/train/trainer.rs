@@ -69,9 +69,20 @@ impl Trainer {
     /// A freshly initialised model for `vocab` characters. The seed drives the initialisation
     /// first and the batch sampling after it, from one ChaCha8 stream.
     pub fn new(params: &TrainParams, vocab: usize) -> candle_core::Result<Trainer> {
+        Trainer::with_model(params, |rng, device| {
+            model::build(params, vocab, rng, device)
+        })
+    }
+
+    /// Like [`Trainer::new`], with the model `build` makes from the seeded generator (for
+    /// benchmarks that compare implementations of one model).
+    pub fn with_model(
+        params: &TrainParams,
+        build: impl FnOnce(&mut ChaCha8Rng, &Device) -> candle_core::Result<Box<dyn LanguageModel>>,
+    ) -> candle_core::Result<Trainer> {
         let device = Device::Cpu;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-        let model = model::build(params, vocab, &mut rng, &device)?;
+        let model = build(&mut rng, &device)?;
         let vars: Vec<_> = model
             .parameters()
             .into_iter()
