@@ -38,9 +38,14 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     links.curves = Some("curves.png".into());
 
     let mut drawn = Vec::new();
-    if g.axes.len() >= 2 {
+    let list_axes = g.list_axes();
+    if list_axes.len() >= 2 {
         std::fs::create_dir_all(root.join("charts"))?;
         for (axis, name) in g.axes.iter().enumerate() {
+            if g.ranged[axis] {
+                links.per_value.push(Vec::new());
+                continue;
+            }
             let mut per_value = Vec::new();
             for value in &g.axis_values[axis] {
                 let lines: Vec<Series> = g
@@ -61,14 +66,15 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
             }
             links.per_value.push(per_value);
         }
-        let values = g.cross(0, 1);
+        let (r, c) = (list_axes[0], list_axes[1]);
+        let values = g.cross(r, c);
         charts::heatmap(
             &root.join("heatmap"),
-            &format!("Held-out perplexity: {} × {}", g.axes[0], g.axes[1]),
-            &g.axes[0],
-            &g.axis_values[0],
-            &g.axes[1],
-            &g.axis_values[1],
+            &format!("Held-out perplexity: {} × {}", g.axes[r], g.axes[c]),
+            &g.axes[r],
+            &g.axis_values[r],
+            &g.axes[c],
+            &g.axis_values[c],
             &values,
             HEATMAP_SIZE,
         )?;

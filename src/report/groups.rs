@@ -138,6 +138,8 @@ pub struct Config<'a> {
 pub struct Grouped<'a> {
     /// Swept axes other than seed, in file order.
     pub axes: Vec<String>,
+    /// Whether each axis is a range drawn by a random search (no per-value rows for those).
+    pub ranged: Vec<bool>,
     /// Each axis' values in first-seen (file) order.
     pub axis_values: Vec<Vec<String>>,
     /// Configurations in expansion order.
@@ -218,11 +220,21 @@ impl<'a> Grouped<'a> {
             .collect();
         Grouped {
             seed_std: analysis::pooled_seed_std(&per_config),
+            ranged: axes
+                .iter()
+                .map(|a| sweep.manifest.ranges.contains(a))
+                .collect(),
             axes,
             axis_values,
             configs,
             seeds: seeds.into_iter().collect(),
         }
+    }
+
+    /// The axes with listed values (not ranges), by index: the ones with per-value tables,
+    /// charts and cross tables.
+    pub fn list_axes(&self) -> Vec<usize> {
+        (0..self.axes.len()).filter(|&i| !self.ranged[i]).collect()
     }
 
     /// The swept axes other than `axis`.

@@ -79,10 +79,14 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
     let _ = writeln!(out);
     configurations(&mut out, &g, ctx.lang, charts);
     for axis in 0..g.axes.len() {
-        axis_section(&mut out, &g, axis, ctx.lang, charts);
+        if g.ranged[axis] {
+            ranged_section(&mut out, &g, axis, ctx.lang);
+        } else {
+            axis_section(&mut out, &g, axis, ctx.lang, charts);
+        }
     }
-    if g.axes.len() >= 2 {
-        cross_table(&mut out, &g, ctx.lang, charts);
+    if let [rows, cols, ..] = g.list_axes()[..] {
+        cross_table(&mut out, &g, (rows, cols), ctx.lang, charts);
     }
     if let Some(sample) = &ctx.sample {
         sample_section(&mut out, sample, ctx);
@@ -268,6 +272,9 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
     let zh = lang == Lang::Zh;
     let mut lines = Vec::new();
     for (axis, name) in g.axes.iter().enumerate() {
+        if g.ranged[axis] {
+            continue;
+        }
         let mut rows: Vec<AxisRow> = g
             .axis_rows(axis)
             .into_iter()
@@ -654,6 +661,44 @@ fn axis_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts: 
     }
 }
 
+/// A parameter drawn from a range: every configuration has its own value, so there is no
+/// table per value; the best few configurations by its value instead.
+fn ranged_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang) {
+    let name = &g.axes[axis];
+    let _ = writeln!(out, "## {name}\n");
+    let ranked: Vec<_> = g
+        .ranked()
+        .into_iter()
+        .filter(|c| c.stats.completed > 0)
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}\n",
+        match lang {
+            Lang::En => format!(
+                "`{name}` is drawn from a range: each configuration has its own value (see the \
+                 configurations table). Held-out perplexity by `{name}`, lowest value first:"
+            ),
+            Lang::Zh => format!(
+                "`{name}` 从一个范围中抽取：每个配置各有其值（见配置表）。按 `{name}` 从小到大列出验证困惑度："
+            ),
+        }
+    );
+    let mut points: Vec<(&str, f64)> = ranked
+        .iter()
+        .map(|c| (c.values[axis].as_str(), c.stats.heldout_mean()))
+        .collect();
+    let number = |v: &str| v.parse::<f64>().unwrap_or(f64::NAN);
+    points.sort_by(|a, b| number(a.0).total_cmp(&number(b.0)));
+    let w = lang.words();
+    let head = [name.as_str(), w.heldout_ppl].map(String::from);
+    let rows: Vec<Vec<String>> = points
+        .iter()
+        .map(|(v, h)| vec![v.to_string(), numbers::fixed(*h, 2)])
+        .collect();
+    table(out, &head, &rows);
+}
+
 fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], lang: Lang) {
     let w = lang.words();
     let head: Vec<String> = [
@@ -800,14 +845,20 @@ fn labels(rows: &[&Aggregate], lang: Lang) -> Vec<String> {
         .collect()
 }
 
-fn cross_table(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks) {
+fn cross_table(
+    out: &mut String,
+    g: &Grouped,
+    (ri, ci): (usize, usize),
+    lang: Lang,
+    charts: &ChartLinks,
+) {
     let w = lang.words();
-    let (r, c) = (&g.axes[0], &g.axes[1]);
+    let (r, c) = (&g.axes[ri], &g.axes[ci]);
     let _ = match lang {
         Lang::En => writeln!(out, "## {}: {r} × {c}\n", w.cross_table),
         Lang::Zh => writeln!(out, "## {}：{r} × {c}\n", w.cross_table),
     };
-    let cells = g.cross_aggregates(0, 1);
+    let cells = g.cross_aggregates(ri, ci);
     let best = cells
         .iter()
         .flatten()
@@ -815,8 +866,8 @@ fn cross_table(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks) {
         .map(Aggregate::heldout_mean)
         .fold(f64::INFINITY, f64::min);
     let mut head = vec![format!("{r} \\ {c}")];
-    head.extend(g.axis_values[1].iter().cloned());
-    let rows: Vec<Vec<String>> = g.axis_values[0]
+    head.extend(g.axis_values[ci].iter().cloned());
+    let rows: Vec<Vec<String>> = g.axis_values[ri]
         .iter()
         .zip(&cells)
         .map(|(name, row)| {

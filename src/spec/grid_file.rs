@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
+use super::search::{Domain, Range, Search};
 use super::slurm::SlurmOptions;
 use crate::data::CorpusSource;
 
@@ -22,6 +23,7 @@ const TOP_KEYS: &[&str] = &[
     "checkpoint_every",
     "max_retries",
     "slurm",
+    "search",
 ];
 
 /// A validated grid file.
@@ -41,6 +43,8 @@ pub struct GridSpec {
     pub run: RunOptions,
     /// How trials are submitted with `--executor slurm`.
     pub slurm: SlurmOptions,
+    /// How configurations are chosen: every combination, or random draws.
+    pub search: Search,
 }
 
 /// One swept parameter and the values it takes.
@@ -48,8 +52,23 @@ pub struct GridSpec {
 pub struct Axis {
     /// Parameter name (one of [`super::params::PARAM_KEYS`]).
     pub key: String,
-    /// Values, each already checked against the parameter's type and range.
-    pub values: Vec<Value>,
+    /// Its values (each checked against the parameter's type and range), or a range of them.
+    pub domain: Domain,
+}
+
+impl Axis {
+    /// The listed values; none for a range.
+    pub fn values(&self) -> &[Value] {
+        match &self.domain {
+            Domain::List(values) => values,
+            Domain::Range(_) => &[],
+        }
+    }
+
+    /// Whether the axis is a range (drawn by a search).
+    pub fn is_range(&self) -> bool {
+        matches!(self.domain, Domain::Range(_))
+    }
 }
 
 /// A problem with a grid file.
@@ -162,15 +181,38 @@ impl GridSpec {
             }
         }
 
+        let search = match top.get("search") {
+            Some(v) => Search::parse(v).map_err(|(key, m)| invalid(&key, m))?,
+            None => Search::Grid,
+        };
+
         let mut axes = Vec::new();
         if let Some(v) = top.get("grid") {
             let obj = object(v).map_err(|m| invalid("grid", m))?;
             for (key, values) in obj {
                 let at = format!("grid.{key}");
-                let values = axis_values(key, values).map_err(|m| invalid(&at, m))?;
+                let domain = match values {
+                    Value::Object(range) => {
+                        if key == "seed" {
+                            return Err(invalid(&at, "seeds are a list, not a range".into()));
+                        }
+                        let range = Range::parse(key, range).map_err(|m| invalid(&at, m))?;
+                        if search == Search::Grid {
+                            return Err(invalid(
+                                &at,
+                                "a range needs a search that draws from it: add \
+                                 `\"search\": {\"method\": \"random\", \"trials\": N}`, or \
+                                 give a list of values"
+                                    .into(),
+                            ));
+                        }
+                        Domain::Range(range)
+                    }
+                    values => Domain::List(axis_values(key, values).map_err(|m| invalid(&at, m))?),
+                };
                 axes.push(Axis {
                     key: key.clone(),
-                    values,
+                    domain,
                 });
             }
         }
@@ -185,7 +227,7 @@ impl GridSpec {
             let values = axis_values("seed", v).map_err(|m| invalid("seeds", m))?;
             axes.push(Axis {
                 key: "seed".into(),
-                values,
+                domain: Domain::List(values),
             });
         }
 
@@ -209,6 +251,7 @@ impl GridSpec {
             axes,
             run,
             slurm,
+            search,
         })
     }
 
@@ -217,7 +260,7 @@ impl GridSpec {
         self.axes
             .iter()
             .find(|a| a.key == "seed")
-            .map(|a| a.values.iter().filter_map(Value::as_u64).collect())
+            .map(|a| a.values().iter().filter_map(Value::as_u64).collect())
             .unwrap_or_else(|| vec![self.base.seed])
     }
 }
@@ -339,7 +382,7 @@ mod tests {
             (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search (did you mean `seeds`?)"),
             (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
             (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),

@@ -1,12 +1,15 @@
 //! The grid file: parsing and validation ([`grid_file`]), the training parameters
-//! ([`params`]), and expansion into trials with stable ids ([`plan`]).
+//! ([`params`]), ranges and random search ([`search`]), and expansion into trials with stable
+//! ids ([`plan`]).
 
 pub mod grid_file;
 pub mod params;
 pub mod plan;
+pub mod search;
 pub mod slurm;
 
 pub use grid_file::{GridSpec, SpecError};
 pub use params::{display_value, Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig};
+pub use search::{Domain, Search};
 pub use slurm::SlurmOptions;

@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::grid_file::{GridSpec, SpecError};
 use super::params::{display_value, RunOptions, TrainParams};
+use super::search::{self, Domain, Search};
 use crate::data::{batch, Corpus};
 
 /// Which corpus a trial trains on; enough for a worker to load it and check it is unchanged.
@@ -77,6 +79,8 @@ pub struct Plan {
     pub name: String,
     /// Names of the swept parameters, in file order (seed last when swept).
     pub axes: Vec<String>,
+    /// Those of them that are ranges (random search draws their values).
+    pub ranges: Vec<String>,
     /// The trials.
     pub trials: Vec<Trial>,
 }
@@ -91,15 +95,13 @@ impl Plan {
         };
         let (train_len, heldout_len) = batch::split_lengths(corpus.len());
         let mut trials = Vec::new();
-        for combo in cartesian(&spec.axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
+        for values in configurations(spec)? {
             let mut params = spec.base.clone();
             let mut label = Vec::new();
-            for (axis, &i) in spec.axes.iter().zip(&combo) {
-                let value = &axis.values[i];
-                params
-                    .set(&axis.key, value)
-                    .expect("axis values were validated");
-                label.push(format!("{}={}", axis.key, display_value(value)));
+            for ((key, value), axis) in values.iter().zip(&spec.axes) {
+                debug_assert_eq!(key, &axis.key);
+                params.set(key, value).expect("axis values were validated");
+                label.push(format!("{key}={}", display_value(value)));
             }
             check_fits(spec, &params, train_len, heldout_len)?;
             let id = TrialConfig::compute_id(&params, &corpus.sha256);
@@ -118,8 +120,77 @@ impl Plan {
         Ok(Plan {
             name: spec.name.clone(),
             axes: spec.axes.iter().map(|a| a.key.clone()).collect(),
+            ranges: spec
+                .axes
+                .iter()
+                .filter(|a| a.is_range())
+                .map(|a| a.key.clone())
+                .collect(),
             trials,
         })
+    }
+}
+
+/// Every trial's value of each axis, in axis order: the cartesian product of a grid (the last
+/// axis varies fastest), or the drawn configurations of a random search, each repeated for
+/// every value of a seed axis.
+fn configurations(spec: &GridSpec) -> Result<Vec<Vec<(String, Value)>>, SpecError> {
+    match spec.search {
+        Search::Grid => {
+            let lengths: Vec<usize> = spec.axes.iter().map(|a| a.values().len()).collect();
+            Ok(cartesian(&lengths)
+                .into_iter()
+                .map(|combo| {
+                    spec.axes
+                        .iter()
+                        .zip(combo)
+                        .map(|(axis, i)| (axis.key.clone(), axis.values()[i].clone()))
+                        .collect()
+                })
+                .collect())
+        }
+        Search::Random { trials, seed } => {
+            let drawn_axes: Vec<(String, Domain)> = spec
+                .axes
+                .iter()
+                .filter(|a| a.key != "seed")
+                .map(|a| (a.key.clone(), a.domain.clone()))
+                .collect();
+            let drawn =
+                search::draw(&drawn_axes, trials, seed).map_err(|message| SpecError::Invalid {
+                    path: spec.path.clone(),
+                    key: "search.trials".into(),
+                    message,
+                })?;
+            let seeds: Vec<Value> = spec
+                .axes
+                .iter()
+                .find(|a| a.key == "seed")
+                .map_or_else(Vec::new, |a| a.values().to_vec());
+            let mut out = Vec::new();
+            for config in drawn {
+                // Each configuration once per seed, the axes in file order.
+                let one: Vec<(String, Value)> =
+                    drawn_axes.iter().map(|a| a.0.clone()).zip(config).collect();
+                if seeds.is_empty() {
+                    out.push(one);
+                    continue;
+                }
+                for s in &seeds {
+                    let mut row = Vec::with_capacity(spec.axes.len());
+                    let mut drawn_values = one.iter();
+                    for axis in &spec.axes {
+                        if axis.key == "seed" {
+                            row.push(("seed".to_string(), s.clone()));
+                        } else {
+                            row.push(drawn_values.next().expect("one per axis").clone());
+                        }
+                    }
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -275,6 +346,74 @@ mod tests {
             .to_string();
         assert!(
             msg.starts_with("g.json: `corpus`: too short for batch_size 8192 × seq_len 35"),
+            "{msg}"
+        );
+    }
+
+    const SEARCH: &str = r#"{
+        "search": {"method": "random", "trials": 5, "seed": 11},
+        "grid": {"lr": {"loguniform": [1e-3, 1e-1]}, "hidden": {"int": [16, 64]},
+                 "cell": ["rnn", "gru"]},
+        "seeds": [0, 1]
+    }"#;
+
+    #[test]
+    fn random_search_draws_configurations_each_repeated_per_seed() {
+        let p = plan(SEARCH).unwrap();
+        assert_eq!(p.trials.len(), 10);
+        assert_eq!(p.axes, ["lr", "hidden", "cell", "seed"]);
+        assert_eq!(p.ranges, ["lr", "hidden"]);
+        for pair in p.trials.chunks(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert_eq!((a.params.seed, b.params.seed), (0, 1));
+            assert_eq!(a.params.lr, b.params.lr);
+            assert_eq!(a.params.hidden, b.params.hidden);
+            assert!(a.label.ends_with(" seed=0") && b.label.ends_with(" seed=1"));
+            assert!(a.label.starts_with(&format!(
+                "lr={} hidden={} cell=",
+                a.params.lr, a.params.hidden
+            )));
+            assert!((1e-3..=1e-1).contains(&a.params.lr) && (16..=64).contains(&a.params.hidden));
+        }
+        // The same file gives the same trials; more trials keep the first ones.
+        let again = plan(SEARCH).unwrap();
+        let ids = |p: &Plan| p.trials.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&again), ids(&p));
+        let more = plan(&SEARCH.replace("\"trials\": 5", "\"trials\": 8")).unwrap();
+        assert_eq!(ids(&more)[..10], ids(&p)[..]);
+        assert_eq!(more.trials.len(), 16);
+        let other = plan(&SEARCH.replace("\"seed\": 11", "\"seed\": 12")).unwrap();
+        assert_ne!(ids(&other), ids(&p));
+    }
+
+    #[test]
+    fn a_grid_keeps_its_ids_and_ranges_need_a_search() {
+        let grid = plan(r#"{"grid": {"hidden": [128, 200]}}"#).unwrap();
+        let explicit =
+            plan(r#"{"search": {"method": "grid"}, "grid": {"hidden": [128, 200]}}"#).unwrap();
+        assert_eq!(grid.trials, explicit.trials);
+        assert!(grid.ranges.is_empty());
+        let msg = plan(r#"{"grid": {"lr": {"loguniform": [0.001, 0.1]}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("g.json: `grid.lr`: a range needs a search that draws from it"),
+            "{msg}"
+        );
+        let msg = plan(
+            r#"{"search": {"method": "random", "trials": 3}, "grid": {"cell": ["rnn", "gru"]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.contains("`search.trials`") && msg.contains("only 2 distinct"),
+            "{msg}"
+        );
+        let msg = plan(r#"{"search": {"method": "random", "trials": 3}, "grid": {"hidden": {"uniform": [8, 64]}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`grid.hidden`") && msg.contains("\"int\""),
             "{msg}"
         );
     }

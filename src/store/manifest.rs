@@ -21,6 +21,10 @@ pub struct Manifest {
     pub corpus: String,
     /// Swept parameters, in file order.
     pub axes: Vec<String>,
+    /// Those of them that are ranges drawn by a random search (reports show them as scatter,
+    /// not one row per value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<String>,
     /// Trial ids, in expansion order.
     pub trials: Vec<String>,
     /// When the run started (RFC 3339).

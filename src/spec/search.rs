@@ -1,0 +1,404 @@
+//! Search beyond the grid: what a grid file's `search` section asks for, ranges of values
+//! (`{"loguniform": [1e-3, 1e-1]}` …), and the configurations random search draws from them.
+//!
+//! Draws come from one ChaCha8 stream seeded by `search.seed`, one number per axis per
+//! configuration in file order, so every machine draws the same configurations and raising
+//! `trials` keeps the first ones. Drawn floats are rounded to 4 significant digits, so that
+//! labels read well and trial ids are stable.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value};
+
+use super::params::{describe, suggest, TrainParams};
+
+/// How values are drawn from a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeKind {
+    /// Uniform between the bounds.
+    Uniform,
+    /// Uniform in the logarithm (both bounds > 0).
+    LogUniform,
+    /// A uniform integer, bounds included.
+    Int,
+    /// An integer, uniform in the logarithm (bounds ≥ 1, included).
+    LogInt,
+}
+
+/// The kinds with their names in a grid file.
+const KINDS: [(RangeKind, &str); 4] = [
+    (RangeKind::Uniform, "uniform"),
+    (RangeKind::LogUniform, "loguniform"),
+    (RangeKind::Int, "int"),
+    (RangeKind::LogInt, "logint"),
+];
+
+/// A range of values for one parameter, checked against it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    /// How values are drawn.
+    pub kind: RangeKind,
+    /// Lower bound.
+    pub lo: f64,
+    /// Upper bound (> `lo`).
+    pub hi: f64,
+}
+
+impl Range {
+    /// Reads `{"<kind>": [lo, hi]}` for parameter `key`; both bounds must be valid values of it.
+    pub fn parse(key: &str, value: &Map<String, Value>) -> Result<Range, String> {
+        let names: Vec<&str> = KINDS.iter().map(|k| k.1).collect();
+        let expected = format!(
+            "expected a list of values or a range {{\"<kind>\": [lo, hi]}} with kind one of {}",
+            names.join(", ")
+        );
+        let [(name, bounds)] = value.iter().collect::<Vec<_>>()[..] else {
+            return Err(format!(
+                "{expected}, got an object with {} keys",
+                value.len()
+            ));
+        };
+        let Some(&(kind, _)) = KINDS.iter().find(|k| k.1 == name) else {
+            let hint = suggest(name, &names)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(format!("unknown range kind `{name}`{hint}; {expected}"));
+        };
+        let numbers: Vec<f64> = bounds
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        let [lo, hi] = numbers[..] else {
+            return Err(format!(
+                "`{name}` needs [lo, hi], two numbers, got {}",
+                describe(bounds)
+            ));
+        };
+        if lo >= hi {
+            return Err(format!("`{name}` needs lo < hi, got [{lo}, {hi}]"));
+        }
+        let integer = matches!(kind, RangeKind::Int | RangeKind::LogInt);
+        if integer && (lo.fract() != 0.0 || hi.fract() != 0.0) {
+            return Err(format!("`{name}` needs integer bounds, got [{lo}, {hi}]"));
+        }
+        let floor = match kind {
+            RangeKind::LogUniform => Some((0.0, "> 0")),
+            RangeKind::LogInt => Some((1.0, "≥ 1")),
+            _ => None,
+        };
+        if let Some((min, what)) = floor {
+            if lo < min || (kind == RangeKind::LogUniform && lo <= 0.0) {
+                return Err(format!("`{name}` needs bounds {what}, got [{lo}, {hi}]"));
+            }
+        }
+        let range = Range { kind, lo, hi };
+        let mut probe = TrainParams::default();
+        for (which, bound) in [("lo", lo), ("hi", hi)] {
+            probe.set(key, &range.value(bound)).map_err(|e| {
+                let hint = if integer {
+                    ""
+                } else {
+                    " (an integer parameter takes {\"int\": [lo, hi]} or {\"logint\": [lo, hi]})"
+                };
+                format!("`{name}` {which} = {bound}: {e}{hint}")
+            })?;
+        }
+        Ok(range)
+    }
+
+    /// The JSON value of `x` for this range: an integer for integer kinds, else a float
+    /// rounded to 4 significant digits.
+    pub fn value(&self, x: f64) -> Value {
+        match self.kind {
+            RangeKind::Int | RangeKind::LogInt => Value::from(x as i64),
+            RangeKind::Uniform | RangeKind::LogUniform => Value::from(round4(x)),
+        }
+    }
+
+    /// Draws one value from `u`, a uniform number in [0, 1).
+    fn draw(&self, u: f64) -> Value {
+        let (lo, hi) = (self.lo, self.hi);
+        let x = match self.kind {
+            RangeKind::Uniform => lo + u * (hi - lo),
+            RangeKind::LogUniform => (lo.ln() + u * (hi.ln() - lo.ln())).exp(),
+            RangeKind::Int => (lo + (u * (hi - lo + 1.0)).floor()).min(hi),
+            RangeKind::LogInt => {
+                // Uniform in log over [lo, hi + 1), so every integer gets its share.
+                let x = (lo.ln() + u * ((hi + 1.0).ln() - lo.ln())).exp();
+                x.floor().clamp(lo, hi)
+            }
+        };
+        self.value(x.clamp(lo, hi))
+    }
+}
+
+/// `x` rounded to 4 significant digits.
+pub fn round4(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    format!("{x:.3e}").parse().unwrap_or(x)
+}
+
+/// The values one axis takes: a list (a grid axis, or uniform choices for random search) or a
+/// range (random search only).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Domain {
+    /// These values.
+    List(Vec<Value>),
+    /// Values drawn from this range.
+    Range(Range),
+}
+
+/// How the configurations of a grid file are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Search {
+    /// Every combination of the lists (the default).
+    #[default]
+    Grid,
+    /// `trials` configurations drawn from the axes with the generator seeded by `seed`.
+    Random { trials: usize, seed: u64 },
+}
+
+/// Keys of the `search` section.
+const SEARCH_KEYS: &[&str] = &["method", "trials", "seed"];
+
+impl Search {
+    /// Reads the `search` section; errors name the key (`search.trials`, …).
+    pub fn parse(value: &Value) -> Result<Search, (String, String)> {
+        let at = |k: &str| format!("search.{k}");
+        let obj = value.as_object().ok_or_else(|| {
+            (
+                "search".to_string(),
+                format!("expected a JSON object, got {}", describe(value)),
+            )
+        })?;
+        for key in obj.keys() {
+            if !SEARCH_KEYS.contains(&key.as_str()) {
+                let hint = suggest(key, SEARCH_KEYS)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err((
+                    at(key),
+                    format!(
+                        "unknown key; expected one of: {}{hint}",
+                        SEARCH_KEYS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let method = match obj.get("method") {
+            None => "grid",
+            Some(Value::String(m)) if m == "grid" || m == "random" => m.as_str(),
+            Some(v) => {
+                return Err((
+                    at("method"),
+                    format!("expected \"grid\" or \"random\", got {}", describe(v)),
+                ))
+            }
+        };
+        let count = |key: &str, min: u64| -> Result<Option<u64>, (String, String)> {
+            match obj.get(key) {
+                None => Ok(None),
+                Some(v) => match v.as_u64() {
+                    Some(n) if n >= min => Ok(Some(n)),
+                    _ => Err((
+                        at(key),
+                        format!("expected an integer ≥ {min}, got {}", describe(v)),
+                    )),
+                },
+            }
+        };
+        let trials = count("trials", 1)?;
+        let seed = count("seed", 0)?;
+        match method {
+            "random" => Ok(Search::Random {
+                trials: trials.ok_or_else(|| {
+                    (
+                        at("trials"),
+                        "random search needs the number of configurations to draw".to_string(),
+                    )
+                })? as usize,
+                seed: seed.unwrap_or(0),
+            }),
+            _ => match (trials, seed) {
+                (None, None) => Ok(Search::Grid),
+                _ => Err((
+                    at(if trials.is_some() { "trials" } else { "seed" }),
+                    "applies to random search (`\"method\": \"random\"`); a grid runs every \
+                     combination"
+                        .to_string(),
+                )),
+            },
+        }
+    }
+}
+
+/// Draws `trials` distinct configurations: for each, one value per axis in order (a uniform
+/// choice from a list, or a draw from a range). A draw equal to an earlier configuration is
+/// drawn again; the space must hold `trials` distinct configurations.
+pub fn draw(
+    axes: &[(String, Domain)],
+    trials: usize,
+    seed: u64,
+) -> Result<Vec<Vec<Value>>, String> {
+    if let Some(size) = finite_size(axes) {
+        if size < trials {
+            return Err(format!(
+                "random search asks for {trials} configurations, but the lists hold only {size} \
+                 distinct ones"
+            ));
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut drawn: Vec<Vec<Value>> = Vec::with_capacity(trials);
+    let mut attempts = 0usize;
+    while drawn.len() < trials {
+        attempts += 1;
+        if attempts > trials * 1000 + 1000 {
+            return Err(format!(
+                "could not draw {trials} distinct configurations (the ranges are too narrow)"
+            ));
+        }
+        let config: Vec<Value> = axes
+            .iter()
+            .map(|(_, domain)| {
+                let u: f64 = rng.random();
+                match domain {
+                    Domain::List(values) => {
+                        values[((u * values.len() as f64) as usize).min(values.len() - 1)].clone()
+                    }
+                    Domain::Range(range) => range.draw(u),
+                }
+            })
+            .collect();
+        if !drawn.contains(&config) {
+            drawn.push(config);
+        }
+    }
+    Ok(drawn)
+}
+
+/// The number of distinct configurations when every axis is a list or an integer range.
+fn finite_size(axes: &[(String, Domain)]) -> Option<usize> {
+    axes.iter().try_fold(1usize, |n, (_, d)| {
+        let k = match d {
+            Domain::List(v) => v.len(),
+            Domain::Range(r) if matches!(r.kind, RangeKind::Int | RangeKind::LogInt) => {
+                (r.hi - r.lo) as usize + 1
+            }
+            Domain::Range(_) => return None,
+        };
+        Some(n.saturating_mul(k))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn range(key: &str, v: Value) -> Result<Range, String> {
+        Range::parse(key, v.as_object().unwrap())
+    }
+
+    #[test]
+    fn ranges_are_checked_against_their_parameter() {
+        let lr = range("lr", json!({"loguniform": [1e-3, 1e-1]})).unwrap();
+        assert_eq!((lr.kind, lr.lo, lr.hi), (RangeKind::LogUniform, 1e-3, 1e-1));
+        assert!(range("hidden", json!({"int": [32, 256]})).is_ok());
+        let e = |key: &str, v: Value| range(key, v).unwrap_err();
+        assert!(e("lr", json!({"loguniform": [0.1, 0.01]})).contains("lo < hi"));
+        assert!(e("lr", json!({"loguniform": [0, 0.1]})).contains("> 0"));
+        assert!(e("hidden", json!({"int": [1.5, 8]})).contains("integer bounds"));
+        let float_on_int = e("hidden", json!({"uniform": [32, 256]}));
+        assert!(
+            float_on_int.contains("{\"int\": [lo, hi]}"),
+            "{float_on_int}"
+        );
+        let out_of_range = e("dropout", json!({"uniform": [0.1, 1.0]}));
+        assert!(out_of_range.contains("hi = 1"), "{out_of_range}");
+        assert!(e("cell", json!({"int": [1, 3]})).contains("lo = 1"));
+        assert!(e("lr", json!({"logunifrom": [0.1, 1]})).contains("did you mean `loguniform`"));
+        assert!(e("lr", json!({"uniform": [0.1]})).contains("two numbers"));
+    }
+
+    #[test]
+    fn draws_are_the_same_everywhere_and_raising_trials_keeps_the_first() {
+        let axes = vec![
+            (
+                "lr".to_string(),
+                Domain::Range(range("lr", json!({"loguniform": [1e-3, 1e-1]})).unwrap()),
+            ),
+            (
+                "hidden".to_string(),
+                Domain::Range(range("hidden", json!({"int": [32, 256]})).unwrap()),
+            ),
+            (
+                "cell".to_string(),
+                Domain::List(vec![json!("rnn"), json!("gru"), json!("lstm")]),
+            ),
+        ];
+        let ten = draw(&axes, 10, 7).unwrap();
+        let twenty = draw(&axes, 20, 7).unwrap();
+        assert_eq!(ten[..], twenty[..10]);
+        assert_ne!(draw(&axes, 10, 8).unwrap(), ten);
+        for config in &twenty {
+            let lr = config[0].as_f64().unwrap();
+            assert!((1e-3..=1e-1).contains(&lr), "{lr}");
+            assert_eq!(lr, round4(lr), "4 significant digits");
+            let hidden = config[1].as_u64().unwrap();
+            assert!((32..=256).contains(&hidden));
+            assert!(["rnn", "gru", "lstm"].contains(&config[2].as_str().unwrap()));
+        }
+        // The first draws, as every machine draws them (ChaCha8, seed 7).
+        let first: Vec<String> = ten[0].iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            first,
+            draw(&axes, 1, 7).unwrap()[0]
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_space_too_small_for_the_trials_is_an_error() {
+        let axes = vec![(
+            "cell".to_string(),
+            Domain::List(vec![json!("rnn"), json!("gru")]),
+        )];
+        assert_eq!(draw(&axes, 2, 0).unwrap().len(), 2);
+        assert!(draw(&axes, 3, 0).unwrap_err().contains("only 2 distinct"));
+    }
+
+    #[test]
+    fn rounding_keeps_four_significant_digits() {
+        assert_eq!(round4(0.0123456), 0.01235);
+        assert_eq!(round4(123456.0), 123500.0);
+        assert_eq!(round4(1.0), 1.0);
+    }
+
+    #[test]
+    fn the_search_section_is_validated() {
+        assert_eq!(Search::parse(&json!({})).unwrap(), Search::Grid);
+        assert_eq!(
+            Search::parse(&json!({"method": "random", "trials": 27, "seed": 3})).unwrap(),
+            Search::Random {
+                trials: 27,
+                seed: 3
+            }
+        );
+        let e = |v: Value| Search::parse(&v).unwrap_err();
+        assert_eq!(e(json!({"method": "random"})).0, "search.trials");
+        assert_eq!(
+            e(json!({"method": "random", "trials": 0})).0,
+            "search.trials"
+        );
+        assert_eq!(e(json!({"method": "bayes"})).0, "search.method");
+        assert_eq!(e(json!({"trials": 5})).0, "search.trials");
+        let typo = e(json!({"method": "random", "trails": 5}));
+        assert!(typo.1.contains("did you mean `trials`"), "{typo:?}");
+    }
+}
