@@ -12,6 +12,7 @@ pub mod executor;
 pub mod model;
 pub mod report;
 pub mod sample;
+pub mod schedule;
 pub mod spec;
 pub mod store;
 pub mod train;

@@ -11,6 +11,7 @@ use crate::data::Corpus;
 use crate::executor::progress::{self, TrialLine};
 use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
 use crate::report::{self, groups::Grouped, numbers, Status};
+use crate::schedule::{self, Ended, Trained};
 use crate::spec::{GridSpec, Plan, TrialConfig};
 use crate::store::{Manifest, Store, TrialState, TrialStatus};
 
@@ -22,8 +23,9 @@ struct Triage {
     completed: usize,
     kept_failed: usize,
     retried_failed: Vec<String>,
-    /// Trials whose result.json cannot be read: it is removed before they run again.
-    damaged: Vec<String>,
+    /// Trials whose result.json goes before they run again: it cannot be read, or says the
+    /// trial stopped at a rung.
+    clear_result: Vec<String>,
 }
 
 /// With `on_slurm`, a trial held by a running worker is not worth a warning: it is most likely
@@ -33,6 +35,13 @@ fn triage(store: &Store, plan: &Plan, retry_failed: bool, on_slurm: bool) -> Tri
     for trial in &plan.trials {
         match store.trial(&trial.id).state() {
             Ok(TrialState::Finished(r)) if r.status == TrialStatus::Completed => t.completed += 1,
+            Ok(TrialState::Finished(r)) if r.status == TrialStatus::Stopped => {
+                // Stopped at a rung: continues from its checkpoint (early stopping decides
+                // which go on; without it, every trial trains to its steps).
+                t.resuming += 1;
+                t.clear_result.push(trial.id.clone());
+                t.to_run.push(trial.clone());
+            }
             Ok(TrialState::Finished(_)) if !retry_failed => t.kept_failed += 1,
             Ok(TrialState::Finished(_)) => {
                 t.retried_failed.push(trial.id.clone());
@@ -63,7 +72,7 @@ fn triage(store: &Store, plan: &Plan, retry_failed: bool, on_slurm: bool) -> Tri
                     "warning: trial {} ({}) is finished again from its last checkpoint: {e:#}",
                     trial.id, trial.label
                 );
-                t.damaged.push(trial.id.clone());
+                t.clear_result.push(trial.id.clone());
                 t.resuming += 1;
                 t.to_run.push(trial.clone());
             }
@@ -134,68 +143,37 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .unwrap_or((0.0, 0));
     store.write_manifest(&manifest)?;
 
-    for trial in &t.to_run {
-        let dir = store.trial(&trial.id);
-        dir.prepare(trial)?;
-        if t.retried_failed.contains(&trial.id) || t.damaged.contains(&trial.id) {
-            dir.clear_result()?;
-        }
-    }
-    let mut interrupted = false;
-    let mut t = t;
-    // Longest first, so that the last trials to finish are short ones and no core idles for
-    // long at the end (reports keep the grid's order).
-    t.to_run
-        .sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
-    if !t.to_run.is_empty() {
-        if on_slurm {
-            eprintln!(
-                "training {} on Slurm",
-                numbers::count(t.to_run.len(), "trial")
-            );
-        } else {
-            eprintln!(
-                "training {}, {} at a time",
-                numbers::count(t.to_run.len(), "trial"),
-                jobs.min(t.to_run.len())
-            );
-        }
-        let lines = t
-            .to_run
-            .iter()
-            .map(|t| TrialLine {
-                label: t.label.clone(),
-                steps: t.params.steps,
-            })
-            .collect();
-        let mut reporter = progress::for_stderr(lines);
-        let ran = if on_slurm {
-            let executor = SlurmExecutor::new(spec.slurm.clone(), &plan.name)?;
-            match executor.run(&store, &t.to_run, reporter.as_mut(), args.detach)? {
-                SlurmRun::Followed(ran) => ran,
-                SlurmRun::Detached { jobs } => {
-                    reporter.finish();
-                    eprintln!(
-                        "detached: Slurm job arrays {} train the trials. `sweep status {}` shows \
-                         where they are; run this command again to follow them and write the \
-                         reports (or `sweep report {}` at any time)",
-                        jobs.join(" "),
-                        args.out.display(),
-                        args.out.display()
-                    );
-                    return Ok(exit::OK);
+    let training = Training {
+        store: &store,
+        spec: &spec,
+        args,
+        jobs,
+        on_slurm,
+    };
+    let interrupted = match &spec.early_stopping {
+        None => {
+            for trial in &t.to_run {
+                let dir = store.trial(&trial.id);
+                dir.prepare(trial)?;
+                if t.retried_failed.contains(&trial.id) || t.clear_result.contains(&trial.id) {
+                    dir.clear_result()?;
                 }
             }
-        } else {
-            let executor = LocalExecutor::new(jobs)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(executor.run(&store, &t.to_run, reporter.as_mut()))?
-        };
-        reporter.finish();
-        interrupted = ran.interrupted;
-    }
+            match training.train(&t.to_run)? {
+                Trained::Done => false,
+                Trained::Interrupted => true,
+                Trained::Detached => return Ok(exit::OK),
+            }
+        }
+        Some(es) => {
+            match schedule::successive_halving(&store, &plan, es, |to_run| training.train(to_run))?
+            {
+                Ended::Done => false,
+                Ended::Interrupted => true,
+                Ended::Detached => return Ok(exit::OK),
+            }
+        }
+    };
 
     manifest.wall_seconds = Some(earlier_wall + started.elapsed().as_secs_f64());
     manifest.trained = Some((earlier_trained + t.to_run.len()).min(manifest.trials.len()));
@@ -248,6 +226,81 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     } else {
         exit::TRIALS_FAILED
     })
+}
+
+/// What trains a set of trials: the executor the command line asks for, with its progress
+/// display.
+struct Training<'a> {
+    store: &'a Store,
+    spec: &'a GridSpec,
+    args: &'a RunArgs,
+    jobs: usize,
+    on_slurm: bool,
+}
+
+impl Training<'_> {
+    /// Trains `trials` (their folders prepared), longest first, until they end or a signal
+    /// stops the run (or, with `--detach`, until Slurm has them).
+    fn train(&self, trials: &[TrialConfig]) -> anyhow::Result<Trained> {
+        if trials.is_empty() {
+            return Ok(Trained::Done);
+        }
+        let (store, args, jobs) = (self.store, self.args, self.jobs);
+        // Longest first, so that the last trials to finish are short ones and no core idles
+        // for long at the end (reports keep the grid's order).
+        let mut to_run = trials.to_vec();
+        to_run.sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
+        if self.on_slurm {
+            eprintln!(
+                "training {} on Slurm",
+                numbers::count(to_run.len(), "trial")
+            );
+        } else {
+            eprintln!(
+                "training {}, {} at a time",
+                numbers::count(to_run.len(), "trial"),
+                jobs.min(to_run.len())
+            );
+        }
+        let lines = to_run
+            .iter()
+            .map(|t| TrialLine {
+                label: t.label.clone(),
+                steps: t.run.budget.unwrap_or(t.params.steps),
+            })
+            .collect();
+        let mut reporter = progress::for_stderr(lines);
+        let ran = if self.on_slurm {
+            let executor = SlurmExecutor::new(self.spec.slurm.clone(), &self.spec.name)?;
+            match executor.run(store, &to_run, reporter.as_mut(), args.detach)? {
+                SlurmRun::Followed(ran) => ran,
+                SlurmRun::Detached { jobs } => {
+                    reporter.finish();
+                    eprintln!(
+                        "detached: Slurm job arrays {} train the trials. `sweep status {}` shows \
+                         where they are; run this command again to follow them and write the \
+                         reports (or `sweep report {}` at any time)",
+                        jobs.join(" "),
+                        args.out.display(),
+                        args.out.display()
+                    );
+                    return Ok(Trained::Detached);
+                }
+            }
+        } else {
+            let executor = LocalExecutor::new(jobs)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(executor.run(store, &to_run, reporter.as_mut()))?
+        };
+        reporter.finish();
+        Ok(if ran.interrupted {
+            Trained::Interrupted
+        } else {
+            Trained::Done
+        })
+    }
 }
 
 /// Writes `config.json` again, from the grid, in the folders of planned trials where it is

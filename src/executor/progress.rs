@@ -9,6 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::supervise::{Outcome, TrialEvent};
 use crate::report::analysis::{final_train_diverged, DIVERGED_FACTOR, FINAL_TRAIN_WINDOW};
 use crate::report::numbers;
+use crate::store::TrialStatus;
 
 /// Receives the events of a run, in order, from the dispatcher.
 pub trait Reporter {
@@ -95,6 +96,15 @@ impl Tally {
             TrialEvent::Finished { index, outcome } => {
                 let label = &self.trials[*index].label;
                 match outcome {
+                    Outcome::Completed(r) if r.status == TrialStatus::Stopped => {
+                        self.done += 1;
+                        Some(format!(
+                            "[{}/{n}] ⏹ {label}: reached its rung at step {} · held-out ppl {}",
+                            self.done,
+                            r.steps_done,
+                            fmt_ppl(r.final_heldout_ppl),
+                        ))
+                    }
                     Outcome::Completed(r)
                         if final_train_diverged(r.final_train_ppl, r.vocab_size) =>
                     {

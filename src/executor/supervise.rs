@@ -20,7 +20,7 @@ use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
 /// How a trial ended in a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The worker trained every step.
+    /// The worker trained every step asked of it (all of them, or up to a rung's budget).
     Completed(TrialResult),
     /// The trial failed; the reason is also in its `result.json`.
     Failed(String),
@@ -298,7 +298,8 @@ fn conclude(
     max_retries: u32,
 ) -> Conclusion {
     match dir.result() {
-        Ok(Some(r)) if r.status == TrialStatus::Completed => {
+        // Completed, or stopped at its rung's budget: the attempt did what it was asked.
+        Ok(Some(r)) if r.status != TrialStatus::Failed => {
             return Conclusion::Ends(Outcome::Completed(r))
         }
         Ok(Some(r)) => {

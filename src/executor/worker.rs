@@ -64,7 +64,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             resumed_from: result.steps_done,
         });
         return Ok(match result.status {
-            TrialStatus::Completed => WorkerEnd::Completed,
+            TrialStatus::Completed | TrialStatus::Stopped => WorkerEnd::Completed,
             TrialStatus::Failed => WorkerEnd::Failed,
         });
     }
@@ -104,7 +104,14 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         .iter()
         .filter_map(|r| r.heldout_ppl)
         .fold(f64::INFINITY, f64::min);
-    while !trainer.finished() {
+    // Early stopping trains a trial rung by rung: up to its budget now, its checkpoint kept.
+    let budget = config
+        .run
+        .budget
+        .unwrap_or(config.params.steps)
+        .min(config.params.steps);
+    let at_budget = |trainer: &Trainer| trainer.steps_done() >= budget;
+    while !at_budget(&trainer) {
         if stop.load(Ordering::SeqCst) {
             metrics.sync()?;
             save(&trainer)?;
@@ -140,7 +147,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             trial.write_best(&weights_file(&trainer)?)?;
             best = ppl;
         }
-        if row.step.is_multiple_of(config.run.checkpoint_every) || trainer.finished() {
+        if row.step.is_multiple_of(config.run.checkpoint_every) || at_budget(&trainer) {
             // Rows first, then the checkpoint: a checkpoint never points past the rows on disk.
             metrics.sync()?;
             save(&trainer)?;
@@ -161,6 +168,8 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
 
     let status = if failure.is_some() {
         TrialStatus::Failed
+    } else if !trainer.finished() {
+        TrialStatus::Stopped
     } else {
         trial.write_model(&weights_file(&trainer)?)?;
         // The summary quotes this text; stored here so that reports need no model.
@@ -179,7 +188,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         trial.drop_previous_checkpoint()?;
     }
     Ok(match status {
-        TrialStatus::Completed => WorkerEnd::Completed,
+        TrialStatus::Completed | TrialStatus::Stopped => WorkerEnd::Completed,
         TrialStatus::Failed => WorkerEnd::Failed,
     })
 }
@@ -253,7 +262,8 @@ pub fn summarize(
     parameters: usize,
     wall: Duration,
 ) -> TrialResult {
-    let completed = status == TrialStatus::Completed;
+    // A trial stopped at a rung has numbers up to there, as a completed one has up to its end.
+    let completed = status != TrialStatus::Failed;
     let tail = &rows[rows.len().saturating_sub(FINAL_TRAIN_WINDOW)..];
     let heldout: Vec<f64> = rows.iter().filter_map(|r| r.heldout_ppl).collect();
     let last = rows.last();

@@ -19,6 +19,8 @@ pub struct Aggregate {
     pub completed: usize,
     /// Of which failed.
     pub failed: usize,
+    /// The step each trial stopped at by early stopping reached (its rung).
+    pub stopped_at: Vec<usize>,
     /// Of which completed but diverged.
     pub diverged: usize,
     /// The step at which each diverged trial diverged.
@@ -52,13 +54,14 @@ impl Aggregate {
             .iter()
             .filter_map(|t| t.measures().map(|m| (*t, m)))
             .collect();
-        let (healthy, diverged): (Vec<_>, Vec<_>) =
-            measured.iter().partition(|(_, m)| m.diverged.is_none());
-        let shown = if healthy.is_empty() {
-            &diverged
-        } else {
-            &healthy
-        };
+        let (diverged, rest): (Vec<_>, Vec<_>) =
+            measured.iter().partition(|(_, m)| m.diverged.is_some());
+        let (stopped, healthy): (Vec<_>, Vec<_>) =
+            rest.into_iter().partition(|(t, _)| t.stopped().is_some());
+        let shown = [&healthy, &stopped, &diverged]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or(&healthy);
         let stat = |f: &dyn Fn(&TrialMeasures) -> Option<f64>| {
             Stat::of_any(&shown.iter().filter_map(|(_, m)| f(m)).collect::<Vec<_>>())
         };
@@ -66,13 +69,13 @@ impl Aggregate {
             Stat::of(
                 &shown
                     .iter()
-                    .filter_map(|(t, _)| t.completed().and_then(f))
+                    .filter_map(|(t, _)| t.result().and_then(f))
                     .collect::<Vec<_>>(),
             )
         };
         let params: Vec<usize> = shown
             .iter()
-            .filter_map(|(t, _)| t.completed().and_then(|r| r.parameters))
+            .filter_map(|(t, _)| t.result().and_then(|r| r.parameters))
             .collect();
         Aggregate {
             trials: trials.len(),
@@ -81,6 +84,10 @@ impl Aggregate {
                 .iter()
                 .filter(|t| t.result().is_some_and(|r| r.status == TrialStatus::Failed))
                 .count(),
+            stopped_at: stopped
+                .iter()
+                .filter_map(|(t, _)| t.stopped().map(|r| r.steps_done))
+                .collect(),
             diverged: diverged.len(),
             diverged_at: diverged
                 .iter()
@@ -113,10 +120,21 @@ impl Aggregate {
         self.completed == 0 && self.diverged > 0
     }
 
-    /// The order of rows in a ranking: rows without diverged trials first, then by mean
-    /// held-out perplexity.
-    fn rank_key(&self) -> (bool, f64) {
-        (self.diverged > 0, self.heldout_mean())
+    /// Whether the numbers come from trials stopped at a rung only (none reached `steps`).
+    pub fn all_stopped(&self) -> bool {
+        self.completed == 0 && !self.stopped_at.is_empty()
+    }
+
+    /// The order of rows in a ranking: rows without diverged trials first, then rows that
+    /// reached the full budget, then by mean held-out perplexity (at the last step each
+    /// reached); rows stopped at a rung sort by the rung they reached, highest first.
+    fn rank_key(&self) -> (bool, usize, f64) {
+        let short = if self.all_stopped() {
+            usize::MAX - self.stopped_at.iter().copied().max().unwrap_or(0)
+        } else {
+            0
+        };
+        (self.diverged > 0, short, self.heldout_mean())
     }
 }
 
@@ -253,7 +271,7 @@ impl<'a> Grouped<'a> {
         let mut c: Vec<&Config> = self.configs.iter().collect();
         c.sort_by(|a, b| {
             let (a, b) = (a.stats.rank_key(), b.stats.rank_key());
-            a.0.cmp(&b.0).then(a.1.total_cmp(&b.1))
+            a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2))
         });
         c
     }

@@ -19,6 +19,8 @@ pub enum Status {
     Diverged,
     /// Stopped by an error (non-finite loss, crash), recorded in `result.json`.
     Failed,
+    /// Stopped at a rung of early stopping (not promoted, or not yet).
+    Stopped,
     /// A worker holds the trial's lock.
     Running,
     /// Some steps recorded, not finished.
@@ -31,8 +33,9 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order reports list them.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Completed,
+        Status::Stopped,
         Status::Diverged,
         Status::Failed,
         Status::Running,
@@ -47,6 +50,7 @@ impl Status {
             Status::Completed => "completed",
             Status::Diverged => "diverged",
             Status::Failed => "failed",
+            Status::Stopped => "stopped",
             Status::Running => "running",
             Status::Partial => "partial",
             Status::Pending => "pending",
@@ -80,9 +84,14 @@ impl TrialRecord {
         self.result().filter(|r| r.status == TrialStatus::Completed)
     }
 
-    /// The measures of a trial that trained every step.
+    /// The result, when the trial stopped at a rung of early stopping.
+    pub fn stopped(&self) -> Option<&TrialResult> {
+        self.result().filter(|r| r.status == TrialStatus::Stopped)
+    }
+
+    /// The measures of a trial that trained every step, or up to the rung it stopped at.
     pub fn measures(&self) -> Option<TrialMeasures> {
-        let r = self.completed()?;
+        let r = self.completed().or_else(|| self.stopped())?;
         // What a model that knows nothing reaches: the vocabulary size (a uniform guess). Trials
         // stored before it was recorded use their first step's perplexity, measured with the
         // untrained weights.
@@ -93,8 +102,9 @@ impl TrialRecord {
         analysis::measure(&self.metrics, knows_nothing)
     }
 
-    /// The measures of a completed trial that did not diverge.
+    /// The measures of a trial that trained every step and did not diverge.
     pub fn healthy(&self) -> Option<TrialMeasures> {
+        self.completed()?;
         self.measures().filter(|m| m.diverged.is_none())
     }
 
@@ -108,6 +118,7 @@ impl TrialRecord {
                     Status::Completed
                 }
             }
+            TrialState::Finished(r) if r.status == TrialStatus::Stopped => Status::Stopped,
             TrialState::Finished(_) => Status::Failed,
             TrialState::Running { .. } => Status::Running,
             TrialState::Partial { .. } => Status::Partial,

@@ -204,6 +204,7 @@ fn status_word(s: Status, w: &Words) -> &'static str {
         Status::Completed => w.completed,
         Status::Diverged => w.diverged,
         Status::Failed => w.failed,
+        Status::Stopped => w.stopped,
         Status::Running => w.running,
         Status::Partial => w.partial,
         Status::Pending => w.pending,
@@ -238,10 +239,40 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     } else {
         lines.push(lang.words().no_completed.to_string());
     }
+    lines.extend(early_stopping_lines(sweep, lang));
     lines.extend(degraded_lines(g, lang));
     lines.extend(best_weights_lines(g, lang));
     lines.extend(trouble_lines(sweep, g, lang));
     lines
+}
+
+/// With early stopping: which configurations reached the full budget (the best is chosen among
+/// them), and the steps trained against training every configuration to the end.
+fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
+    let stopped = sweep.count(Status::Stopped);
+    if stopped == 0 {
+        return Vec::new();
+    }
+    let trained: usize = sweep
+        .trials
+        .iter()
+        .map(|t| t.result().map_or(t.metrics.len(), |r| r.steps_done))
+        .sum();
+    let full: usize = sweep.trials.iter().map(|t| t.config.params.steps).sum();
+    let share = 100.0 * trained as f64 / full.max(1) as f64;
+    vec![match lang {
+        Lang::En => format!(
+            "**Early stopping**: {} stopped at a rung and {} reached all their steps; the best \
+             configuration is chosen among those. {trained} steps were trained, {share:.0}% of \
+             the {full} of training every trial to the end.",
+            numbers::count(stopped, "trial"),
+            sweep.count(Status::Completed) + sweep.count(Status::Diverged)
+        ),
+        Lang::Zh => format!(
+            "**提前停止**：{stopped} 个试验停在某一阶段，{} 个训练完全部步数；最佳配置只在后者中选出。共训练 {trained} 步，是全部试验训练到底（{full} 步）的 {share:.0}%。",
+            sweep.count(Status::Completed) + sweep.count(Status::Diverged)
+        ),
+    }]
 }
 
 fn noise_line(g: &Grouped, lang: Lang) -> String {
@@ -518,7 +549,7 @@ fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks
     let ranked: Vec<_> = g
         .ranked()
         .into_iter()
-        .filter(|c| c.stats.completed + c.stats.diverged > 0)
+        .filter(|c| c.stats.completed + c.stats.diverged + c.stats.stopped_at.len() > 0)
         .collect();
     if ranked.is_empty() {
         let _ = writeln!(out, "{}\n", w.no_completed);
@@ -555,6 +586,8 @@ fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks
         cells.extend(c.values.iter().cloned());
         cells.push(if s.completed > 0 {
             s.completed.to_string()
+        } else if s.all_stopped() {
+            s.stopped_at.len().to_string()
         } else {
             s.diverged.to_string()
         });
@@ -773,7 +806,7 @@ fn axis_note(lang: Lang) -> String {
 fn labels(rows: &[&Aggregate], lang: Lang) -> Vec<String> {
     let w = lang.words();
     let value = |r: &Aggregate, s: Option<Stat>| {
-        if r.all_diverged() {
+        if r.all_diverged() || r.all_stopped() {
             f64::NAN
         } else {
             s.map_or(f64::NAN, |s| s.mean)
@@ -834,6 +867,22 @@ fn labels(rows: &[&Aggregate], lang: Lang) -> Vec<String> {
                     "{} {}{}",
                     w.diverged,
                     share(r.diverged, r.trials),
+                    lang.paren(&at)
+                ));
+            }
+            if !r.stopped_at.is_empty() {
+                let mut steps: Vec<usize> = r.stopped_at.clone();
+                steps.sort_unstable();
+                steps.dedup();
+                let steps: Vec<String> = steps.iter().map(usize::to_string).collect();
+                let at = match lang {
+                    Lang::En => format!("at step {}", steps.join(", ")),
+                    Lang::Zh => format!("第 {} 步", steps.join("、")),
+                };
+                parts.push(format!(
+                    "{} {}{}",
+                    w.stopped,
+                    share(r.stopped_at.len(), r.trials),
                     lang.paren(&at)
                 ));
             }
@@ -1108,7 +1157,7 @@ fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
     let rows: Vec<Vec<String>> = done
         .iter()
         .map(|(t, m)| {
-            let r = t.completed().expect("measured trials completed");
+            let r = t.result().expect("measured trials have a result");
             vec![
                 t.config.label.clone(),
                 numbers::fixed(m.final_train_ppl, 2),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
-use super::search::{Domain, Range, Search};
+use super::search::{Domain, EarlyStopping, Range, Search};
 use super::slurm::SlurmOptions;
 use crate::data::CorpusSource;
 
@@ -24,6 +24,7 @@ const TOP_KEYS: &[&str] = &[
     "max_retries",
     "slurm",
     "search",
+    "early_stopping",
 ];
 
 /// A validated grid file.
@@ -45,6 +46,8 @@ pub struct GridSpec {
     pub slurm: SlurmOptions,
     /// How configurations are chosen: every combination, or random draws.
     pub search: Search,
+    /// Successive halving over rungs, when asked for.
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 /// One swept parameter and the values it takes.
@@ -238,6 +241,26 @@ impl GridSpec {
             }
         }
 
+        let early_stopping = match top.get("early_stopping") {
+            None => None,
+            Some(v) => {
+                for key in ["steps", "eval_every"] {
+                    if axes.iter().any(|a| a.key == key) {
+                        return Err(invalid(
+                            &format!("grid.{key}"),
+                            "early stopping needs one `steps` and `eval_every` for every trial \
+                             (set them in `base`)"
+                                .into(),
+                        ));
+                    }
+                }
+                Some(
+                    EarlyStopping::parse(v, base.steps, base.eval_every)
+                        .map_err(|(key, m)| invalid(&key, m))?,
+                )
+            }
+        };
+
         let slurm = match top.get("slurm") {
             Some(v) => SlurmOptions::from_json(v).map_err(|(key, m)| invalid(&key, m))?,
             None => SlurmOptions::default(),
@@ -252,6 +275,7 @@ impl GridSpec {
             run,
             slurm,
             search,
+            early_stopping,
         })
     }
 
@@ -382,7 +406,7 @@ mod tests {
             (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping (did you mean `seeds`?)"),
             (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
             (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),

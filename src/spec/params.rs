@@ -165,6 +165,10 @@ pub struct RunOptions {
     pub checkpoint_every: usize,
     /// Times a trial whose worker crashed is restarted from its last checkpoint.
     pub max_retries: u32,
+    /// Train only up to this step for now (a rung of early stopping): the trial then stops
+    /// with its checkpoint, to be continued if it is promoted. `None`: all `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<usize>,
 }
 
 impl Default for RunOptions {
@@ -172,6 +176,7 @@ impl Default for RunOptions {
         RunOptions {
             checkpoint_every: 100,
             max_retries: 2,
+            budget: None,
         }
     }
 }

@@ -161,6 +161,110 @@ pub enum Search {
     Random { trials: usize, seed: u64 },
 }
 
+/// `early_stopping`: successive halving over rungs at `min_steps`, `min_steps`·η, … up to the
+/// trials' `steps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyStopping {
+    /// The first rung.
+    pub min_steps: usize,
+    /// At each rung, the best 1/η of the configurations go on.
+    pub eta: usize,
+}
+
+/// Keys of the `early_stopping` section.
+const EARLY_STOPPING_KEYS: &[&str] = &["method", "min_steps", "eta"];
+
+impl EarlyStopping {
+    /// Reads the `early_stopping` section for trials of `steps` steps evaluated every
+    /// `eval_every` steps; errors name the key.
+    pub fn parse(value: &Value, steps: usize, eval_every: usize) -> Result<Self, (String, String)> {
+        let at = |k: &str| format!("early_stopping.{k}");
+        let obj = value.as_object().ok_or_else(|| {
+            (
+                "early_stopping".to_string(),
+                format!("expected a JSON object, got {}", describe(value)),
+            )
+        })?;
+        for key in obj.keys() {
+            if !EARLY_STOPPING_KEYS.contains(&key.as_str()) {
+                let hint = suggest(key, EARLY_STOPPING_KEYS)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err((
+                    at(key),
+                    format!(
+                        "unknown key; expected one of: {}{hint}",
+                        EARLY_STOPPING_KEYS.join(", ")
+                    ),
+                ));
+            }
+        }
+        match obj.get("method") {
+            Some(Value::String(m)) if m == "successive_halving" => {}
+            Some(Value::String(m)) if m == "hyperband" => {
+                return Err((
+                    at("method"),
+                    "hyperband is not available yet; use \"successive_halving\"".into(),
+                ))
+            }
+            Some(v) => {
+                return Err((
+                    at("method"),
+                    format!("expected \"successive_halving\", got {}", describe(v)),
+                ))
+            }
+            None => return Err((at("method"), "expected \"successive_halving\"".into())),
+        }
+        let int = |key: &str, default: Option<u64>| -> Result<u64, (String, String)> {
+            match (obj.get(key), default) {
+                (Some(v), _) => v
+                    .as_u64()
+                    .ok_or_else(|| (at(key), format!("expected an integer, got {}", describe(v)))),
+                (None, Some(d)) => Ok(d),
+                (None, None) => Err((at(key), "required".into())),
+            }
+        };
+        let min_steps = int("min_steps", None)? as usize;
+        let eta = int("eta", Some(3))? as usize;
+        if eta < 2 {
+            return Err((at("eta"), format!("expected an integer ≥ 2, got {eta}")));
+        }
+        if min_steps == 0 || min_steps >= steps {
+            return Err((
+                at("min_steps"),
+                format!("expected a step count from 1 to below `steps` ({steps}), got {min_steps}"),
+            ));
+        }
+        if min_steps % eval_every != 0 {
+            return Err((
+                at("min_steps"),
+                format!(
+                    "expected a multiple of `eval_every` ({eval_every}), so that every rung has a \
+                     held-out evaluation, got {min_steps}"
+                ),
+            ));
+        }
+        Ok(EarlyStopping { min_steps, eta })
+    }
+
+    /// The rung steps: `min_steps`·η^k below `steps`, then `steps`.
+    pub fn rungs(&self, steps: usize) -> Vec<usize> {
+        let mut rungs = Vec::new();
+        let mut r = self.min_steps;
+        while r < steps {
+            rungs.push(r);
+            r = r.saturating_mul(self.eta);
+        }
+        rungs.push(steps);
+        rungs
+    }
+
+    /// How many of `n` configurations at a rung go on: the best ⌈n/η⌉ (at least one).
+    pub fn keep(&self, n: usize) -> usize {
+        n.div_ceil(self.eta).max(1)
+    }
+}
+
 /// Keys of the `search` section.
 const SEARCH_KEYS: &[&str] = &["method", "trials", "seed"];
 
@@ -371,6 +475,39 @@ mod tests {
         )];
         assert_eq!(draw(&axes, 2, 0).unwrap().len(), 2);
         assert!(draw(&axes, 3, 0).unwrap_err().contains("only 2 distinct"));
+    }
+
+    #[test]
+    fn early_stopping_rungs_and_errors() {
+        let es = EarlyStopping::parse(
+            &json!({"method": "successive_halving", "min_steps": 100, "eta": 3}),
+            900,
+            100,
+        )
+        .unwrap();
+        assert_eq!(es.rungs(900), [100, 300, 900]);
+        assert_eq!(es.rungs(1000), [100, 300, 900, 1000]);
+        assert_eq!(
+            (es.keep(27), es.keep(9), es.keep(3), es.keep(2)),
+            (9, 3, 1, 1)
+        );
+        let e = |v: Value| EarlyStopping::parse(&v, 900, 100).unwrap_err();
+        assert_eq!(
+            e(json!({"method": "successive_halving", "min_steps": 150})).0,
+            "early_stopping.min_steps"
+        );
+        assert_eq!(
+            e(json!({"method": "successive_halving", "min_steps": 900})).0,
+            "early_stopping.min_steps"
+        );
+        assert_eq!(
+            e(json!({"method": "successive_halving", "min_steps": 100, "eta": 1})).0,
+            "early_stopping.eta"
+        );
+        assert_eq!(e(json!({"min_steps": 100})).0, "early_stopping.method");
+        assert!(e(json!({"method": "successive_halving", "min_step": 100}))
+            .1
+            .contains("did you mean `min_steps`"));
     }
 
     #[test]

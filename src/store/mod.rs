@@ -11,6 +11,7 @@
 pub mod atomic;
 pub mod lock;
 pub mod manifest;
+pub mod rungs;
 pub mod trial_dir;
 
 use std::path::{Path, PathBuf};

@@ -33,6 +33,9 @@ pub enum TrialStatus {
     Completed,
     /// Stopped by an error (non-finite loss, crash); see the reason.
     Failed,
+    /// Trained up to its budget (a rung of early stopping), short of its steps; its checkpoint
+    /// stays, to be continued if it is promoted.
+    Stopped,
 }
 
 /// `result.json`: the outcome and headline numbers of a finished trial.

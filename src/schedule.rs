@@ -1,0 +1,259 @@
+//! Early stopping by synchronous successive halving: every configuration trains to the first
+//! rung; at each rung the configurations are ranked by held-out perplexity at the rung's step
+//! (mean over their seeds; a configuration goes on or stops as a whole), the best ⌈n/η⌉ go on
+//! to the next rung, the others stop there with their checkpoints.
+//!
+//! Decisions never depend on timing: a rung is decided only when every configuration at it
+//! has reached it, from the measured numbers, ties broken by the order of the plan; each
+//! decision is stored in the results folder (`rungs.jsonl`) before it is acted on, so a run
+//! that is interrupted, resumed, run with other `--jobs` or on Slurm decides the same. The
+//! price is idle cores at the tail of each rung (README measures it).
+
+use crate::spec::search::EarlyStopping;
+use crate::spec::{Plan, TrialConfig};
+use crate::store::rungs::{self, RungDecision, Stopped};
+use crate::store::{Store, TrialStatus};
+
+/// How a search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Every rung is decided and trained.
+    Done,
+    /// Training stopped (a signal); run the command again to go on.
+    Interrupted,
+    /// The trials were handed to Slurm (`--detach`).
+    Detached,
+}
+
+/// What training a set of trials did, as the executor reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trained {
+    /// Every trial got its outcome.
+    Done,
+    /// A signal stopped the run.
+    Interrupted,
+    /// Submitted to Slurm and left there.
+    Detached,
+}
+
+/// The configurations of `plan`: its trials grouped by everything but the seed, in plan
+/// order, with the key that names each in `rungs.jsonl`.
+pub fn configurations(plan: &Plan) -> Vec<(String, Vec<&TrialConfig>)> {
+    let mut groups: Vec<(String, Vec<&TrialConfig>)> = Vec::new();
+    for trial in &plan.trials {
+        let mut params = trial.params.clone();
+        params.seed = 0;
+        let key = TrialConfig::compute_id(&params, &trial.corpus.sha256);
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(trial),
+            None => groups.push((key, vec![trial])),
+        }
+    }
+    groups
+}
+
+/// Runs successive halving over the trials of `plan`, training each rung's trials with
+/// `train` (which gets their configurations with the rung's budget).
+pub fn successive_halving(
+    store: &Store,
+    plan: &Plan,
+    es: &EarlyStopping,
+    mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Trained>,
+) -> anyhow::Result<Ended> {
+    let configs = configurations(plan);
+    let steps = plan.trials.first().map_or(0, |t| t.params.steps);
+    let rung_steps = es.rungs(steps);
+    let mut stored = rungs::read(store.root())?;
+    let mut participants: Vec<usize> = (0..configs.len()).collect();
+    for (k, &budget) in rung_steps.iter().enumerate() {
+        let to_run = prepare(store, &configs, &participants, budget, steps)?;
+        if !to_run.is_empty() {
+            eprintln!(
+                "rung {} of {} (step {budget}): {} configurations, {} trials to train",
+                k + 1,
+                rung_steps.len(),
+                participants.len(),
+                to_run.len()
+            );
+            match train(&to_run)? {
+                Trained::Done => {}
+                Trained::Interrupted => return Ok(Ended::Interrupted),
+                Trained::Detached => return Ok(Ended::Detached),
+            }
+        }
+        if k + 1 == rung_steps.len() {
+            break;
+        }
+        let keys: Vec<&str> = participants
+            .iter()
+            .map(|&c| configs[c].0.as_str())
+            .collect();
+        let decision = match stored.get(k) {
+            Some(d) if d.step == budget && same_configs(d, &keys) => d.clone(),
+            Some(_) => {
+                eprintln!(
+                    "warning: the stored rung decisions are of another search; deciding again"
+                );
+                rungs::clear(store.root())?;
+                stored.clear();
+                decide_and_store(store, &configs, &participants, k, budget, es)?
+            }
+            None => decide_and_store(store, &configs, &participants, k, budget, es)?,
+        };
+        participants = decision
+            .promoted
+            .iter()
+            .filter_map(|key| configs.iter().position(|c| &c.0 == key))
+            .collect();
+    }
+    Ok(Ended::Done)
+}
+
+/// Whether `decision` was made over exactly the configurations `keys`.
+fn same_configs(decision: &RungDecision, keys: &[&str]) -> bool {
+    let mut decided: Vec<&str> = decision
+        .promoted
+        .iter()
+        .map(String::as_str)
+        .chain(decision.stopped.iter().map(|s| s.config.as_str()))
+        .collect();
+    let mut keys = keys.to_vec();
+    decided.sort_unstable();
+    keys.sort_unstable();
+    decided == keys
+}
+
+/// Writes each participating trial's budget for the rung into its folder and returns those
+/// that have not reached it yet (a stopped trial promoted to this rung loses its stopped
+/// result and continues from its checkpoint).
+fn prepare(
+    store: &Store,
+    configs: &[(String, Vec<&TrialConfig>)],
+    participants: &[usize],
+    budget: usize,
+    steps: usize,
+) -> anyhow::Result<Vec<TrialConfig>> {
+    let mut to_run = Vec::new();
+    for &c in participants {
+        for trial in &configs[c].1 {
+            let dir = store.trial(&trial.id);
+            let reached = match dir.result() {
+                Ok(Some(r)) => match r.status {
+                    TrialStatus::Stopped => r.steps_done >= budget,
+                    TrialStatus::Completed | TrialStatus::Failed => true,
+                },
+                _ => false,
+            };
+            if reached {
+                continue;
+            }
+            let mut config = (*trial).clone();
+            config.run.budget = (budget < steps).then_some(budget);
+            dir.prepare(&config)?;
+            if matches!(dir.result(), Ok(Some(_)) | Err(_)) {
+                dir.clear_result()?;
+            }
+            to_run.push(config);
+        }
+    }
+    Ok(to_run)
+}
+
+/// Ranks the configurations at rung `k` (step `step`), keeps the best ⌈n/η⌉, and stores the
+/// decision before it is acted on.
+fn decide_and_store(
+    store: &Store,
+    configs: &[(String, Vec<&TrialConfig>)],
+    participants: &[usize],
+    k: usize,
+    step: usize,
+    es: &EarlyStopping,
+) -> anyhow::Result<RungDecision> {
+    let scores: Vec<(usize, f64)> = participants
+        .iter()
+        .map(|&c| (c, heldout_at(store, &configs[c].1, step)))
+        .collect();
+    let decision = decide(&scores, |c| configs[c].0.clone(), k, step, es);
+    rungs::append(store.root(), &decision)?;
+    Ok(decision)
+}
+
+/// The decision at rung `k` from each configuration's score (lower is better; ties go to the
+/// configuration earlier in the plan).
+pub fn decide(
+    scores: &[(usize, f64)],
+    key: impl Fn(usize) -> String,
+    k: usize,
+    step: usize,
+    es: &EarlyStopping,
+) -> RungDecision {
+    let mut ranked = scores.to_vec();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let keep = es.keep(ranked.len());
+    RungDecision {
+        rung: k,
+        step,
+        reached: ranked.len(),
+        promoted: ranked[..keep].iter().map(|&(c, _)| key(c)).collect(),
+        stopped: ranked[keep..]
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, heldout))| Stopped {
+                config: key(c),
+                heldout,
+                rank: keep + i + 1,
+            })
+            .collect(),
+    }
+}
+
+/// Mean held-out perplexity of `trials` at `step` (+∞ when one of them has none: failed or
+/// diverged before it, which ranks the configuration last).
+fn heldout_at(store: &Store, trials: &[&TrialConfig], step: usize) -> f64 {
+    let values: Vec<f64> = trials
+        .iter()
+        .map(|t| {
+            let (rows, _) = store.trial(&t.id).metrics_readable();
+            rows.iter()
+                .find(|r| r.step == step)
+                .and_then(|r| r.heldout_ppl)
+                .filter(|h| h.is_finite())
+                .unwrap_or(f64::INFINITY)
+        })
+        .collect();
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_third_goes_on_and_ties_go_to_the_earlier_configuration() {
+        let es = EarlyStopping {
+            min_steps: 100,
+            eta: 3,
+        };
+        let scores = [
+            (0, 9.0),
+            (1, 7.0),
+            (2, 8.0),
+            (3, 7.0),
+            (4, f64::INFINITY),
+            (5, 8.5),
+        ];
+        let d = decide(&scores, |c| format!("c{c}"), 0, 100, &es);
+        assert_eq!(d.promoted, ["c1", "c3"]);
+        assert_eq!(d.reached, 6);
+        let stopped: Vec<(&str, usize)> = d
+            .stopped
+            .iter()
+            .map(|s| (s.config.as_str(), s.rank))
+            .collect();
+        assert_eq!(stopped, [("c2", 3), ("c5", 4), ("c0", 5), ("c4", 6)]);
+        // The order scores arrive in does not matter.
+        let mut shuffled = scores.to_vec();
+        shuffled.reverse();
+        assert_eq!(decide(&shuffled, |c| format!("c{c}"), 0, 100, &es), d);
+    }
+}
