@@ -375,7 +375,8 @@ mod tests {
             spec.run,
             RunOptions {
                 checkpoint_every: 25,
-                max_retries: 3
+                max_retries: 3,
+                budget: None,
             }
         );
     }

@@ -235,7 +235,7 @@ impl EarlyStopping {
                 format!("expected a step count from 1 to below `steps` ({steps}), got {min_steps}"),
             ));
         }
-        if min_steps % eval_every != 0 {
+        if !min_steps.is_multiple_of(eval_every) {
             return Err((
                 at("min_steps"),
                 format!(
