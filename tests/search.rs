@@ -74,3 +74,105 @@ fn a_random_search_gives_the_same_trials_and_numbers_whatever_the_jobs() {
         run.stderr()
     );
 }
+
+/// Successive halving over 9 drawn configurations: rungs at 30, 90 and 270 steps.
+const HALVING: &str = r#"{
+  "name": "halving",
+  "base": { "batch_size": 8, "steps": 270, "eval_every": 30 },
+  "search": { "method": "random", "trials": 9, "seed": 2 },
+  "grid": { "lr": { "loguniform": [0.001, 0.1] }, "hidden": { "int": [8, 32] } },
+  "early_stopping": { "method": "successive_halving", "min_steps": 30, "eta": 3 }
+}"#;
+
+#[test]
+fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_equals_a_full_run() {
+    let one = Workspace::new();
+    let grid = one.write("halving.json", HALVING);
+    let out = one.results();
+    let run = one.command(&[
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("rung 3 of 3 (step 270): 1 configurations"),
+        "{}",
+        run.stderr()
+    );
+    let two = Workspace::new();
+    let grid2 = two.write("halving.json", HALVING);
+    two.sweep(&grid2, &[]).expect_code(0);
+    assert_eq!(
+        one.numbers(),
+        two.numbers(),
+        "same trials, same stops, same numbers"
+    );
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+
+    let trials = one.csv("trials.csv");
+    let status = |s: &str| trials.iter().filter(|t| t["status"] == s).count();
+    assert_eq!((status("completed"), status("stopped")), (1, 8));
+    let steps: Vec<usize> = trials
+        .iter()
+        .map(|t| t["steps_done"].parse().unwrap())
+        .collect();
+    assert_eq!(steps.iter().filter(|&&s| s == 30).count(), 6);
+    assert_eq!(steps.iter().filter(|&&s| s == 90).count(), 2);
+    let summary = one.read("summary.md");
+    assert!(
+        summary.contains("**Early stopping**: 8 trials stopped at a rung and 1 reached"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("630 steps were trained, 26% of the 2430"),
+        "{summary}"
+    );
+
+    // The winner trained rung by rung (30, then 90, then 270 steps, continued from its
+    // checkpoints); its numbers and weights equal one uninterrupted 270-step run.
+    let winner = trials.iter().find(|t| t["status"] == "completed").unwrap();
+    let (lr, hidden) = (&winner["lr"], &winner["hidden"]);
+    let plain = Workspace::new();
+    let single = plain.write(
+        "one.json",
+        format!(r#"{{ "base": {{ "batch_size": 8, "steps": 270, "eval_every": 30, "lr": {lr}, "hidden": {hidden} }} }}"#),
+    );
+    plain.sweep(&single, &[]).expect_code(0);
+    let direct = plain.csv("trials.csv");
+    assert_eq!(direct[0]["id"], winner["id"], "same configuration, same id");
+    for key in [
+        "final_train_ppl",
+        "final_heldout_ppl",
+        "best_heldout_ppl",
+        "steps_done",
+    ] {
+        assert_eq!(direct[0][key], winner[key], "{key}");
+    }
+    let curves = |ws: &Workspace| -> Vec<String> {
+        ws.read("curves.csv")
+            .lines()
+            .filter(|l| l.starts_with(winner["id"].as_str()))
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string()) // without elapsed_s
+            .collect()
+    };
+    assert_eq!(curves(&one), curves(&plain));
+    let model = |ws: &Workspace| {
+        std::fs::read(
+            ws.results()
+                .join("trials")
+                .join(&winner["id"])
+                .join("model.safetensors"),
+        )
+        .unwrap()
+    };
+    assert_eq!(model(&one), model(&plain));
+
+    // Run again: nothing is trained, the stored decisions stand.
+    let again = one.sweep(&grid, &[]);
+    again.expect_code(0);
+    assert!(!again.stderr().contains("training "), "{}", again.stderr());
+}

@@ -13,7 +13,7 @@ use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
 use crate::report::{self, groups::Grouped, numbers, Status};
 use crate::schedule::{self, Ended, Trained};
 use crate::spec::{GridSpec, Plan, TrialConfig};
-use crate::store::{Manifest, Store, TrialState, TrialStatus};
+use crate::store::{self as store, Manifest, Store, TrialDir, TrialState, TrialStatus};
 
 /// Which trials of a plan need to run, and why the others don't.
 #[derive(Default)]
@@ -26,12 +26,82 @@ struct Triage {
     /// Trials whose result.json goes before they run again: it cannot be read, or says the
     /// trial stopped at a rung.
     clear_result: Vec<String>,
+    /// Pending trials that continue a shorter run of their configuration.
+    continuing: Vec<Continuation>,
+}
+
+/// A pending trial that starts from the last step of a shorter run of its configuration.
+struct Continuation {
+    /// The trial's id.
+    trial: String,
+    /// The trial's label.
+    label: String,
+    /// The shorter run's id.
+    from_id: String,
+    /// The shorter run's folder.
+    from: TrialDir,
+    /// The shorter run's steps.
+    steps: usize,
+}
+
+/// The shorter run of `trial` that it continues from: the one with the most steps that reached
+/// its end, is readable and whose steps are a multiple of `eval_every`. Runs refused for any
+/// other reason than not having reached their end are named in one warning line.
+fn continuation(stored: &[(TrialDir, TrialConfig)], trial: &TrialConfig) -> Option<Continuation> {
+    let mut shorter: Vec<&(TrialDir, TrialConfig)> = stored
+        .iter()
+        .filter(|(_, c)| store::is_shorter_run(c, trial))
+        .collect();
+    shorter.sort_by_key(|(_, c)| std::cmp::Reverse(c.params.steps));
+    let mut refused = Vec::new();
+    let mut chosen = None;
+    for (dir, config) in shorter {
+        let steps = config.params.steps;
+        let eval_every = trial.params.eval_every;
+        match dir.final_state(steps) {
+            Ok(None) => {}
+            Err(e) => refused.push(format!("not the {steps}-step trial {}: {e:#}", config.id)),
+            // Its held-out evaluation after its last step, off the schedule, made a metrics row
+            // (and maybe best weights) that an uninterrupted longer run does not have.
+            Ok(Some(_)) if !steps.is_multiple_of(eval_every) => refused.push(format!(
+                "not the {steps}-step trial {}: {steps} is not a multiple of eval_every \
+                 {eval_every}, so it evaluated held-out perplexity after step {steps}, which a \
+                 longer run does not",
+                config.id
+            )),
+            Ok(Some(_)) => {
+                chosen = Some(Continuation {
+                    trial: trial.id.clone(),
+                    label: trial.label.clone(),
+                    from_id: config.id.clone(),
+                    from: dir.clone(),
+                    steps,
+                });
+                break;
+            }
+        }
+    }
+    if !refused.is_empty() {
+        let what = match &chosen {
+            Some(c) => format!("continues the {}-step run", c.steps),
+            None => "trains from step 0".to_string(),
+        };
+        eprintln!(
+            "warning: trial {} ({}) {what}, {}",
+            trial.id,
+            trial.label,
+            refused.join("; ")
+        );
+    }
+    chosen
 }
 
 /// With `on_slurm`, a trial held by a running worker is not worth a warning: it is most likely
 /// a task of this sweep's array, which the Slurm executor follows.
 fn triage(store: &Store, plan: &Plan, retry_failed: bool, on_slurm: bool) -> Triage {
     let mut t = Triage::default();
+    // Read once, when the first pending trial looks for a shorter run to continue.
+    let mut stored = None;
     for trial in &plan.trials {
         match store.trial(&trial.id).state() {
             Ok(TrialState::Finished(r)) if r.status == TrialStatus::Completed => t.completed += 1,
@@ -66,7 +136,11 @@ fn triage(store: &Store, plan: &Plan, retry_failed: bool, on_slurm: bool) -> Tri
                 t.resuming += 1;
                 t.to_run.push(trial.clone());
             }
-            Ok(TrialState::Pending) => t.to_run.push(trial.clone()),
+            Ok(TrialState::Pending) => {
+                let stored = stored.get_or_insert_with(|| store.stored_trials());
+                t.continuing.extend(continuation(stored, trial));
+                t.to_run.push(trial.clone());
+            }
             Err(e) => {
                 eprintln!(
                     "warning: trial {} ({}) is finished again from its last checkpoint: {e:#}",
@@ -104,7 +178,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         for trial in &plan.trials {
             let will_run = t.to_run.iter().any(|r| r.id == trial.id);
             let action = if will_run { "run " } else { "skip" };
-            println!("{}  {action}  {}", trial.id, trial.label);
+            match t.continuing.iter().find(|c| c.trial == trial.id) {
+                Some(c) => println!(
+                    "{}  {action}  {}  (continues the {}-step trial {})",
+                    trial.id, trial.label, c.steps, c.from_id
+                ),
+                None => println!("{}  {action}  {}", trial.id, trial.label),
+            }
         }
         return Ok(exit::OK);
     }
@@ -159,6 +239,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
                     dir.clear_result()?;
                 }
             }
+            seed_continuations(&store, &t.continuing)?;
             match training.train(&t.to_run)? {
                 Trained::Done => false,
                 Trained::Interrupted => true,
@@ -326,6 +407,43 @@ fn repair_configs(store: &Store, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Seeds the folders of the trials that continue shorter runs, and says so in one line.
+/// A shorter run that cannot be read now (it could when triaged) is reported, and that trial
+/// trains from step 0.
+fn seed_continuations(store: &Store, continuing: &[Continuation]) -> anyhow::Result<()> {
+    let mut steps = std::collections::BTreeSet::new();
+    let mut seeded = 0;
+    for c in continuing {
+        let state = match c.from.final_state(c.steps) {
+            Ok(Some(state)) => state,
+            problem => {
+                let why = match problem {
+                    Err(e) => format!("{e:#}"),
+                    _ => "it no longer holds its last step".into(),
+                };
+                eprintln!(
+                    "warning: trial {} ({}) trains from step 0: cannot continue the {}-step trial \
+                     {}: {why}",
+                    c.trial, c.label, c.steps, c.from_id
+                );
+                continue;
+            }
+        };
+        store.trial(&c.trial).seed(&state)?;
+        steps.insert(c.steps);
+        seeded += 1;
+    }
+    if seeded > 0 {
+        let steps: Vec<String> = steps.iter().map(usize::to_string).collect();
+        eprintln!(
+            "continuing {} from the trials of {} steps they extend",
+            numbers::count(seeded, "trial"),
+            steps.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Rough training cost of a trial (multiply-adds of the recurrence and output layer per step,
 /// times steps), for scheduling only.
 fn cost(p: &crate::spec::TrainParams) -> f64 {
@@ -339,6 +457,12 @@ fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {
     let mut parts = vec![format!("{} to run", t.to_run.len())];
     if t.resuming > 0 {
         parts.push(format!("{} of them from a checkpoint", t.resuming));
+    }
+    if !t.continuing.is_empty() {
+        parts.push(format!(
+            "{} of them continue shorter runs",
+            t.continuing.len()
+        ));
     }
     parts.push(format!("{} already completed", t.completed));
     if t.kept_failed > 0 {

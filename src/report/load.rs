@@ -165,9 +165,14 @@ impl SweepRecord {
         self.trials.len() + self.damaged.len()
     }
 
-    /// Whether every trial completed without diverging.
+    /// Whether every trial completed without diverging, or stopped at a rung of early
+    /// stopping (what it was asked to do).
     pub fn all_completed(&self) -> bool {
-        self.damaged.is_empty() && self.trials.iter().all(|t| t.status() == Status::Completed)
+        self.damaged.is_empty()
+            && self
+                .trials
+                .iter()
+                .all(|t| matches!(t.status(), Status::Completed | Status::Stopped))
     }
 }
 

@@ -20,8 +20,11 @@ use anyhow::Context;
 
 pub use manifest::Manifest;
 pub use trial_dir::{
-    DamagedFile, MetricRow, StoredSample, TrialDir, TrialResult, TrialState, TrialStatus,
+    DamagedFile, FinalState, MetricRow, StoredSample, TrialDir, TrialResult, TrialState,
+    TrialStatus,
 };
+
+use crate::spec::TrialConfig;
 
 /// A results directory.
 #[derive(Debug, Clone)]
@@ -71,6 +74,24 @@ impl Store {
         TrialDir::new(self.root.join("trials").join(id))
     }
 
+    /// Every trial folder here whose config.json can be read and whose name is the id of that
+    /// configuration, with the configuration (the others are left out).
+    pub fn stored_trials(&self) -> Vec<(TrialDir, TrialConfig)> {
+        let Ok(entries) = std::fs::read_dir(self.root.join("trials")) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let dir = TrialDir::new(entry.path());
+                let config = dir.config().ok()?;
+                let consistent = entry.file_name().to_str() == Some(config.id.as_str())
+                    && TrialConfig::compute_id(&config.params, &config.corpus.sha256) == config.id;
+                consistent.then_some((dir, config))
+            })
+            .collect()
+    }
+
     /// Locks the folder for one sweep run, or says which process holds it.
     pub fn lock(&self) -> anyhow::Result<lock::FileLock> {
         let path = self.root.join("sweep.lock");
@@ -94,4 +115,16 @@ impl Store {
     pub fn write_manifest(&self, manifest: &Manifest) -> anyhow::Result<()> {
         manifest.write(&self.root)
     }
+}
+
+/// Whether `shorter` is a shorter run of `trial`'s configuration: the same parameters and
+/// corpus, fewer steps. A run of `trial` can continue from its last step (see
+/// [`TrialDir::final_state`]).
+pub fn is_shorter_run(shorter: &TrialConfig, trial: &TrialConfig) -> bool {
+    shorter.params.steps < trial.params.steps
+        && shorter.corpus.sha256 == trial.corpus.sha256
+        && crate::spec::TrainParams {
+            steps: trial.params.steps,
+            ..shorter.params.clone()
+        } == trial.params
 }

@@ -13,7 +13,9 @@
 //! - `result.json`: written last and atomically; its presence marks the trial as finished.
 //!
 //! A completed trial keeps its last checkpoint (so that it can be continued) but not the one
-//! before it, which only guards against a kill during training.
+//! before it, which only guards against a kill during training. A longer run of the same
+//! configuration can start from it: [`TrialDir::final_state`] reads and verifies what a trial
+//! reached at its last step, and [`TrialDir::seed`] puts it in the longer run's folder.
 
 use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{atomic, lock};
 use crate::spec::TrialConfig;
+use crate::train::checkpoint;
 
 /// How a finished trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +150,18 @@ pub enum TrialState {
     Partial { steps: usize },
     /// Finished: see the result.
     Finished(TrialResult),
+}
+
+/// What a trial reached after all of its steps, read and verified: the checkpoint at its last
+/// step, the metric rows up to it and its best weights. A longer run of the same configuration
+/// continues from it exactly (see [`TrialDir::seed`]).
+#[derive(Debug, Clone)]
+pub struct FinalState {
+    /// The trial's steps, all of them trained.
+    pub steps: usize,
+    checkpoint: Vec<u8>,
+    rows: Vec<MetricRow>,
+    best: Vec<u8>,
 }
 
 /// A file of a trial folder that exists but cannot be read or parsed.
@@ -354,6 +369,76 @@ impl TrialDir {
         })
     }
 
+    /// The training state this trial reached after its `steps` (those of its config.json).
+    ///
+    /// `Ok(None)` when it has not reached them: still training, stopped earlier, or failed.
+    /// An error when it has (a completed result.json, or a valid checkpoint at step `steps`) but
+    /// what a longer run needs is missing or damaged: the checkpoint at that step, every metric
+    /// row up to it, or `best.safetensors`.
+    pub fn final_state(&self, steps: usize) -> anyhow::Result<Option<FinalState>> {
+        let completed = match self.state()? {
+            TrialState::Finished(r) if r.status == TrialStatus::Completed => true,
+            TrialState::Partial { .. } | TrialState::Pending => false,
+            TrialState::Finished(_) | TrialState::Running { .. } => return Ok(None),
+        };
+        let mut problems = Vec::new();
+        let mut last = None;
+        for path in self.checkpoints() {
+            let verified = std::fs::read(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|bytes| Ok((checkpoint::decode(&bytes)?.step, bytes)));
+            match verified {
+                Ok((step, bytes)) if step == steps => {
+                    last = Some(bytes);
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(format!("{}: {e:#}", path.display())),
+            }
+        }
+        let Some(checkpoint) = last else {
+            if !completed {
+                return Ok(None);
+            }
+            problems.insert(0, format!("no usable checkpoint at step {steps}"));
+            anyhow::bail!("{}", problems.join("; "));
+        };
+        let (mut rows, damage) = self.metrics_readable();
+        rows.retain(|r| r.step <= steps);
+        if rows.len() != steps || rows.iter().enumerate().any(|(i, r)| r.step != i + 1) {
+            anyhow::bail!(
+                "{} does not hold every step up to {steps}{}",
+                self.metrics_path().display(),
+                damage.map(|d| format!(" ({d})")).unwrap_or_default()
+            );
+        }
+        let best = std::fs::read(self.best_path()).with_context(|| {
+            format!(
+                "cannot read {} (trials stored before it was kept cannot be continued)",
+                self.best_path().display()
+            )
+        })?;
+        Ok(Some(FinalState {
+            steps,
+            checkpoint,
+            rows,
+            best,
+        }))
+    }
+
+    /// Seeds this folder, which holds no training yet, with the final state of a shorter run of
+    /// its configuration: its worker then resumes from step `state.steps`.
+    ///
+    /// Every file is written atomically and `metrics.csv` last: until it is in place the folder
+    /// has no metric rows, so it is still pending (and seeded again by the next sweep), and a
+    /// worker never trusts a checkpoint without the rows up to it.
+    pub fn seed(&self, state: &FinalState) -> anyhow::Result<()> {
+        remove_if_exists(&self.path.join(PREVIOUS_CHECKPOINT))?;
+        atomic::write(&self.path.join(CHECKPOINT), &state.checkpoint)?;
+        self.write_best(&state.best)?;
+        self.rewrite_metrics(&state.rows)
+    }
+
     /// Appends to `metrics.csv`, which must exist (see [`TrialDir::rewrite_metrics`]).
     pub fn metrics_appender(&self) -> anyhow::Result<MetricsWriter> {
         let path = self.metrics_path();
@@ -505,6 +590,104 @@ mod tests {
         let (rows, damage) = t.metrics_readable();
         assert!(rows.is_empty());
         assert!(damage.unwrap().contains("cannot read"));
+    }
+
+    fn checkpoint_at(step: usize) -> Vec<u8> {
+        use rand::SeedableRng;
+        let w = candle_core::Tensor::new(&[step as f32, 2.0], &candle_core::Device::Cpu).unwrap();
+        checkpoint::encode(&crate::train::TrainingState {
+            step,
+            elapsed_s: 0.5,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(1),
+            adam_steps: step as u64,
+            stream: None,
+            tensors: vec![("param.w".into(), w)],
+        })
+        .unwrap()
+    }
+
+    fn completed(steps: usize) -> TrialResult {
+        TrialResult {
+            status: TrialStatus::Completed,
+            reason: None,
+            steps_done: steps,
+            parameters: Some(2),
+            final_train_ppl: None,
+            final_heldout_ppl: None,
+            best_heldout_ppl: None,
+            steps_per_sec: None,
+            wall_seconds: 0.1,
+            peak_memory_mb: None,
+            vocab_size: None,
+        }
+    }
+
+    #[test]
+    fn a_final_state_seeds_a_longer_run_and_a_half_seeded_folder_stays_pending() {
+        let root = tempfile::tempdir().unwrap();
+        let short = TrialDir::new(root.path().join("short"));
+        std::fs::create_dir(short.path()).unwrap();
+        let rows: Vec<MetricRow> = (1..=3).map(|s| row(s, (s == 3).then_some(9.0))).collect();
+        short.rewrite_metrics(&rows).unwrap();
+        short.write_checkpoint(&checkpoint_at(2)).unwrap();
+        // Not at its last step yet: not a run to continue, and no error either.
+        assert!(short.final_state(3).unwrap().is_none());
+        short.write_checkpoint(&checkpoint_at(3)).unwrap();
+        short.write_best(b"best").unwrap();
+        // Stopped after its last checkpoint, before result.json: it reached its end.
+        let state = short.final_state(3).unwrap().unwrap();
+        assert_eq!((state.steps, state.rows.len()), (3, 3));
+        short.write_result(&completed(3)).unwrap();
+        short.drop_previous_checkpoint().unwrap();
+        let state = short.final_state(3).unwrap().unwrap();
+
+        let long = TrialDir::new(root.path().join("long"));
+        std::fs::create_dir(long.path()).unwrap();
+        // A kill before metrics.csv is written leaves a pending folder (seeded again later).
+        atomic::write(&long.path().join(CHECKPOINT), &state.checkpoint).unwrap();
+        assert_eq!(long.state().unwrap(), TrialState::Pending);
+        long.seed(&state).unwrap();
+        assert_eq!(long.state().unwrap(), TrialState::Partial { steps: 3 });
+        assert_eq!(long.metrics_readable(), (rows, None));
+        assert_eq!(std::fs::read(long.best_path()).unwrap(), b"best");
+        assert_eq!(
+            std::fs::read(long.path().join(CHECKPOINT)).unwrap(),
+            std::fs::read(short.path().join(CHECKPOINT)).unwrap()
+        );
+        for absent in [RESULT, MODEL, SAMPLE, PREVIOUS_CHECKPOINT] {
+            assert!(!long.path().join(absent).exists(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn a_completed_trial_that_cannot_be_continued_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        t.rewrite_metrics(&[row(1, None), row(2, Some(9.0))])
+            .unwrap();
+        t.write_result(&completed(2)).unwrap();
+        let e = format!("{:#}", t.final_state(2).unwrap_err());
+        assert!(e.contains("no usable checkpoint at step 2"), "{e}");
+        let mut damaged = checkpoint_at(2);
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        t.write_checkpoint(&damaged).unwrap();
+        let e = format!("{:#}", t.final_state(2).unwrap_err());
+        assert!(e.contains("checksum mismatch"), "{e}");
+        t.write_checkpoint(&checkpoint_at(2)).unwrap();
+        let e = format!("{:#}", t.final_state(2).unwrap_err());
+        assert!(e.contains("best.safetensors"), "{e}");
+        t.write_best(b"best").unwrap();
+        t.rewrite_metrics(&[row(2, Some(9.0))]).unwrap();
+        let e = format!("{:#}", t.final_state(2).unwrap_err());
+        assert!(e.contains("does not hold every step up to 2"), "{e}");
+        // A failed trial is not a run to continue.
+        t.write_result(&TrialResult {
+            status: TrialStatus::Failed,
+            ..completed(2)
+        })
+        .unwrap();
+        assert!(t.final_state(2).unwrap().is_none());
     }
 
     #[test]
