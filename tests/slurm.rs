@@ -434,3 +434,41 @@ fn a_task_that_keeps_failing_is_retried_then_recorded_with_slurms_state() {
     );
     assert_eq!(submissions(&ws).len(), 2);
 }
+
+/// Successive halving through Slurm: each rung is one or more job arrays (the promoted trials
+/// continue from their checkpoints on whatever node), and the decisions and numbers are a
+/// local run's.
+#[test]
+fn successive_halving_through_job_arrays_decides_as_a_local_run() {
+    let Some(_turn) = turn("successive_halving_through_job_arrays_decides_as_a_local_run") else {
+        return;
+    };
+    const HALVING: &str = r#"{
+      "name": "halving",
+      "base": { "hidden": 8, "batch_size": 4, "steps": 60, "eval_every": 20 },
+      "search": { "method": "random", "trials": 4, "seed": 5 },
+      "grid": { "lr": { "loguniform": [0.001, 0.1] } },
+      "early_stopping": { "method": "successive_halving", "min_steps": 20, "eta": 2 }
+    }"#;
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", HALVING);
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("rung 1 of 3 (step 20): 4 configurations"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rung 2 of 3 (step 40): 2 configurations"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rung 3 of 3 (step 60): 1 configurations"),
+        "{err}"
+    );
+    assert_eq!(submissions(&ws).len(), 3, "one array per rung");
+    let local = local_run(HALVING);
+    assert_same_numbers(&ws, &local);
+    assert_eq!(ws.read("rungs.jsonl"), local.read("rungs.jsonl"));
+}

@@ -68,6 +68,35 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
             dir.display()
         );
     }
+    match crate::store::rungs::read(store.root()) {
+        Ok(decisions) => {
+            for d in &decisions {
+                println!(
+                    "rung {} (step {}): {} configurations reached it, {} went on, {} stopped",
+                    d.rung + 1,
+                    d.step,
+                    d.reached,
+                    d.promoted.len(),
+                    d.stopped.len()
+                );
+            }
+            if let Some(last) = decisions.last().filter(|_| !sweep.all_completed()) {
+                let at_next = sweep
+                    .trials
+                    .iter()
+                    .filter(|t| t.config.run.budget.is_none_or(|b| b > last.step))
+                    .filter(|t| t.status() != Status::Stopped)
+                    .count();
+                println!(
+                    "next: the {} promoted configurations ({}) train past step {}",
+                    last.promoted.len(),
+                    numbers::count(at_next, "trial"),
+                    last.step
+                );
+            }
+        }
+        Err(e) => println!("rung decisions cannot be read: {e:#}"),
+    }
     if let Some(queue) = crate::executor::slurm::queue_summary(dir) {
         println!("{queue}");
     }
