@@ -306,3 +306,42 @@ fn two_sweeps_on_one_folder_the_second_is_refused_until_the_first_dies() {
         3
     );
 }
+
+/// Successive halving over 6 configurations of about a second each per rung (rungs at 500,
+/// 1500, 3000 steps), checkpointing often.
+const HALVING: &str = r#"{
+  "name": "halving",
+  "base": { "batch_size": 8, "steps": 3000, "eval_every": 100 },
+  "search": { "method": "random", "trials": 6, "seed": 4 },
+  "grid": { "lr": { "loguniform": [0.001, 0.05] }, "hidden": { "int": [12, 32] } },
+  "early_stopping": { "method": "successive_halving", "min_steps": 500, "eta": 3 },
+  "checkpoint_every": 25,
+  "max_retries": 1
+}"#;
+
+#[test]
+fn a_search_killed_again_and_again_decides_and_ends_as_an_uninterrupted_one() {
+    let want = Workspace::new();
+    let grid = want.write("grid.json", HALVING);
+    want.sweep(&grid, &[]).expect_code(0);
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", HALVING);
+    for (round, moment) in moments(0xab5e, 6).into_iter().enumerate() {
+        let child = ws.spawn(&grid, &[]);
+        std::thread::sleep(moment);
+        send(child.id() as i32, "KILL");
+        if round % 2 == 0 {
+            for pid in worker_pids_under(&ws.results()) {
+                send(pid, "KILL");
+            }
+        }
+        child.wait_with_output().unwrap();
+    }
+    ws.sweep(&grid, &[]).expect_code(0);
+    assert_eq!(
+        ws.read("rungs.jsonl"),
+        want.read("rungs.jsonl"),
+        "same decisions"
+    );
+    assert_same_results(&ws, &want);
+}

@@ -192,15 +192,23 @@ impl Workspace {
         (read("trials.csv"), read("curves.csv"))
     }
 
-    /// Each trial's final weights file, by trial id.
+    /// Each trial's final weights file, by trial id (a trial stopped at a rung of early
+    /// stopping has its best weights instead: its checkpoint also holds the training clock).
     pub fn final_weights(&self) -> Vec<(String, Vec<u8>)> {
         let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(self.results().join("trials"))
             .unwrap()
             .flatten()
             .map(|d| {
                 let id = d.file_name().to_string_lossy().into_owned();
-                let bytes = std::fs::read(d.path().join("model.safetensors"))
-                    .unwrap_or_else(|_| panic!("trial {id} has no model.safetensors"));
+                let stopped = std::fs::read_to_string(d.path().join("result.json"))
+                    .is_ok_and(|r| r.contains("\"stopped\""));
+                let file = if stopped {
+                    "best.safetensors"
+                } else {
+                    "model.safetensors"
+                };
+                let bytes = std::fs::read(d.path().join(file))
+                    .unwrap_or_else(|_| panic!("trial {id} has no {file}"));
                 (id, bytes)
             })
             .collect();
