@@ -187,11 +187,18 @@ fn a_second_ctrl_c_stops_at_once() {
     let ws = Workspace::new();
     let grid = ws.write(
         "slow.json",
-        r#"{ "base": { "hidden": 1500, "batch_size": 128, "steps": 1000 } }"#,
+        r#"{ "base": { "hidden": 3000, "batch_size": 128, "steps": 1000 } }"#,
     );
     let child = ws.spawn(&grid, &[]);
-    wait_until(60, "the worker to start", || {
+    // The worker writes metrics.csv just before its first step: from then on a graceful stop
+    // waits for a step of a second or more (a stop before it would end at once).
+    wait_until(60, "the worker to start training", || {
         !worker_pids_under(&ws.results()).is_empty()
+            && std::fs::read_dir(ws.results().join("trials"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|d| d.path().join("metrics.csv").exists())
     });
     std::thread::sleep(Duration::from_millis(300));
     send(child.id() as i32, "INT");

@@ -306,6 +306,32 @@ impl Stat {
     }
 }
 
+/// The share of the variance of `values` that their groups explain (one-way ANOVA: the
+/// between-group sum of squares over the total); `None` with fewer than 3 values or no
+/// variance.
+pub fn explained_variance(values: &[f64], groups: &[usize]) -> Option<f64> {
+    let n = values.len();
+    if n < 3 || groups.len() != n {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let total: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+    if !(total > 0.0) || !total.is_finite() {
+        return None;
+    }
+    let mut sums: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
+    for (&v, &g) in values.iter().zip(groups) {
+        let e = sums.entry(g).or_insert((0.0, 0));
+        e.0 += v;
+        e.1 += 1;
+    }
+    let between: f64 = sums
+        .values()
+        .map(|&(sum, count)| count as f64 * (sum / count as f64 - mean).powi(2))
+        .sum();
+    Some(between / total)
+}
+
 /// Seed-to-seed noise: the standard deviation of final held-out perplexity between seeds of one
 /// configuration, pooled (root mean variance) over the configurations with two or more seeds.
 pub fn pooled_seed_std(groups: &[Vec<f64>]) -> Option<f64> {
@@ -577,6 +603,17 @@ mod tests {
             None,
             "one seed each: unknown"
         );
+    }
+
+    #[test]
+    fn explained_variance_is_the_between_group_share() {
+        // Two groups with means 1 and 3, each ±1: between 4·1 = 4, total 4 + 4 = 8.
+        let v = [0.0, 2.0, 2.0, 4.0];
+        assert_eq!(explained_variance(&v, &[0, 0, 1, 1]), Some(0.5));
+        assert_eq!(explained_variance(&v, &[0, 1, 2, 3]), Some(1.0));
+        assert_eq!(explained_variance(&v, &[0, 0, 0, 0]), Some(0.0));
+        assert_eq!(explained_variance(&[1.0, 1.0, 1.0], &[0, 1, 2]), None);
+        assert_eq!(explained_variance(&[1.0, 2.0], &[0, 1]), None);
     }
 
     #[test]

@@ -235,6 +235,7 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
         });
         lines.push(noise_line(g, lang));
         lines.extend(axis_lines(g, lang));
+        lines.extend(what_mattered_line(g, lang));
         lines.push(overfitting_line(g, lang));
     } else {
         lines.push(lang.words().no_completed.to_string());
@@ -373,6 +374,72 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
         });
     }
     lines
+}
+
+/// Bins of a ranged parameter for [`what_mattered_line`]: equal counts by value.
+const RANGE_BINS: usize = 3;
+
+/// For each swept parameter, the share of the variance of held-out perplexity among the
+/// configurations that reached all their steps that its values explain (one-way ANOVA; a
+/// ranged parameter in [`RANGE_BINS`] bins of equal count); with at least 4 configurations.
+fn what_mattered_line(g: &Grouped, lang: Lang) -> Option<String> {
+    let full: Vec<_> = g
+        .configs
+        .iter()
+        .filter(|c| c.stats.completed > 0 && c.stats.diverged == 0)
+        .collect();
+    if full.len() < 4 || g.axes.is_empty() {
+        return None;
+    }
+    let values: Vec<f64> = full.iter().map(|c| c.stats.heldout_mean()).collect();
+    let mut shares: Vec<(String, f64)> = Vec::new();
+    for (axis, name) in g.axes.iter().enumerate() {
+        let groups: Vec<usize> = if g.ranged[axis] {
+            let mut order: Vec<usize> = (0..full.len()).collect();
+            let number = |i: usize| full[i].values[axis].parse::<f64>().unwrap_or(f64::NAN);
+            order.sort_by(|&a, &b| number(a).total_cmp(&number(b)));
+            let mut bins = vec![0; full.len()];
+            for (rank, &i) in order.iter().enumerate() {
+                bins[i] = rank * RANGE_BINS / full.len();
+            }
+            bins
+        } else {
+            full.iter()
+                .map(|c| {
+                    g.axis_values[axis]
+                        .iter()
+                        .position(|v| *v == c.values[axis])
+                        .unwrap_or(0)
+                })
+                .collect()
+        };
+        if let Some(share) = analysis::explained_variance(&values, &groups) {
+            shares.push((name.clone(), share));
+        }
+    }
+    if shares.is_empty() {
+        return None;
+    }
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let list: Vec<String> = shares
+        .iter()
+        .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+        .collect();
+    Some(match lang {
+        Lang::En => format!(
+            "**What mattered** (share of the variance of held-out perplexity among the {} \
+             configurations that reached all their steps that each parameter's values explain, \
+             one-way ANOVA; a range in {RANGE_BINS} bins of equal count; parameters are not \
+             independent, so the shares need not add up): {}.",
+            full.len(),
+            list.join(", ")
+        ),
+        Lang::Zh => format!(
+            "**影响大小**（在训练完全部步数的 {} 个配置中，各参数取值所能解释的验证困惑度方差比例，单因素方差分析；范围参数按数量均分为 {RANGE_BINS} 组；参数之间并不独立，比例之和不必为 100%）：{}。",
+            full.len(),
+            list.join("，")
+        ),
+    })
 }
 
 fn overfitting_line(g: &Grouped, lang: Lang) -> String {
