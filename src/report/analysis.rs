@@ -316,7 +316,7 @@ pub fn explained_variance(values: &[f64], groups: &[usize]) -> Option<f64> {
     }
     let mean = values.iter().sum::<f64>() / n as f64;
     let total: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
-    if !(total > 0.0) || !total.is_finite() {
+    if !total.is_finite() || total <= 0.0 {
         return None;
     }
     let mut sums: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
