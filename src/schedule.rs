@@ -52,8 +52,9 @@ pub fn configurations(plan: &Plan) -> Vec<(String, Vec<&TrialConfig>)> {
     groups
 }
 
-/// Runs successive halving over the trials of `plan`, training each rung's trials with
-/// `train` (which gets their configurations with the rung's budget).
+/// Runs successive halving (one bracket, or Hyperband's brackets in lockstep: round j trains
+/// every bracket's j-th rung together) over the trials of `plan`, training each round's trials
+/// with `train` (which gets their configurations with the rung's budget).
 pub fn successive_halving(
     store: &Store,
     plan: &Plan,
@@ -64,47 +65,87 @@ pub fn successive_halving(
     let steps = plan.trials.first().map_or(0, |t| t.params.steps);
     let rung_steps = es.rungs(steps);
     let mut stored = rungs::read(store.root())?;
-    let mut participants: Vec<usize> = (0..configs.len()).collect();
-    for (k, &budget) in rung_steps.iter().enumerate() {
-        let to_run = prepare(store, &configs, &participants, budget, steps)?;
-        if !to_run.is_empty() {
-            eprintln!(
-                "rung {} of {} (step {budget}): {} configurations, {} trials to train",
+    // Each bracket: the rung it starts at and its configurations (consecutive in draw order).
+    let mut next = 0;
+    let mut brackets: Vec<(usize, Vec<usize>)> = es
+        .brackets(configs.len(), steps)
+        .into_iter()
+        .map(|(start, n)| {
+            let members = (next..next + n).collect();
+            next += n;
+            (start, members)
+        })
+        .collect();
+    for round in 0..rung_steps.len() {
+        let active: Vec<(usize, usize)> = (0..brackets.len())
+            .map(|b| (b, brackets[b].0 + round))
+            .filter(|&(_, k)| k < rung_steps.len())
+            .collect();
+        if active.is_empty() {
+            break;
+        }
+        let mut to_run = Vec::new();
+        let mut said = Vec::new();
+        for &(b, k) in &active {
+            let trials = prepare(store, &configs, &brackets[b].1, rung_steps[k], steps)?;
+            said.push(format!(
+                "{}rung {} of {} (step {}): {} configurations, {}",
+                if brackets.len() > 1 {
+                    format!("bracket {}, ", b + 1)
+                } else {
+                    String::new()
+                },
                 k + 1,
                 rung_steps.len(),
-                participants.len(),
-                to_run.len()
-            );
+                rung_steps[k],
+                brackets[b].1.len(),
+                match trials.len() {
+                    1 => "1 trial to train".to_string(),
+                    n => format!("{n} trials to train"),
+                }
+            ));
+            to_run.extend(trials);
+        }
+        if !to_run.is_empty() {
+            eprintln!("{}", said.join("; "));
             match train(&to_run)? {
                 Trained::Done => {}
                 Trained::Interrupted => return Ok(Ended::Interrupted),
                 Trained::Detached => return Ok(Ended::Detached),
             }
         }
-        if k + 1 == rung_steps.len() {
-            break;
-        }
-        let keys: Vec<&str> = participants
-            .iter()
-            .map(|&c| configs[c].0.as_str())
-            .collect();
-        let decision = match stored.get(k) {
-            Some(d) if d.step == budget && same_configs(d, &keys) => d.clone(),
-            Some(_) => {
-                eprintln!(
-                    "warning: the stored rung decisions are of another search; deciding again"
-                );
-                rungs::clear(store.root())?;
-                stored.clear();
-                decide_and_store(store, &configs, &participants, k, budget, es)?
+        for &(b, k) in &active {
+            if k + 1 == rung_steps.len() {
+                continue;
             }
-            None => decide_and_store(store, &configs, &participants, k, budget, es)?,
-        };
-        participants = decision
-            .promoted
-            .iter()
-            .filter_map(|key| configs.iter().position(|c| &c.0 == key))
-            .collect();
+            let participants = &brackets[b].1;
+            let keys: Vec<&str> = participants
+                .iter()
+                .map(|&c| configs[c].0.as_str())
+                .collect();
+            let found = stored
+                .iter()
+                .find(|d| d.bracket == b && d.rung == k)
+                .cloned();
+            let decision = match found {
+                Some(d) if d.step == rung_steps[k] && same_configs(&d, &keys) => d,
+                Some(_) => {
+                    eprintln!(
+                        "warning: the stored rung decisions are of another search; deciding again"
+                    );
+                    rungs::clear(store.root())?;
+                    stored.clear();
+                    decide_and_store(store, &configs, participants, (b, k), rung_steps[k], es)?
+                }
+                None => decide_and_store(store, &configs, participants, (b, k), rung_steps[k], es)?,
+            };
+            stored.push(decision.clone());
+            brackets[b].1 = decision
+                .promoted
+                .iter()
+                .filter_map(|key| configs.iter().position(|c| &c.0 == key))
+                .collect();
+        }
     }
     Ok(Ended::Done)
 }
@@ -165,7 +206,7 @@ fn decide_and_store(
     store: &Store,
     configs: &[(String, Vec<&TrialConfig>)],
     participants: &[usize],
-    k: usize,
+    (bracket, k): (usize, usize),
     step: usize,
     es: &EarlyStopping,
 ) -> anyhow::Result<RungDecision> {
@@ -173,7 +214,8 @@ fn decide_and_store(
         .iter()
         .map(|&c| (c, heldout_at(store, &configs[c].1, step)))
         .collect();
-    let decision = decide(&scores, |c| configs[c].0.clone(), k, step, es);
+    let mut decision = decide(&scores, |c| configs[c].0.clone(), k, step, es);
+    decision.bracket = bracket;
     rungs::append(store.root(), &decision)?;
     Ok(decision)
 }
@@ -191,6 +233,7 @@ pub fn decide(
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     let keep = es.keep(ranked.len());
     RungDecision {
+        bracket: 0,
         rung: k,
         step,
         reached: ranked.len(),
@@ -231,6 +274,7 @@ mod tests {
     #[test]
     fn the_best_third_goes_on_and_ties_go_to_the_earlier_configuration() {
         let es = EarlyStopping {
+            method: crate::spec::search::StoppingMethod::SuccessiveHalving,
             min_steps: 100,
             eta: 3,
         };

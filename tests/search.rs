@@ -176,3 +176,57 @@ fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_eq
     again.expect_code(0);
     assert!(!again.stderr().contains("training "), "{}", again.stderr());
 }
+
+/// Hyperband over 17 drawn configurations: brackets of 9, 5 and 3 starting at 30, 90 and 270
+/// steps, trained in lockstep rounds.
+const HYPERBAND: &str = r#"{
+  "name": "hyperband",
+  "base": { "batch_size": 8, "steps": 270, "eval_every": 30 },
+  "search": { "method": "random", "trials": 17, "seed": 2 },
+  "grid": { "lr": { "loguniform": [0.001, 0.1] }, "hidden": { "int": [8, 32] } },
+  "early_stopping": { "method": "hyperband", "min_steps": 30, "eta": 3 }
+}"#;
+
+#[test]
+fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
+    let one = Workspace::new();
+    let grid = one.write("hb.json", HYPERBAND);
+    let out = one.results();
+    let run = one.command(&[
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ]);
+    run.expect_code(0);
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "bracket 1, rung 1 of 3 (step 30): 9 configurations, 9 trials to train; bracket 2, \
+             rung 2 of 3 (step 90): 5 configurations, 5 trials to train; bracket 3, rung 3 of 3 \
+             (step 270): 3 configurations, 3 trials to train"
+        ),
+        "{err}"
+    );
+    let two = Workspace::new();
+    let grid2 = two.write("hb.json", HYPERBAND);
+    two.sweep(&grid2, &[]).expect_code(0);
+    assert_eq!(one.numbers(), two.numbers());
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+    let trials = one.csv("trials.csv");
+    let status = |s: &str| trials.iter().filter(|t| t["status"] == s).count();
+    // Bracket 1 sends 1 of 9 to the end, bracket 2 sends 2 of 5, bracket 3 trains its 3 fully.
+    assert_eq!((status("completed"), status("stopped")), (6, 11));
+    let decisions = one.read("rungs.jsonl");
+    assert_eq!(decisions.lines().count(), 3, "{decisions}");
+    let status = one.command(&["status", out.to_str().unwrap()]);
+    status.expect_code(0);
+    assert!(
+        status.stdout().contains(
+            "bracket 2, rung 2 (step 90): 5 configurations reached it, 2 went on, 3 stopped"
+        ),
+        "{}",
+        status.stdout()
+    );
+}

@@ -71,8 +71,14 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
     match crate::store::rungs::read(store.root()) {
         Ok(decisions) => {
             for d in &decisions {
+                let bracket = if decisions.iter().any(|d| d.bracket > 0) {
+                    format!("bracket {}, ", d.bracket + 1)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "rung {} (step {}): {} configurations reached it, {} went on, {} stopped",
+                    "{bracket}rung {} (step {}): {} configurations reached it, {} went on, {} \
+                     stopped",
                     d.rung + 1,
                     d.step,
                     d.reached,

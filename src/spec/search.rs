@@ -161,10 +161,22 @@ pub enum Search {
     Random { trials: usize, seed: u64 },
 }
 
-/// `early_stopping`: successive halving over rungs at `min_steps`, `min_steps`·η, … up to the
-/// trials' `steps`.
+/// Which early stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoppingMethod {
+    /// All configurations start at the first rung.
+    SuccessiveHalving,
+    /// Brackets of successive halving that start at different rungs (Li et al. 2018), so that
+    /// a slow starter is not always stopped at the first rung.
+    Hyperband,
+}
+
+/// `early_stopping`: successive halving (or Hyperband's brackets of it) over rungs at
+/// `min_steps`, `min_steps`·η, … up to the trials' `steps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EarlyStopping {
+    /// Successive halving, or Hyperband's brackets of it.
+    pub method: StoppingMethod,
     /// The first rung.
     pub min_steps: usize,
     /// At each rung, the best 1/η of the configurations go on.
@@ -199,22 +211,27 @@ impl EarlyStopping {
                 ));
             }
         }
-        match obj.get("method") {
-            Some(Value::String(m)) if m == "successive_halving" => {}
-            Some(Value::String(m)) if m == "hyperband" => {
-                return Err((
-                    at("method"),
-                    "hyperband is not available yet; use \"successive_halving\"".into(),
-                ))
+        let method = match obj.get("method") {
+            Some(Value::String(m)) if m == "successive_halving" => {
+                StoppingMethod::SuccessiveHalving
             }
+            Some(Value::String(m)) if m == "hyperband" => StoppingMethod::Hyperband,
             Some(v) => {
                 return Err((
                     at("method"),
-                    format!("expected \"successive_halving\", got {}", describe(v)),
+                    format!(
+                        "expected \"successive_halving\" or \"hyperband\", got {}",
+                        describe(v)
+                    ),
                 ))
             }
-            None => return Err((at("method"), "expected \"successive_halving\"".into())),
-        }
+            None => {
+                return Err((
+                    at("method"),
+                    "expected \"successive_halving\" or \"hyperband\"".into(),
+                ))
+            }
+        };
         let int = |key: &str, default: Option<u64>| -> Result<u64, (String, String)> {
             match (obj.get(key), default) {
                 (Some(v), _) => v
@@ -244,7 +261,11 @@ impl EarlyStopping {
                 ),
             ));
         }
-        Ok(EarlyStopping { min_steps, eta })
+        Ok(EarlyStopping {
+            method,
+            min_steps,
+            eta,
+        })
     }
 
     /// The rung steps: `min_steps`·η^k below `steps`, then `steps`.
@@ -262,6 +283,44 @@ impl EarlyStopping {
     /// How many of `n` configurations at a rung go on: the best ⌈n/η⌉ (at least one).
     pub fn keep(&self, n: usize) -> usize {
         n.div_ceil(self.eta).max(1)
+    }
+
+    /// The brackets for `configs` configurations (in draw order) and `steps`: for each, the
+    /// index of the rung it starts at and how many configurations it takes. Successive halving
+    /// is one bracket from the first rung. Hyperband has one bracket per rung, the first
+    /// starting at the first rung, the last at `steps`; bracket s (counting down from
+    /// s_max = rungs − 1) takes ⌈(s_max + 1)/(s + 1) · η^s⌉ configurations, as in Li et al.;
+    /// the configurations fill the brackets in that order, again from the first when there are
+    /// more.
+    pub fn brackets(&self, configs: usize, steps: usize) -> Vec<(usize, usize)> {
+        if self.method == StoppingMethod::SuccessiveHalving {
+            return vec![(0, configs)];
+        }
+        let s_max = self.rungs(steps).len() - 1;
+        let sizes: Vec<usize> = (0..=s_max)
+            .rev()
+            .map(|s| {
+                let n = (s_max + 1) as f64 / (s + 1) as f64 * (self.eta as f64).powi(s as i32);
+                n.ceil() as usize
+            })
+            .collect();
+        let mut counts = vec![0usize; sizes.len()];
+        let mut left = configs;
+        'fill: loop {
+            for (i, &size) in sizes.iter().enumerate() {
+                let take = size.min(left);
+                counts[i] += take;
+                left -= take;
+                if left == 0 {
+                    break 'fill;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .enumerate()
+            .filter(|&(_, n)| n > 0)
+            .collect()
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Stopped {
 /// What was decided at one rung.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RungDecision {
+    /// The Hyperband bracket (0 for successive halving).
+    #[serde(default)]
+    pub bracket: usize,
     /// The rung's index (0 = first).
     pub rung: usize,
     /// The step of the rung.
