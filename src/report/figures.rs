@@ -36,6 +36,16 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     let title = format!("Perplexity per step (training: {OVERVIEW_SMOOTHING}-step mean)");
     charts::line_chart(&root.join("curves"), &title, &all, CURVES_SIZE)?;
     links.curves = Some("curves.png".into());
+    if g.configs.iter().any(|c| !c.stats.stopped_at.is_empty()) {
+        let lines: Vec<Series> = g.configs.iter().filter_map(heldout_series).collect();
+        charts::line_chart(
+            &root.join("search"),
+            "Held-out perplexity per step (stopped configurations end at their rung)",
+            &lines,
+            CURVES_SIZE,
+        )?;
+        links.search = Some("search.png".into());
+    }
 
     let mut drawn = Vec::new();
     let list_axes = g.list_axes();
@@ -142,6 +152,33 @@ fn series(c: &Config, label: &str) -> Option<Series> {
         train,
         band,
         heldout,
+    })
+}
+
+/// A configuration's held-out perplexity at every evaluation its trials reached (mean over the
+/// seeds evaluated there), diverged trials left out: a stopped configuration ends at its rung.
+fn heldout_series(c: &Config) -> Option<Series> {
+    let mut by_step: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
+    for t in &c.trials {
+        if t.measures().is_none_or(|m| m.diverged.is_some()) {
+            continue;
+        }
+        for r in &t.metrics {
+            if let Some(h) = r.heldout_ppl {
+                let e = by_step.entry(r.step).or_insert((0.0, 0));
+                e.0 += h;
+                e.1 += 1;
+            }
+        }
+    }
+    (!by_step.is_empty()).then(|| Series {
+        label: c.label.clone(),
+        train: Vec::new(),
+        band: Vec::new(),
+        heldout: by_step
+            .into_iter()
+            .map(|(step, (sum, n))| (step as f64, sum / n as f64))
+            .collect(),
     })
 }
 

@@ -61,6 +61,8 @@ pub struct ChartLinks {
     pub curves: Option<String>,
     /// Heatmap of the first two axes.
     pub heatmap: Option<String>,
+    /// Held-out perplexity per step of every configuration of an early-stopping search.
+    pub search: Option<String>,
     /// Per axis (index into the non-seed axes): (value, chart) for each value of that axis.
     pub per_value: Vec<Vec<(String, String)>>,
 }
@@ -677,6 +679,16 @@ fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks
     if let Some(curves) = &charts.curves {
         let _ = writeln!(out, "![{}]({curves})\n", w.curves_caption);
         let _ = writeln!(out, "*{}*\n", w.curves_caption);
+    }
+    if let Some(search) = &charts.search {
+        let caption = match lang {
+            Lang::En => {
+                "Held-out perplexity per step of every configuration (mean over seeds); \
+                         the stopped ones end at their rung"
+            }
+            Lang::Zh => "每个配置每步的验证困惑度（随机种子平均）；被提前停止的配置止于其阶段",
+        };
+        let _ = writeln!(out, "![{caption}]({search})\n");
     }
 }
 
