@@ -332,6 +332,7 @@ fn chart_links_appear_when_charts_exist() {
             vec![("128".into(), "charts/hidden-128.png".into())],
             vec![("16".into(), "charts/batch_size-16.png".into())],
         ],
+        search: None,
     };
     let md = render(&demo(), &ctx(Lang::En), &links);
     assert!(md.contains("](curves.png)"));
