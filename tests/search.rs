@@ -60,6 +60,14 @@ fn a_random_search_gives_the_same_trials_and_numbers_whatever_the_jobs() {
         summary.contains("## cell\n\nAveraged over lr, hidden and seeds:"),
         "{summary}"
     );
+    // A scatter of the result against each ranged parameter (log x for lr).
+    assert!(summary.contains("![lr](charts/lr.png)"), "{summary}");
+    assert!(one.results().join("charts/hidden.png").exists());
+    let manifest = one.read("sweep.json");
+    assert!(
+        manifest.contains("\"log_ranges\": [\n    \"lr\"\n  ]"),
+        "{manifest}"
+    );
 
     // Asking for more configurations keeps the first ones: they are not trained again.
     let more = one.write(

@@ -202,6 +202,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         corpus: corpus.name.clone(),
         axes: plan.axes.clone(),
         ranges: plan.ranges.clone(),
+        log_ranges: plan.log_ranges.clone(),
         trials: plan.trials.iter().map(|t| t.id.clone()).collect(),
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         wall_seconds: None,

@@ -48,12 +48,13 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     }
 
     let mut drawn = Vec::new();
+    let scatters = scatter_charts(root, g, &mut drawn)?;
     let list_axes = g.list_axes();
     if list_axes.len() >= 2 {
         std::fs::create_dir_all(root.join("charts"))?;
         for (axis, name) in g.axes.iter().enumerate() {
             if g.ranged[axis] {
-                links.per_value.push(Vec::new());
+                links.per_value.push(scatters[axis].clone());
                 continue;
             }
             let mut per_value = Vec::new();
@@ -90,8 +91,51 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
         )?;
         links.heatmap = Some("heatmap.png".into());
     }
+    if list_axes.len() < 2 {
+        links.per_value = scatters;
+    }
     remove_stale_charts(&root.join("charts"), &drawn)?;
     Ok(links)
+}
+
+/// For each ranged axis, `charts/<param>.png`: held-out perplexity against the parameter's
+/// value, one point per configuration that trained all its steps (log x for a log range);
+/// nothing for list axes.
+fn scatter_charts(
+    root: &Path,
+    g: &Grouped,
+    drawn: &mut Vec<String>,
+) -> anyhow::Result<Vec<Vec<(String, String)>>> {
+    let mut out = vec![Vec::new(); g.axes.len()];
+    for (axis, name) in g.axes.iter().enumerate() {
+        if !g.ranged[axis] {
+            continue;
+        }
+        let points: Vec<(f64, f64)> = g
+            .configs
+            .iter()
+            .filter(|c| c.stats.completed > 0 && c.stats.diverged == 0)
+            .filter_map(|c| Some((c.values[axis].parse::<f64>().ok()?, c.stats.heldout_mean())))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        std::fs::create_dir_all(root.join("charts"))?;
+        let file = slug(name);
+        let title =
+            format!("Held-out perplexity by {name} (configurations that trained all steps)");
+        charts::scatter(
+            &root.join("charts").join(&file),
+            &title,
+            name,
+            g.log_ranged[axis],
+            &points,
+            SMALL_SIZE,
+        )?;
+        drawn.push(file.clone());
+        out[axis].push((name.clone(), format!("charts/{file}.png")));
+    }
+    Ok(out)
 }
 
 /// Removes the charts in `dir` that this report did not draw (values since removed from the

@@ -158,6 +158,8 @@ pub struct Grouped<'a> {
     pub axes: Vec<String>,
     /// Whether each axis is a range drawn by a random search (no per-value rows for those).
     pub ranged: Vec<bool>,
+    /// Whether each axis is a range drawn in the logarithm.
+    pub log_ranged: Vec<bool>,
     /// Each axis' values in first-seen (file) order.
     pub axis_values: Vec<Vec<String>>,
     /// Configurations in expansion order.
@@ -241,6 +243,10 @@ impl<'a> Grouped<'a> {
             ranged: axes
                 .iter()
                 .map(|a| sweep.manifest.ranges.contains(a))
+                .collect(),
+            log_ranged: axes
+                .iter()
+                .map(|a| sweep.manifest.log_ranges.contains(a))
                 .collect(),
             axes,
             axis_values,

@@ -82,7 +82,7 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
     configurations(&mut out, &g, ctx.lang, charts);
     for axis in 0..g.axes.len() {
         if g.ranged[axis] {
-            ranged_section(&mut out, &g, axis, ctx.lang);
+            ranged_section(&mut out, &g, axis, ctx.lang, charts);
         } else {
             axis_section(&mut out, &g, axis, ctx.lang, charts);
         }
@@ -775,7 +775,7 @@ fn axis_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts: 
 
 /// A parameter drawn from a range: every configuration has its own value, so there is no
 /// table per value; the best few configurations by its value instead.
-fn ranged_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang) {
+fn ranged_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts: &ChartLinks) {
     let name = &g.axes[axis];
     let _ = writeln!(out, "## {name}\n");
     let ranked: Vec<_> = g
@@ -809,6 +809,9 @@ fn ranged_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang) {
         .map(|(v, h)| vec![v.to_string(), numbers::fixed(*h, 2)])
         .collect();
     table(out, &head, &rows);
+    for (_, path) in charts.per_value.get(axis).into_iter().flatten() {
+        let _ = writeln!(out, "![{name}]({path})\n");
+    }
 }
 
 fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], lang: Lang) {

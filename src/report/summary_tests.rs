@@ -101,6 +101,7 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
             corpus: "timemachine".into(),
             axes: axes.iter().map(|a| a.to_string()).collect(),
             ranges: Vec::new(),
+            log_ranges: Vec::new(),
             trials: trials.iter().map(|t| t.config.id.clone()).collect(),
             started_at: "2026-11-27T00:00:00Z".into(),
             wall_seconds: Some(75.0),

@@ -81,6 +81,8 @@ pub struct Plan {
     pub axes: Vec<String>,
     /// Those of them that are ranges (random search draws their values).
     pub ranges: Vec<String>,
+    /// Those ranges drawn uniformly in the logarithm.
+    pub log_ranges: Vec<String>,
     /// The trials.
     pub trials: Vec<Trial>,
 }
@@ -124,6 +126,15 @@ impl Plan {
                 .axes
                 .iter()
                 .filter(|a| a.is_range())
+                .map(|a| a.key.clone())
+                .collect(),
+            log_ranges: spec
+                .axes
+                .iter()
+                .filter(|a| {
+                    matches!(&a.domain, Domain::Range(r)
+                        if matches!(r.kind, search::RangeKind::LogUniform | search::RangeKind::LogInt))
+                })
                 .map(|a| a.key.clone())
                 .collect(),
             trials,

@@ -25,6 +25,9 @@ pub struct Manifest {
     /// not one row per value).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ranges: Vec<String>,
+    /// Those ranges drawn uniformly in the logarithm (charts use a log axis for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_ranges: Vec<String>,
     /// Trial ids, in expansion order.
     pub trials: Vec<String>,
     /// When the run started (RFC 3339).

@@ -1,4 +1,5 @@
-//! Chart rendering: draws perplexity line charts (`lines`) and result heatmaps (`heat`) as
+//! Chart rendering: draws perplexity line charts (`lines`), result heatmaps (`heat`) and
+//! scatter plots of a result against a parameter (`scatter`) as
 //! PNG and SVG files with `plotters`, using an embedded DejaVu Sans font (`text`) so that no
 //! system font is needed; axis ticks in `ticks`. This module holds the public entry points
 //! and the file plumbing (both formats, written through temporary files).
@@ -18,11 +19,13 @@ use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
 mod heat;
 mod lines;
+mod scatter;
 mod text;
 mod ticks;
 
 use heat::*;
 use lines::*;
+use scatter::*;
 use text::*;
 use ticks::*;
 
@@ -60,6 +63,30 @@ pub fn line_chart(
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
     render_both(stem, size, &LinePlot { title, series })
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): held-out perplexity
+/// (log y) against the values of the parameter `x_name` (log x when `log_x`), one point per
+/// configuration, the lowest ringed in red. Points that cannot be drawn are skipped; none
+/// gives a chart with a "no data" note. Errors as for [`line_chart`].
+pub fn scatter(
+    stem: &Path,
+    title: &str,
+    x_name: &str,
+    log_x: bool,
+    points: &[(f64, f64)],
+    size: (u32, u32),
+) -> anyhow::Result<[PathBuf; 2]> {
+    render_both(
+        stem,
+        size,
+        &ScatterPlot {
+            title,
+            x_name,
+            log_x,
+            points,
+        },
+    )
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): a heatmap of
@@ -320,6 +347,39 @@ mod tests {
         check_files(&paths, (700, 500), "Best held-out perplexity", true);
         let svg = std::fs::read_to_string(&paths[1]).unwrap();
         assert!(svg.contains("4.32") && svg.contains("–"));
+    }
+
+    #[test]
+    fn scatter_renders_png_and_svg_on_a_log_axis() {
+        let dir = tempfile::tempdir().unwrap();
+        let points = [(0.001, 9.5), (0.004868, 6.1), (0.02, 6.4), (0.09, 8.0)];
+        let paths = scatter(
+            &dir.path().join("lr"),
+            "Held-out perplexity by lr",
+            "lr",
+            true,
+            &points,
+            (700, 450),
+        )
+        .unwrap();
+        check_files(&paths, (700, 450), "Held-out perplexity by lr", false);
+        let svg = std::fs::read_to_string(&paths[1])
+            .unwrap()
+            .replace('\n', " ");
+        assert!(
+            svg.contains("> 0.01 <") && svg.contains("> 0.1 <"),
+            "log ticks: {svg}"
+        );
+        // Nothing drawable still gives a chart.
+        let empty = scatter(
+            &dir.path().join("e"),
+            "t",
+            "lr",
+            true,
+            &[(-1.0, 5.0)],
+            (700, 450),
+        );
+        assert!(empty.is_ok());
     }
 
     #[test]

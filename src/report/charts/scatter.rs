@@ -1,0 +1,117 @@
+//! Scatter plots: a result (held-out perplexity) against one parameter's value (log x for a log
+//! range), one point per configuration, the best one ringed.
+
+use super::*;
+
+pub(super) struct ScatterPlot<'a> {
+    pub title: &'a str,
+    pub x_name: &'a str,
+    pub log_x: bool,
+    pub points: &'a [(f64, f64)],
+}
+
+impl Paint for ScatterPlot<'_> {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult<(), DB> {
+        root.fill(&WHITE)?;
+        let (w, h) = root.dim_in_pixel();
+        let s = scale((w, h), (700.0, 450.0));
+        let m = (14.0 * s).round() as i32;
+        let top = draw_title(root, self.title, (18.0 * s).round(), m)?;
+        let points: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .copied()
+            .filter(|&(x, y)| x.is_finite() && y.is_finite() && y > 0.0 && (!self.log_x || x > 0.0))
+            .collect();
+        let area = root.margin(top as u32, m as u32, m as u32, m as u32);
+        if points.is_empty() {
+            let style = font((14.0 * s).round(), false)
+                .color(&MUTED)
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            root.draw(&Text::new("no data", (w as i32 / 2, h as i32 / 2), style))?;
+            return Ok(());
+        }
+        let span = |v: &mut dyn Iterator<Item = f64>| {
+            let v: Vec<f64> = v.collect();
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo, hi)
+        };
+        let (x0, x1) = span(&mut points.iter().map(|p| p.0));
+        let (y0, y1) = span(&mut points.iter().map(|p| p.1));
+        let pad = |lo: f64, hi: f64, log: bool| {
+            if log {
+                let f = if hi > lo { (hi / lo).powf(0.05) } else { 1.2 };
+                (lo / f, hi * f)
+            } else {
+                let d = if hi > lo {
+                    (hi - lo) * 0.05
+                } else {
+                    lo.abs().max(1.0) * 0.1
+                };
+                (lo - d, hi + d)
+            }
+        };
+        let (x0, x1) = pad(x0, x1, self.log_x);
+        let (y0, y1) = pad(y0, y1, false);
+        let label = font((12.0 * s).round(), false);
+        let best = points
+            .iter()
+            .copied()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        let radius = (4.0 * s).round() as i32;
+        macro_rules! draw {
+            ($x:expr) => {{
+                let mut chart = ChartBuilder::on(&area)
+                    .x_label_area_size((36.0 * s) as u32)
+                    .y_label_area_size((52.0 * s) as u32)
+                    .build_cartesian_2d($x, y0..y1)?;
+                chart
+                    .configure_mesh()
+                    .light_line_style(WHITE)
+                    .bold_line_style(GRID)
+                    .axis_style(AXIS)
+                    .x_labels(6)
+                    .y_labels(6)
+                    .x_label_formatter(&|v| short(*v))
+                    .y_label_formatter(&|v| format!("{v:.2}"))
+                    .label_style(label.clone())
+                    .axis_desc_style(label.clone())
+                    .x_desc(self.x_name)
+                    .y_desc("held-out perplexity")
+                    .draw()?;
+                chart.draw_series(
+                    points
+                        .iter()
+                        .map(|&p| Circle::new(p, radius, PALETTE[0].mix(0.8).filled())),
+                )?;
+                chart.draw_series(std::iter::once(Circle::new(
+                    best,
+                    radius * 2,
+                    RGBColor(200, 30, 30).stroke_width(2),
+                )))?;
+            }};
+        }
+        if self.log_x {
+            draw!((x0..x1).log_scale());
+        } else {
+            draw!(x0..x1);
+        }
+        Ok(())
+    }
+}
+
+/// A tick label: 3 significant digits, without trailing zeros.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        return format!("{v:.2e}");
+    }
+    let digits = (3 - v.abs().log10().floor() as i32 - 1).max(0) as usize;
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
