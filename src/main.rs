@@ -9,6 +9,23 @@ use sweep::commands::{self, exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Some(
+            Command::Report { .. }
+                | Command::Status { .. }
+                | Command::Params(_)
+                | Command::Sample(_)
+        )
+    ) {
+        // Commands that only print end quietly when their reader goes (`sweep status | head`),
+        // as other tools do. Workers and sweeps keep ignoring SIGPIPE: a worker whose
+        // orchestrator is gone goes on training its trial.
+        // SAFETY: restoring the default action of a signal has no memory-safety preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match &cli.command {
         None => commands::run::run(&cli.run),
         Some(Command::Report { dir, lang }) => commands::report::run(dir, *lang),

@@ -41,9 +41,7 @@ pub enum Trained {
 pub fn configurations(plan: &Plan) -> Vec<(String, Vec<&TrialConfig>)> {
     let mut groups: Vec<(String, Vec<&TrialConfig>)> = Vec::new();
     for trial in &plan.trials {
-        let mut params = trial.params.clone();
-        params.seed = 0;
-        let key = TrialConfig::compute_id(&params, &trial.corpus.sha256);
+        let key = trial.config_key();
         match groups.iter_mut().find(|g| g.0 == key) {
             Some(g) => g.1.push(trial),
             None => groups.push((key, vec![trial])),

@@ -179,6 +179,20 @@ fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_eq
     };
     assert_eq!(model(&one), model(&plain));
 
+    // Each stopped trial says where and why, in status and in summary.md.
+    let status = one.command(&["status", out.to_str().unwrap()]);
+    status.expect_code(0);
+    let stops = status
+        .stdout()
+        .lines()
+        .filter(|l| l.contains("stopped at rung 1 (step 30): held-out ppl ") && l.contains(" of 9"))
+        .count();
+    assert_eq!(stops, 6, "{}", status.stdout());
+    assert!(
+        summary.contains("stopped at rung 2 (step 90): held-out ppl "),
+        "{summary}"
+    );
+
     // Run again: nothing is trained, the stored decisions stand.
     let again = one.sweep(&grid, &[]);
     again.expect_code(0);
@@ -228,6 +242,20 @@ fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
     assert_eq!((status("completed"), status("stopped")), (6, 11));
     let decisions = one.read("rungs.jsonl");
     assert_eq!(decisions.lines().count(), 3, "{decisions}");
+    // Read by a pipe that closes before it writes (`sweep status | head`), it ends quietly,
+    // killed by SIGPIPE as other tools are, not with a panic.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["status", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let piped = child.wait_with_output().unwrap();
+    let piped_err = String::from_utf8_lossy(&piped.stderr);
+    assert!(!piped_err.contains("panicked"), "{piped_err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(piped.status.signal(), Some(libc_sigpipe()), "{piped_err}");
     let status = one.command(&["status", out.to_str().unwrap()]);
     status.expect_code(0);
     assert!(
@@ -237,4 +265,9 @@ fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
         "{}",
         status.stdout()
     );
+}
+
+/// SIGPIPE's number (13 on Linux).
+fn libc_sigpipe() -> i32 {
+    13
 }

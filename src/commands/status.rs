@@ -25,6 +25,9 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
                     numbers::fixed(m.final_train_ppl, 2)
                 )
             }
+            (Status::Stopped, _) => sweep.stop_record(t).unwrap_or_else(|| {
+                format!("stopped at step {}", t.result().map_or(0, |r| r.steps_done))
+            }),
             (_, Some(r)) => match (&r.reason, r.final_heldout_ppl) {
                 (Some(reason), _) => reason.clone(),
                 (None, Some(ppl)) => format!("held-out ppl {}", numbers::fixed(ppl, 2)),

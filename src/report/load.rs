@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::spec::TrialConfig;
+use crate::store::rungs::{self, RungDecision};
 use crate::store::{Manifest, MetricRow, Store, TrialResult, TrialState, TrialStatus};
 
 use super::analysis::{self, TrialMeasures};
@@ -149,6 +150,8 @@ pub struct SweepRecord {
     pub trials: Vec<TrialRecord>,
     /// The trials that cannot be read.
     pub damaged: Vec<DamagedTrial>,
+    /// The decisions of early stopping (`rungs.jsonl`), in the order they were made.
+    pub rungs: Vec<RungDecision>,
 }
 
 impl SweepRecord {
@@ -163,6 +166,28 @@ impl SweepRecord {
     /// All trials, damaged ones included.
     pub fn total(&self) -> usize {
         self.trials.len() + self.damaged.len()
+    }
+
+    /// Where the trial `t` was stopped by early stopping, as `rungs.jsonl` recorded it:
+    /// "stopped at rung 1 (step 100): held-out ppl 9.50, rank 23 of 27".
+    pub fn stop_record(&self, t: &TrialRecord) -> Option<String> {
+        let key = t.config.config_key();
+        self.rungs.iter().find_map(|d| {
+            let s = d.stopped.iter().find(|s| s.config == key)?;
+            let bracket = if self.rungs.iter().any(|d| d.bracket > 0) {
+                format!("bracket {}, ", d.bracket + 1)
+            } else {
+                String::new()
+            };
+            Some(format!(
+                "stopped at {bracket}rung {} (step {}): held-out ppl {}, rank {} of {}",
+                d.rung + 1,
+                d.step,
+                super::numbers::fixed(s.heldout, 2),
+                s.rank,
+                d.reached
+            ))
+        })
     }
 
     /// Whether every trial completed without diverging, or stopped at a rung of early
@@ -219,5 +244,7 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
         manifest,
         trials,
         damaged,
+        // Unreadable decisions only cost the reports their "stopped at rung" details.
+        rungs: rungs::read(store.root()).unwrap_or_default(),
     })
 }

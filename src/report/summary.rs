@@ -1247,7 +1247,10 @@ fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
                 numbers::opt(m.best_heldout.map(|b| b.1), 2),
                 numbers::opt(r.steps_per_sec, 0),
                 numbers::duration(r.wall_seconds),
-                trial_note(m, lang),
+                sweep
+                    .stop_record(t)
+                    .filter(|_| lang == Lang::En)
+                    .unwrap_or_else(|| trial_note(m, lang)),
                 format!("`{}`", t.config.id),
             ]
         })

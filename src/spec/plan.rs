@@ -69,6 +69,16 @@ impl TrialConfig {
     }
 }
 
+impl TrialConfig {
+    /// The key of the trial's configuration: its id with the seed left out, the same for
+    /// every seed (early stopping decides per configuration; `rungs.jsonl` names them so).
+    pub fn config_key(&self) -> String {
+        let mut params = self.params.clone();
+        params.seed = 0;
+        TrialConfig::compute_id(&params, &self.corpus.sha256)
+    }
+}
+
 /// One trial of a plan (an alias kept for readability at call sites).
 pub type Trial = TrialConfig;
 
