@@ -4,7 +4,21 @@
 
 mod common;
 
-use common::Workspace;
+use std::path::Path;
+
+use common::{Run, Workspace};
+
+/// `sweep GRID --out results --jobs 1` in `ws` (its `sweep` helper runs two jobs).
+fn one_job(ws: &Workspace, grid: &Path) -> Run {
+    let out = ws.results();
+    ws.command(&[
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ])
+}
 
 const SEARCH: &str = r#"{
   "name": "random",
@@ -35,15 +49,7 @@ fn a_random_search_gives_the_same_trials_and_numbers_whatever_the_jobs() {
         "a dry run writes nothing"
     );
 
-    let out = one.results();
-    one.command(&[
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "1",
-    ])
-    .expect_code(0);
+    one_job(&one, &grid).expect_code(0);
     let two = Workspace::new();
     let grid2 = two.write("search.json", SEARCH);
     two.sweep(&grid2, &[]).expect_code(0); // --jobs 2
@@ -97,13 +103,7 @@ fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_eq
     let one = Workspace::new();
     let grid = one.write("halving.json", HALVING);
     let out = one.results();
-    let run = one.command(&[
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "1",
-    ]);
+    let run = one_job(&one, &grid);
     run.expect_code(0);
     assert!(
         run.stderr()
@@ -214,13 +214,7 @@ fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
     let one = Workspace::new();
     let grid = one.write("hb.json", HYPERBAND);
     let out = one.results();
-    let run = one.command(&[
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "1",
-    ]);
+    let run = one_job(&one, &grid);
     run.expect_code(0);
     let err = run.stderr();
     assert!(

@@ -191,26 +191,7 @@ impl EarlyStopping {
     /// `eval_every` steps; errors name the key.
     pub fn parse(value: &Value, steps: usize, eval_every: usize) -> Result<Self, (String, String)> {
         let at = |k: &str| format!("early_stopping.{k}");
-        let obj = value.as_object().ok_or_else(|| {
-            (
-                "early_stopping".to_string(),
-                format!("expected a JSON object, got {}", describe(value)),
-            )
-        })?;
-        for key in obj.keys() {
-            if !EARLY_STOPPING_KEYS.contains(&key.as_str()) {
-                let hint = suggest(key, EARLY_STOPPING_KEYS)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                return Err((
-                    at(key),
-                    format!(
-                        "unknown key; expected one of: {}{hint}",
-                        EARLY_STOPPING_KEYS.join(", ")
-                    ),
-                ));
-            }
-        }
+        let obj = section("early_stopping", value, EARLY_STOPPING_KEYS)?;
         let method = match obj.get("method") {
             Some(Value::String(m)) if m == "successive_halving" => {
                 StoppingMethod::SuccessiveHalving
@@ -331,26 +312,7 @@ impl Search {
     /// Reads the `search` section; errors name the key (`search.trials`, …).
     pub fn parse(value: &Value) -> Result<Search, (String, String)> {
         let at = |k: &str| format!("search.{k}");
-        let obj = value.as_object().ok_or_else(|| {
-            (
-                "search".to_string(),
-                format!("expected a JSON object, got {}", describe(value)),
-            )
-        })?;
-        for key in obj.keys() {
-            if !SEARCH_KEYS.contains(&key.as_str()) {
-                let hint = suggest(key, SEARCH_KEYS)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                return Err((
-                    at(key),
-                    format!(
-                        "unknown key; expected one of: {}{hint}",
-                        SEARCH_KEYS.join(", ")
-                    ),
-                ));
-            }
-        }
+        let obj = section("search", value, SEARCH_KEYS)?;
         let method = match obj.get("method") {
             None => "grid",
             Some(Value::String(m)) if m == "grid" || m == "random" => m.as_str(),
@@ -396,6 +358,31 @@ impl Search {
             },
         }
     }
+}
+
+/// The object of the grid-file section `name`, whose keys must be among `keys`; errors name
+/// the key (`name.key`) and suggest the closest one.
+fn section<'a>(
+    name: &str,
+    value: &'a Value,
+    keys: &[&str],
+) -> Result<&'a Map<String, Value>, (String, String)> {
+    let obj = value.as_object().ok_or_else(|| {
+        (
+            name.to_string(),
+            format!("expected a JSON object, got {}", describe(value)),
+        )
+    })?;
+    if let Some(key) = obj.keys().find(|k| !keys.contains(&k.as_str())) {
+        let hint = suggest(key, keys)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err((
+            format!("{name}.{key}"),
+            format!("unknown key; expected one of: {}{hint}", keys.join(", ")),
+        ));
+    }
+    Ok(obj)
 }
 
 /// Draws `trials` distinct configurations: for each, one value per axis in order (a uniform
