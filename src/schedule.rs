@@ -127,17 +127,21 @@ pub fn successive_halving(
                 .cloned();
             let decision = match found {
                 Some(d) if d.step == rung_steps[k] && same_configs(&d, &keys) => d,
-                Some(_) => {
-                    eprintln!(
-                        "warning: the stored rung decisions are of another search; deciding again"
-                    );
-                    rungs::clear(store.root())?;
-                    stored.clear();
-                    decide_and_store(store, &configs, participants, (b, k), rung_steps[k], es)?
+                stale => {
+                    if stale.is_some() {
+                        eprintln!(
+                            "warning: the stored rung decisions are of another search; deciding \
+                             again"
+                        );
+                        rungs::clear(store.root())?;
+                        stored.clear();
+                    }
+                    let d =
+                        decide_and_store(store, &configs, participants, (b, k), rung_steps[k], es)?;
+                    stored.push(d.clone());
+                    d
                 }
-                None => decide_and_store(store, &configs, participants, (b, k), rung_steps[k], es)?,
             };
-            stored.push(decision.clone());
             brackets[b].1 = decision
                 .promoted
                 .iter()

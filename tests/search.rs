@@ -197,6 +197,19 @@ fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_eq
     let again = one.sweep(&grid, &[]);
     again.expect_code(0);
     assert!(!again.stderr().contains("training "), "{}", again.stderr());
+
+    // Another search in the same folder does not take the first one's decisions for its own.
+    let before = one.read("rungs.jsonl");
+    let other = one.write("other.json", HALVING.replace("\"seed\": 2", "\"seed\": 3"));
+    let run = one.sweep(&other, &[]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("the stored rung decisions are of another search; deciding again"),
+        "{}",
+        run.stderr()
+    );
+    assert_ne!(one.read("rungs.jsonl"), before);
 }
 
 /// Hyperband over 17 drawn configurations: brackets of 9, 5 and 3 starting at 30, 90 and 270
@@ -238,14 +251,14 @@ fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
     assert_eq!(decisions.lines().count(), 3, "{decisions}");
     // Read by a pipe that closes before it writes (`sweep status | head`), it ends quietly,
     // killed by SIGPIPE as other tools are, not with a panic.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader); // closed before the child writes: no race
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
         .args(["status", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let piped = child.wait_with_output().unwrap();
     let piped_err = String::from_utf8_lossy(&piped.stderr);
     assert!(!piped_err.contains("panicked"), "{piped_err}");
     use std::os::unix::process::ExitStatusExt;

@@ -240,8 +240,8 @@ pub async fn supervise<B: Backend>(
             }
         }
     }
-    let never_launched = queue.len() + retries.len();
-    if never_launched > 0 {
+    // Trials never launched, and retries that will not run: what they hold can go.
+    if !queue.is_empty() {
         backend.abandoned(queue.len());
     }
     for index in retries {
