@@ -81,8 +81,14 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     trial.rewrite_metrics(&rows)?;
     let mut metrics = trial.metrics_appender()?;
     let parameters = trainer.model().parameter_count();
+    // Early stopping trains a trial rung by rung: up to its budget now, its checkpoint kept.
+    let budget = config
+        .run
+        .budget
+        .unwrap_or(config.params.steps)
+        .min(config.params.steps);
     say(WorkerMessage::Started {
-        steps: config.params.steps,
+        steps: budget,
         parameters,
         resumed_from: trainer.steps_done(),
     });
@@ -104,12 +110,6 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         .iter()
         .filter_map(|r| r.heldout_ppl)
         .fold(f64::INFINITY, f64::min);
-    // Early stopping trains a trial rung by rung: up to its budget now, its checkpoint kept.
-    let budget = config
-        .run
-        .budget
-        .unwrap_or(config.params.steps)
-        .min(config.params.steps);
     let at_budget = |trainer: &Trainer| trainer.steps_done() >= budget;
     while !at_budget(&trainer) {
         if stop.load(Ordering::SeqCst) {
