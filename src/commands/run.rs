@@ -1,6 +1,8 @@
 //! `sweep GRID`: plan the grid, train what is not done yet (resuming partial trials from their
 //! checkpoints), and write the reports.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -11,8 +13,10 @@ use crate::data::Corpus;
 use crate::executor::progress::{self, TrialLine};
 use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
 use crate::report::{self, groups::Grouped, numbers, Status};
+use crate::schedule::tpe::TpeSearch;
 use crate::schedule::{self, Ended, Trained};
-use crate::spec::{GridSpec, Plan, TrialConfig};
+use crate::spec::plan::TrialMaker;
+use crate::spec::{GridSpec, Plan, Search, TrialConfig};
 use crate::store::{self as store, Manifest, Store, TrialDir, TrialState, TrialStatus};
 
 /// Which trials of a plan need to run, and why the others don't.
@@ -162,7 +166,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let spec = GridSpec::load(grid)?;
     let corpus =
         Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?;
-    let plan = Plan::build(&spec, &corpus)?;
+    let mut plan = Plan::build(&spec, &corpus)?;
+    let maker = TrialMaker::new(&spec, &corpus);
+    let out = Store::at(&args.out);
+    let tpe = match spec.search {
+        Search::Tpe(tpe) => Some(TpeSearch {
+            store: &out,
+            spec: &spec,
+            maker: &maker,
+            tpe,
+            early_stopping: spec.early_stopping.as_ref(),
+        }),
+        _ => None,
+    };
+    if let Some(search) = &tpe {
+        // What is proposed so far: the random configurations and the stored proposals.
+        plan.trials = search.planned()?;
+    }
     let on_slurm = args.executor == ExecutorKind::Slurm;
     if args.detach && !on_slurm {
         anyhow::bail!("--detach needs --executor slurm: local trials stop with the sweep");
@@ -174,7 +194,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
 
     if args.dry_run {
         let t = triage(&Store::at(&args.out), &plan, args.retry_failed, on_slurm);
-        describe(&plan, &corpus, &t);
+        describe(&plan, &spec, &corpus, &t);
         for trial in &plan.trials {
             let will_run = t.to_run.iter().any(|r| r.id == trial.id);
             let action = if will_run { "run " } else { "skip" };
@@ -193,7 +213,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let _lock = store.lock()?;
     repair_configs(&store, &plan)?;
     let t = triage(&store, &plan, args.retry_failed, on_slurm);
-    describe(&plan, &corpus, &t);
+    describe(&plan, &spec, &corpus, &t);
 
     let previous = store.manifest().ok();
     let mut manifest = Manifest {
@@ -211,17 +231,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         executor: on_slurm.then(|| "slurm".to_string()),
     };
     // Resuming the same grid: the wall time, and the trials trained in it, add up over the runs
-    // that recorded theirs.
-    let (earlier_wall, earlier_trained) = previous
-        .filter(|p| p.trials == manifest.trials)
-        .map(|p| {
+    // that recorded theirs. A TPE search plans its random configurations first and its
+    // proposals as it goes: the same search if its trials begin with them.
+    let same_sweep = |p: &Manifest| match tpe {
+        Some(_) => p.trials.starts_with(&manifest.trials) && p.grid_file == manifest.grid_file,
+        None => p.trials == manifest.trials,
+    };
+    let (earlier_wall, earlier_trained) = match previous.filter(same_sweep) {
+        Some(p) => {
             manifest.started_at = p.started_at.clone();
+            manifest.trials = p.trials.clone();
             match p.wall_seconds {
                 Some(wall) => (wall, p.trained.unwrap_or(0)),
                 None => (0.0, 0),
             }
-        })
-        .unwrap_or((0.0, 0));
+        }
+        None => (0.0, 0),
+    };
     store.write_manifest(&manifest)?;
 
     let training = Training {
@@ -230,35 +256,42 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         args,
         jobs,
         on_slurm,
+        trained: RefCell::new(BTreeSet::new()),
     };
-    let interrupted = match &spec.early_stopping {
-        None => {
-            for trial in &t.to_run {
-                let dir = store.trial(&trial.id);
-                dir.prepare(trial)?;
-                if t.retried_failed.contains(&trial.id) || t.clear_result.contains(&trial.id) {
-                    dir.clear_result()?;
-                }
-            }
-            seed_continuations(&store, &t.continuing)?;
-            match training.train(&t.to_run)? {
-                Trained::Done => false,
-                Trained::Interrupted => true,
-                Trained::Detached => return Ok(exit::OK),
-            }
-        }
-        Some(es) => {
-            match schedule::successive_halving(&store, &plan, es, |to_run| training.train(to_run))?
-            {
-                Ended::Done => false,
-                Ended::Interrupted => true,
-                Ended::Detached => return Ok(exit::OK),
-            }
-        }
+    let ended = match (&tpe, &spec.early_stopping) {
+        (Some(search), _) => search.run(
+            |planned| {
+                manifest.trials = planned.iter().map(|t| t.id.clone()).collect();
+                store.write_manifest(&manifest)
+            },
+            |wave| {
+                let wave = Plan {
+                    trials: wave.to_vec(),
+                    ..plan.clone()
+                };
+                let t = triage(&store, &wave, args.retry_failed, on_slurm);
+                training.train_all(&t)
+            },
+            |to_run| training.train(to_run),
+        )?,
+        (None, None) => match training.train_all(&t)? {
+            Trained::Done => Ended::Done,
+            Trained::Interrupted => Ended::Interrupted,
+            Trained::Detached => Ended::Detached,
+        },
+        (None, Some(es)) => schedule::successive_halving(&store, &plan.trials, es, 0, |to_run| {
+            training.train(to_run)
+        })?,
+    };
+    let interrupted = match ended {
+        Ended::Done => false,
+        Ended::Interrupted => true,
+        Ended::Detached => return Ok(exit::OK),
     };
 
+    let trained = training.trained.borrow().len();
     manifest.wall_seconds = Some(earlier_wall + started.elapsed().as_secs_f64());
-    manifest.trained = Some((earlier_trained + t.to_run.len()).min(manifest.trials.len()));
+    manifest.trained = Some((earlier_trained + trained).min(manifest.trials.len()));
     store.write_manifest(&manifest)?;
     // Trials completed before workers stored their sample get one now, once.
     crate::sample::backfill(&store);
@@ -318,15 +351,34 @@ struct Training<'a> {
     args: &'a RunArgs,
     jobs: usize,
     on_slurm: bool,
+    /// The ids of the trials trained in this run.
+    trained: RefCell<BTreeSet<String>>,
 }
 
 impl Training<'_> {
+    /// Trains the trials `t` says to run to their end: prepares their folders (clearing the
+    /// results of those run again, seeding those that continue shorter runs), then trains them.
+    fn train_all(&self, t: &Triage) -> anyhow::Result<Trained> {
+        for trial in &t.to_run {
+            let dir = self.store.trial(&trial.id);
+            dir.prepare(trial)?;
+            if t.retried_failed.contains(&trial.id) || t.clear_result.contains(&trial.id) {
+                dir.clear_result()?;
+            }
+        }
+        seed_continuations(self.store, &t.continuing)?;
+        self.train(&t.to_run)
+    }
+
     /// Trains `trials` (their folders prepared), longest first, until they end or a signal
     /// stops the run (or, with `--detach`, until Slurm has them).
     fn train(&self, trials: &[TrialConfig]) -> anyhow::Result<Trained> {
         if trials.is_empty() {
             return Ok(Trained::Done);
         }
+        self.trained
+            .borrow_mut()
+            .extend(trials.iter().map(|t| t.id.clone()));
         let (store, args, jobs) = (self.store, self.args, self.jobs);
         // Longest first, so that the last trials to finish are short ones and no core idles
         // for long at the end (reports keep the grid's order).
@@ -454,7 +506,7 @@ fn cost(p: &crate::spec::TrainParams) -> f64 {
     p.steps as f64 * b * t * per_layer * p.layers as f64
 }
 
-fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {
+fn describe(plan: &Plan, spec: &GridSpec, corpus: &Corpus, t: &Triage) {
     let mut parts = vec![format!("{} to run", t.to_run.len())];
     if t.resuming > 0 {
         parts.push(format!("{} of them from a checkpoint", t.resuming));
@@ -484,6 +536,15 @@ fn describe(plan: &Plan, corpus: &Corpus, t: &Triage) {
         corpus.name,
         parts.join(", ")
     );
+    if let Search::Tpe(tpe) = spec.search {
+        let proposed = schedule::configurations(&plan.trials).len();
+        eprintln!(
+            "TPE: {} configurations, the first {} drawn at random, then {} at a time, each \
+             proposed from the results of the configurations at least {} before it ({} chosen \
+             so far)",
+            tpe.trials, tpe.startup, tpe.lag, tpe.lag, proposed
+        );
+    }
 }
 
 /// The command line of this process, quoted for a POSIX shell.

@@ -7,9 +7,10 @@ pub mod params;
 pub mod plan;
 pub mod search;
 pub mod slurm;
+pub mod tpe;
 
 pub use grid_file::{GridSpec, SpecError};
 pub use params::{display_value, Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig};
-pub use search::{Domain, Search};
+pub use search::{Domain, Search, Tpe};
 pub use slurm::SlurmOptions;

@@ -136,6 +136,17 @@ pub struct TrainParams {
     pub seed: u64,
 }
 
+impl TrainParams {
+    /// Why the parameter `key` has no effect with these values (`dropout` with one layer), or
+    /// `None` when it has.
+    pub fn no_effect(&self, key: &str) -> Option<&'static str> {
+        match key {
+            "dropout" if self.layers == 1 => Some("dropout acts between stacked layers only"),
+            _ => None,
+        }
+    }
+}
+
 impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {

@@ -99,35 +99,29 @@ pub struct Plan {
 
 impl Plan {
     /// Expands `spec` over `corpus`, checking that every trial's batches fit in the corpus.
+    /// A TPE search plans its random `startup` configurations; the schedule adds TPE's
+    /// proposals with [`TrialMaker`].
     pub fn build(spec: &GridSpec, corpus: &Corpus) -> Result<Plan, SpecError> {
-        let corpus_ref = CorpusRef {
-            name: corpus.name.clone(),
-            path: corpus.path.clone(),
-            sha256: corpus.sha256.clone(),
-        };
-        let (train_len, heldout_len) = batch::split_lengths(corpus.len());
+        let maker = TrialMaker::new(spec, corpus);
         let mut trials = Vec::new();
-        for values in configurations(spec)? {
-            let mut params = spec.base.clone();
-            let mut label = Vec::new();
-            for ((key, value), axis) in values.iter().zip(&spec.axes) {
-                debug_assert_eq!(key, &axis.key);
-                params.set(key, value).expect("axis values were validated");
-                label.push(format!("{key}={}", display_value(value)));
+        match spec.search {
+            Search::Grid => {
+                let lengths: Vec<usize> = spec.axes.iter().map(|a| a.values().len()).collect();
+                for combo in cartesian(&lengths) {
+                    let values: Vec<(String, Value)> = spec
+                        .axes
+                        .iter()
+                        .zip(combo)
+                        .map(|(axis, i)| (axis.key.clone(), axis.values()[i].clone()))
+                        .collect();
+                    trials.push(maker.trial(&values)?);
+                }
             }
-            check_fits(spec, &params, train_len, heldout_len)?;
-            let id = TrialConfig::compute_id(&params, &corpus.sha256);
-            trials.push(TrialConfig {
-                id,
-                label: if label.is_empty() {
-                    "base".into()
-                } else {
-                    label.join(" ")
-                },
-                params,
-                corpus: corpus_ref.clone(),
-                run: spec.run,
-            });
+            Search::Random { .. } | Search::Tpe(_) => {
+                for drawn in random_configurations(spec)? {
+                    trials.extend(maker.trials_of(&drawn)?);
+                }
+            }
         }
         Ok(Plan {
             name: spec.name.clone(),
@@ -152,66 +146,113 @@ impl Plan {
     }
 }
 
-/// Every trial's value of each axis, in axis order: the cartesian product of a grid (the last
-/// axis varies fastest), or the drawn configurations of a random search, each repeated for
-/// every value of a seed axis.
-fn configurations(spec: &GridSpec) -> Result<Vec<Vec<(String, Value)>>, SpecError> {
-    match spec.search {
-        Search::Grid => {
-            let lengths: Vec<usize> = spec.axes.iter().map(|a| a.values().len()).collect();
-            Ok(cartesian(&lengths)
-                .into_iter()
-                .map(|combo| {
-                    spec.axes
-                        .iter()
-                        .zip(combo)
-                        .map(|(axis, i)| (axis.key.clone(), axis.values()[i].clone()))
-                        .collect()
-                })
-                .collect())
+/// The axes a search draws or proposes values of: every axis but `seed`, in file order.
+pub fn searched_axes(spec: &GridSpec) -> Vec<(String, Domain)> {
+    spec.axes
+        .iter()
+        .filter(|a| a.key != "seed")
+        .map(|a| (a.key.clone(), a.domain.clone()))
+        .collect()
+}
+
+/// The configurations drawn at random: all of a random search, the `startup` ones of TPE
+/// (the same as random search's first ones with that seed).
+fn random_configurations(spec: &GridSpec) -> Result<Vec<Vec<Value>>, SpecError> {
+    let (count, trials, seed) = match spec.search {
+        Search::Grid => return Ok(Vec::new()),
+        Search::Random { trials, seed } => (trials, trials, seed),
+        Search::Tpe(t) => (t.startup, t.trials, t.seed),
+    };
+    let axes = searched_axes(spec);
+    let invalid = |message| SpecError::Invalid {
+        path: spec.path.clone(),
+        key: "search.trials".into(),
+        message,
+    };
+    search::check_space(&axes, trials).map_err(invalid)?;
+    search::draw(&axes, count, seed).map_err(invalid)
+}
+
+/// Makes the trials of configurations: the base parameters with the axes' values set, one
+/// trial per seed, checked against the corpus.
+pub struct TrialMaker<'a> {
+    spec: &'a GridSpec,
+    corpus: CorpusRef,
+    train_len: usize,
+    heldout_len: usize,
+}
+
+impl<'a> TrialMaker<'a> {
+    /// A maker for `spec`'s trials on `corpus`.
+    pub fn new(spec: &'a GridSpec, corpus: &Corpus) -> Self {
+        let (train_len, heldout_len) = batch::split_lengths(corpus.len());
+        TrialMaker {
+            spec,
+            corpus: CorpusRef {
+                name: corpus.name.clone(),
+                path: corpus.path.clone(),
+                sha256: corpus.sha256.clone(),
+            },
+            train_len,
+            heldout_len,
         }
-        Search::Random { trials, seed } => {
-            let drawn_axes: Vec<(String, Domain)> = spec
-                .axes
-                .iter()
-                .filter(|a| a.key != "seed")
-                .map(|a| (a.key.clone(), a.domain.clone()))
-                .collect();
-            let drawn =
-                search::draw(&drawn_axes, trials, seed).map_err(|message| SpecError::Invalid {
-                    path: spec.path.clone(),
-                    key: "search.trials".into(),
-                    message,
-                })?;
-            let seeds: Vec<Value> = spec
-                .axes
-                .iter()
-                .find(|a| a.key == "seed")
-                .map_or_else(Vec::new, |a| a.values().to_vec());
-            let mut out = Vec::new();
-            for config in drawn {
-                // Each configuration once per seed, the axes in file order.
-                let one: Vec<(String, Value)> =
-                    drawn_axes.iter().map(|a| a.0.clone()).zip(config).collect();
-                if seeds.is_empty() {
-                    out.push(one);
-                    continue;
-                }
-                for s in &seeds {
-                    let mut row = Vec::with_capacity(spec.axes.len());
-                    let mut drawn_values = one.iter();
-                    for axis in &spec.axes {
-                        if axis.key == "seed" {
-                            row.push(("seed".to_string(), s.clone()));
+    }
+
+    /// The trials of one drawn or proposed configuration (a value of each of
+    /// [`searched_axes`]), one per seed, the axes in file order.
+    pub fn trials_of(&self, drawn: &[Value]) -> Result<Vec<TrialConfig>, SpecError> {
+        let seeds: Vec<Value> = self
+            .spec
+            .axes
+            .iter()
+            .find(|a| a.key == "seed")
+            .map_or_else(|| vec![Value::Null], |a| a.values().to_vec());
+        seeds
+            .iter()
+            .map(|seed| {
+                let mut drawn_values = drawn.iter();
+                let values: Vec<(String, Value)> = self
+                    .spec
+                    .axes
+                    .iter()
+                    .map(|axis| {
+                        let value = if axis.key == "seed" {
+                            seed.clone()
                         } else {
-                            row.push(drawn_values.next().expect("one per axis").clone());
-                        }
-                    }
-                    out.push(row);
-                }
-            }
-            Ok(out)
+                            drawn_values.next().expect("one value per axis").clone()
+                        };
+                        (axis.key.clone(), value)
+                    })
+                    .collect();
+                self.trial(&values)
+            })
+            .collect()
+    }
+
+    /// The trial with these values of the axes.
+    fn trial(&self, values: &[(String, Value)]) -> Result<TrialConfig, SpecError> {
+        let mut params = self.spec.base.clone();
+        let mut label = Vec::new();
+        for (key, value) in values {
+            params.set(key, value).map_err(|e| SpecError::Invalid {
+                path: self.spec.path.clone(),
+                key: format!("grid.{key}"),
+                message: e.to_string(),
+            })?;
+            label.push(format!("{key}={}", display_value(value)));
         }
+        check_fits(self.spec, &params, self.train_len, self.heldout_len)?;
+        Ok(TrialConfig {
+            id: TrialConfig::compute_id(&params, &self.corpus.sha256),
+            label: if label.is_empty() {
+                "base".into()
+            } else {
+                label.join(" ")
+            },
+            params,
+            corpus: self.corpus.clone(),
+            run: self.spec.run,
+        })
     }
 }
 

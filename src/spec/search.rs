@@ -116,8 +116,24 @@ impl Range {
         }
     }
 
+    /// Where `value` lies in [0, 1): the inverse of [`Range::draw`] (for an integer, the
+    /// middle of its share).
+    pub fn position(&self, value: f64) -> f64 {
+        let (lo, hi) = (self.lo, self.hi);
+        let u = match self.kind {
+            RangeKind::Uniform => (value - lo) / (hi - lo),
+            RangeKind::LogUniform => (value.ln() - lo.ln()) / (hi.ln() - lo.ln()),
+            RangeKind::Int => (value - lo + 0.5) / (hi - lo + 1.0),
+            RangeKind::LogInt => {
+                let middle = (value.ln() + (value + 1.0).ln()) / 2.0;
+                (middle - lo.ln()) / ((hi + 1.0).ln() - lo.ln())
+            }
+        };
+        u.clamp(0.0, 1.0 - 1e-9)
+    }
+
     /// Draws one value from `u`, a uniform number in [0, 1).
-    fn draw(&self, u: f64) -> Value {
+    pub fn draw(&self, u: f64) -> Value {
         let (lo, hi) = (self.lo, self.hi);
         let x = match self.kind {
             RangeKind::Uniform => lo + u * (hi - lo),
@@ -159,6 +175,50 @@ pub enum Search {
     Grid,
     /// `trials` configurations drawn from the axes with the generator seeded by `seed`.
     Random { trials: usize, seed: u64 },
+    /// `trials` configurations: `startup` drawn as random search draws them, the others
+    /// proposed by TPE from the results of the configurations before them ([`Tpe`]).
+    Tpe(Tpe),
+}
+
+/// Model-based search: the Tree-structured Parzen Estimator (Bergstra et al. 2011).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tpe {
+    /// Configurations in all.
+    pub trials: usize,
+    /// Seeds the random draws and TPE's sampling.
+    pub seed: u64,
+    /// The first configurations, drawn at random (as random search with this seed draws them).
+    pub startup: usize,
+    /// Configuration i is proposed from the results of configurations 0..=i−lag only, so at
+    /// most `lag` proposals train at once and no proposal depends on which trial ended first.
+    pub lag: usize,
+}
+
+impl Tpe {
+    /// Random configurations before TPE proposes, unless the file says otherwise (Optuna's
+    /// `n_startup_trials`).
+    pub const DEFAULT_STARTUP: usize = 10;
+    /// Proposals training at once, unless the file says otherwise.
+    pub const DEFAULT_LAG: usize = 4;
+
+    /// The configurations proposed together, in order: first the `startup` random ones, then
+    /// `lag` at a time (each learns from every configuration up to `lag` before it, so all of
+    /// them can be proposed once the earlier ones have finished).
+    pub fn waves(&self) -> Vec<std::ops::Range<usize>> {
+        let mut waves = vec![0..self.startup];
+        let mut start = self.startup;
+        while start < self.trials {
+            let end = (start + self.lag).min(self.trials);
+            waves.push(start..end);
+            start = end;
+        }
+        waves
+    }
+
+    /// How many configurations (the first ones) configuration `i`'s proposal learns from.
+    pub fn learns_from(&self, i: usize) -> usize {
+        (i + 1).saturating_sub(self.lag)
+    }
 }
 
 /// Which early stopping.
@@ -306,7 +366,7 @@ impl EarlyStopping {
 }
 
 /// Keys of the `search` section.
-const SEARCH_KEYS: &[&str] = &["method", "trials", "seed"];
+const SEARCH_KEYS: &[&str] = &["method", "trials", "seed", "startup", "lag"];
 
 impl Search {
     /// Reads the `search` section; errors name the key (`search.trials`, …).
@@ -315,11 +375,14 @@ impl Search {
         let obj = section("search", value, SEARCH_KEYS)?;
         let method = match obj.get("method") {
             None => "grid",
-            Some(Value::String(m)) if m == "grid" || m == "random" => m.as_str(),
+            Some(Value::String(m)) if ["grid", "random", "tpe"].contains(&m.as_str()) => m.as_str(),
             Some(v) => {
                 return Err((
                     at("method"),
-                    format!("expected \"grid\" or \"random\", got {}", describe(v)),
+                    format!(
+                        "expected \"grid\", \"random\" or \"tpe\", got {}",
+                        describe(v)
+                    ),
                 ))
             }
         };
@@ -337,25 +400,82 @@ impl Search {
         };
         let trials = count("trials", 1)?;
         let seed = count("seed", 0)?;
+        let startup = count("startup", 1)?;
+        let lag = count("lag", 1)?;
+        if method != "tpe" {
+            if let Some(key) = ["startup", "lag"]
+                .into_iter()
+                .find(|k| obj.contains_key(*k))
+            {
+                return Err((
+                    at(key),
+                    "applies to TPE (`\"method\": \"tpe\"`) only".to_string(),
+                ));
+            }
+        }
+        let needs_trials = |what: &str| {
+            trials.map(|t| t as usize).ok_or_else(|| {
+                (
+                    at("trials"),
+                    format!("{what} needs the number of configurations to try"),
+                )
+            })
+        };
         match method {
             "random" => Ok(Search::Random {
-                trials: trials.ok_or_else(|| {
-                    (
-                        at("trials"),
-                        "random search needs the number of configurations to draw".to_string(),
-                    )
-                })? as usize,
+                trials: needs_trials("random search")?,
                 seed: seed.unwrap_or(0),
             }),
+            "tpe" => {
+                let trials = needs_trials("TPE")?;
+                let lag = lag.map_or(Tpe::DEFAULT_LAG, |l| l as usize);
+                let (startup, default) = match startup {
+                    Some(s) => (s as usize, ""),
+                    None => (Tpe::DEFAULT_STARTUP, " (the default)"),
+                };
+                if startup > trials {
+                    return Err((
+                        at("startup"),
+                        format!(
+                            "{startup} random configurations{default} before TPE proposes, but \
+                             `trials` is {trials}: expected at most {trials}"
+                        ),
+                    ));
+                }
+                if startup < lag {
+                    return Err((
+                        at("startup"),
+                        format!(
+                            "expected at least `lag` ({lag}) random configurations, so that \
+                             TPE's first proposal learns from at least one result, got {startup}"
+                        ),
+                    ));
+                }
+                Ok(Search::Tpe(Tpe {
+                    trials,
+                    seed: seed.unwrap_or(0),
+                    startup,
+                    lag,
+                }))
+            }
             _ => match (trials, seed) {
                 (None, None) => Ok(Search::Grid),
                 _ => Err((
                     at(if trials.is_some() { "trials" } else { "seed" }),
-                    "applies to random search (`\"method\": \"random\"`); a grid runs every \
-                     combination"
+                    "applies to random search and TPE (`\"method\": \"random\"` or \
+                     `\"tpe\"`); a grid runs every combination"
                         .to_string(),
                 )),
             },
+        }
+    }
+
+    /// The configurations to try and the seed of their draws (`None` for a grid).
+    pub fn drawn(&self) -> Option<(usize, u64)> {
+        match *self {
+            Search::Grid => None,
+            Search::Random { trials, seed } => Some((trials, seed)),
+            Search::Tpe(t) => Some((t.trials, t.seed)),
         }
     }
 }
@@ -393,14 +513,7 @@ pub fn draw(
     trials: usize,
     seed: u64,
 ) -> Result<Vec<Vec<Value>>, String> {
-    if let Some(size) = finite_size(axes) {
-        if size < trials {
-            return Err(format!(
-                "random search asks for {trials} configurations, but the lists hold only {size} \
-                 distinct ones"
-            ));
-        }
-    }
+    check_space(axes, trials)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut drawn: Vec<Vec<Value>> = Vec::with_capacity(trials);
     let mut attempts = 0usize;
@@ -428,6 +541,17 @@ pub fn draw(
         }
     }
     Ok(drawn)
+}
+
+/// Checks that `axes` hold `trials` distinct configurations.
+pub fn check_space(axes: &[(String, Domain)], trials: usize) -> Result<(), String> {
+    match finite_size(axes) {
+        Some(size) if size < trials => Err(format!(
+            "the search asks for {trials} configurations, but the lists hold only {size} \
+             distinct ones"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The number of distinct configurations when every axis is a list or an integer range.

@@ -4,13 +4,17 @@
 //! results/
 //!   sweep.json            the last plan run here: name, axes, trial ids in order
 //!   sweep.lock            held by the sweep running here (its PID inside)
+//!   rungs.jsonl           early stopping's decisions (see [`rungs`])
+//!   proposals.jsonl       how a TPE search chose each configuration (see [`proposals`])
 //!   trials/<id>/          one folder per trial (see [`trial_dir`])
 //!   trials.csv curves.csv summary.md   reports, regenerated from the above
 //! ```
 
 pub mod atomic;
+pub mod decision_log;
 pub mod lock;
 pub mod manifest;
+pub mod proposals;
 pub mod rungs;
 pub mod trial_dir;
 

@@ -1,11 +1,11 @@
 //! `rungs.jsonl`: the decisions of early stopping, one line per rung, written before they are
 //! acted on, so that a resumed (or followed) search reads them back instead of deciding again.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use super::decision_log;
 
 /// File name inside a results folder.
 pub const FILE: &str = "rungs.jsonl";
@@ -41,45 +41,15 @@ pub struct RungDecision {
 
 /// The decisions stored in the results folder `root`, in rung order.
 pub fn read(root: &Path) -> anyhow::Result<Vec<RungDecision>> {
-    let path = path(root);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{} is damaged at line {}", path.display(), i + 1))
-        })
-        .collect()
+    decision_log::read(&root.join(FILE))
 }
 
 /// Appends one decision (synced to disk before it is acted on).
 pub fn append(root: &Path, decision: &RungDecision) -> anyhow::Result<()> {
-    let path = path(root);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{}", serde_json::to_string(decision)?)?;
-    file.sync_all()?;
-    Ok(())
+    decision_log::append(&root.join(FILE), decision)
 }
 
 /// Removes the decisions (a new search over the folder).
 pub fn clear(root: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path(root)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove {}", path(root).display()))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn path(root: &Path) -> PathBuf {
-    root.join(FILE)
+    decision_log::clear(&root.join(FILE))
 }

@@ -9,58 +9,25 @@
 //! that is interrupted, resumed, run with other `--jobs` or on Slurm decides the same. The
 //! price is idle cores at the tail of each rung (README measures it).
 
+use super::{configurations, Ended, Trained};
 use crate::spec::search::EarlyStopping;
-use crate::spec::{Plan, TrialConfig};
+use crate::spec::TrialConfig;
 use crate::store::rungs::{self, RungDecision, Stopped};
 use crate::store::{Store, TrialStatus};
 
-/// How a search ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// Every rung is decided and trained.
-    Done,
-    /// Training stopped (a signal); run the command again to go on.
-    Interrupted,
-    /// The trials were handed to Slurm (`--detach`).
-    Detached,
-}
-
-/// What training a set of trials did, as the executor reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trained {
-    /// Every trial got its outcome.
-    Done,
-    /// A signal stopped the run.
-    Interrupted,
-    /// Submitted to Slurm and left there.
-    Detached,
-}
-
-/// The configurations of `plan`: its trials grouped by everything but the seed, in plan
-/// order, with the key that names each in `rungs.jsonl`.
-pub fn configurations(plan: &Plan) -> Vec<(String, Vec<&TrialConfig>)> {
-    let mut groups: Vec<(String, Vec<&TrialConfig>)> = Vec::new();
-    for trial in &plan.trials {
-        let key = trial.config_key();
-        match groups.iter_mut().find(|g| g.0 == key) {
-            Some(g) => g.1.push(trial),
-            None => groups.push((key, vec![trial])),
-        }
-    }
-    groups
-}
-
 /// Runs successive halving (one bracket, or Hyperband's brackets in lockstep: round j trains
-/// every bracket's j-th rung together) over the trials of `plan`, training each round's trials
-/// with `train` (which gets their configurations with the rung's budget).
+/// every bracket's j-th rung together) over `trials`, training each round's trials with
+/// `train` (which gets their configurations with the rung's budget). The brackets are numbered
+/// from `first_bracket` in `rungs.jsonl` (a TPE search runs one search per wave).
 pub fn successive_halving(
     store: &Store,
-    plan: &Plan,
+    trials: &[TrialConfig],
     es: &EarlyStopping,
+    first_bracket: usize,
     mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Trained>,
 ) -> anyhow::Result<Ended> {
-    let configs = configurations(plan);
-    let steps = plan.trials.first().map_or(0, |t| t.params.steps);
+    let configs = configurations(trials);
+    let steps = trials.first().map_or(0, |t| t.params.steps);
     let rung_steps = es.rungs(steps);
     let mut stored = rungs::read(store.root())?;
     // Each bracket: the rung it starts at and its configurations (consecutive in draw order).
@@ -123,7 +90,7 @@ pub fn successive_halving(
                 .collect();
             let found = stored
                 .iter()
-                .find(|d| d.bracket == b && d.rung == k)
+                .find(|d| d.bracket == first_bracket + b && d.rung == k)
                 .cloned();
             let decision = match found {
                 Some(d) if d.step == rung_steps[k] && same_configs(&d, &keys) => d,
@@ -136,8 +103,8 @@ pub fn successive_halving(
                         rungs::clear(store.root())?;
                         stored.clear();
                     }
-                    let d =
-                        decide_and_store(store, &configs, participants, (b, k), rung_steps[k], es)?;
+                    let at = (first_bracket + b, k);
+                    let d = decide_and_store(store, &configs, participants, at, rung_steps[k], es)?;
                     stored.push(d.clone());
                     d
                 }

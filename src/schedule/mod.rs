@@ -1,0 +1,46 @@
+//! Scheduling beyond "train every trial": early stopping by successive halving and Hyperband
+//! ([`halving`]) and TPE's proposals in waves ([`tpe`]). Every decision is made from stored
+//! results only, never from timing, and stored in the results folder before it is acted on.
+
+pub mod halving;
+pub mod tpe;
+
+pub use halving::successive_halving;
+
+use crate::spec::TrialConfig;
+
+/// How a search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Every rung is decided and trained.
+    Done,
+    /// Training stopped (a signal); run the command again to go on.
+    Interrupted,
+    /// The trials were handed to Slurm (`--detach`).
+    Detached,
+}
+
+/// What training a set of trials did, as the executor reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trained {
+    /// Every trial got its outcome.
+    Done,
+    /// A signal stopped the run.
+    Interrupted,
+    /// Submitted to Slurm and left there.
+    Detached,
+}
+
+/// `trials` grouped by everything but the seed (configurations), in order, with the key that
+/// names each in `rungs.jsonl` and `proposals.jsonl`.
+pub fn configurations(trials: &[TrialConfig]) -> Vec<(String, Vec<&TrialConfig>)> {
+    let mut groups: Vec<(String, Vec<&TrialConfig>)> = Vec::new();
+    for trial in trials {
+        let key = trial.config_key();
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(trial),
+            None => groups.push((key, vec![trial])),
+        }
+    }
+    groups
+}
