@@ -205,7 +205,8 @@ impl Tpe {
     /// `lag` at a time (each learns from every configuration up to `lag` before it, so all of
     /// them can be proposed once the earlier ones have finished).
     pub fn waves(&self) -> Vec<std::ops::Range<usize>> {
-        let mut waves = Vec::from([0..self.startup]);
+        let mut waves = Vec::new();
+        waves.push(0..self.startup);
         let mut start = self.startup;
         while start < self.trials {
             let end = (start + self.lag).min(self.trials);
