@@ -17,6 +17,7 @@ pub enum Lang {
 #[derive(Debug, Clone, Copy)]
 pub struct Words {
     pub sweep: &'static str,
+    pub chosen: &'static str,
     pub grid_file: &'static str,
     pub corpus: &'static str,
     pub swept: &'static str,
@@ -83,6 +84,7 @@ pub struct Words {
 }
 
 const EN: Words = Words {
+    chosen: "chosen",
     sweep: "Sweep",
     grid_file: "grid file",
     corpus: "corpus",
@@ -150,6 +152,7 @@ const EN: Words = Words {
 };
 
 const ZH: Words = Words {
+    chosen: "选择",
     sweep: "超参数扫描",
     grid_file: "网格文件",
     corpus: "语料",

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::spec::TrialConfig;
+use crate::store::proposals::{self, Proposal};
 use crate::store::rungs::{self, RungDecision};
 use crate::store::{Manifest, MetricRow, Store, TrialResult, TrialState, TrialStatus};
 
@@ -152,6 +153,8 @@ pub struct SweepRecord {
     pub damaged: Vec<DamagedTrial>,
     /// The decisions of early stopping (`rungs.jsonl`), in the order they were made.
     pub rungs: Vec<RungDecision>,
+    /// How a TPE search chose its configurations (`proposals.jsonl`), in order.
+    pub proposals: Vec<Proposal>,
 }
 
 impl SweepRecord {
@@ -246,5 +249,7 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
         damaged,
         // Unreadable decisions only cost the reports their "stopped at rung" details.
         rungs: rungs::read(store.root()).unwrap_or_default(),
+        // Likewise the summary's account of which configurations TPE proposed.
+        proposals: proposals::read(store.root()).unwrap_or_default(),
     })
 }

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod lang;
 pub mod load;
 pub mod numbers;
+pub mod proposals;
 pub mod summary;
 pub mod tables;
 

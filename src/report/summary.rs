@@ -11,6 +11,7 @@ use super::groups::{Aggregate, AxisRow, Grouped};
 use super::lang::{Lang, Words};
 use super::load::{Status, SweepRecord, TrialRecord};
 use super::numbers;
+use super::proposals;
 use crate::spec::display_value;
 use crate::spec::params::PARAM_KEYS;
 use crate::store::StoredSample;
@@ -79,7 +80,7 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
         let _ = writeln!(out, "- {line}");
     }
     let _ = writeln!(out);
-    configurations(&mut out, &g, ctx.lang, charts);
+    configurations(&mut out, sweep, &g, ctx.lang, charts);
     for axis in 0..g.axes.len() {
         if g.ranged[axis] {
             ranged_section(&mut out, &g, axis, ctx.lang, charts);
@@ -243,6 +244,7 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
         lines.push(lang.words().no_completed.to_string());
     }
     lines.extend(early_stopping_lines(sweep, lang));
+    lines.extend(proposals::lines(sweep, g, lang));
     lines.extend(degraded_lines(g, lang));
     lines.extend(best_weights_lines(g, lang));
     lines.extend(trouble_lines(sweep, g, lang));
@@ -612,7 +614,13 @@ fn trouble_lines(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     lines
 }
 
-fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks) {
+fn configurations(
+    out: &mut String,
+    sweep: &SweepRecord,
+    g: &Grouped,
+    lang: Lang,
+    charts: &ChartLinks,
+) {
     let w = lang.words();
     let _ = writeln!(out, "## {}\n", w.configurations);
     let ranked: Vec<_> = g
@@ -642,6 +650,10 @@ fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks
         ]
         .map(String::from),
     );
+    let chosen = proposals::chosen(sweep);
+    if !chosen.is_empty() {
+        head.push(w.chosen.to_string());
+    }
     let aggregates: Vec<&Aggregate> = ranked.iter().map(|c| &c.stats).collect();
     let labels = labels(&aggregates, lang);
     let mut rows = Vec::new();
@@ -672,6 +684,9 @@ fn configurations(out: &mut String, g: &Grouped, lang: Lang, charts: &ChartLinks
                 .map_or_else(|| "–".into(), |w| numbers::duration(w.mean)),
         );
         cells.push(label);
+        if !chosen.is_empty() {
+            cells.push(proposals::chosen_cell(&chosen, c, lang));
+        }
         rows.push(cells);
     }
     table(out, &head, &rows);

@@ -112,6 +112,7 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
         trials,
         damaged: Vec::new(),
         rungs: Vec::new(),
+        proposals: Vec::new(),
     }
 }
 

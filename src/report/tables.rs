@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::load::SweepRecord;
+use crate::store::proposals::ProposedBy;
 
 /// One row of `trials.csv`.
 #[derive(Serialize)]
@@ -22,6 +23,9 @@ struct TrialRow<'a> {
     steps: usize,
     eval_every: usize,
     seed: u64,
+    /// TPE searches: the configuration's place in the search (1 = first) and who chose it.
+    proposal: Option<usize>,
+    proposed_by: Option<&'static str>,
     corpus: &'a str,
     parameters: Option<usize>,
     status: &'static str,
@@ -44,8 +48,10 @@ struct TrialRow<'a> {
 /// left out (`sweep status` and summary.md list them).
 pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let chosen = super::proposals::chosen(sweep);
     for t in &sweep.trials {
         let p = &t.config.params;
+        let proposal = chosen.get(t.config.config_key().as_str());
         let r = t.result();
         let m = t.measures();
         w.serialize(TrialRow {
@@ -64,6 +70,11 @@ pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
             steps: p.steps,
             eval_every: p.eval_every,
             seed: p.seed,
+            proposal: proposal.map(|p| p.index + 1),
+            proposed_by: proposal.map(|p| match p.by {
+                ProposedBy::Random => "random",
+                ProposedBy::Tpe => "tpe",
+            }),
             corpus: &t.config.corpus.name,
             parameters: r.and_then(|r| r.parameters),
             status: t.status().name(),
