@@ -11,7 +11,7 @@ use super::numbers;
 use crate::store::proposals::{Proposal, ProposedBy};
 
 /// How each configuration of a TPE search was chosen, by configuration key.
-pub fn chosen<'a>(sweep: &'a SweepRecord) -> HashMap<&'a str, &'a Proposal> {
+pub fn chosen(sweep: &SweepRecord) -> HashMap<&str, &Proposal> {
     sweep
         .proposals
         .iter()
