@@ -472,3 +472,32 @@ fn successive_halving_through_job_arrays_decides_as_a_local_run() {
     assert_same_numbers(&ws, &local);
     assert_eq!(ws.read("rungs.jsonl"), local.read("rungs.jsonl"));
 }
+
+/// A TPE search through job arrays (one array per wave) proposes and trains exactly what a
+/// local run does.
+#[test]
+fn tpe_through_job_arrays_proposes_as_a_local_run() {
+    let Some(_turn) = turn("tpe_through_job_arrays_proposes_as_a_local_run") else {
+        return;
+    };
+    const TPE: &str = r#"{
+      "name": "tpe",
+      "base": { "hidden": 8, "batch_size": 4, "steps": 40, "eval_every": 20 },
+      "search": { "method": "tpe", "trials": 5, "seed": 2, "startup": 3, "lag": 2 },
+      "grid": { "lr": { "loguniform": [0.001, 0.1] }, "cell": ["rnn", "gru"] }
+    }"#;
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", TPE);
+    let run = ws.sweep(&grid, &["--executor", "slurm"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("TPE: configurations 4–5 of 5, proposed from the results of the first 3"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(submissions(&ws).len(), 2, "one array per wave");
+    let local = local_run(TPE);
+    assert_eq!(ws.read("proposals.jsonl"), local.read("proposals.jsonl"));
+    assert_same_numbers(&ws, &local);
+}

@@ -682,6 +682,46 @@ mod tests {
     }
 
     #[test]
+    fn tpe_proposes_lag_at_a_time_each_from_the_configurations_lag_before() {
+        let tpe = Tpe {
+            trials: 17,
+            seed: 0,
+            startup: 8,
+            lag: 4,
+        };
+        assert_eq!(tpe.waves(), [0..8, 8..12, 12..16, 16..17]);
+        // Configuration 8 learns from 0..=4, 11 from 0..=7: every wave learns from finished
+        // waves only.
+        assert_eq!((tpe.learns_from(8), tpe.learns_from(11)), (5, 8));
+        for wave in tpe.waves().iter().skip(1) {
+            assert!(wave.clone().all(|i| tpe.learns_from(i) <= wave.start));
+        }
+        let sequential = Tpe { lag: 1, ..tpe };
+        assert_eq!(
+            sequential.learns_from(8),
+            8,
+            "lag 1: from every earlier one"
+        );
+    }
+
+    #[test]
+    fn a_position_is_the_inverse_of_a_draw() {
+        for (key, v) in [
+            ("lr", json!({"loguniform": [1e-3, 1e-1]})),
+            ("dropout", json!({"uniform": [0.0, 0.5]})),
+            ("hidden", json!({"int": [8, 24]})),
+            ("hidden", json!({"logint": [8, 512]})),
+        ] {
+            let r = range(key, v).unwrap();
+            for u in [0.0, 0.13, 0.5, 0.77, 0.999] {
+                let value = r.draw(u);
+                let back = r.draw(r.position(value.as_f64().unwrap()));
+                assert_eq!(back, value, "{key} {r:?} at {u}");
+            }
+        }
+    }
+
+    #[test]
     fn rounding_keeps_four_significant_digits() {
         assert_eq!(round4(0.0123456), 0.01235);
         assert_eq!(round4(123456.0), 123500.0);
@@ -706,6 +746,33 @@ mod tests {
         );
         assert_eq!(e(json!({"method": "bayes"})).0, "search.method");
         assert_eq!(e(json!({"trials": 5})).0, "search.trials");
+        assert_eq!(
+            Search::parse(&json!({"method": "tpe", "trials": 30})).unwrap(),
+            Search::Tpe(Tpe {
+                trials: 30,
+                seed: 0,
+                startup: 10,
+                lag: 4
+            })
+        );
+        assert_eq!(
+            e(json!({"method": "tpe", "trials": 30, "lag": 0})).0,
+            "search.lag"
+        );
+        assert_eq!(
+            e(json!({"method": "tpe", "trials": 5})).0,
+            "search.startup",
+            "the default startup (10) is more than 5"
+        );
+        assert_eq!(
+            e(json!({"method": "tpe", "trials": 30, "startup": 3})).0,
+            "search.startup",
+            "fewer than lag (4)"
+        );
+        assert_eq!(
+            e(json!({"method": "random", "trials": 3, "startup": 2})).0,
+            "search.startup"
+        );
         let typo = e(json!({"method": "random", "trails": 5}));
         assert!(typo.1.contains("did you mean `trials`"), "{typo:?}");
     }

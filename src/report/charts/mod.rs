@@ -17,12 +17,14 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontDesc, FontFamily, FontStyle, FontTransform};
 use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
+mod anytime;
 mod heat;
 mod lines;
 mod scatter;
 mod text;
 mod ticks;
 
+use anytime::*;
 use heat::*;
 use lines::*;
 use scatter::*;
@@ -63,6 +65,29 @@ pub fn line_chart(
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
     render_both(stem, size, &LinePlot { title, series })
+}
+
+/// One line of an anytime chart: a search method's best result after each configuration.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    /// Legend text, e.g. "TPE + successive halving".
+    pub label: String,
+    /// (configurations tried, mean best held-out perplexity over search seeds).
+    pub mean: Vec<(f64, f64)>,
+    /// (configurations tried, best seed, worst seed), drawn as a light band. May be empty.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): anytime curves, the
+/// best held-out perplexity found after each configuration, one colour per curve with its band,
+/// a legend in the upper right. Non-finite points are skipped. Errors as for [`line_chart`].
+pub fn anytime(
+    stem: &Path,
+    title: &str,
+    curves: &[Curve],
+    size: (u32, u32),
+) -> anyhow::Result<[PathBuf; 2]> {
+    render_both(stem, size, &AnytimePlot { title, curves })
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): held-out perplexity

@@ -1,0 +1,228 @@
+//! Random search against TPE, each with and without successive halving, on the space of
+//! `sweeps/search.json`: the best held-out perplexity found after each configuration (anytime
+//! curves, mean and spread over search seeds), the steps trained, the wall time and how busy
+//! the cores were. Run with `bench/search.sh` (or `cargo bench --bench search_methods`).
+//!
+//! `TRIALS=N` (default 30) configurations per search, `SEEDS=N` (default 3) search seeds,
+//! `JOBS=N` (default: every core) trials at once, `OUT=dir` (default `bench/out/search`) for the
+//! results folders and the chart. The sweeps resume: a second run only rereads them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use sweep::report::charts::{anytime, Curve};
+
+/// One search method.
+struct Method {
+    name: &'static str,
+    tpe: bool,
+    halving: bool,
+}
+
+const METHODS: [Method; 4] = [
+    Method {
+        name: "random",
+        tpe: false,
+        halving: false,
+    },
+    Method {
+        name: "TPE",
+        tpe: true,
+        halving: false,
+    },
+    Method {
+        name: "random + successive halving",
+        tpe: false,
+        halving: true,
+    },
+    Method {
+        name: "TPE + successive halving",
+        tpe: true,
+        halving: true,
+    },
+];
+
+/// What one search produced.
+struct Outcome {
+    /// Best final held-out perplexity among the first k configurations (k = 1, 2, …), over
+    /// those that trained all their steps.
+    best_after: Vec<f64>,
+    steps: usize,
+    wall: f64,
+    /// Worker time over wall time × jobs.
+    busy: f64,
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let trials = env("TRIALS", 30);
+    let seeds = env("SEEDS", 3);
+    let jobs = env(
+        "JOBS",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+    let out = std::env::var("OUT").map_or_else(|_| root.join("bench/out/search"), PathBuf::from);
+    std::fs::create_dir_all(&out)?;
+    let base: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("sweeps/search.json"))?)?;
+
+    let mut rows = Vec::new();
+    let mut curves = Vec::new();
+    for method in &METHODS {
+        let mut outcomes = Vec::new();
+        for seed in 0..seeds {
+            let name = format!(
+                "{}{}-seed{seed}",
+                if method.tpe { "tpe" } else { "random" },
+                if method.halving { "-sh" } else { "" }
+            );
+            let mut grid = base.clone();
+            grid["name"] = json!(name);
+            grid["search"] = if method.tpe {
+                json!({"method": "tpe", "trials": trials, "seed": seed})
+            } else {
+                json!({"method": "random", "trials": trials, "seed": seed})
+            };
+            if !method.halving {
+                grid.as_object_mut().unwrap().remove("early_stopping");
+            }
+            let file = out.join(format!("{name}.json"));
+            std::fs::write(&file, serde_json::to_string_pretty(&grid)?)?;
+            let results = out.join(&name);
+            eprintln!("{name}: {}", results.display());
+            let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
+                .arg(&file)
+                .arg("--out")
+                .arg(&results)
+                .args(["--jobs", &jobs.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()?;
+            anyhow::ensure!(status.success(), "{name} failed: {status}");
+            outcomes.push(read(&results, method.tpe, jobs)?);
+        }
+        let k_max = outcomes
+            .iter()
+            .map(|o| o.best_after.len())
+            .min()
+            .unwrap_or(0);
+        let at = |k: usize| -> Vec<f64> { outcomes.iter().map(|o| o.best_after[k - 1]).collect() };
+        curves.push(Curve {
+            label: method.name.to_string(),
+            mean: (1..=k_max).map(|k| (k as f64, mean(&at(k)))).collect(),
+            band: (1..=k_max)
+                .map(|k| {
+                    let v = at(k);
+                    (k as f64, min(&v), max(&v))
+                })
+                .collect(),
+        });
+        let mut row = vec![method.name.to_string()];
+        for k in [10, 20, trials] {
+            row.push(if k <= k_max {
+                let v = at(k);
+                format!(
+                    "{:.2} ± {:.2} ({:.2}–{:.2})",
+                    mean(&v),
+                    sd(&v),
+                    min(&v),
+                    max(&v)
+                )
+            } else {
+                "–".into()
+            });
+        }
+        let steps: Vec<f64> = outcomes.iter().map(|o| o.steps as f64).collect();
+        let wall: Vec<f64> = outcomes.iter().map(|o| o.wall).collect();
+        let busy: Vec<f64> = outcomes.iter().map(|o| o.busy).collect();
+        row.push(format!("{:.0}", mean(&steps)));
+        row.push(format!("{:.0} s", mean(&wall)));
+        row.push(format!("{:.0}%", 100.0 * mean(&busy)));
+        rows.push(row);
+    }
+
+    println!(
+        "{trials} configurations per search, {seeds} search seeds, {jobs} trials at once; best \
+         held-out perplexity after k configurations: mean ± sd over the seeds (best–worst seed)\n"
+    );
+    println!(
+        "| search | after 10 | after 20 | after {trials} | steps trained | wall | cores busy |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("| {} |", row.join(" | "));
+    }
+    let [png, _] = anytime(
+        &out.join("anytime"),
+        &format!(
+            "Best held-out perplexity found, mean of {seeds} search seeds (band: best to worst)"
+        ),
+        &curves,
+        (900, 540),
+    )?;
+    println!("\nchart: {}", png.display());
+    Ok(())
+}
+
+/// The anytime curve, steps, wall time and core use of the search in `results`.
+fn read(results: &Path, tpe: bool, jobs: usize) -> anyhow::Result<Outcome> {
+    let mut reader = csv::Reader::from_path(results.join("trials.csv"))?;
+    let mut configs: Vec<(usize, f64)> = Vec::new();
+    let (mut steps, mut worker) = (0usize, 0.0);
+    for (i, row) in reader
+        .deserialize::<std::collections::HashMap<String, String>>()
+        .enumerate()
+    {
+        let row = row?;
+        let number = |key: &str| row[key].parse::<f64>().unwrap_or(f64::NAN);
+        steps += row["steps_done"].parse::<usize>()?;
+        worker += number("wall_seconds");
+        let order = if tpe { row["proposal"].parse()? } else { i + 1 };
+        let heldout = number("final_heldout_ppl");
+        let full = row["status"] == "completed" && heldout.is_finite();
+        configs.push((order, if full { heldout } else { f64::INFINITY }));
+    }
+    configs.sort_by_key(|c| c.0);
+    let mut best = f64::INFINITY;
+    let best_after = configs
+        .iter()
+        .map(|c| {
+            best = best.min(c.1);
+            best
+        })
+        .collect();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("sweep.json"))?)?;
+    let wall = manifest["wall_seconds"].as_f64().unwrap_or(f64::NAN);
+    Ok(Outcome {
+        best_after,
+        steps,
+        wall,
+        busy: worker / (wall * jobs as f64),
+    })
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn sd(v: &[f64]) -> f64 {
+    let m = mean(v);
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0)).sqrt()
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
