@@ -135,6 +135,27 @@ fn the_random_configurations_are_random_searchs_and_more_trials_keep_the_proposa
     ws.sweep(&fewer, &[]).expect_code(0);
     let before = ws.read("proposals.jsonl");
     assert_eq!(before.lines().count(), 7);
+    let results = ws.results();
+    let status = ws.command(&["status", results.to_str().unwrap()]);
+    status.expect_code(0);
+    assert!(
+        status
+            .stdout()
+            .contains("TPE: 7 of 7 configurations chosen, 4 at random and 3 proposed by TPE\n"),
+        "{}",
+        status.stdout()
+    );
+    // The grid file now asks for more: `status` says the search is not done.
+    std::fs::write(&fewer, TPE).unwrap();
+    let status = ws.command(&["status", results.to_str().unwrap()]);
+    status.expect_code(1);
+    assert!(
+        status
+            .stdout()
+            .contains("TPE: 7 of 9 configurations chosen, 4 at random and 3 proposed by TPE; 2 to propose as results come in"),
+        "{}",
+        status.stdout()
+    );
     let grid = ws.write("tpe.json", TPE);
     let more = ws.sweep(&grid, &[]);
     more.expect_code(0);

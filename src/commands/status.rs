@@ -5,6 +5,8 @@ use std::path::Path;
 
 use super::exit;
 use crate::report::{load, numbers, Status};
+use crate::spec::{GridSpec, Search};
+use crate::store::proposals::ProposedBy;
 use crate::store::Store;
 
 /// Prints one line per trial and the totals; reads only. Exits with 0 when every trial
@@ -106,12 +108,46 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
         }
         Err(e) => println!("rung decisions cannot be read: {e:#}"),
     }
+    let unproposed = tpe_line(&sweep);
     if let Some(queue) = crate::executor::slurm::queue_summary(dir) {
         println!("{queue}");
     }
-    Ok(if sweep.all_completed() {
+    Ok(if sweep.all_completed() && unproposed == 0 {
         exit::OK
     } else {
         exit::TRIALS_FAILED
     })
+}
+
+/// For a TPE search: how many configurations are chosen, and, when its grid file can still be
+/// read, how many TPE has yet to propose (returned; 0 when unknown).
+fn tpe_line(sweep: &load::SweepRecord) -> usize {
+    if sweep.proposals.is_empty() {
+        return 0;
+    }
+    let tpe = sweep
+        .proposals
+        .iter()
+        .filter(|p| p.by == ProposedBy::Tpe)
+        .count();
+    let chosen = sweep.proposals.len();
+    let target = match GridSpec::load(&sweep.manifest.grid_file).map(|s| s.search) {
+        Ok(Search::Tpe(t)) => Some(t.trials),
+        _ => None,
+    };
+    let left = target.map_or(0, |t| t.saturating_sub(chosen));
+    let of = target.map_or_else(String::new, |t| format!(" of {t}"));
+    println!(
+        "TPE: {chosen}{of} configurations chosen, {} at random and {tpe} proposed by TPE{}",
+        chosen - tpe,
+        if left > 0 {
+            format!(
+                "; {left} to propose as results come in (run `sweep {}` again to go on)",
+                sweep.manifest.grid_file.display()
+            )
+        } else {
+            String::new()
+        }
+    );
+    left
 }
