@@ -4,21 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{Run, Workspace};
-
-/// `sweep GRID --out results --jobs 1` in `ws` (its `sweep` helper runs two jobs).
-fn one_job(ws: &Workspace, grid: &Path) -> Run {
-    let out = ws.results();
-    ws.command(&[
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "1",
-    ])
-}
+use common::Workspace;
 
 const SEARCH: &str = r#"{
   "name": "random",
@@ -49,10 +35,7 @@ fn a_random_search_gives_the_same_trials_and_numbers_whatever_the_jobs() {
         "a dry run writes nothing"
     );
 
-    one_job(&one, &grid).expect_code(0);
-    let two = Workspace::new();
-    let grid2 = two.write("search.json", SEARCH);
-    two.sweep(&grid2, &[]).expect_code(0); // --jobs 2
+    let (_, two) = common::with_one_and_two_jobs(&one, &grid);
     assert_eq!(one.numbers(), two.numbers(), "same trials, same numbers");
 
     let trials = one.csv("trials.csv");
@@ -103,17 +86,13 @@ fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_eq
     let one = Workspace::new();
     let grid = one.write("halving.json", HALVING);
     let out = one.results();
-    let run = one_job(&one, &grid);
-    run.expect_code(0);
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
     assert!(
         run.stderr()
             .contains("rung 3 of 3 (step 270): 1 configurations"),
         "{}",
         run.stderr()
     );
-    let two = Workspace::new();
-    let grid2 = two.write("halving.json", HALVING);
-    two.sweep(&grid2, &[]).expect_code(0);
     assert_eq!(
         one.numbers(),
         two.numbers(),
@@ -227,8 +206,7 @@ fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
     let one = Workspace::new();
     let grid = one.write("hb.json", HYPERBAND);
     let out = one.results();
-    let run = one_job(&one, &grid);
-    run.expect_code(0);
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
     let err = run.stderr();
     assert!(
         err.contains(
@@ -238,9 +216,6 @@ fn hyperband_brackets_decide_the_same_whatever_the_jobs() {
         ),
         "{err}"
     );
-    let two = Workspace::new();
-    let grid2 = two.write("hb.json", HYPERBAND);
-    two.sweep(&grid2, &[]).expect_code(0);
     assert_eq!(one.numbers(), two.numbers());
     assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
     let trials = one.csv("trials.csv");

@@ -19,18 +19,6 @@ const TPE: &str = r#"{
   "seeds": [0, 1]
 }"#;
 
-/// `sweep GRID --out results --jobs 1`.
-fn one_job(ws: &Workspace, grid: &std::path::Path) -> Run {
-    let out = ws.results();
-    ws.command(&[
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "1",
-    ])
-}
-
 /// The labels a dry run lists, in order.
 fn dry_run_labels(ws: &Workspace, grid: &std::path::Path) -> Vec<String> {
     let dry = ws.sweep(grid, &["--dry-run"]);
@@ -45,8 +33,7 @@ fn dry_run_labels(ws: &Workspace, grid: &std::path::Path) -> Vec<String> {
 fn proposals_and_numbers_are_the_same_whatever_the_jobs() {
     let one = Workspace::new();
     let grid = one.write("tpe.json", TPE);
-    let run = one_job(&one, &grid);
-    run.expect_code(0);
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
     let err = run.stderr();
     assert!(
         err.contains("TPE: 9 configurations, the first 4 drawn at random, then 2 at a time"),
@@ -61,9 +48,6 @@ fn proposals_and_numbers_are_the_same_whatever_the_jobs() {
         "{err}"
     );
 
-    let two = Workspace::new();
-    let grid2 = two.write("tpe.json", TPE);
-    two.sweep(&grid2, &[]).expect_code(0);
     assert_eq!(one.numbers(), two.numbers(), "same proposals, same numbers");
     assert_eq!(one.read("proposals.jsonl"), two.read("proposals.jsonl"));
 
@@ -195,7 +179,7 @@ fn the_random_configurations_are_random_searchs_and_more_trials_keep_the_proposa
     assert_ne!(ws.read("proposals.jsonl"), after);
 }
 
-/// Long enough trials that kills land mid-training.
+/// Trials long enough (about a second) that kills land mid-training.
 const SLOW: &str = r#"{
   "name": "tpe-slow",
   "base": { "hidden": 64, "batch_size": 16, "steps": 900, "eval_every": 100 },
@@ -213,34 +197,33 @@ fn a_search_killed_again_and_again_proposes_and_ends_as_an_uninterrupted_one() {
 
     let ws = Workspace::new();
     let grid = ws.write("grid.json", SLOW);
-    let mut state: u64 = 0x7e5e;
-    let (mut killed_mid_run, mut proposed) = (0, Vec::new());
-    for round in 0..6 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+    let proposed = || {
+        std::fs::read_to_string(ws.results().join("proposals.jsonl"))
+            .map_or(0, |t| t.lines().count())
+    };
+    // Killed while the random wave trains, just after the second wave was proposed, and while
+    // the last one trains; the workers die too in the first two rounds.
+    let moments: [(&str, &dyn Fn() -> bool); 3] = [
+        ("the random wave to train", &|| ws.steps_recorded() > 0),
+        ("the second wave to be proposed", &|| proposed() >= 5),
+        ("the last proposal", &|| proposed() >= 6),
+    ];
+    for (round, (what, moment)) in moments.into_iter().enumerate() {
         let child = ws.spawn(&grid, &[]);
-        std::thread::sleep(Duration::from_millis(300 + state % 700));
+        common::wait_until(120, what, moment);
+        std::thread::sleep(Duration::from_millis(50));
         send(child.id() as i32, "KILL");
-        if round % 2 == 0 {
+        if round < 2 {
             for pid in worker_pids_under(&ws.results()) {
                 send(pid, "KILL");
             }
         }
         let out = Run(child.wait_with_output().unwrap());
-        if !out.stdout().contains("wrote ") {
-            killed_mid_run += 1;
-        }
-        proposed.push(ws.read("proposals.jsonl").lines().count());
+        assert!(
+            !out.stdout().contains("wrote "),
+            "round {round} ended first"
+        );
     }
-    assert!(
-        killed_mid_run >= 3,
-        "{killed_mid_run} rounds killed mid-run"
-    );
-    assert!(
-        proposed.iter().any(|&n| n > 3 && n < 6),
-        "some round was killed between proposals: {proposed:?}"
-    );
     ws.sweep(&grid, &[]).expect_code(0);
     assert_eq!(ws.read("proposals.jsonl"), want.read("proposals.jsonl"));
     assert_eq!(ws.numbers(), want.numbers());
@@ -255,17 +238,13 @@ fn tpe_with_successive_halving_decides_the_same_whatever_the_jobs() {
     );
     let one = Workspace::new();
     let grid = one.write("tpe.json", &grid_text);
-    let run = one_job(&one, &grid);
-    run.expect_code(0);
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
     assert!(
         run.stderr()
             .contains("rung 1 of 2 (step 20): 4 configurations"),
         "{}",
         run.stderr()
     );
-    let two = Workspace::new();
-    let grid2 = two.write("tpe.json", &grid_text);
-    two.sweep(&grid2, &[]).expect_code(0);
     assert_eq!(one.numbers(), two.numbers());
     assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
     assert_eq!(one.read("proposals.jsonl"), two.read("proposals.jsonl"));

@@ -217,6 +217,25 @@ impl Workspace {
     }
 }
 
+/// Runs `grid` (a file in `one`) with `--jobs 1` in `one`, and a copy of it with `--jobs 2` in
+/// a workspace of its own, both to the end: the first run and the second workspace.
+pub fn with_one_and_two_jobs(one: &Workspace, grid: &Path) -> (Run, Workspace) {
+    let out = one.results();
+    let run = one.command(&[
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+    ]);
+    run.expect_code(0);
+    let two = Workspace::new();
+    let name = grid.file_name().unwrap().to_str().unwrap();
+    let copy = two.write(name, std::fs::read(grid).unwrap());
+    two.sweep(&copy, &[]).expect_code(0);
+    (run, two)
+}
+
 impl Workspace {
     /// `sweep ARGS...` (a subcommand such as `status` or `report`).
     pub fn command(&self, args: &[&str]) -> Run {
