@@ -5,7 +5,8 @@
 //!
 //! `TRIALS=N` (default 30) configurations per search, `SEEDS=N` (default 3) search seeds,
 //! `JOBS=N` (default: every core) trials at once, `OUT=dir` (default `bench/out/search`) for the
-//! results folders and the chart. The sweeps resume: a second run only rereads them.
+//! results folders and the chart, `METHODS=tpe,tpe-sh` (default all of random, tpe, random-sh,
+//! tpe-sh) for some of them. The sweeps resume: a second run only rereads them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,16 +75,24 @@ fn main() -> anyhow::Result<()> {
     let base: Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("sweeps/search.json"))?)?;
 
+    let only = std::env::var("METHODS").ok();
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     for method in &METHODS {
+        let short = format!(
+            "{}{}",
+            if method.tpe { "tpe" } else { "random" },
+            if method.halving { "-sh" } else { "" }
+        );
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|m| m == short))
+        {
+            continue;
+        }
         let mut outcomes = Vec::new();
         for seed in 0..seeds {
-            let name = format!(
-                "{}{}-seed{seed}",
-                if method.tpe { "tpe" } else { "random" },
-                if method.halving { "-sh" } else { "" }
-            );
+            let name = format!("{short}-seed{seed}");
             let mut grid = base.clone();
             grid["name"] = json!(name);
             grid["search"] = if method.tpe {
@@ -98,15 +107,25 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&file, serde_json::to_string_pretty(&grid)?)?;
             let results = out.join(&name);
             eprintln!("{name}: {}", results.display());
-            let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
-                .arg(&file)
-                .arg("--out")
+            // A finished search is only reread (running it again would add to its wall time).
+            let finished = Command::new(env!("CARGO_BIN_EXE_sweep"))
+                .arg("status")
                 .arg(&results)
-                .args(["--jobs", &jobs.to_string()])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
-                .status()?;
-            anyhow::ensure!(status.success(), "{name} failed: {status}");
+                .status()?
+                .success();
+            if !finished {
+                let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
+                    .arg(&file)
+                    .arg("--out")
+                    .arg(&results)
+                    .args(["--jobs", &jobs.to_string()])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()?;
+                anyhow::ensure!(status.success(), "{name} failed: {status}");
+            }
             outcomes.push(read(&results, method.tpe, jobs)?);
         }
         let k_max = outcomes
@@ -127,8 +146,13 @@ fn main() -> anyhow::Result<()> {
         });
         let mut row = vec![method.name.to_string()];
         for k in [10, 20, trials] {
-            row.push(if k <= k_max {
-                let v = at(k);
+            let v = if k <= k_max { at(k) } else { Vec::new() };
+            let none = v.iter().filter(|x| !x.is_finite()).count();
+            row.push(if v.is_empty() {
+                "–".into()
+            } else if none > 0 {
+                format!("– ({none} of {seeds} seeds: none trained to the end yet)")
+            } else {
                 format!(
                     "{:.2} ± {:.2} ({:.2}–{:.2})",
                     mean(&v),
@@ -136,8 +160,6 @@ fn main() -> anyhow::Result<()> {
                     min(&v),
                     max(&v)
                 )
-            } else {
-                "–".into()
             });
         }
         let steps: Vec<f64> = outcomes.iter().map(|o| o.steps as f64).collect();

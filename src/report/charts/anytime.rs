@@ -85,7 +85,7 @@ impl Paint for AnytimePlot<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::LowerLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(GRID)
             .label_font(label)

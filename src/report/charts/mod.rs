@@ -80,7 +80,8 @@ pub struct Curve {
 
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): anytime curves, the
 /// best held-out perplexity found after each configuration, one colour per curve with its band,
-/// a legend in the upper right. Non-finite points are skipped. Errors as for [`line_chart`].
+/// a legend in the lower left (the first configurations are rarely the best). Non-finite
+/// points are skipped. Errors as for [`line_chart`].
 pub fn anytime(
     stem: &Path,
     title: &str,
