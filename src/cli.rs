@@ -88,6 +88,20 @@ pub enum Command {
         #[arg(default_value = "results")]
         dir: PathBuf,
     },
+    /// Serve a live dashboard of a results folder (a running sweep's, local or on Slurm, or a
+    /// finished one) until Ctrl-C: trials, curves, comparisons, the analysis, a JSON API.
+    Serve {
+        /// Results folder.
+        #[arg(default_value = "results")]
+        dir: PathBuf,
+        /// Port to listen on (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on. The default, the loopback interface, keeps the dashboard to
+        /// this machine; another address lets anyone who can reach it read the results.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+    },
     /// Count the parameters of a recurrent network, layer by layer, in the textbook convention
     /// (one bias per layer) and PyTorch's (two).
     Params(ParamsArgs),

@@ -13,6 +13,7 @@ pub mod model;
 pub mod report;
 pub mod sample;
 pub mod schedule;
+pub mod serve;
 pub mod spec;
 pub mod store;
 pub mod train;

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         None => commands::run::run(&cli.run),
         Some(Command::Report { dir, lang }) => commands::report::run(dir, *lang),
         Some(Command::Status { dir }) => commands::status::run(dir),
+        Some(Command::Serve { dir, port, host }) => commands::serve::run(dir, *host, *port),
         Some(Command::Params(args)) => commands::params::run(args),
         Some(Command::Sample(args)) => commands::sample::run(args),
         Some(Command::Worker {

@@ -4,6 +4,7 @@ pub mod params;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod serve;
 pub mod status;
 pub mod worker;
 

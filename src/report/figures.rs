@@ -207,7 +207,7 @@ fn heldout_series(c: &Config) -> Option<Series> {
         if t.measures().is_none_or(|m| m.diverged.is_some()) {
             continue;
         }
-        for r in &t.metrics {
+        for r in t.metrics.iter() {
             if let Some(h) = r.heldout_ppl {
                 let e = by_step.entry(r.step).or_insert((0.0, 0));
                 e.0 += h;

@@ -3,11 +3,12 @@
 //! what is wrong) instead of stopping the report.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::spec::TrialConfig;
 use crate::store::proposals::{self, Proposal};
 use crate::store::rungs::{self, RungDecision};
-use crate::store::{Manifest, MetricRow, Store, TrialResult, TrialState, TrialStatus};
+use crate::store::{Manifest, MetricRow, Store, TrialDir, TrialResult, TrialState, TrialStatus};
 
 use super::analysis::{self, TrialMeasures};
 
@@ -68,8 +69,8 @@ pub struct TrialRecord {
     pub config: TrialConfig,
     /// Pending, partial or finished.
     pub state: TrialState,
-    /// Its metric rows, one per step trained.
-    pub metrics: Vec<MetricRow>,
+    /// Its metric rows, one per step trained (shared with a dashboard's incremental reader).
+    pub metrics: Arc<Vec<MetricRow>>,
 }
 
 impl TrialRecord {
@@ -207,6 +208,16 @@ impl SweepRecord {
 /// Reads the manifest and every trial it lists; an unreadable trial becomes a
 /// [`DamagedTrial`].
 pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
+    // A torn last line (a worker killed mid-write) is left out, not an error.
+    load_with(store, |_, dir| Arc::new(dir.metrics_readable().0))
+}
+
+/// [`load`], with each trial's metric rows from `metrics` (given the trial id and folder)
+/// instead of reading its `metrics.csv` whole.
+pub fn load_with(
+    store: &Store,
+    mut metrics: impl FnMut(&str, &TrialDir) -> Arc<Vec<MetricRow>>,
+) -> anyhow::Result<SweepRecord> {
     let manifest = store.manifest()?;
     let mut trials = Vec::new();
     let mut damaged = Vec::new();
@@ -224,7 +235,8 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
                 continue;
             }
         };
-        let state = match dir.state() {
+        let rows = metrics(id, &dir);
+        let state = match dir.state_with(|| rows.len()) {
             Ok(state) => state,
             Err(e) => {
                 damaged.push(DamagedTrial {
@@ -239,8 +251,7 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
         trials.push(TrialRecord {
             config,
             state,
-            // A torn last line (a worker killed mid-write) is left out, not an error.
-            metrics: dir.metrics_readable().0,
+            metrics: rows,
         });
     }
     Ok(SweepRecord {

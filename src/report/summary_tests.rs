@@ -1,5 +1,7 @@
 //! Tests of `summary.md` on synthetic sweeps with known answers.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::spec::{CorpusRef, TrainParams, TrialConfig};
 use crate::store::{Manifest, MetricRow, TrialResult, TrialState, TrialStatus};
@@ -70,13 +72,13 @@ fn trial(
             peak_memory_mb: Some(40.0),
             vocab_size: Some(44),
         }),
-        metrics,
+        metrics: metrics.into(),
     }
 }
 
 fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
     let mut t = trial(hidden, batch, seed, 9.0, 50.0, 0.0);
-    t.metrics.truncate(7);
+    Arc::make_mut(&mut t.metrics).truncate(7);
     t.state = TrialState::Finished(TrialResult {
         status: TrialStatus::Failed,
         reason: Some("training loss became NaN at step 8".into()),
@@ -276,7 +278,7 @@ fn overfitting_and_failures_reach_the_verdict_and_labels() {
         trial(200, 16, 0, 6.0, 30.0, 0.0),
     ];
     // Held-out perplexity bottoms out at step 200, then rises while training falls.
-    for r in trials[2].metrics.iter_mut() {
+    for r in Arc::make_mut(&mut trials[2].metrics).iter_mut() {
         if let Some(h) = r.heldout_ppl.as_mut() {
             *h = if r.step <= 100 {
                 6.0
@@ -388,7 +390,7 @@ fn with_rows(id: &str, lr: f64, rows: Vec<MetricRow>) -> TrialRecord {
         r.steps_done = rows.len();
         r.final_heldout_ppl = rows.last().and_then(|m| m.heldout_ppl);
     }
-    t.metrics = rows;
+    t.metrics = rows.into();
     t
 }
 
@@ -549,7 +551,7 @@ fn a_run_that_falls_apart_is_labelled_degraded_with_its_best_weights() {
 fn best_weights_much_better_than_final_ones_are_pointed_out() {
     // Overfits: held-out 6 until step 200, then rising to 8 while training falls.
     let mut t = trial(200, 16, 0, 6.0, 30.0, 0.0);
-    for r in t.metrics.iter_mut() {
+    for r in Arc::make_mut(&mut t.metrics).iter_mut() {
         if let Some(h) = r.heldout_ppl.as_mut() {
             *h = if r.step <= 200 {
                 6.0

@@ -5,9 +5,9 @@ use serde::Serialize;
 use super::load::SweepRecord;
 use crate::store::proposals::ProposedBy;
 
-/// One row of `trials.csv`.
+/// One row of `trials.csv` (and of the dashboard's `/api/trials`).
 #[derive(Serialize)]
-struct TrialRow<'a> {
+pub struct TrialRow<'a> {
     id: &'a str,
     label: &'a str,
     cell: &'static str,
@@ -48,51 +48,62 @@ struct TrialRow<'a> {
 /// left out (`sweep status` and summary.md list them).
 pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let chosen = super::proposals::chosen(sweep);
-    for t in &sweep.trials {
-        let p = &t.config.params;
-        let proposal = chosen.get(t.config.config_key().as_str());
-        let r = t.result();
-        let m = t.measures();
-        w.serialize(TrialRow {
-            id: &t.config.id,
-            label: &t.config.label,
-            cell: p.cell.name(),
-            layers: p.layers,
-            dropout: p.dropout,
-            hidden: p.hidden,
-            batch_size: p.batch_size,
-            seq_len: p.seq_len,
-            sampling: p.sampling.name(),
-            lr: p.lr,
-            optimizer: p.optimizer.name(),
-            clip: p.clip,
-            steps: p.steps,
-            eval_every: p.eval_every,
-            seed: p.seed,
-            proposal: proposal.map(|p| p.index + 1),
-            proposed_by: proposal.map(|p| match p.by {
-                ProposedBy::Random => "random",
-                ProposedBy::Tpe => "tpe",
-            }),
-            corpus: &t.config.corpus.name,
-            parameters: r.and_then(|r| r.parameters),
-            status: t.status().name(),
-            diverged_at_step: m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
-            degraded: m.as_ref().is_some_and(|m| m.degraded.is_some()),
-            overfitting: m.as_ref().is_some_and(|m| m.overfitting),
-            best_heldout_step: m.as_ref().and_then(|m| m.best_heldout.map(|b| b.0)),
-            steps_done: r.map_or(t.metrics.len(), |r| r.steps_done),
-            final_train_ppl: r.and_then(|r| r.final_train_ppl),
-            final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),
-            best_heldout_ppl: r.and_then(|r| r.best_heldout_ppl),
-            steps_per_sec: r.and_then(|r| r.steps_per_sec),
-            peak_memory_mb: r.and_then(|r| r.peak_memory_mb),
-            wall_seconds: r.map(|r| r.wall_seconds),
-            reason: r.and_then(|r| r.reason.as_deref()),
-        })?;
+    for row in trial_rows(sweep) {
+        w.serialize(row)?;
     }
     Ok(w.into_inner()?)
+}
+
+/// The rows of `trials.csv`, one per readable trial, in expansion order.
+pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
+    let chosen = super::proposals::chosen(sweep);
+    sweep
+        .trials
+        .iter()
+        .map(|t| {
+            let p = &t.config.params;
+            let proposal = chosen.get(t.config.config_key().as_str());
+            let r = t.result();
+            let m = t.measures();
+            TrialRow {
+                id: &t.config.id,
+                label: &t.config.label,
+                cell: p.cell.name(),
+                layers: p.layers,
+                dropout: p.dropout,
+                hidden: p.hidden,
+                batch_size: p.batch_size,
+                seq_len: p.seq_len,
+                sampling: p.sampling.name(),
+                lr: p.lr,
+                optimizer: p.optimizer.name(),
+                clip: p.clip,
+                steps: p.steps,
+                eval_every: p.eval_every,
+                seed: p.seed,
+                proposal: proposal.map(|p| p.index + 1),
+                proposed_by: proposal.map(|p| match p.by {
+                    ProposedBy::Random => "random",
+                    ProposedBy::Tpe => "tpe",
+                }),
+                corpus: &t.config.corpus.name,
+                parameters: r.and_then(|r| r.parameters),
+                status: t.status().name(),
+                diverged_at_step: m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
+                degraded: m.as_ref().is_some_and(|m| m.degraded.is_some()),
+                overfitting: m.as_ref().is_some_and(|m| m.overfitting),
+                best_heldout_step: m.as_ref().and_then(|m| m.best_heldout.map(|b| b.0)),
+                steps_done: r.map_or(t.metrics.len(), |r| r.steps_done),
+                final_train_ppl: r.and_then(|r| r.final_train_ppl),
+                final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),
+                best_heldout_ppl: r.and_then(|r| r.best_heldout_ppl),
+                steps_per_sec: r.and_then(|r| r.steps_per_sec),
+                peak_memory_mb: r.and_then(|r| r.peak_memory_mb),
+                wall_seconds: r.map(|r| r.wall_seconds),
+                reason: r.and_then(|r| r.reason.as_deref()),
+            }
+        })
+        .collect()
 }
 
 /// One row of `curves.csv`.
@@ -121,7 +132,7 @@ pub fn curves_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
         "elapsed_s",
     ])?;
     for t in &sweep.trials {
-        for m in &t.metrics {
+        for m in t.metrics.iter() {
             w.serialize(CurveRow {
                 trial_id: &t.config.id,
                 step: m.step,

@@ -14,6 +14,7 @@ pub mod atomic;
 pub mod decision_log;
 pub mod lock;
 pub mod manifest;
+pub mod metrics_tail;
 pub mod proposals;
 pub mod rungs;
 pub mod trial_dir;

@@ -350,6 +350,12 @@ impl TrialDir {
     /// What the folder says about the trial. Only missing files mean "not yet"; a file that
     /// cannot be read or parsed is a [`DamagedFile`].
     pub fn state(&self) -> Result<TrialState, DamagedFile> {
+        self.state_with(|| self.metrics_readable().0.len())
+    }
+
+    /// [`TrialDir::state`], with the number of metric rows from `rows` (called only when the
+    /// trial has no result and no running worker) instead of reading `metrics.csv`.
+    pub fn state_with(&self, rows: impl FnOnce() -> usize) -> Result<TrialState, DamagedFile> {
         let damaged = |file: PathBuf, problem: String| DamagedFile { file, problem };
         match self.result() {
             Ok(Some(result)) => return Ok(TrialState::Finished(result)),
@@ -361,7 +367,7 @@ impl TrialDir {
             Ok(None) => {}
             Err(e) => return Err(damaged(self.lock_path(), e.to_string())),
         }
-        let steps = self.metrics_readable().0.len();
+        let steps = rows();
         Ok(if steps == 0 {
             TrialState::Pending
         } else {

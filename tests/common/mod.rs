@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod server;
+
 /// A temporary folder with grid files and a results folder.
 pub struct Workspace {
     pub dir: tempfile::TempDir,

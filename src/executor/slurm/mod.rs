@@ -16,6 +16,7 @@ pub mod commands;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -27,7 +28,8 @@ use super::supervise::{
 };
 use crate::report::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
-use crate::store::{Store, TrialDir};
+use crate::store::metrics_tail::MetricsTail;
+use crate::store::Store;
 use commands::{JobState, TaskId, TaskState};
 
 /// Environment variable Slurm sets to a task's index in its array.
@@ -82,6 +84,8 @@ struct Tracked {
     started: bool,
     /// Its end was reported to the supervisor.
     ended: bool,
+    /// Its trial's metrics, read as they grow.
+    metrics: MetricsTail,
 }
 
 impl SlurmExecutor {
@@ -117,7 +121,12 @@ impl SlurmExecutor {
             trials: trials.to_vec(),
             tracked: trials
                 .iter()
-                .map(|t| live.get(&t.id).cloned().map(Tracked::new))
+                .map(|t| {
+                    let metrics = store.trial(&t.id).metrics_path();
+                    live.get(&t.id)
+                        .cloned()
+                        .map(|task| Tracked::new(task, metrics))
+                })
                 .collect(),
             pending: VecDeque::new(),
             last_poll: None,
@@ -263,14 +272,7 @@ impl SlurmBackend<'_> {
             let how = if !matches!(dir.result(), Ok(None)) {
                 Some(format!("Slurm task {} wrote its result", t.task))
             } else {
-                progress(
-                    index,
-                    &self.trials[index],
-                    &dir,
-                    state,
-                    t,
-                    &mut self.pending,
-                );
+                progress(index, &self.trials[index], state, t, &mut self.pending);
                 let gone = match state {
                     Some(s) => !s.live(),
                     None => t.since.elapsed() > GRACE,
@@ -318,10 +320,12 @@ impl SlurmBackend<'_> {
                 numbers::count(ids.len(), "trial")
             ));
             for (k, &i) in chunk.iter().enumerate() {
-                self.tracked[i] = Some(Tracked::new(TaskId {
+                let metrics = self.store.trial(&self.trials[i].id).metrics_path();
+                let task = TaskId {
                     job: job.clone(),
                     index: k,
-                }));
+                };
+                self.tracked[i] = Some(Tracked::new(task, metrics));
             }
         }
         Ok(())
@@ -362,13 +366,14 @@ impl SlurmBackend<'_> {
 }
 
 impl Tracked {
-    fn new(task: TaskId) -> Tracked {
+    fn new(task: TaskId, metrics: PathBuf) -> Tracked {
         Tracked {
             task,
             since: Instant::now(),
             step: 0,
             started: false,
             ended: false,
+            metrics: MetricsTail::new(metrics),
         }
     }
 }
@@ -378,11 +383,11 @@ fn comment(token: &str) -> String {
     format!("sweep:{token}")
 }
 
-/// Started and progress events from a trial folder's metrics, into `events`.
+/// Started and progress events from a trial's metrics (read on from where they were read last),
+/// into `events`.
 fn progress(
     index: usize,
     trial: &TrialConfig,
-    dir: &TrialDir,
     state: Option<&TaskState>,
     t: &mut Tracked,
     events: &mut VecDeque<BackendEvent>,
@@ -391,7 +396,8 @@ fn progress(
         return; // a resubmitted trial waiting for a node: nothing new in its folder
     }
     let running = state.is_some_and(|s| s.state == JobState::Running);
-    let (rows, _) = dir.metrics_readable();
+    t.metrics.refresh();
+    let rows = Arc::clone(t.metrics.rows());
     let last = rows.last();
     if !t.started && (running || last.is_some()) {
         t.started = true;

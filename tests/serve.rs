@@ -1,0 +1,240 @@
+//! `sweep serve` against a real server on the loopback interface, during a real sweep: the
+//! API's numbers are those of trials.csv and curves.csv, a running trial's step advances,
+//! curves are read incrementally, bad requests get clear errors, and nothing outside the
+//! results folder is served.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::server::Server;
+use common::{wait_until, Workspace};
+use serde_json::Value;
+
+/// Two trials of about 6 s each.
+const GRID: &str = r#"{
+  "name": "live",
+  "base": { "hidden": 192, "batch_size": 32, "steps": 1200, "eval_every": 100 },
+  "grid": { "lr": [0.01, 0.003] }
+}"#;
+
+fn trial<'a>(trials: &'a Value, id: &str) -> &'a Value {
+    trials["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap()
+}
+
+#[test]
+fn the_api_follows_a_running_sweep_and_ends_with_the_numbers_of_the_csvs() {
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", GRID);
+    let sweep = ws.spawn(&grid, &[]);
+    wait_until(60, "the sweep's manifest", || {
+        ws.results().join("sweep.json").exists()
+    });
+    let server = Server::start(&ws.results(), &[]);
+    assert!(
+        server.base.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+
+    // A running trial's step advances between two polls.
+    let mut running = None;
+    wait_until(60, "a trial to run", || {
+        let trials = server.json("/api/trials");
+        running = trials["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["status"] == "running" && t["step"].as_u64() > Some(0))
+            .map(|t| {
+                (
+                    t["id"].as_str().unwrap().to_string(),
+                    t["step"].as_u64().unwrap(),
+                )
+            });
+        running.is_some()
+    });
+    let (id, step) = running.unwrap();
+    let started = Instant::now();
+    wait_until(10, "the running trial's step to advance", || {
+        trial(&server.json("/api/trials"), &id)["step"].as_u64() > Some(step)
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "seen within 2 s of a change"
+    );
+    let sweep_json = server.json("/api/sweep");
+    assert_eq!(sweep_json["name"], "live");
+    assert_eq!(sweep_json["total"], 2);
+    assert!(
+        sweep_json["counts"]["running"].as_u64() >= Some(1),
+        "{sweep_json}"
+    );
+    assert!(
+        sweep_json["eta_seconds"].as_f64().is_some_and(|s| s > 0.0),
+        "{sweep_json}"
+    );
+
+    // Curves come incrementally: only the rows after `since`.
+    let all = server.json(&format!("/api/curves?trial={id}"));
+    let rows = all["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    let since = rows[rows.len() / 2][0].as_u64().unwrap();
+    let later = server.json(&format!("/api/curves?trial={id}&since={since}"));
+    let later_rows = later["rows"].as_array().unwrap();
+    assert!(later_rows.iter().all(|r| r[0].as_u64() > Some(since)));
+    assert_eq!(
+        later_rows.first().and_then(|r| r[0].as_u64()),
+        Some(since + 1)
+    );
+
+    let out = common::Run(sweep.wait_with_output().unwrap());
+    out.expect_code(0);
+    std::thread::sleep(Duration::from_secs(1)); // one refresh period
+
+    // The same numbers as trials.csv and curves.csv.
+    let trials = server.json("/api/trials");
+    for row in ws.csv("trials.csv") {
+        let t = trial(&trials, &row["id"]);
+        assert_eq!(t["status"], row["status"]);
+        assert_eq!(t["label"], row["label"]);
+        for key in ["final_train_ppl", "final_heldout_ppl", "best_heldout_ppl"] {
+            let csv: f64 = row[key].parse().unwrap();
+            assert_eq!(t[key].as_f64(), Some(csv), "{key}");
+        }
+        assert_eq!(t["params"]["lr"].as_f64(), row["lr"].parse().ok());
+        assert_eq!(t["step"], 1200);
+    }
+    let curves = server.json(&format!("/api/curves?trial={id}"));
+    let csv_rows: Vec<Vec<String>> = ws
+        .csv("curves.csv")
+        .into_iter()
+        .filter(|r| r["trial_id"] == id)
+        .map(|r| {
+            vec![
+                r["step"].clone(),
+                r["train_ppl"].clone(),
+                r["heldout_ppl"].clone(),
+            ]
+        })
+        .collect();
+    let api_rows: Vec<Vec<String>> = curves["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let number = |v: &Value| v.as_f64().map_or(String::new(), |x| x.to_string());
+            vec![r[0].to_string(), number(&r[2]), number(&r[3])]
+        })
+        .collect();
+    assert_eq!(api_rows, csv_rows);
+    let summary = server.json("/api/summary");
+    assert!(
+        summary["markdown"].as_str().unwrap().contains("## Verdict"),
+        "{summary}"
+    );
+    let page = server.json(&format!("/api/trial?id={id}"));
+    assert_eq!(page["config"]["id"], id.as_str());
+    assert!(page["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "metrics.csv"));
+    assert!(page["sample_command"]
+        .as_str()
+        .unwrap()
+        .starts_with("sweep sample "));
+}
+
+#[test]
+fn bad_requests_are_clear_errors_and_nothing_outside_the_folder_is_served() {
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "grid.json",
+        r#"{ "base": { "hidden": 8, "batch_size": 4, "steps": 20, "eval_every": 10 } }"#,
+    );
+    ws.sweep(&grid, &[]).expect_code(0);
+    std::fs::write(ws.path("secret.png"), "outside").unwrap();
+    std::os::unix::fs::symlink(ws.path("secret.png"), ws.results().join("link.png")).unwrap();
+    let server = Server::start(&ws.results(), &[]);
+    let id = ws.csv("trials.csv")[0]["id"].clone();
+
+    for (path, status, message) in [
+        ("/api/curves", 400, "`trial` is required"),
+        (
+            &format!("/api/curves?trial={id}&since=x"),
+            400,
+            "`since` must be a step number",
+        ),
+        (
+            &format!("/api/curves?trial={id}&from=3"),
+            400,
+            "unknown query parameter `from`",
+        ),
+        (
+            "/api/curves?trial=0123456789ab",
+            404,
+            "no trial `0123456789ab` in this sweep",
+        ),
+        ("/api/trial?id=nope", 404, "no trial `nope`"),
+        ("/api/nothing", 404, "no such page"),
+        (
+            "/files/../grid.json",
+            403,
+            "only plain paths inside the results folder",
+        ),
+        (
+            "/files/%2e%2e/grid.json",
+            403,
+            "only plain paths inside the results folder",
+        ),
+        (
+            "/files/charts/%2e%2e%2f%2e%2e%2fgrid.json",
+            403,
+            "only plain paths",
+        ),
+        ("/files/%2fetc%2fpasswd", 403, "only plain paths"),
+        ("/files/link.png", 403, "leads outside the results folder"),
+        ("/files/sweep.lock", 404, "not a file the dashboard serves"),
+        (
+            &format!("/files/trials/{id}/checkpoint.safetensors"),
+            404,
+            "not a file",
+        ),
+    ] {
+        let (code, body) = server.get(path);
+        assert_eq!(code, status, "{path}: {body}");
+        assert!(body.contains(message), "{path}: {body}");
+    }
+    let (code, body) = server.get("/files/trials.csv");
+    assert_eq!(code, 200);
+    assert!(body.starts_with("id,label,"));
+    let (code, _) = server.get(&format!("/files/trials/{id}/metrics.csv"));
+    assert_eq!(code, 200);
+    assert!(
+        server.stop().is_empty(),
+        "no warning on the loopback interface"
+    );
+
+    // Another interface: served, with a warning that names the risk.
+    let open = Server::start(&ws.results(), &["--host", "0.0.0.0"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let err = open.stop();
+    assert!(
+        err.contains("warning: listening on 0.0.0.0, not the loopback interface"),
+        "{err}"
+    );
+
+    let missing = ws.command(&["serve", ws.path("nowhere").to_str().unwrap(), "--port", "0"]);
+    missing.expect_code(2);
+    assert!(
+        missing.stderr().contains("is not a sweep results folder"),
+        "{}",
+        missing.stderr()
+    );
+}
