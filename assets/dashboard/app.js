@@ -77,6 +77,17 @@
 
   const $ = (sel, root) => (root || document).querySelector(sel);
 
+  /** Durations (ms) of the main update steps, last and max, for tests and debugging. */
+  const PERF = {};
+  function timed(name, fn) {
+    const t0 = performance.now();
+    try { return fn(); } finally {
+      const d = performance.now() - t0;
+      const p = PERF[name] || (PERF[name] = { last: 0, max: 0, count: 0 });
+      p.last = Math.round(d * 10) / 10; p.max = Math.max(p.max, p.last); p.count++;
+    }
+  }
+
   function debounce(fn, ms) {
     let t = null;
     return function () { clearTimeout(t); t = setTimeout(fn, ms); };
@@ -1000,6 +1011,7 @@
       c.train.push(tr);
       c.held.push(iH >= 0 ? num(r[iH]) : null);
       c.last = s;
+      c.ver = (c.ver || 0) + 1;
     }
     c.loaded = true;
   }
@@ -1010,7 +1022,7 @@
     const t = S.byId.get(id);
     if (!force && t && num(t.step) != null && t.step < c.last) {
       // the trial went back (resumed from a checkpoint): start over
-      c.step = []; c.train = []; c.held = []; c.last = 0; c.sm = null; c.loaded = false;
+      c.step = []; c.train = []; c.held = []; c.last = 0; c.sm = null; c.loaded = false; c.ver = (c.ver || 0) + 1;
     }
     if (!force && c.loaded && !(t && num(t.step) != null && t.step > c.last)) return Promise.resolve();
     const url = '/api/curves?trial=' + encodeURIComponent(id) + '&since=' + encodeURIComponent(String(c.last));
@@ -1342,16 +1354,21 @@
     return { groups: groups.slice(0, MAX_LINES), total, trials: ts.length };
   }
 
-  function drawCurves() {
+  let lastDrawSig = null;
+
+  function drawCurves(force) {
     if (!curveChart) return;
     const { groups, total, trials } = curveGroups();
+    const sig = JSON.stringify([S.opts, groups.map((g) => [g.key, g.label, g.color, g.ids.map((id) => { const c = S.curves.get(id); return c ? c.ver || 0 : -1; })])]);
+    if (!force && sig === lastDrawSig) return;
+    lastDrawSig = sig;
     const box = $('#curves');
     box.setAttribute('data-trials', groups.flatMap((g) => g.ids).join(','));
     const what = S.opts.mean ? 'configurations' : 'trials';
     let info = `${Math.min(total, MAX_LINES)} ${what}` + (S.opts.mean ? ` (${trials} trials)` : '');
     if (total > MAX_LINES) info += ` — showing the first ${MAX_LINES} of ${total} selected`;
     setText($('#curves-info'), info);
-    curveChart.update(groups, Object.assign({}, S.opts, { waitText: 'Waiting for the first measurements…' }));
+    timed('curves', () => curveChart.update(groups, Object.assign({}, S.opts, { waitText: 'Waiting for the first measurements…' })));
   }
 
   /** Fetch (incrementally) the curves of the drawn trials, then redraw. One run at a time. */
@@ -1472,7 +1489,9 @@
 
     function short(s, max) { s = String(s); return s.length > max ? s.slice(0, Math.max(1, max - 1)) + '…' : s; }
 
-    function render(force) {
+    function render(force) { timed('parallel', () => render0(force)); }
+
+    function render0(force) {
       const box = $('#parallel-chart');
       if (!box || (S.route && S.route.name !== 'overview')) return;
       const W = Math.max(360, Math.floor(box.clientWidth || 900));
@@ -1771,7 +1790,7 @@
     if (S.trialsInflight) return S.trialsInflight;
     S.trialsInflight = getJSON('/api/trials').then((d) => {
       S.trialsAt = Date.now();
-      ingestTrials(d.trials);
+      timed('trials', () => ingestTrials(d.trials));
       refreshCurves();
     }).finally(() => { S.trialsInflight = null; });
     return S.trialsInflight;
@@ -2089,7 +2108,7 @@
   }
 
   // handle for tests and debugging (read-only use)
-  window.sweepDashboard = { state: S, get chart() { return curveChart && curveChart.uplot; }, renderMarkdown, renderInline, fmtDuration };
+  window.sweepDashboard = { state: S, perf: PERF, get chart() { return curveChart && curveChart.uplot; }, renderMarkdown, renderInline, fmtDuration };
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();
