@@ -21,7 +21,7 @@
   const DEFAULT_CONFIGS = 6;        // configurations selected by default
   const POLL_MS = 1000;
   const SUMMARY_MS = 10000;
-  const STALE_MS = 4000;            // refetch trials while some run, even without a new generation
+  const STALE_MS = 1800;            // refetch trials while some run, even without a new generation
   const SELECT_MAX_VALUES = 20;     // more distinct numeric values: a text filter instead of a select
   const PALETTE = [
     [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
@@ -47,6 +47,7 @@
         if (v == null || v === false) continue;
         if (k === 'class') e.className = v;
         else if (k === 'text') e.textContent = String(v);
+        else if (k === 'style') e.style.cssText = String(v);  // CSSOM: fine under a strict CSP
         else if (k === 'on') { for (const ev of Object.keys(v)) e.addEventListener(ev, v[ev]); }
         else e.setAttribute(k, v === true ? '' : String(v));
       }
@@ -185,8 +186,10 @@
     if (typeof path !== 'string') return null;
     path = path.trim();
     if (!path || /^[a-z][a-z0-9+.-]*:/i.test(path) || path.startsWith('/') || path.startsWith('\\')) return null;
-    const segs = path.split('/').filter((s) => s !== '.');
-    if (!segs.length || segs.some((s) => s === '..' || s === '')) return null;
+    const segs = path.split('/').filter((s) => s !== '.').map((s) => {
+      try { return decodeURIComponent(s); } catch (e) { return s; }  // "a%20b.png" and "a b.png" alike
+    });
+    if (!segs.length || segs.some((s) => s === '..' || s === '' || s.includes('/'))) return null;
     return '/files/' + segs.map(encodeURIComponent).join('/');
   }
 
@@ -339,8 +342,13 @@
         buf += ticks; i = k; continue;
       }
       if (ch === '!' && opt.images && src[i + 1] === '[') {
-        const m = /^!\[([^\]]*)\]\(\s*([^)\s]+)(?:\s+"[^"]*")?\s*\)/.exec(src.slice(i));
-        const url = m ? filesUrl(m[2]) : null;
+        const m = /^!\[([^\]]*)\]\(([^)]*)\)/.exec(src.slice(i, i + 2000));
+        let url = null;
+        if (m) {
+          let target = m[2].trim().replace(/\s+"[^"]*"$/, '').trim();  // drop an optional "title"
+          if (target.startsWith('<') && target.endsWith('>')) target = target.slice(1, -1);
+          url = filesUrl(target);
+        }
         if (url) { flush(); frag.appendChild(makeImg(url, m[1])); i += m[0].length; continue; }
       }
       if (ch === '*' && src[i + 1] === '*' && opt.bold) {
@@ -514,8 +522,9 @@
       while (i < lines.length && lines[i].trim() && (para.length === 0 || !startsBlock(lines, i))) para.push(lines[i++].trim());
       const text = para.join(' ');
       const p = el('p');
-      if (text.includes('![') && !text.replace(/!\[[^\]]*\]\([^)]*\)/g, '').trim()) p.className = 'figures';
       p.appendChild(renderInline(text));
+      const kids = Array.from(p.childNodes);
+      if (kids.some((k) => k.nodeType === 1) && kids.every((k) => (k.nodeType === 1 && k.classList.contains('md-img')) || (k.nodeType === 3 && !k.textContent.trim()))) p.className = 'figures';
       frag.appendChild(p);
     }
     return frag;
@@ -789,6 +798,7 @@
     else { S.sort.key = key; S.sort.dir = 1; }
     updateSortIndicators();
     applySort();
+    curvesSoon();
   }
 
   function updateSortIndicators() {
@@ -1004,7 +1014,7 @@
     for (const r of rows) {
       if (!Array.isArray(r)) continue;
       const s = num(r[iS]);
-      if (s == null || s <= c.last) continue;
+      if (s == null || (c.step.length && s <= c.last)) continue;
       let tr = iT >= 0 ? num(r[iT]) : null;
       if (tr == null && iL >= 0) { const l = num(r[iL]); if (l != null) tr = Math.exp(l); }
       c.step.push(s);
@@ -1334,7 +1344,8 @@
   }
 
   function curveGroups() {
-    const ts = S.trials.filter((t) => S.selected.has(t.id) && S.visible.has(t.id));
+    // in the table's current order, so that "the first N" are the first rows shown
+    const ts = sortedIds().filter((id) => S.selected.has(id) && S.visible.has(id)).map((id) => S.byId.get(id));
     let groups;
     if (S.opts.mean) {
       const m = new Map();
@@ -1351,7 +1362,12 @@
       }));
     }
     const total = groups.length;
-    return { groups: groups.slice(0, MAX_LINES), total, trials: ts.length };
+    // keep the first MAX_LINES in table order; draw them in API order (stable legend and chart)
+    const apiPos = new Map(S.trials.map((t, k) => [t.id, k]));
+    groups = groups.slice(0, MAX_LINES);
+    for (const g of groups) g.ids.sort((a, b) => apiPos.get(a) - apiPos.get(b));
+    groups.sort((a, b) => apiPos.get(a.ids[0]) - apiPos.get(b.ids[0]));
+    return { groups, total, trials: ts.length };
   }
 
   let lastDrawSig = null;
