@@ -130,7 +130,7 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
     wait(&client, "a row per trial", |c| async move {
         c.find_all(Locator::Css(rows))
             .await
-            .map_or(false, |r| r.len() == 4)
+            .is_ok_and(|r| r.len() == 4)
     })
     .await;
 
@@ -226,7 +226,7 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
     wait(&client, "every trial completed", |c| async move {
         c.find_all(Locator::Css("#trials tbody tr[data-status=completed]"))
             .await
-            .map_or(false, |r| r.len() == 4)
+            .is_ok_and(|r| r.len() == 4)
     })
     .await;
     let screenshot = std::env::var("SCREENSHOT")
