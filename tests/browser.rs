@@ -232,6 +232,7 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
     let screenshot = std::env::var("SCREENSHOT")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png"));
+    tokio::time::sleep(Duration::from_millis(800)).await; // the progress bar's transition
     let png = client.screenshot().await.unwrap();
     assert_eq!(&png[1..4], b"PNG");
     std::fs::write(&screenshot, &png).unwrap();

@@ -242,6 +242,13 @@ fn trials_json(record: &SweepRecord) -> Value {
             let last = t.metrics.last();
             fields.insert("params".into(), Value::Object(params));
             fields.insert("config_key".into(), json!(t.config.config_key()));
+            let config_label: Vec<&str> = t
+                .config
+                .label
+                .split(' ')
+                .filter(|w| !w.starts_with("seed="))
+                .collect();
+            fields.insert("config_label".into(), json!(config_label.join(" ")));
             fields.insert("step".into(), json!(last.map_or(0, |r| r.step)));
             fields.insert(
                 "steps".into(),
