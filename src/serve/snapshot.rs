@@ -128,10 +128,19 @@ impl Dashboard {
 }
 
 impl Snapshot {
-    /// The summary as `sweep report` writes it (without its charts: the server writes
-    /// nothing; the page shows the chart files the last report wrote).
+    /// The summary: once no trial is left to train, `summary.md` as the sweep (or `sweep
+    /// report`) wrote it, with its charts; until then rendered from the folder as it is now,
+    /// without charts (the server writes nothing).
     pub fn summary(&self, results: &Path) -> &str {
         self.summary.get_or_init(|| {
+            let unfinished = [Status::Running, Status::Partial, Status::Pending]
+                .iter()
+                .any(|&s| self.record.count(s) > 0);
+            if !unfinished {
+                if let Ok(text) = std::fs::read_to_string(results.join("summary.md")) {
+                    return text;
+                }
+            }
             let mut ctx = summary::Context::of_this_machine(Lang::En);
             ctx.results = std::path::absolute(results).unwrap_or_else(|_| results.to_path_buf());
             summary::render(&self.record, &ctx, &summary::ChartLinks::default())
