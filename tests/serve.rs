@@ -216,6 +216,21 @@ fn bad_requests_are_clear_errors_and_nothing_outside_the_folder_is_served() {
     assert!(body.starts_with("id,label,"));
     let (code, _) = server.get(&format!("/files/trials/{id}/metrics.csv"));
     assert_eq!(code, 200);
+    // A damaged trial file shows as damaged.
+    std::fs::write(
+        ws.results().join("trials").join(&id).join("result.json"),
+        "{ torn",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(1)); // one refresh period
+    let trials = server.json("/api/trials");
+    let damaged = trial(&trials, &id);
+    assert_eq!(damaged["status"], "damaged", "{trials}");
+    assert!(
+        damaged["reason"].as_str().unwrap().contains("result.json"),
+        "{damaged}"
+    );
+    assert_eq!(server.json("/api/sweep")["counts"]["damaged"], 1);
     assert!(
         server.stop().is_empty(),
         "no warning on the loopback interface"
