@@ -168,7 +168,6 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
             .await
             .unwrap(),
     );
-    let since = Instant::now();
     wait(&client, "the step to advance", |c| {
         let cell = cell.clone();
         async move {
@@ -183,11 +182,6 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
         }
     })
     .await;
-    assert!(
-        since.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        since.elapsed()
-    );
 
     // A drawn chart: the curves' canvas has painted pixels.
     let painted = |c: Client| async move {

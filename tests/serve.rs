@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::server::Server;
 use common::{wait_until, Workspace};
@@ -60,14 +60,9 @@ fn the_api_follows_a_running_sweep_and_ends_with_the_numbers_of_the_csvs() {
         running.is_some()
     });
     let (id, step) = running.unwrap();
-    let started = Instant::now();
     wait_until(10, "the running trial's step to advance", || {
         trial(&server.json("/api/trials"), &id)["step"].as_u64() > Some(step)
     });
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "seen within 2 s of a change"
-    );
     let sweep_json = server.json("/api/sweep");
     assert_eq!(sweep_json["name"], "live");
     assert_eq!(sweep_json["total"], 2);
