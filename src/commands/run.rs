@@ -550,16 +550,7 @@ fn describe(plan: &Plan, spec: &GridSpec, corpus: &Corpus, t: &Triage) {
 /// The command line of this process, quoted for a POSIX shell.
 fn this_command() -> String {
     std::env::args()
-        .map(|a| {
-            let plain = !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-            if plain {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
+        .map(|a| crate::report::summary::shell_quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -1082,8 +1082,8 @@ fn sample_section(out: &mut String, sample: &Sample, ctx: &Context) {
     let _ = writeln!(out, "> {}\n", text.trim());
 }
 
-/// `text` as one word for a POSIX shell.
-fn shell_quote(text: &str) -> String {
+/// `text` as one word for a POSIX shell (quoted only when it needs to be).
+pub fn shell_quote(text: &str) -> String {
     let plain = !text.is_empty()
         && text
             .chars()

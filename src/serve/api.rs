@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::snapshot::Snapshot;
 use super::Dashboard;
+use crate::report::summary::shell_quote;
 
 /// A JSON error: `{"error": message}` with `status`.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -163,8 +164,8 @@ pub async fn trial(
         "result": record.and_then(|t| t.result()),
         "sample": dir.sample().ok().flatten(),
         "files": files,
-        "resume_command": format!("sweep {} --out {}", shell_word(&grid), shell_word(&out)),
-        "sample_command": format!("sweep sample {id} --out {}", shell_word(&out)),
+        "resume_command": format!("sweep {} --out {}", shell_quote(&grid), shell_quote(&out)),
+        "sample_command": format!("sweep sample {id} --out {}", shell_quote(&out)),
     })))
 }
 
@@ -172,17 +173,4 @@ pub async fn trial(
 pub async fn summary(State(dashboard): State<Arc<Dashboard>>) -> Answer {
     let s = snapshot(&dashboard)?;
     Ok(Json(json!({ "markdown": s.summary(dashboard.root()) })))
-}
-
-/// `text` quoted for a POSIX shell when it needs quoting.
-fn shell_word(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
