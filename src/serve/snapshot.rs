@@ -4,7 +4,7 @@
 //! trial's metrics, read on from where they were read last ([`MetricsTail`]).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -283,9 +283,4 @@ fn trials_json(record: &SweepRecord) -> Value {
         }));
     }
     json!({ "trials": out })
-}
-
-/// The folder of trial `id` inside `root`.
-pub fn trial_folder(root: &Path, id: &str) -> PathBuf {
-    root.join("trials").join(id)
 }
