@@ -206,6 +206,20 @@ fn bad_requests_are_clear_errors_and_nothing_outside_the_folder_is_served() {
         assert_eq!(code, status, "{path}: {body}");
         assert!(body.contains(message), "{path}: {body}");
     }
+    // A page elsewhere cannot reach the dashboard through a DNS name pointed at 127.0.0.1.
+    let (code, body) = server.get_with_host("/api/sweep", "attacker.example:8080");
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("answers requests for localhost only"),
+        "{body}"
+    );
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    assert_eq!(
+        server
+            .get_with_host("/api/sweep", &format!("localhost:{port}"))
+            .0,
+        200
+    );
     let (code, body) = server.get("/files/trials.csv");
     assert_eq!(code, 200);
     assert!(body.starts_with("id,label,"));

@@ -40,8 +40,12 @@ impl Server {
 
     /// `GET path` (with its query): the status code and the body.
     pub fn get(&self, path: &str) -> (u16, String) {
-        let host = self.base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(host).unwrap();
+        self.get_with_host(path, self.base.trim_start_matches("http://"))
+    }
+
+    /// `GET path` with `host` in the `Host` header.
+    pub fn get_with_host(&self, path: &str, host: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.base.trim_start_matches("http://")).unwrap();
         write!(
             stream,
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
