@@ -627,6 +627,15 @@
     cols.push(metric('best_heldout_ppl', 'best held-out', (t) => num(t.best_heldout_ppl), fmtPpl));
     cols.push(metric('steps_per_sec', 'steps/s', (t) => num(t.steps_per_sec), fmtRate));
     cols.push(metric('peak_memory_mb', 'memory (MiB)', (t) => num(t.peak_memory_mb), fmtMem));
+    // A TPE search: each configuration's place in the search and who chose it.
+    if (S.trials.some((t) => t.proposed_by)) {
+      cols.push({
+        key: 'chosen', title: 'chosen', cls: 'num',
+        text: (t) => (t.proposed_by ? `${fmtInt(t.proposal)} · ${t.proposed_by === 'tpe' ? 'TPE' : 'random'}` : '—'),
+        sortVal: (t) => num(t.proposal), numeric: true,
+        filter: 'select', filterKey: (t) => valueKey(t.proposed_by), filterValues: () => distinctValues((t) => t.proposed_by),
+      });
+    }
     return cols;
   }
 
@@ -976,7 +985,7 @@
       const vals = distinctValues((t) => pv(t, p));
       const allNum = vals.every(([, v]) => v === null || typeof v === 'number');
       return (allNum ? 'n' : 's') + (allNum && vals.length > SELECT_MAX_VALUES ? 't' : 'l');
-    }).join('');
+    }).join('') + (S.trials.some((t) => t.proposed_by) ? '|chosen' : '');
     if (sig !== S.tableSig || !S.tbody) {
       S.tableSig = sig;
       buildTable();
