@@ -254,6 +254,18 @@ fn bad_requests_are_clear_errors_and_nothing_outside_the_folder_is_served() {
         "{err}"
     );
 
+    // An empty folder is served, waiting for a sweep; a folder that does not exist is an error.
+    let later = ws.path("later");
+    std::fs::create_dir(&later).unwrap();
+    let waiting = Server::start(&later, &[]);
+    let (code, body) = waiting.get("/api/sweep");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("cannot read the results folder"), "{body}");
+    ws.command(&[grid.to_str().unwrap(), "--out", later.to_str().unwrap()])
+        .expect_code(0);
+    std::thread::sleep(Duration::from_secs(1)); // one refresh period
+    assert_eq!(waiting.json("/api/sweep")["total"], 1);
+    assert!(waiting.stop().contains("has no sweep.json yet"));
     let missing = ws.command(&["serve", ws.path("nowhere").to_str().unwrap(), "--port", "0"]);
     missing.expect_code(2);
     assert!(

@@ -12,7 +12,19 @@ use crate::store::Store;
 
 /// Serves the dashboard of `dir` on `host:port` (port 0: any free port); prints the URL.
 pub fn run(dir: &Path, host: IpAddr, port: u16) -> anyhow::Result<u8> {
-    let store = Store::open(dir)?;
+    // A folder a sweep is about to write is served too: the page waits for its sweep.json.
+    let store = match Store::open(dir) {
+        Ok(store) => store,
+        Err(_) if dir.is_dir() => {
+            eprintln!(
+                "note: {} has no sweep.json yet; the dashboard shows the sweep once one is \
+                 started there",
+                dir.display()
+            );
+            Store::at(dir)
+        }
+        Err(e) => return Err(e),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
