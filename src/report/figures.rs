@@ -169,8 +169,8 @@ fn series(c: &Config, label: &str) -> Option<Series> {
     let curves: Vec<_> = c
         .trials
         .iter()
-        .filter(|t| t.healthy().is_some() && !t.metrics.is_empty())
-        .map(|t| &t.metrics)
+        .filter(|t| t.healthy().is_some() && !t.metrics().is_empty())
+        .map(|t| t.metrics().as_slice())
         .collect();
     let len = curves.iter().map(|m| m.len()).min()?;
     let mut train = Vec::with_capacity(len);
@@ -207,7 +207,7 @@ fn heldout_series(c: &Config) -> Option<Series> {
         if t.measures().is_none_or(|m| m.diverged.is_some()) {
             continue;
         }
-        for r in t.metrics.iter() {
+        for r in t.metrics().iter() {
             if let Some(h) = r.heldout_ppl {
                 let e = by_step.entry(r.step).or_insert((0.0, 0));
                 e.0 += h;

@@ -3,7 +3,7 @@
 //! what is wrong) instead of stopping the report.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::spec::TrialConfig;
 use crate::store::proposals::{self, Proposal};
@@ -62,18 +62,43 @@ impl Status {
     }
 }
 
-/// Everything stored about one trial.
+/// Everything stored about one trial. Its state and rows are fixed once read, so its measures
+/// are computed once, on first use (the reports and the dashboard ask for them many times).
 #[derive(Debug, Clone)]
 pub struct TrialRecord {
     /// Its configuration.
     pub config: TrialConfig,
-    /// Pending, partial or finished.
-    pub state: TrialState,
-    /// Its metric rows, one per step trained (shared with a dashboard's incremental reader).
-    pub metrics: Arc<Vec<MetricRow>>,
+    state: TrialState,
+    metrics: Arc<Vec<MetricRow>>,
+    measures: OnceLock<Option<TrialMeasures>>,
 }
 
 impl TrialRecord {
+    /// A trial in `state` with these metric rows.
+    pub fn new(config: TrialConfig, state: TrialState, metrics: Arc<Vec<MetricRow>>) -> Self {
+        TrialRecord {
+            config,
+            state,
+            metrics,
+            measures: OnceLock::new(),
+        }
+    }
+
+    /// Its configuration, state and rows, to make another record from.
+    pub fn into_parts(self) -> (TrialConfig, TrialState, Arc<Vec<MetricRow>>) {
+        (self.config, self.state, self.metrics)
+    }
+
+    /// Pending, partial or finished.
+    pub fn state(&self) -> &TrialState {
+        &self.state
+    }
+
+    /// Its metric rows, one per step trained (shared with a dashboard's incremental reader).
+    pub fn metrics(&self) -> &Arc<Vec<MetricRow>> {
+        &self.metrics
+    }
+
     /// The result, when finished.
     pub fn result(&self) -> Option<&TrialResult> {
         match &self.state {
@@ -94,6 +119,10 @@ impl TrialRecord {
 
     /// The measures of a trial that trained every step, or up to the rung it stopped at.
     pub fn measures(&self) -> Option<TrialMeasures> {
+        self.measures.get_or_init(|| self.measure()).clone()
+    }
+
+    fn measure(&self) -> Option<TrialMeasures> {
         let r = self.completed().or_else(|| self.stopped())?;
         // What a model that knows nothing reaches: the vocabulary size (a uniform guess). Trials
         // stored before it was recorded use their first step's perplexity, measured with the
@@ -248,11 +277,7 @@ pub fn load_with(
                 continue;
             }
         };
-        trials.push(TrialRecord {
-            config,
-            state,
-            metrics: rows,
-        });
+        trials.push(TrialRecord::new(config, state, rows));
     }
     Ok(SweepRecord {
         manifest,

@@ -42,8 +42,8 @@ fn trial(
         steps,
         ..TrainParams::default()
     };
-    TrialRecord {
-        config: TrialConfig {
+    TrialRecord::new(
+        TrialConfig {
             id: format!("h{hidden}b{batch}s{seed}"),
             label: format!("hidden={hidden} batch_size={batch} seed={seed}"),
             params,
@@ -54,7 +54,7 @@ fn trial(
             },
             run: Default::default(),
         },
-        state: TrialState::Finished(TrialResult {
+        TrialState::Finished(TrialResult {
             status: TrialStatus::Completed,
             reason: None,
             steps_done: steps,
@@ -72,14 +72,13 @@ fn trial(
             peak_memory_mb: Some(40.0),
             vocab_size: Some(44),
         }),
-        metrics: metrics.into(),
-    }
+        metrics.into(),
+    )
 }
 
 fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
-    let mut t = trial(hidden, batch, seed, 9.0, 50.0, 0.0);
-    Arc::make_mut(&mut t.metrics).truncate(7);
-    t.state = TrialState::Finished(TrialResult {
+    let (config, _, metrics) = trial(hidden, batch, seed, 9.0, 50.0, 0.0).into_parts();
+    let state = TrialState::Finished(TrialResult {
         status: TrialStatus::Failed,
         reason: Some("training loss became NaN at step 8".into()),
         steps_done: 7,
@@ -92,7 +91,7 @@ fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
         peak_memory_mb: None,
         vocab_size: None,
     });
-    t
+    TrialRecord::new(config, state, Arc::new(metrics[..7].to_vec()))
 }
 
 fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
@@ -272,13 +271,10 @@ fn configurations_are_ranked_with_the_best_marked_once() {
 
 #[test]
 fn overfitting_and_failures_reach_the_verdict_and_labels() {
-    let mut trials = vec![
-        trial(128, 16, 0, 7.0, 30.0, 0.0),
-        failed(128, 32, 0),
-        trial(200, 16, 0, 6.0, 30.0, 0.0),
-    ];
+    let (config, state, metrics) = trial(200, 16, 0, 6.0, 30.0, 0.0).into_parts();
+    let mut rows = (*metrics).clone();
     // Held-out perplexity bottoms out at step 200, then rises while training falls.
-    for r in Arc::make_mut(&mut trials[2].metrics).iter_mut() {
+    for r in rows.iter_mut() {
         if let Some(h) = r.heldout_ppl.as_mut() {
             *h = if r.step <= 100 {
                 6.0
@@ -287,6 +283,11 @@ fn overfitting_and_failures_reach_the_verdict_and_labels() {
             };
         }
     }
+    let trials = vec![
+        trial(128, 16, 0, 7.0, 30.0, 0.0),
+        failed(128, 32, 0),
+        TrialRecord::new(config, state, rows.into()),
+    ];
     let md = render(
         &sweep(trials, &["hidden", "batch_size"]),
         &ctx(Lang::En),
@@ -381,17 +382,16 @@ fn the_best_configurations_sample_is_quoted_on_one_line_with_a_command_that_work
 
 /// A completed trial with the given curves, learning rate and id.
 fn with_rows(id: &str, lr: f64, rows: Vec<MetricRow>) -> TrialRecord {
-    let mut t = trial(128, 32, 0, 7.0, 30.0, 0.0);
-    t.config.id = id.into();
-    t.config.params.lr = lr;
-    t.config.params.steps = rows.len();
-    t.config.label = format!("lr={}", crate::spec::display_value(&lr.into()));
-    if let TrialState::Finished(r) = &mut t.state {
+    let (mut config, mut state, _) = trial(128, 32, 0, 7.0, 30.0, 0.0).into_parts();
+    config.id = id.into();
+    config.params.lr = lr;
+    config.params.steps = rows.len();
+    config.label = format!("lr={}", crate::spec::display_value(&lr.into()));
+    if let TrialState::Finished(r) = &mut state {
         r.steps_done = rows.len();
         r.final_heldout_ppl = rows.last().and_then(|m| m.heldout_ppl);
     }
-    t.metrics = rows.into();
-    t
+    TrialRecord::new(config, state, rows.into())
 }
 
 fn rows(steps: usize, ppl: impl Fn(usize) -> f64) -> Vec<MetricRow> {
@@ -550,8 +550,9 @@ fn a_run_that_falls_apart_is_labelled_degraded_with_its_best_weights() {
 #[test]
 fn best_weights_much_better_than_final_ones_are_pointed_out() {
     // Overfits: held-out 6 until step 200, then rising to 8 while training falls.
-    let mut t = trial(200, 16, 0, 6.0, 30.0, 0.0);
-    for r in Arc::make_mut(&mut t.metrics).iter_mut() {
+    let (config, state, metrics) = trial(200, 16, 0, 6.0, 30.0, 0.0).into_parts();
+    let mut rows = (*metrics).clone();
+    for r in rows.iter_mut() {
         if let Some(h) = r.heldout_ppl.as_mut() {
             *h = if r.step <= 200 {
                 6.0
@@ -560,6 +561,7 @@ fn best_weights_much_better_than_final_ones_are_pointed_out() {
             };
         }
     }
+    let t = TrialRecord::new(config, state, rows.into());
     let md = render(&sweep(vec![t], &[]), &ctx(Lang::En), &ChartLinks::default());
     assert!(
         md.contains("- **Best weights**: hidden=200 batch_size=16 seed=0 ends at held-out perplexity 8.00, but its weights at step 100 reach 6.00; `sweep sample h200b16s0` uses them."),

@@ -93,7 +93,7 @@ pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
                 degraded: m.as_ref().is_some_and(|m| m.degraded.is_some()),
                 overfitting: m.as_ref().is_some_and(|m| m.overfitting),
                 best_heldout_step: m.as_ref().and_then(|m| m.best_heldout.map(|b| b.0)),
-                steps_done: r.map_or(t.metrics.len(), |r| r.steps_done),
+                steps_done: r.map_or(t.metrics().len(), |r| r.steps_done),
                 final_train_ppl: r.and_then(|r| r.final_train_ppl),
                 final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),
                 best_heldout_ppl: r.and_then(|r| r.best_heldout_ppl),
@@ -132,7 +132,7 @@ pub fn curves_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
         "elapsed_s",
     ])?;
     for t in &sweep.trials {
-        for m in t.metrics.iter() {
+        for m in t.metrics().iter() {
             w.serialize(CurveRow {
                 trial_id: &t.config.id,
                 step: m.step,

@@ -153,7 +153,7 @@ impl Snapshot {
             .trials
             .iter()
             .find(|t| t.config.id == id)
-            .map(|t| &t.metrics)
+            .map(|t| t.metrics())
     }
 }
 
@@ -203,7 +203,7 @@ fn eta_seconds(record: &SweepRecord) -> Option<f64> {
             continue;
         }
         let target = t.config.run.budget.unwrap_or(t.config.params.steps);
-        let last = t.metrics.last();
+        let last = t.metrics().last();
         remaining += target.saturating_sub(last.map_or(0, |r| r.step));
         if let Some(r) = last.filter(|r| status == Status::Running && r.elapsed_s > 0.0) {
             rate += r.step as f64 / r.elapsed_s;
@@ -248,7 +248,7 @@ fn trials_json(record: &SweepRecord) -> Value {
                 .iter()
                 .filter_map(|&k| fields.remove(k).map(|v| (k.to_string(), v)))
                 .collect();
-            let last = t.metrics.last();
+            let last = t.metrics().last();
             fields.insert("params".into(), Value::Object(params));
             fields.insert("config_key".into(), json!(t.config.config_key()));
             let config_label: Vec<&str> = t
@@ -266,7 +266,7 @@ fn trials_json(record: &SweepRecord) -> Value {
             fields.insert("train_ppl".into(), json!(last.map(|r| r.train_ppl)));
             fields.insert(
                 "heldout_ppl".into(),
-                json!(t.metrics.iter().rev().find_map(|r| r.heldout_ppl)),
+                json!(t.metrics().iter().rev().find_map(|r| r.heldout_ppl)),
             );
             Value::Object(fields)
         })
