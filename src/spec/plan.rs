@@ -343,6 +343,26 @@ mod tests {
             TrialConfig::compute_id(&clipped, "abc")
         );
     }
+
+    /// Ids are stored in every results folder: the same parameters and corpus must keep giving
+    /// the same 12 hex digits in every version (a change would orphan every stored trial).
+    #[test]
+    fn ids_are_pinned() {
+        assert_eq!(
+            TrialConfig::compute_id(&TrainParams::default(), "abc"),
+            "a96226b8f520"
+        );
+        let main_grid = plan(
+            r#"{ "base": { "cell": "rnn", "hidden": 128, "batch_size": 32, "seq_len": 35,
+                           "lr": 0.01, "steps": 1000, "eval_every": 100, "seed": 0 },
+                 "grid": { "hidden": [128], "batch_size": [16] }, "seeds": [0, 1] }"#,
+        )
+        .unwrap();
+        let ids: Vec<&str> = main_grid.trials.iter().map(|t| t.id.as_str()).collect();
+        // sweeps/grid.json's first two trials on the embedded corpus.
+        assert_eq!(ids, ["f27d209fe075", "3ef143df0a39"]);
+    }
+
     use std::path::Path;
 
     fn plan(text: &str) -> Result<Plan, SpecError> {
@@ -385,7 +405,7 @@ mod tests {
         // Stable across runs and versions: a change here orphans every stored result.
         assert_eq!(
             TrialConfig::compute_id(&TrainParams::default(), "abc"),
-            TrialConfig::compute_id(&TrainParams::default(), "abc")
+            "a96226b8f520"
         );
         assert_ne!(
             TrialConfig::compute_id(&TrainParams::default(), "abc"),
