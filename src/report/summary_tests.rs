@@ -76,6 +76,16 @@ fn trial(
     )
 }
 
+/// `t` with its held-out evaluations replaced by `heldout(step)`.
+fn with_heldout(t: TrialRecord, heldout: impl Fn(usize) -> f64) -> TrialRecord {
+    let (config, state, metrics) = t.into_parts();
+    let mut rows = (*metrics).clone();
+    for r in rows.iter_mut().filter(|r| r.heldout_ppl.is_some()) {
+        r.heldout_ppl = Some(heldout(r.step));
+    }
+    TrialRecord::new(config, state, rows.into())
+}
+
 fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
     let (config, _, metrics) = trial(hidden, batch, seed, 9.0, 50.0, 0.0).into_parts();
     let state = TrialState::Finished(TrialResult {
@@ -271,22 +281,18 @@ fn configurations_are_ranked_with_the_best_marked_once() {
 
 #[test]
 fn overfitting_and_failures_reach_the_verdict_and_labels() {
-    let (config, state, metrics) = trial(200, 16, 0, 6.0, 30.0, 0.0).into_parts();
-    let mut rows = (*metrics).clone();
     // Held-out perplexity bottoms out at step 200, then rises while training falls.
-    for r in rows.iter_mut() {
-        if let Some(h) = r.heldout_ppl.as_mut() {
-            *h = if r.step <= 100 {
-                6.0
-            } else {
-                6.0 + r.step as f64 / 200.0
-            };
+    let overfits = with_heldout(trial(200, 16, 0, 6.0, 30.0, 0.0), |step| {
+        if step <= 100 {
+            6.0
+        } else {
+            6.0 + step as f64 / 200.0
         }
-    }
+    });
     let trials = vec![
         trial(128, 16, 0, 7.0, 30.0, 0.0),
         failed(128, 32, 0),
-        TrialRecord::new(config, state, rows.into()),
+        overfits,
     ];
     let md = render(
         &sweep(trials, &["hidden", "batch_size"]),
@@ -550,18 +556,13 @@ fn a_run_that_falls_apart_is_labelled_degraded_with_its_best_weights() {
 #[test]
 fn best_weights_much_better_than_final_ones_are_pointed_out() {
     // Overfits: held-out 6 until step 200, then rising to 8 while training falls.
-    let (config, state, metrics) = trial(200, 16, 0, 6.0, 30.0, 0.0).into_parts();
-    let mut rows = (*metrics).clone();
-    for r in rows.iter_mut() {
-        if let Some(h) = r.heldout_ppl.as_mut() {
-            *h = if r.step <= 200 {
-                6.0
-            } else {
-                6.0 + (r.step - 200) as f64 / 100.0
-            };
+    let t = with_heldout(trial(200, 16, 0, 6.0, 30.0, 0.0), |step| {
+        if step <= 200 {
+            6.0
+        } else {
+            6.0 + (step - 200) as f64 / 100.0
         }
-    }
-    let t = TrialRecord::new(config, state, rows.into());
+    });
     let md = render(&sweep(vec![t], &[]), &ctx(Lang::En), &ChartLinks::default());
     assert!(
         md.contains("- **Best weights**: hidden=200 batch_size=16 seed=0 ends at held-out perplexity 8.00, but its weights at step 100 reach 6.00; `sweep sample h200b16s0` uses them."),
