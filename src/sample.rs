@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::Vocab;
 use crate::model::{self, generate::generate};
+use crate::spec::{CorpusRef, TrainParams, TrialConfig};
 use crate::store::{Store, StoredSample, TrialDir, TrialStatus};
 
 /// The prefix the summary's sample continues when the corpus has its characters (also
@@ -44,7 +45,8 @@ fn generate_with(
     let config = trial
         .config()
         .with_context(|| format!("cannot load the trial in {}", trial.path().display()))?;
-    let corpus = config.corpus.load()?;
+    let (params, corpus_ref) = model_of(&config)?;
+    let corpus = corpus_ref.load()?;
     let vocab = Vocab::from_text(&corpus.text);
     let Some(weights) = [trial.best_path(), trial.model_path()]
         .into_iter()
@@ -56,14 +58,14 @@ fn generate_with(
         anyhow::anyhow!(
             "the prefix contains {c:?}, which the corpus `{}` never uses \
              (its characters: {:?})",
-            config.corpus.name,
+            corpus_ref.name,
             (0..vocab.len() as u32)
                 .map(|i| vocab.char(i))
                 .collect::<String>()
         )
     })?;
     let mut init = ChaCha8Rng::seed_from_u64(0);
-    let model = model::build(&config.params, vocab.len(), &mut init, &Device::Cpu)?;
+    let model = model::build(params, vocab.len(), &mut init, &Device::Cpu)?;
     let bytes =
         std::fs::read(&weights).with_context(|| format!("cannot read {}", weights.display()))?;
     model::load_weights(model.as_ref(), &bytes)
@@ -80,6 +82,16 @@ fn generate_with(
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
         text: prefix.to_string() + &generated.iter().map(|&i| vocab.char(i)).collect::<String>(),
+    })
+}
+
+/// The built-in model's parameters and corpus: a program trial has no character model.
+fn model_of(config: &TrialConfig) -> anyhow::Result<(&TrainParams, &CorpusRef)> {
+    config.model().with_context(|| {
+        format!(
+            "trial {} runs a program, not the built-in character model: it has no samples",
+            config.id
+        )
     })
 }
 
@@ -103,7 +115,7 @@ fn no_weights(trial: &TrialDir, id: &str) -> anyhow::Error {
 /// [`SUMMARY_PREFIX`], or after the first word of the corpus when it lacks those characters.
 pub fn summary_sample(trial: &TrialDir) -> anyhow::Result<StoredSample> {
     let config = trial.config()?;
-    let corpus = config.corpus.load()?;
+    let corpus = model_of(&config)?.1.load()?;
     let vocab = Vocab::from_text(&corpus.text);
     let prefix = if vocab.try_encode(SUMMARY_PREFIX).is_ok() {
         SUMMARY_PREFIX.to_string()
@@ -139,7 +151,8 @@ pub fn backfill(store: &Store) -> usize {
     for id in &manifest.trials {
         let trial = store.trial(id);
         let completed = matches!(trial.result(), Ok(Some(r)) if r.status == TrialStatus::Completed);
-        if !completed || !matches!(trial.sample(), Ok(None)) {
+        let model = matches!(trial.config(), Ok(c) if c.model().is_some());
+        if !completed || !model || !matches!(trial.sample(), Ok(None)) {
             continue;
         }
         match store_summary_sample(&trial) {

@@ -56,12 +56,12 @@ fn continuation(stored: &[(TrialDir, TrialConfig)], trial: &TrialConfig) -> Opti
         .iter()
         .filter(|(_, c)| store::is_shorter_run(c, trial))
         .collect();
-    shorter.sort_by_key(|(_, c)| std::cmp::Reverse(c.params.steps));
+    shorter.sort_by_key(|(_, c)| std::cmp::Reverse(c.params.steps()));
     let mut refused = Vec::new();
     let mut chosen = None;
     for (dir, config) in shorter {
-        let steps = config.params.steps;
-        let eval_every = trial.params.eval_every;
+        let steps = config.params.steps();
+        let eval_every = trial.params.model().map_or(1, |p| p.eval_every);
         match dir.final_state(steps) {
             Ok(None) => {}
             Err(e) => refused.push(format!("not the {steps}-step trial {}: {e:#}", config.id)),
@@ -164,10 +164,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let grid = args.grid.as_deref().expect("clap requires GRID");
     let spec = GridSpec::load(grid)?;
-    let corpus =
-        Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?;
-    let mut plan = Plan::build(&spec, &corpus)?;
-    let maker = TrialMaker::new(&spec, &corpus);
+    let corpus = match spec.program {
+        None => Some(
+            Corpus::load(&spec.corpus).with_context(|| format!("{}: `corpus`", grid.display()))?,
+        ),
+        Some(_) => None,
+    };
+    let mut plan = Plan::build(&spec, corpus.as_ref())?;
+    let maker = TrialMaker::new(&spec, corpus.as_ref());
     let out = Store::at(&args.out);
     let tpe = match spec.search {
         Search::Tpe(tpe) => Some(TpeSearch {
@@ -194,7 +198,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
 
     if args.dry_run {
         let t = triage(&Store::at(&args.out), &plan, args.retry_failed, on_slurm);
-        describe(&plan, &spec, &corpus, &t);
+        describe(&plan, &spec, &t);
         for trial in &plan.trials {
             let will_run = t.to_run.iter().any(|r| r.id == trial.id);
             let action = if will_run { "run " } else { "skip" };
@@ -213,13 +217,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let _lock = store.lock()?;
     repair_configs(&store, &plan)?;
     let t = triage(&store, &plan, args.retry_failed, on_slurm);
-    describe(&plan, &spec, &corpus, &t);
+    describe(&plan, &spec, &t);
 
     let previous = store.manifest().ok();
     let mut manifest = Manifest {
         name: plan.name.clone(),
         grid_file: grid.to_path_buf(),
-        corpus: corpus.name.clone(),
+        corpus: corpus.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+        program: spec.program.as_ref().map(|p| p.display()),
+        metric: spec.program.as_ref().map(|p| p.metric.clone()),
         axes: plan.axes.clone(),
         ranges: plan.ranges.clone(),
         log_ranges: plan.log_ranges.clone(),
@@ -400,7 +406,7 @@ impl Training<'_> {
             .iter()
             .map(|t| TrialLine {
                 label: t.label.clone(),
-                steps: t.run.budget.unwrap_or(t.params.steps),
+                steps: t.run.budget.unwrap_or(t.params.steps()),
             })
             .collect();
         let mut reporter = progress::for_stderr(lines);
@@ -498,15 +504,18 @@ fn seed_continuations(store: &Store, continuing: &[Continuation]) -> anyhow::Res
 }
 
 /// Rough training cost of a trial (multiply-adds of the recurrence and output layer per step,
-/// times steps), for scheduling only.
-fn cost(p: &crate::spec::TrainParams) -> f64 {
+/// times steps; a program's steps), for scheduling only.
+fn cost(params: &crate::spec::Params) -> f64 {
+    let Some(p) = params.model() else {
+        return params.steps() as f64;
+    };
     let (h, b, t) = (p.hidden as f64, p.batch_size as f64, p.seq_len as f64);
     // Gates multiply the recurrent work; every cell and depth runs on the fused ops.
     let per_layer = p.cell.gate_groups() as f64 * h * (h + 2.0 * 64.0);
     p.steps as f64 * b * t * per_layer * p.layers as f64
 }
 
-fn describe(plan: &Plan, spec: &GridSpec, corpus: &Corpus, t: &Triage) {
+fn describe(plan: &Plan, spec: &GridSpec, t: &Triage) {
     let mut parts = vec![format!("{} to run", t.to_run.len())];
     if t.resuming > 0 {
         parts.push(format!("{} of them from a checkpoint", t.resuming));
@@ -529,11 +538,23 @@ fn describe(plan: &Plan, spec: &GridSpec, corpus: &Corpus, t: &Triage) {
     } else {
         plan.axes.join(" × ")
     };
+    let on = match (
+        &spec.program,
+        plan.trials.first().and_then(|t| t.corpus.as_ref()),
+    ) {
+        (Some(program), _) => format!(
+            "running `{}` for {} {}",
+            program.display(),
+            program.metric.name,
+            program.metric.mode.name()
+        ),
+        (None, Some(corpus)) => format!("on {}", corpus.name),
+        (None, None) => "on the corpus".to_string(),
+    };
     eprintln!(
-        "sweep `{}`: {} ({axes} on {}), {}",
+        "sweep `{}`: {} ({axes} {on}), {}",
         plan.name,
         numbers::count(plan.trials.len(), "trial"),
-        corpus.name,
         parts.join(", ")
     );
     if let Search::Tpe(tpe) = spec.search {

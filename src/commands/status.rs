@@ -35,7 +35,7 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
                 (None, Some(ppl)) => format!("held-out ppl {}", numbers::fixed(ppl, 2)),
                 (None, None) => String::new(),
             },
-            (_, None) => format!("{}/{} steps", t.metrics().len(), t.config.params.steps),
+            (_, None) => format!("{}/{} steps", t.metrics().len(), t.config.params.steps()),
         };
         println!(
             "  {:<10} {}  {:<40} {}",

@@ -14,7 +14,7 @@ use super::protocol::WorkerMessage;
 use crate::data::{batch::Split, Vocab};
 use crate::model::kernels::thread_budget;
 use crate::report::analysis::FINAL_TRAIN_WINDOW;
-use crate::spec::TrialConfig;
+use crate::spec::TrainParams;
 use crate::store::lock::{FileLock, LockError};
 use crate::store::{MetricRow, TrialDir, TrialResult, TrialStatus};
 use crate::train::{checkpoint, TrainError, Trainer};
@@ -59,7 +59,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         // Finished while this worker waited for the lock (by a worker of an earlier sweep):
         // say so, as a resumed trial.
         say_line(&WorkerMessage::Started {
-            steps: config.params.steps,
+            steps: config.params.steps(),
             parameters: result.parameters.unwrap_or(0),
             resumed_from: result.steps_done,
         });
@@ -68,7 +68,13 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             TrialStatus::Failed => WorkerEnd::Failed,
         });
     }
-    let corpus = config.corpus.load()?;
+    if config.program.is_some() {
+        anyhow::bail!("program trials are not supported yet");
+    }
+    let (params, corpus) = config
+        .model()
+        .context("config.json has neither a corpus nor a program")?;
+    let corpus = corpus.load()?;
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
 
@@ -77,7 +83,8 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         eprintln!("warning: {message}");
         say(WorkerMessage::Warning { message });
     };
-    let (mut trainer, mut rows, elapsed_base) = resume(&trial, &config, vocab.len(), &mut warn)?;
+    let (mut trainer, mut rows, elapsed_base) =
+        resume(&trial, &config.id, params, vocab.len(), &mut warn)?;
     trial.rewrite_metrics(&rows)?;
     let mut metrics = trial.metrics_appender()?;
     let parameters = trainer.model().parameter_count();
@@ -85,8 +92,8 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
     let budget = config
         .run
         .budget
-        .unwrap_or(config.params.steps)
-        .min(config.params.steps);
+        .unwrap_or(config.params.steps())
+        .min(config.params.steps());
     say(WorkerMessage::Started {
         steps: budget,
         parameters,
@@ -214,7 +221,8 @@ fn weights_file(trainer: &Trainer) -> anyhow::Result<Vec<u8>> {
 /// or ahead of the rows in metrics.csv) are reported through `warn` and skipped.
 fn resume(
     trial: &TrialDir,
-    config: &TrialConfig,
+    id: &str,
+    params: &TrainParams,
     vocab: usize,
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<(Trainer, Vec<MetricRow>, f64)> {
@@ -228,10 +236,10 @@ fn resume(
             let bytes = std::fs::read(path)?;
             let state = checkpoint::decode(&bytes)?;
             let step = state.step;
-            if step > config.params.steps {
+            if step > params.steps {
                 anyhow::bail!(
                     "it is at step {step}, past the trial's {} steps",
-                    config.params.steps
+                    params.steps
                 );
             }
             let kept: Vec<MetricRow> = rows.iter().filter(|r| r.step <= step).cloned().collect();
@@ -239,7 +247,7 @@ fn resume(
                 anyhow::bail!("metrics.csv does not hold every step up to {step}");
             }
             let elapsed = state.elapsed_s;
-            let mut trainer = Trainer::new(&config.params, vocab)?;
+            let mut trainer = Trainer::new(params, vocab)?;
             trainer.restore(state)?;
             Ok((trainer, kept, elapsed))
         };
@@ -249,9 +257,9 @@ fn resume(
         }
     }
     if !checkpoints.is_empty() || !rows.is_empty() {
-        warn(format!("trial {} restarts from step 0", config.id));
+        warn(format!("trial {id} restarts from step 0"));
     }
-    Ok((Trainer::new(&config.params, vocab)?, Vec::new(), 0.0))
+    Ok((Trainer::new(params, vocab)?, Vec::new(), 0.0))
 }
 
 /// The headline numbers of a trial from its metric rows.

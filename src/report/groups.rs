@@ -201,7 +201,7 @@ impl<'a> Grouped<'a> {
         let mut axis_values: Vec<Vec<String>> = vec![Vec::new(); axes.len()];
         let mut seeds = BTreeSet::new();
         for t in &sweep.trials {
-            seeds.insert(t.config.params.seed);
+            seeds.insert(t.config.params.seed());
             let values: Vec<String> = axes.iter().map(|a| value_of(t, a)).collect();
             for (i, v) in values.iter().enumerate() {
                 if !axis_values[i].contains(v) {

@@ -263,7 +263,7 @@ fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
         .iter()
         .map(|t| t.result().map_or(t.metrics().len(), |r| r.steps_done))
         .sum();
-    let full: usize = sweep.trials.iter().map(|t| t.config.params.steps).sum();
+    let full: usize = sweep.trials.iter().map(|t| t.config.params.steps()).sum();
     let share = 100.0 * trained as f64 / full.max(1) as f64;
     vec![match lang {
         Lang::En => format!(
@@ -1166,7 +1166,7 @@ fn failures(out: &mut String, sweep: &SweepRecord, lang: Lang) {
                 t.config.label,
                 t.config.id,
                 t.metrics().len(),
-                t.config.params.steps,
+                t.config.params.steps(),
                 w.steps
             );
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::spec::{CorpusRef, TrainParams, TrialConfig};
+use crate::spec::{CorpusRef, Params, TrainParams, TrialConfig};
 use crate::store::{Manifest, MetricRow, TrialResult, TrialState, TrialStatus};
 
 /// A completed trial whose training perplexity decays to `floor` with time constant `tau`, with
@@ -46,12 +46,13 @@ fn trial(
         TrialConfig {
             id: format!("h{hidden}b{batch}s{seed}"),
             label: format!("hidden={hidden} batch_size={batch} seed={seed}"),
-            params,
-            corpus: CorpusRef {
+            params: Params::Model(params),
+            corpus: Some(CorpusRef {
                 name: "timemachine".into(),
                 path: None,
                 sha256: "x".into(),
-            },
+            }),
+            program: None,
             run: Default::default(),
         },
         TrialState::Finished(TrialResult {
@@ -110,6 +111,8 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
             name: "demo".into(),
             grid_file: "sweeps/demo.json".into(),
             corpus: "timemachine".into(),
+            program: None,
+            metric: None,
             axes: axes.iter().map(|a| a.to_string()).collect(),
             ranges: Vec::new(),
             log_ranges: Vec::new(),
@@ -390,8 +393,8 @@ fn the_best_configurations_sample_is_quoted_on_one_line_with_a_command_that_work
 fn with_rows(id: &str, lr: f64, rows: Vec<MetricRow>) -> TrialRecord {
     let (mut config, mut state, _) = trial(128, 32, 0, 7.0, 30.0, 0.0).into_parts();
     config.id = id.into();
-    config.params.lr = lr;
-    config.params.steps = rows.len();
+    config.params.set("lr", &lr.into()).unwrap();
+    config.params.set("steps", &rows.len().into()).unwrap();
     config.label = format!("lr={}", crate::spec::display_value(&lr.into()));
     if let TrialState::Finished(r) = &mut state {
         r.steps_done = rows.len();

@@ -54,18 +54,18 @@ pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
-/// The rows of `trials.csv`, one per readable trial, in expansion order.
+/// The rows of `trials.csv`, one per readable model trial, in expansion order.
 pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
     let chosen = super::proposals::chosen(sweep);
     sweep
         .trials
         .iter()
-        .map(|t| {
-            let p = &t.config.params;
+        .filter_map(|t| {
+            let (p, corpus) = t.config.model()?;
             let proposal = chosen.get(t.config.config_key().as_str());
             let r = t.result();
             let m = t.measures();
-            TrialRow {
+            Some(TrialRow {
                 id: &t.config.id,
                 label: &t.config.label,
                 cell: p.cell.name(),
@@ -86,7 +86,7 @@ pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
                     ProposedBy::Random => "random",
                     ProposedBy::Tpe => "tpe",
                 }),
-                corpus: &t.config.corpus.name,
+                corpus: &corpus.name,
                 parameters: r.and_then(|r| r.parameters),
                 status: t.status().name(),
                 diverged_at_step: m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
@@ -101,7 +101,7 @@ pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
                 peak_memory_mb: r.and_then(|r| r.peak_memory_mb),
                 wall_seconds: r.map(|r| r.wall_seconds),
                 reason: r.and_then(|r| r.reason.as_deref()),
-            }
+            })
         })
         .collect()
 }

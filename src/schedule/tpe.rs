@@ -65,7 +65,7 @@ impl TpeSearch<'_> {
             );
             proposals::keep(self.store.root(), &stored[..configs.len()])?;
         }
-        let steps = self.spec.base.steps;
+        let steps = self.spec.base.steps();
         let waves = self.tpe.waves();
         let mut next_bracket = 0;
         for (w, wave) in waves.iter().enumerate() {

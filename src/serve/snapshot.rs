@@ -202,7 +202,7 @@ fn eta_seconds(record: &SweepRecord) -> Option<f64> {
         if !matches!(status, Status::Running | Status::Partial | Status::Pending) {
             continue;
         }
-        let target = t.config.run.budget.unwrap_or(t.config.params.steps);
+        let target = t.config.run.budget.unwrap_or(t.config.params.steps());
         let last = t.metrics().last();
         remaining += target.saturating_sub(last.map_or(0, |r| r.step));
         if let Some(r) = last.filter(|r| status == Status::Running && r.elapsed_s > 0.0) {
@@ -261,7 +261,7 @@ fn trials_json(record: &SweepRecord) -> Value {
             fields.insert("step".into(), json!(last.map_or(0, |r| r.step)));
             fields.insert(
                 "steps".into(),
-                json!(t.config.run.budget.unwrap_or(t.config.params.steps)),
+                json!(t.config.run.budget.unwrap_or(t.config.params.steps())),
             );
             fields.insert("train_ppl".into(), json!(last.map(|r| r.train_ppl)));
             fields.insert(

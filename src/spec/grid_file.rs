@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
+use super::program::{self, ProgramParams, ProgramRef};
 use super::search::{Domain, EarlyStopping, Range, Search};
 use super::slurm::SlurmOptions;
+use super::trial_params::Params;
 use crate::data::CorpusSource;
 
 /// Keys allowed at the top level of a grid file.
@@ -25,6 +27,8 @@ const TOP_KEYS: &[&str] = &[
     "slurm",
     "search",
     "early_stopping",
+    "program",
+    "metric",
 ];
 
 /// A validated grid file.
@@ -34,10 +38,12 @@ pub struct GridSpec {
     pub path: PathBuf,
     /// The sweep's name (defaults to the file stem).
     pub name: String,
-    /// The corpus every trial trains on.
+    /// The corpus every trial trains on (the built-in model's; unused with a program).
     pub corpus: CorpusSource,
+    /// The user's program every trial runs, instead of the built-in model.
+    pub program: Option<ProgramRef>,
     /// Parameters shared by all trials.
-    pub base: TrainParams,
+    pub base: Params,
     /// Swept parameters with their values, in file order; seeds last.
     pub axes: Vec<Axis>,
     /// How trials are run; does not change their results, so not part of trial ids.
@@ -53,7 +59,7 @@ pub struct GridSpec {
 /// One swept parameter and the values it takes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Axis {
-    /// Parameter name (one of [`super::params::PARAM_KEYS`]).
+    /// Parameter name (one of [`super::params::PARAM_KEYS`], or free-form for a program).
     pub key: String,
     /// Its values (each checked against the parameter's type and range), or a range of them.
     pub domain: Domain,
@@ -175,7 +181,46 @@ impl GridSpec {
             }
         };
 
-        let mut base = TrainParams::default();
+        let program = match top.get("program") {
+            Some(v) => {
+                for key in ["corpus", "checkpoint_every"] {
+                    if top.contains_key(key) {
+                        return Err(invalid(
+                            key,
+                            "applies to the built-in model only: a program reads its own data \
+                             and saves its own checkpoints (see `program`)"
+                                .into(),
+                        ));
+                    }
+                }
+                let grid_dir = path.parent().unwrap_or(Path::new("."));
+                let grid_dir = if grid_dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    grid_dir
+                };
+                Some(
+                    program::parse(v, top.get("metric"), grid_dir)
+                        .map_err(|(key, m)| invalid(&key, m))?,
+                )
+            }
+            None => {
+                if top.contains_key("metric") {
+                    return Err(invalid(
+                        "metric",
+                        "the built-in model's metric is held-out perplexity; `metric` names a \
+                         `program`'s metric"
+                            .into(),
+                    ));
+                }
+                None
+            }
+        };
+
+        let mut base = match program {
+            Some(_) => Params::Program(ProgramParams::default()),
+            None => Params::Model(TrainParams::default()),
+        };
         if let Some(v) = top.get("base") {
             let obj = object(v).map_err(|m| invalid("base", m))?;
             for (key, value) in obj {
@@ -199,7 +244,7 @@ impl GridSpec {
                         if key == "seed" {
                             return Err(invalid(&at, "seeds are a list, not a range".into()));
                         }
-                        let range = Range::parse(key, range).map_err(|m| invalid(&at, m))?;
+                        let range = Range::parse(key, range, &base).map_err(|m| invalid(&at, m))?;
                         if search == Search::Grid {
                             return Err(invalid(
                                 &at,
@@ -211,7 +256,9 @@ impl GridSpec {
                         }
                         Domain::Range(range)
                     }
-                    values => Domain::List(axis_values(key, values).map_err(|m| invalid(&at, m))?),
+                    values => {
+                        Domain::List(axis_values(&base, key, values).map_err(|m| invalid(&at, m))?)
+                    }
                 };
                 axes.push(Axis {
                     key: key.clone(),
@@ -227,7 +274,7 @@ impl GridSpec {
                     "seeds are given twice, as `seeds` and as `grid.seed`: keep one".into(),
                 ));
             }
-            let values = axis_values("seed", v).map_err(|m| invalid("seeds", m))?;
+            let values = axis_values(&base, "seed", v).map_err(|m| invalid("seeds", m))?;
             axes.push(Axis {
                 key: "seed".into(),
                 domain: Domain::List(values),
@@ -254,8 +301,10 @@ impl GridSpec {
                         ));
                     }
                 }
+                // A program evaluates when it likes: rungs are read at the last report.
+                let eval_every = base.model().map_or(1, |p| p.eval_every);
                 Some(
-                    EarlyStopping::parse(v, base.steps, base.eval_every)
+                    EarlyStopping::parse(v, base.steps(), eval_every)
                         .map_err(|(key, m)| invalid(&key, m))?,
                 )
             }
@@ -266,10 +315,20 @@ impl GridSpec {
             None => SlurmOptions::default(),
         };
 
+        if let Some(program) = &program {
+            let mut known = base.keys();
+            known.extend(axes.iter().map(|a| a.key.clone()));
+            known.sort();
+            known.dedup();
+            program::check_placeholders(&program.command, &known)
+                .map_err(|(key, m)| invalid(&key, m))?;
+        }
+
         Ok(GridSpec {
             path: path.to_path_buf(),
             name,
             corpus,
+            program,
             base,
             axes,
             run,
@@ -285,7 +344,7 @@ impl GridSpec {
             .iter()
             .find(|a| a.key == "seed")
             .map(|a| a.values().iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_else(|| vec![self.base.seed])
+            .unwrap_or_else(|| vec![self.base.seed()])
     }
 }
 
@@ -295,8 +354,9 @@ fn object(value: &Value) -> Result<&Map<String, Value>, String> {
         .ok_or_else(|| format!("expected a JSON object, got {}", describe(value)))
 }
 
-/// Checks one axis: a non-empty list of distinct values valid for parameter `key`.
-fn axis_values(key: &str, values: &Value) -> Result<Vec<Value>, String> {
+/// Checks one axis: a non-empty list of distinct values valid for parameter `key` of
+/// parameters like `base`.
+fn axis_values(base: &Params, key: &str, values: &Value) -> Result<Vec<Value>, String> {
     let list = values.as_array().ok_or_else(|| {
         format!(
             "expected a non-empty list of values, got {}",
@@ -306,7 +366,7 @@ fn axis_values(key: &str, values: &Value) -> Result<Vec<Value>, String> {
     if list.is_empty() {
         return Err("expected a non-empty list of values, got []".into());
     }
-    let mut probe = TrainParams::default();
+    let mut probe = base.clone();
     for (i, value) in list.iter().enumerate() {
         probe.set(key, value).map_err(|e| match e {
             ParamError::Unknown { .. } => e.to_string(),
@@ -362,7 +422,7 @@ mod tests {
     fn defaults_fill_everything_not_given() {
         let spec = parse("{}").unwrap();
         assert_eq!(spec.name, "test");
-        assert_eq!(spec.base, TrainParams::default());
+        assert_eq!(spec.base, Params::Model(TrainParams::default()));
         assert!(spec.axes.is_empty());
         assert_eq!(spec.seeds(), [0]);
         assert_eq!(spec.run, RunOptions::default());
@@ -407,7 +467,7 @@ mod tests {
             (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping, program, metric (did you mean `seeds`?)"),
             (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
             (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),

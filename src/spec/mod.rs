@@ -1,16 +1,21 @@
 //! The grid file: parsing and validation ([`grid_file`]), the training parameters
-//! ([`params`]), ranges and random search ([`search`]), and expansion into trials with stable
-//! ids ([`plan`]).
+//! ([`params`]), a user's program and its free-form parameters ([`program`],
+//! [`trial_params`]), ranges and random search ([`search`]), and expansion into trials with
+//! stable ids ([`plan`]).
 
 pub mod grid_file;
 pub mod params;
 pub mod plan;
+pub mod program;
 pub mod search;
 pub mod slurm;
 pub mod tpe;
+pub mod trial_params;
 
 pub use grid_file::{GridSpec, SpecError};
 pub use params::{display_value, Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig};
+pub use program::{MetricSpec, Mode, ProgramParams, ProgramRef};
 pub use search::{Domain, Search, Tpe};
 pub use slurm::SlurmOptions;
+pub use trial_params::Params;

@@ -501,7 +501,7 @@ fn clip(value: &Value) -> Result<Option<f64>, ParamError> {
     }
 }
 
-fn int_in(value: &Value, range: RangeInclusive<u64>) -> Result<u64, ParamError> {
+pub(crate) fn int_in(value: &Value, range: RangeInclusive<u64>) -> Result<u64, ParamError> {
     let (min, max) = (*range.start(), *range.end());
     let expected = || {
         if max == u64::MAX {

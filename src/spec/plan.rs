@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::grid_file::{GridSpec, SpecError};
 use super::params::{display_value, RunOptions, TrainParams};
+use super::program::{ProgramParams, ProgramRef};
 use super::search::{self, Domain, Search};
+use super::trial_params::Params;
 use crate::data::{batch, Corpus};
 
 /// Which corpus a trial trains on; enough for a worker to load it and check it is unchanged.
@@ -32,24 +34,73 @@ impl CorpusRef {
 }
 
 /// The complete configuration of one trial: what a worker reads from `config.json`.
+///
+/// A trial trains either the built-in model on a corpus (`params` are [`Params::Model`] and
+/// `corpus` is set) or runs a user's program (`params` are [`Params::Program`] and `program`
+/// is set); reading a `config.json` checks that the two agree.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawConfig")]
 pub struct TrialConfig {
-    /// Stable id: see [`TrialConfig::compute_id`].
+    /// Stable id: see [`TrialConfig::identity`].
     pub id: String,
     /// Human-readable name from the swept values, e.g. `hidden=128 batch_size=32 seed=0`.
     pub label: String,
     /// Training parameters.
-    pub params: TrainParams,
-    /// Training data.
-    pub corpus: CorpusRef,
+    pub params: Params,
+    /// Training data of a model trial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<CorpusRef>,
+    /// The command of a program trial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramRef>,
     /// Checkpointing and retries (not part of the id).
     #[serde(default)]
     pub run: RunOptions,
 }
 
+/// `config.json` as stored, before the kind of trial is known.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    id: String,
+    label: String,
+    params: Value,
+    #[serde(default)]
+    corpus: Option<CorpusRef>,
+    #[serde(default)]
+    program: Option<ProgramRef>,
+    #[serde(default)]
+    run: RunOptions,
+}
+
+impl TryFrom<RawConfig> for TrialConfig {
+    type Error = String;
+
+    fn try_from(raw: RawConfig) -> Result<Self, String> {
+        let params = match (&raw.corpus, &raw.program) {
+            (Some(_), None) => Params::Model(
+                serde_json::from_value(raw.params).map_err(|e| format!("params: {e}"))?,
+            ),
+            (None, Some(_)) => Params::Program(
+                ProgramParams::from_json(&raw.params).map_err(|e| format!("params: {e}"))?,
+            ),
+            (Some(_), Some(_)) => return Err("has both a corpus and a program".into()),
+            (None, None) => return Err("has neither a corpus nor a program".into()),
+        };
+        Ok(TrialConfig {
+            id: raw.id,
+            label: raw.label,
+            params,
+            corpus: raw.corpus,
+            program: raw.program,
+            run: raw.run,
+        })
+    }
+}
+
 impl TrialConfig {
-    /// The id of a trial: 12 hex digits of SHA-256 over its parameters and corpus content.
+    /// The id of a model trial: 12 hex digits of SHA-256 over its parameters and corpus
+    /// content.
     ///
     /// Labels, paths and file names do not enter the hash, so the same configuration has the
     /// same id in every sweep that contains it.
@@ -59,24 +110,70 @@ impl TrialConfig {
             params: &'a TrainParams,
             corpus_sha256: &'a str,
         }
-        let json = serde_json::to_string(&Identity {
+        hash12(&Identity {
             params,
             corpus_sha256,
         })
-        .expect("parameters serialize");
-        let digest = Sha256::digest(json.as_bytes());
-        digest[..6].iter().map(|b| format!("{b:02x}")).collect()
     }
-}
 
-impl TrialConfig {
+    /// The id of a program trial: 12 hex digits of SHA-256 over its parameters, the command
+    /// as written, its working folder as written, its environment and its metric (decisions
+    /// stored under an id were made for that metric). The absolute folder and the stop grace
+    /// period do not enter it.
+    pub fn compute_program_id(params: &ProgramParams, program: &ProgramRef) -> String {
+        #[derive(Serialize)]
+        struct Command<'a> {
+            command: &'a [String],
+            workdir: &'a str,
+            env: &'a std::collections::BTreeMap<String, String>,
+            metric: &'a super::program::MetricSpec,
+        }
+        #[derive(Serialize)]
+        struct Identity<'a> {
+            program: Command<'a>,
+            params: &'a ProgramParams,
+        }
+        hash12(&Identity {
+            program: Command {
+                command: &program.command,
+                workdir: &program.workdir,
+                env: &program.env,
+                metric: &program.metric,
+            },
+            params,
+        })
+    }
+
+    /// The id these parameters have for this trial's corpus or program.
+    pub fn id_of(&self, params: &Params) -> String {
+        match (params, &self.corpus, &self.program) {
+            (Params::Model(p), Some(corpus), _) => TrialConfig::compute_id(p, &corpus.sha256),
+            (Params::Program(p), _, Some(program)) => TrialConfig::compute_program_id(p, program),
+            _ => unreachable!("a config's parameters match its kind (checked when read)"),
+        }
+    }
+
+    /// The id recomputed from the configuration (equal to `id` unless the file was edited).
+    pub fn identity(&self) -> String {
+        self.id_of(&self.params)
+    }
+
     /// The key of the trial's configuration: its id with the seed left out, the same for
     /// every seed (early stopping decides per configuration; `rungs.jsonl` names them so).
     pub fn config_key(&self) -> String {
-        let mut params = self.params.clone();
-        params.seed = 0;
-        TrialConfig::compute_id(&params, &self.corpus.sha256)
+        self.id_of(&self.params.with_seed(0))
     }
+
+    /// The built-in model's parameters and corpus; `None` for a program trial.
+    pub fn model(&self) -> Option<(&TrainParams, &CorpusRef)> {
+        Some((self.params.model()?, self.corpus.as_ref()?))
+    }
+}
+
+fn hash12(identity: &impl Serialize) -> String {
+    let json = serde_json::to_string(identity).expect("parameters serialize");
+    let digest = Sha256::digest(json.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One trial of a plan (an alias kept for readability at call sites).
@@ -98,10 +195,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Expands `spec` over `corpus`, checking that every trial's batches fit in the corpus.
-    /// A TPE search plans its random `startup` configurations; the schedule adds TPE's
-    /// proposals with [`TrialMaker`].
-    pub fn build(spec: &GridSpec, corpus: &Corpus) -> Result<Plan, SpecError> {
+    /// Expands `spec` over `corpus` (`None` for a program sweep), checking that every trial's
+    /// batches fit in the corpus. A TPE search plans its random `startup` configurations; the
+    /// schedule adds TPE's proposals with [`TrialMaker`].
+    pub fn build(spec: &GridSpec, corpus: Option<&Corpus>) -> Result<Plan, SpecError> {
         let maker = TrialMaker::new(spec, corpus);
         let mut trials = Vec::new();
         match spec.search {
@@ -177,25 +274,23 @@ fn random_configurations(spec: &GridSpec) -> Result<Vec<Vec<Value>>, SpecError> 
 /// trial per seed, checked against the corpus.
 pub struct TrialMaker<'a> {
     spec: &'a GridSpec,
-    corpus: CorpusRef,
-    train_len: usize,
-    heldout_len: usize,
+    /// The corpus of a model sweep, with the lengths of its training and held-out parts.
+    corpus: Option<(CorpusRef, usize, usize)>,
 }
 
 impl<'a> TrialMaker<'a> {
-    /// A maker for `spec`'s trials on `corpus`.
-    pub fn new(spec: &'a GridSpec, corpus: &Corpus) -> Self {
-        let (train_len, heldout_len) = batch::split_lengths(corpus.len());
-        TrialMaker {
-            spec,
-            corpus: CorpusRef {
+    /// A maker for `spec`'s trials on `corpus` (`None` for a program sweep).
+    pub fn new(spec: &'a GridSpec, corpus: Option<&Corpus>) -> Self {
+        let corpus = corpus.map(|corpus| {
+            let (train_len, heldout_len) = batch::split_lengths(corpus.len());
+            let corpus_ref = CorpusRef {
                 name: corpus.name.clone(),
                 path: corpus.path.clone(),
                 sha256: corpus.sha256.clone(),
-            },
-            train_len,
-            heldout_len,
-        }
+            };
+            (corpus_ref, train_len, heldout_len)
+        });
+        TrialMaker { spec, corpus }
     }
 
     /// The trials of one drawn or proposed configuration (a value of each of
@@ -241,16 +336,30 @@ impl<'a> TrialMaker<'a> {
             })?;
             label.push(format!("{key}={}", display_value(value)));
         }
-        check_fits(self.spec, &params, self.train_len, self.heldout_len)?;
+        let label = if label.is_empty() {
+            "base".into()
+        } else {
+            label.join(" ")
+        };
+        let (id, corpus) = match (&params, &self.corpus, &self.spec.program) {
+            (Params::Model(p), Some((corpus, train_len, heldout_len)), None) => {
+                check_fits(self.spec, p, *train_len, *heldout_len)?;
+                (
+                    TrialConfig::compute_id(p, &corpus.sha256),
+                    Some(corpus.clone()),
+                )
+            }
+            (Params::Program(p), None, Some(program)) => {
+                (TrialConfig::compute_program_id(p, program), None)
+            }
+            _ => unreachable!("a model sweep is planned on its corpus, a program sweep without"),
+        };
         Ok(TrialConfig {
-            id: TrialConfig::compute_id(&params, &self.corpus.sha256),
-            label: if label.is_empty() {
-                "base".into()
-            } else {
-                label.join(" ")
-            },
+            id,
+            label,
             params,
-            corpus: self.corpus.clone(),
+            corpus,
+            program: self.spec.program.clone(),
             run: self.spec.run,
         })
     }
@@ -367,7 +476,7 @@ mod tests {
 
     fn plan(text: &str) -> Result<Plan, SpecError> {
         let spec = GridSpec::parse(Path::new("g.json"), text)?;
-        Plan::build(&spec, &Corpus::builtin())
+        Plan::build(&spec, Some(&Corpus::builtin()))
     }
 
     #[test]
@@ -383,7 +492,10 @@ mod tests {
         assert_eq!(p.trials[1].label, "hidden=128 batch_size=16 seed=1");
         assert_eq!(p.trials[17].label, "hidden=300 batch_size=64 seed=1");
         assert_eq!(
-            (p.trials[17].params.hidden, p.trials[17].params.batch_size),
+            (
+                p.trials[17].params.model().unwrap().hidden,
+                p.trials[17].params.model().unwrap().batch_size
+            ),
             (300, 64)
         );
         let mut ids: Vec<_> = p.trials.iter().map(|t| t.id.clone()).collect();
@@ -418,7 +530,7 @@ mod tests {
         let p = plan("{}").unwrap();
         assert_eq!(p.trials.len(), 1);
         assert_eq!(p.trials[0].label, "base");
-        assert_eq!(p.trials[0].params, TrainParams::default());
+        assert_eq!(p.trials[0].params, Params::Model(TrainParams::default()));
     }
 
     #[test]
@@ -447,15 +559,22 @@ mod tests {
         assert_eq!(p.ranges, ["lr", "hidden"]);
         for pair in p.trials.chunks(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            assert_eq!((a.params.seed, b.params.seed), (0, 1));
-            assert_eq!(a.params.lr, b.params.lr);
-            assert_eq!(a.params.hidden, b.params.hidden);
+            assert_eq!((a.params.seed(), b.params.seed()), (0, 1));
+            assert_eq!(a.params.model().unwrap().lr, b.params.model().unwrap().lr);
+            assert_eq!(
+                a.params.model().unwrap().hidden,
+                b.params.model().unwrap().hidden
+            );
             assert!(a.label.ends_with(" seed=0") && b.label.ends_with(" seed=1"));
             assert!(a.label.starts_with(&format!(
                 "lr={} hidden={} cell=",
-                a.params.lr, a.params.hidden
+                a.params.model().unwrap().lr,
+                a.params.model().unwrap().hidden
             )));
-            assert!((1e-3..=1e-1).contains(&a.params.lr) && (16..=64).contains(&a.params.hidden));
+            assert!(
+                (1e-3..=1e-1).contains(&a.params.model().unwrap().lr)
+                    && (16..=64).contains(&a.params.model().unwrap().hidden)
+            );
         }
         // The same file gives the same trials; more trials keep the first ones.
         let again = plan(SEARCH).unwrap();
@@ -498,5 +617,145 @@ mod tests {
             msg.contains("`grid.hidden`") && msg.contains("\"int\""),
             "{msg}"
         );
+    }
+
+    fn program_plan(text: &str) -> Result<Plan, SpecError> {
+        let spec = GridSpec::parse(Path::new("g.json"), text)?;
+        assert!(spec.program.is_some());
+        Plan::build(&spec, None)
+    }
+
+    const PROGRAM: &str = r#"{
+        "program": {"command": ["python3", "train.py", "--lr={lr}", "--opt", "{opt}"],
+                    "env": {"PYTHONUNBUFFERED": "1"}},
+        "metric": {"name": "val_loss", "mode": "min"},
+        "base": {"steps": 200, "opt": "sgd"},
+        "grid": {"lr": [0.1, 0.5], "opt": ["sgd", "adam"]},
+        "seeds": [0, 1]
+    }"#;
+
+    #[test]
+    fn program_grids_expand_free_form_parameters_with_stable_ids() {
+        let p = program_plan(PROGRAM).unwrap();
+        assert_eq!(p.trials.len(), 8);
+        let first = &p.trials[0];
+        assert_eq!(first.label, "lr=0.1 opt=sgd seed=0");
+        assert!(first.corpus.is_none());
+        let params = first.params.program().unwrap();
+        assert_eq!(
+            params.to_json(),
+            serde_json::json!({"lr": 0.1, "opt": "sgd", "seed": 0, "steps": 200})
+        );
+        assert_eq!(
+            first.program.as_ref().unwrap().argv(params),
+            ["python3", "train.py", "--lr=0.1", "--opt", "sgd"]
+        );
+        // Pinned: program ids are stored in results folders as model ids are.
+        assert_eq!(first.id, "9acce8334a3e");
+        let ids: std::collections::BTreeSet<&str> =
+            p.trials.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids.len(), 8);
+        // The seed is left out of the configuration key, nothing else.
+        assert_eq!(p.trials[0].config_key(), p.trials[1].config_key());
+        assert_ne!(p.trials[0].config_key(), p.trials[2].config_key());
+        // The order of keys in the file does not matter; the metric and the command do.
+        let reordered = PROGRAM.replace(
+            r#""steps": 200, "opt": "sgd""#,
+            r#""opt": "sgd", "steps": 200"#,
+        );
+        assert_eq!(program_plan(&reordered).unwrap().trials[0].id, first.id);
+        let max = PROGRAM.replace(r#""mode": "min""#, r#""mode": "max""#);
+        assert_ne!(program_plan(&max).unwrap().trials[0].id, first.id);
+        let other = PROGRAM.replace("train.py", "train2.py");
+        assert_ne!(program_plan(&other).unwrap().trials[0].id, first.id);
+        // The stop grace period is how a trial is stopped, not what it computes.
+        let grace = PROGRAM.replace(r#""env""#, r#""stop_grace_s": 5, "env""#);
+        assert_eq!(program_plan(&grace).unwrap().trials[0].id, first.id);
+    }
+
+    #[test]
+    fn a_program_config_round_trips_and_a_model_config_is_unchanged() {
+        let p = program_plan(PROGRAM).unwrap();
+        let json = serde_json::to_string(&p.trials[3]).unwrap();
+        let back: TrialConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p.trials[3]);
+        assert_eq!(back.identity(), back.id);
+
+        let model = plan(r#"{"grid": {"hidden": [64]}}"#).unwrap();
+        let json = serde_json::to_value(&model.trials[0]).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["id", "label", "params", "corpus", "run"]);
+        let back: TrialConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, model.trials[0]);
+        let mut both = json.clone();
+        both["program"] = serde_json::to_value(p.trials[0].program.clone()).unwrap();
+        let err = serde_json::from_value::<TrialConfig>(both)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("both a corpus and a program"), "{err}");
+    }
+
+    #[test]
+    fn program_grids_check_their_sections() {
+        let err = |text: &str| program_plan_err(text);
+        let msg = err(&PROGRAM.replace("{opt}", "{optt}"));
+        assert!(
+            msg.contains("`program.command[4]`: unknown placeholder `{optt}` (did you mean `{opt}`?); the parameters are: lr, opt, seed, steps"),
+            "{msg}"
+        );
+        assert!(
+            err(&PROGRAM.replace(r#""metric": {"name": "val_loss", "mode": "min"},"#, ""))
+                .contains("`metric`: missing")
+        );
+        assert!(
+            err(&PROGRAM.replace(r#""mode": "min""#, r#""mode": "lowest""#))
+                .contains("`metric.mode`: expected \"min\" or \"max\"")
+        );
+        assert!(
+            err(&PROGRAM.replace(r#""seeds""#, r#""corpus": "x.txt", "seeds""#))
+                .contains("`corpus`: applies to the built-in model only")
+        );
+        assert!(
+            err(&PROGRAM.replace(r#""env""#, r#""workdir": "no/such/folder", "env""#))
+                .contains("`program.workdir`")
+        );
+        assert!(
+            err(&PROGRAM.replace(r#""opt": ["sgd", "adam"]"#, r#""opt": [["sgd"]]"#))
+                .contains("`grid.opt`: item 0: expected a number, a string or a boolean")
+        );
+        let msg = GridSpec::parse(Path::new("g.json"), r#"{"metric": {"name": "x"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`metric`: the built-in model's metric"),
+            "{msg}"
+        );
+        // A free-form range is typed by its kind.
+        let ranged = PROGRAM
+            .replace(
+                r#""lr": [0.1, 0.5]"#,
+                r#""lr": {"loguniform": [0.01, 1]}, "width": {"int": [2, 9]}"#,
+            )
+            .replace(
+                r#""grid""#,
+                r#""search": {"method": "random", "trials": 3}, "grid""#,
+            );
+        let p = program_plan(&ranged).unwrap();
+        assert_eq!(p.trials.len(), 6);
+        let params = p.trials[0].params.program().unwrap();
+        assert!(params.get("width").unwrap().is_i64());
+        assert!(params.get("lr").unwrap().is_f64());
+    }
+
+    fn program_plan_err(text: &str) -> String {
+        GridSpec::parse(Path::new("g.json"), text)
+            .and_then(|spec| Plan::build(&spec, None))
+            .unwrap_err()
+            .to_string()
     }
 }

@@ -10,7 +10,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::params::{describe, suggest, TrainParams};
+use super::params::{describe, suggest};
+use super::trial_params::Params;
 
 /// How values are drawn from a range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub struct Range {
 
 impl Range {
     /// Reads `{"<kind>": [lo, hi]}` for parameter `key`; both bounds must be valid values of it.
-    pub fn parse(key: &str, value: &Map<String, Value>) -> Result<Range, String> {
+    pub fn parse(key: &str, value: &Map<String, Value>, base: &Params) -> Result<Range, String> {
         let names: Vec<&str> = KINDS.iter().map(|k| k.1).collect();
         let expected = format!(
             "expected a list of values or a range {{\"<kind>\": [lo, hi]}} with kind one of {}",
@@ -93,7 +94,7 @@ impl Range {
             }
         }
         let range = Range { kind, lo, hi };
-        let mut probe = TrainParams::default();
+        let mut probe = base.clone();
         for (which, bound) in [("lo", lo), ("hi", hi)] {
             probe.set(key, &range.value(bound)).map_err(|e| {
                 let hint = if integer {
@@ -483,7 +484,7 @@ impl Search {
 
 /// The object of the grid-file section `name`, whose keys must be among `keys`; errors name
 /// the key (`name.key`) and suggest the closest one.
-fn section<'a>(
+pub(crate) fn section<'a>(
     name: &str,
     value: &'a Value,
     keys: &[&str],
@@ -575,7 +576,11 @@ mod tests {
     use serde_json::json;
 
     fn range(key: &str, v: Value) -> Result<Range, String> {
-        Range::parse(key, v.as_object().unwrap())
+        Range::parse(
+            key,
+            v.as_object().unwrap(),
+            &Params::Model(crate::spec::TrainParams::default()),
+        )
     }
 
     #[test]

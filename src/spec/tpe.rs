@@ -125,6 +125,7 @@ mod tests {
         let lr = Range::parse(
             "lr",
             json!({"loguniform": [1e-3, 1e-1]}).as_object().unwrap(),
+            &crate::spec::Params::Model(Default::default()),
         )
         .unwrap();
         vec![

@@ -17,8 +17,16 @@ pub struct Manifest {
     pub name: String,
     /// The grid file it came from.
     pub grid_file: PathBuf,
-    /// Corpus name.
+    /// Corpus name (empty for a program sweep).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub corpus: String,
+    /// The command of a program sweep, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// The metric a program sweep optimises; absent for the built-in model (held-out
+    /// perplexity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<crate::spec::MetricSpec>,
     /// Swept parameters, in file order.
     pub axes: Vec<String>,
     /// Those of them that are ranges drawn by a random search (reports show them as scatter,
@@ -48,6 +56,13 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The metric the sweep optimises.
+    pub fn objective(&self) -> crate::spec::MetricSpec {
+        self.metric
+            .clone()
+            .unwrap_or_else(crate::spec::MetricSpec::builtin)
+    }
+
     /// Reads the manifest of the results folder `root`.
     pub fn read(root: &Path) -> anyhow::Result<Manifest> {
         atomic::read_json(&root.join(FILE))

@@ -11,10 +11,12 @@
 //! ```
 
 pub mod atomic;
+pub mod curves;
 pub mod decision_log;
 pub mod lock;
 pub mod manifest;
 pub mod metrics_tail;
+pub mod program_metrics;
 pub mod proposals;
 pub mod rungs;
 pub mod trial_dir;
@@ -23,7 +25,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+pub use curves::Curves;
 pub use manifest::Manifest;
+pub use program_metrics::{ProgramLine, ProgramRow};
 pub use trial_dir::{
     DamagedFile, FinalState, MetricRow, StoredSample, TrialDir, TrialResult, TrialState,
     TrialStatus,
@@ -91,7 +95,7 @@ impl Store {
                 let dir = TrialDir::new(entry.path());
                 let config = dir.config().ok()?;
                 let consistent = entry.file_name().to_str() == Some(config.id.as_str())
-                    && TrialConfig::compute_id(&config.params, &config.corpus.sha256) == config.id;
+                    && config.identity() == config.id;
                 consistent.then_some((dir, config))
             })
             .collect()
@@ -124,12 +128,16 @@ impl Store {
 
 /// Whether `shorter` is a shorter run of `trial`'s configuration: the same parameters and
 /// corpus, fewer steps. A run of `trial` can continue from its last step (see
-/// [`TrialDir::final_state`]).
+/// [`TrialDir::final_state`]). Only model trials: sweep cannot move a program's checkpoint.
 pub fn is_shorter_run(shorter: &TrialConfig, trial: &TrialConfig) -> bool {
-    shorter.params.steps < trial.params.steps
-        && shorter.corpus.sha256 == trial.corpus.sha256
+    let (Some((short, short_corpus)), Some((long, long_corpus))) = (shorter.model(), trial.model())
+    else {
+        return false;
+    };
+    short.steps < long.steps
+        && short_corpus.sha256 == long_corpus.sha256
         && crate::spec::TrainParams {
-            steps: trial.params.steps,
-            ..shorter.params.clone()
-        } == trial.params
+            steps: long.steps,
+            ..short.clone()
+        } == *long
 }

@@ -8,6 +8,9 @@
 //! - `worker.lock`: held by the worker training the trial, so two never write one folder;
 //! - `best.safetensors`: the weights at the lowest held-out perplexity so far (for sampling);
 //! - `model.safetensors`: the final weights of a completed trial;
+//! - `metrics.jsonl` and `program.log` (program trials, instead of `metrics.csv` and the
+//!   checkpoints): the program's metrics lines and checkpoint markers (see
+//!   [`super::program_metrics`]), and everything else it printed;
 //! - `sample.json`: text generated with the best weights when the trial completed (what the
 //!   summary quotes, so reports need no model);
 //! - `result.json`: written last and atomically; its presence marks the trial as finished.
@@ -20,10 +23,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use super::curves::Curves;
+use super::program_metrics::{self, ProgramLine};
 use super::{atomic, lock};
 use crate::spec::TrialConfig;
 use crate::train::checkpoint;
@@ -182,6 +188,8 @@ pub struct TrialDir {
 
 const CONFIG: &str = "config.json";
 const METRICS: &str = "metrics.csv";
+const PROGRAM_METRICS: &str = "metrics.jsonl";
+const PROGRAM_LOG: &str = "program.log";
 const RESULT: &str = "result.json";
 const CHECKPOINT: &str = "checkpoint.safetensors";
 const PREVIOUS_CHECKPOINT: &str = "checkpoint.prev.safetensors";
@@ -211,6 +219,73 @@ impl TrialDir {
     /// Path of `metrics.csv`.
     pub fn metrics_path(&self) -> PathBuf {
         self.path.join(METRICS)
+    }
+
+    /// Path of a program trial's `metrics.jsonl`.
+    pub fn program_metrics_path(&self) -> PathBuf {
+        self.path.join(PROGRAM_METRICS)
+    }
+
+    /// Path of a program trial's `program.log` (what it printed besides metrics lines).
+    pub fn log_path(&self) -> PathBuf {
+        self.path.join(PROGRAM_LOG)
+    }
+
+    /// Reads the lines of `metrics.jsonl` up to the first damaged one; the second value
+    /// describes the damage, if any.
+    pub fn program_lines_readable(&self) -> (Vec<ProgramLine>, Option<String>) {
+        let path = self.program_metrics_path();
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let (lines, damage) = program_metrics::parse_all(&bytes);
+                (
+                    lines,
+                    damage.map(|d| format!("{} is damaged: {d}", path.display())),
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+            Err(e) => (
+                Vec::new(),
+                Some(format!("cannot read {}: {e}", path.display())),
+            ),
+        }
+    }
+
+    /// Replaces `metrics.jsonl` atomically with `lines`.
+    pub fn rewrite_program_lines(&self, lines: &[ProgramLine]) -> anyhow::Result<()> {
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(&line.to_json());
+            text.push('\n');
+        }
+        atomic::write(&self.program_metrics_path(), text.as_bytes())
+    }
+
+    /// Appends to `metrics.jsonl`, which must exist (see [`TrialDir::rewrite_program_lines`]).
+    pub fn program_appender(&self) -> anyhow::Result<ProgramMetricsWriter> {
+        let path = self.program_metrics_path();
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(ProgramMetricsWriter {
+            file: BufWriter::new(file),
+            path,
+        })
+    }
+
+    /// The recorded rows of the trial configured as `config`, up to the first damaged one.
+    pub fn curves(&self, config: &TrialConfig) -> (Curves, Option<String>) {
+        if config.program.is_some() {
+            let (lines, damage) = self.program_lines_readable();
+            (
+                Curves::Program(Arc::new(program_metrics::rows(&lines))),
+                damage,
+            )
+        } else {
+            let (rows, damage) = self.metrics_readable();
+            (Curves::Model(Arc::new(rows)), damage)
+        }
     }
 
     /// Creates the folder and writes `config.json`; any training state already there stays
@@ -350,7 +425,10 @@ impl TrialDir {
     /// What the folder says about the trial. Only missing files mean "not yet"; a file that
     /// cannot be read or parsed is a [`DamagedFile`].
     pub fn state(&self) -> Result<TrialState, DamagedFile> {
-        self.state_with(|| self.metrics_readable().0.len())
+        self.state_with(|| {
+            self.metrics_readable().0.len()
+                + program_metrics::rows(&self.program_lines_readable().0).len()
+        })
     }
 
     /// [`TrialDir::state`], with the number of metric rows from `rows` (called only when the
@@ -466,6 +544,30 @@ fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
             Err(e).with_context(|| format!("cannot remove {}", path.display()))
         }
         _ => Ok(()),
+    }
+}
+
+/// Appends lines to a program trial's `metrics.jsonl`.
+pub struct ProgramMetricsWriter {
+    file: BufWriter<File>,
+    path: PathBuf,
+}
+
+impl ProgramMetricsWriter {
+    /// Appends one line (buffered).
+    pub fn push(&mut self, line: &ProgramLine) -> anyhow::Result<()> {
+        use std::io::Write;
+        writeln!(self.file, "{}", line.to_json())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Writes buffered lines through to the disk.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        use std::io::Write;
+        self.file
+            .flush()
+            .and_then(|_| self.file.get_ref().sync_data())
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
 

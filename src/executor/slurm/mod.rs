@@ -404,7 +404,7 @@ fn progress(
         t.step = last.map_or(0, |r| r.step);
         events.push_back(BackendEvent::Trial(TrialEvent::Started {
             index,
-            steps: trial.run.budget.unwrap_or(trial.params.steps),
+            steps: trial.run.budget.unwrap_or(trial.params.steps()),
             resumed_from: t.step,
         }));
     }
