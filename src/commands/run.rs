@@ -407,6 +407,7 @@ impl Training<'_> {
             .map(|t| TrialLine {
                 label: t.label.clone(),
                 steps: t.run.budget.unwrap_or(t.params.steps()),
+                metric: t.program.as_ref().map(|p| p.metric.name.clone()),
             })
             .collect();
         let mut reporter = progress::for_stderr(lines);

@@ -6,6 +6,7 @@
 
 pub mod cores;
 pub mod local;
+pub mod program;
 pub mod progress;
 pub mod protocol;
 pub mod slurm;

@@ -30,6 +30,15 @@ pub struct TrialLine {
     pub label: String,
     /// Steps it will train.
     pub steps: usize,
+    /// A program trial's metric (`None`: the built-in model's held-out perplexity).
+    pub metric: Option<String>,
+}
+
+impl TrialLine {
+    /// What its objective is called: "held-out ppl" or the program's metric.
+    fn objective(&self) -> &str {
+        self.metric.as_deref().unwrap_or("held-out ppl")
+    }
 }
 
 /// The live display on a terminal, plain lines on stderr otherwise.
@@ -95,14 +104,28 @@ impl Tally {
             )),
             TrialEvent::Finished { index, outcome } => {
                 let label = &self.trials[*index].label;
+                let objective = self.trials[*index].objective();
                 match outcome {
                     Outcome::Completed(r) if r.status == TrialStatus::Stopped => {
                         self.done += 1;
                         Some(format!(
-                            "[{}/{n}] ⏹ {label}: reached its rung at step {} · held-out ppl {}",
+                            "[{}/{n}] ⏹ {label}: reached its rung at step {} · {objective} {}",
                             self.done,
                             r.steps_done,
-                            fmt_ppl(r.final_heldout_ppl),
+                            fmt_ppl(r.objective()),
+                        ))
+                    }
+                    Outcome::Completed(r) if r.metric.is_some() => {
+                        self.done += 1;
+                        let best = r.metric.as_ref().and_then(|m| {
+                            Some(format!(" (best {} at step {})", numbers::fixed(m.best?, 4), m.best_step))
+                        });
+                        Some(format!(
+                            "[{}/{n}] ✓ {label}: {objective} {}{} · {:.1} s",
+                            self.done,
+                            numbers::opt(r.objective(), 4),
+                            best.unwrap_or_default(),
+                            r.wall_seconds,
                         ))
                     }
                     Outcome::Completed(r)
@@ -186,13 +209,15 @@ impl Reporter for PlainReporter {
             let line = &self.tally.trials[*index];
             let rate = *step as f64 / elapsed_s.max(1e-9);
             let eta = line.steps.saturating_sub(*step) as f64 / rate.max(1e-9);
+            let train = train_ppl.map_or_else(String::new, |p| {
+                format!(" · train ppl {}", numbers::fixed(p, 2))
+            });
             eprintln!(
-                "  {}: step {step}/{} · train ppl {} · held-out ppl {} · {rate:.0} steps/s{} · \
-                 ETA {}",
+                "  {}: step {step}/{}{train} · {} {} · {rate:.0} steps/s{} · ETA {}",
                 line.label,
                 line.steps,
-                numbers::fixed(*train_ppl, 2),
-                numbers::fixed(*heldout, 2),
+                line.objective(),
+                numbers::fixed(*heldout, if line.metric.is_some() { 4 } else { 2 }),
                 threads_note(*threads),
                 humantime::format_duration(Duration::from_secs(eta.round() as u64)),
             );
@@ -291,7 +316,10 @@ impl Reporter for TerminalReporter {
                 bar.set_prefix(self.tally.trials[*index].label.clone());
                 bar.set_position(*resumed_from as u64);
                 bar.reset_eta();
-                bar.set_message("ppl      – · held-out      –");
+                bar.set_message(match &self.tally.trials[*index].metric {
+                    Some(metric) => format!("{metric} –"),
+                    None => "ppl      – · held-out      –".to_string(),
+                });
                 if let Some(old) = self.bars[*index].replace(bar) {
                     old.finish_and_clear();
                     self.multi.remove(&old);
@@ -316,11 +344,19 @@ impl Reporter for TerminalReporter {
                         || "     –".into(),
                         |h| format!("{:>6}", numbers::fixed(h, 2)),
                     );
-                    bar.set_message(format!(
-                        "ppl {:>6} · held-out {heldout} · {rate:>4.0} steps/s{}",
-                        numbers::fixed(*train_ppl, 2),
-                        threads_note(*threads)
-                    ));
+                    let line = &self.tally.trials[*index];
+                    bar.set_message(match (&line.metric, train_ppl) {
+                        (Some(metric), _) => format!(
+                            "{metric} {} · {rate:>4.0} steps/s",
+                            self.heldout[*index]
+                                .map_or_else(|| "–".into(), |h| numbers::fixed(h, 4)),
+                        ),
+                        (None, train_ppl) => format!(
+                            "ppl {:>6} · held-out {heldout} · {rate:>4.0} steps/s{}",
+                            train_ppl.map_or_else(|| "–".to_string(), |p| numbers::fixed(p, 2)),
+                            threads_note(*threads)
+                        ),
+                    });
                 }
             }
             TrialEvent::Warning { .. } | TrialEvent::Retrying { .. } => {}
@@ -363,6 +399,7 @@ mod tests {
         let mut t = Tally::new(vec![TrialLine {
             label: "hidden=8".into(),
             steps: 100,
+            metric: None,
         }]);
         let started = TrialEvent::Started {
             index: 0,
@@ -380,7 +417,7 @@ mod tests {
         let progress = TrialEvent::Progress {
             index: 0,
             step: 57,
-            train_ppl: 9.0,
+            train_ppl: Some(9.0),
             heldout_ppl: None,
             elapsed_s: 1.0,
             threads: 1,

@@ -30,9 +30,10 @@ pub enum WorkerMessage {
     Progress {
         /// Steps done.
         step: usize,
-        /// Training perplexity of the last step.
-        train_ppl: f64,
-        /// Held-out perplexity, when measured at this step.
+        /// Training perplexity of the last step (none for a program trial).
+        #[serde(default)]
+        train_ppl: Option<f64>,
+        /// Held-out perplexity (a program trial's metric), when measured at this step.
         heldout_ppl: Option<f64>,
         /// Seconds of training so far.
         elapsed_s: f64,
@@ -89,7 +90,7 @@ mod tests {
     fn lines_round_trip_and_noise_is_ignored() {
         let m = WorkerMessage::Progress {
             step: 3,
-            train_ppl: 12.5,
+            train_ppl: Some(12.5),
             heldout_ppl: None,
             elapsed_s: 0.25,
             threads: 1,

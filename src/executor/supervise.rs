@@ -41,7 +41,9 @@ pub enum TrialEvent {
     Progress {
         index: usize,
         step: usize,
-        train_ppl: f64,
+        /// Training perplexity (none for a program trial).
+        train_ppl: Option<f64>,
+        /// Held-out perplexity, or a program trial's metric.
         heldout_ppl: Option<f64>,
         /// Seconds the worker has been training.
         elapsed_s: f64,
@@ -328,11 +330,14 @@ fn conclude(
 
 /// Writes a failed `result.json` for a trial whose attempts could not write one.
 pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) -> Outcome {
-    let (rows, _) = dir.metrics_readable();
+    let steps_done = match dir.config() {
+        Ok(config) => dir.curves(&config).0.last_step(),
+        Err(_) => dir.metrics_readable().0.last().map_or(0, |r| r.step),
+    };
     let result = TrialResult {
         status: TrialStatus::Failed,
         reason: Some(reason.clone()),
-        steps_done: rows.last().map_or(0, |r| r.step),
+        steps_done,
         parameters: None,
         final_train_ppl: None,
         final_heldout_ppl: None,
@@ -341,6 +346,7 @@ pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) ->
         wall_seconds: since.map_or(0.0, |s| s.elapsed().as_secs_f64()),
         peak_memory_mb: None,
         vocab_size: None,
+        metric: None,
     };
     match dir.write_result(&result) {
         Ok(()) => Outcome::Failed(reason),

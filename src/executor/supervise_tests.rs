@@ -73,6 +73,7 @@ fn result(status: TrialStatus, reason: Option<&str>) -> TrialResult {
         wall_seconds: 0.1,
         peak_memory_mb: None,
         vocab_size: Some(44),
+        metric: None,
     }
 }
 

@@ -69,7 +69,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         });
     }
     if config.program.is_some() {
-        anyhow::bail!("program trials are not supported yet");
+        return super::program::run(&trial, &config, stop, started);
     }
     let (params, corpus) = config
         .model()
@@ -125,7 +125,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             if let Some(last) = rows.last() {
                 say(WorkerMessage::Progress {
                     step: last.step,
-                    train_ppl: last.train_ppl,
+                    train_ppl: Some(last.train_ppl),
                     heldout_ppl: None,
                     elapsed_s: last.elapsed_s,
                     threads: thread_budget(),
@@ -163,7 +163,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             last_report = Instant::now();
             say(WorkerMessage::Progress {
                 step: row.step,
-                train_ppl: row.train_ppl,
+                train_ppl: Some(row.train_ppl),
                 heldout_ppl: row.heldout_ppl,
                 elapsed_s: row.elapsed_s,
                 threads: thread_budget(),
@@ -294,6 +294,7 @@ pub fn summarize(
         wall_seconds: wall.as_secs_f64(),
         peak_memory_mb: peak_memory_mb(),
         vocab_size: None,
+        metric: None,
     }
 }
 

@@ -72,6 +72,7 @@ fn trial(
             wall_seconds: 4.0,
             peak_memory_mb: Some(40.0),
             vocab_size: Some(44),
+            metric: None,
         }),
         metrics.into(),
     )
@@ -101,6 +102,7 @@ fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
         wall_seconds: 0.1,
         peak_memory_mb: None,
         vocab_size: None,
+        metric: None,
     });
     TrialRecord::new(config, state, Arc::new(metrics[..7].to_vec()))
 }

@@ -29,8 +29,8 @@ pub use curves::Curves;
 pub use manifest::Manifest;
 pub use program_metrics::{ProgramLine, ProgramRow};
 pub use trial_dir::{
-    DamagedFile, FinalState, MetricRow, StoredSample, TrialDir, TrialResult, TrialState,
-    TrialStatus,
+    DamagedFile, FinalState, MetricOutcome, MetricRow, StoredSample, TrialDir, TrialResult,
+    TrialState, TrialStatus,
 };
 
 use crate::spec::TrialConfig;

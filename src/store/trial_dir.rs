@@ -78,6 +78,46 @@ pub struct TrialResult {
     /// (absent in results stored before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocab_size: Option<usize>,
+    /// A program trial's objective metric: its last and best values (absent for the built-in
+    /// model, whose objective is `final_heldout_ppl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Box<MetricOutcome>>,
+}
+
+/// What a program trial reported of its objective metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricOutcome {
+    /// The metric's name.
+    pub name: String,
+    /// Its last reported value.
+    #[serde(default, with = "non_finite")]
+    pub last: Option<f64>,
+    /// The step of the last value.
+    pub last_step: usize,
+    /// Its best value (lowest or highest, as the metric's mode says).
+    #[serde(default, with = "non_finite")]
+    pub best: Option<f64>,
+    /// The step of the best value.
+    pub best_step: usize,
+}
+
+impl TrialResult {
+    /// The trial's objective after its last step: a program's metric, or the built-in
+    /// model's held-out perplexity.
+    pub fn objective(&self) -> Option<f64> {
+        match &self.metric {
+            Some(m) => m.last,
+            None => self.final_heldout_ppl,
+        }
+    }
+
+    /// The best objective value measured.
+    pub fn best_objective(&self) -> Option<f64> {
+        match &self.metric {
+            Some(m) => m.best,
+            None => self.best_heldout_ppl,
+        }
+    }
 }
 
 /// JSON has no infinity: a perplexity that blew up is stored as the string `"inf"` (or
@@ -661,6 +701,7 @@ mod tests {
             wall_seconds: 0.1,
             peak_memory_mb: None,
             vocab_size: Some(44),
+            metric: None,
         };
         t.write_result(&r).unwrap();
         let text = std::fs::read_to_string(t.result_path()).unwrap();
@@ -727,6 +768,7 @@ mod tests {
             wall_seconds: 0.1,
             peak_memory_mb: None,
             vocab_size: None,
+            metric: None,
         }
     }
 
@@ -814,6 +856,7 @@ mod tests {
             wall_seconds: 0.1,
             peak_memory_mb: Some(50.0),
             vocab_size: Some(44),
+            metric: None,
         };
         t.write_result(&r).unwrap();
         assert_eq!(t.state().unwrap(), TrialState::Finished(r));

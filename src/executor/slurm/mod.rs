@@ -413,7 +413,7 @@ fn progress(
         events.push_back(BackendEvent::Trial(TrialEvent::Progress {
             index,
             step: row.step,
-            train_ppl: row.train_ppl,
+            train_ppl: Some(row.train_ppl),
             heldout_ppl: rows.iter().rev().find_map(|r| r.heldout_ppl),
             elapsed_s: row.elapsed_s,
             threads: 1,
