@@ -333,7 +333,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         }
     }
     let grouped = Grouped::new(&sweep);
-    if let Some(best) = grouped.best() {
+    if let Some(line) = crate::report::program::best_line(&sweep) {
+        println!("{line}");
+    } else if let Some(best) = grouped.best() {
         // The same statement as the summary's verdict: the best configuration over its seeds.
         println!(
             "best configuration: {} — held-out perplexity {} ({})",

@@ -8,7 +8,9 @@ use std::sync::{Arc, OnceLock};
 use crate::spec::TrialConfig;
 use crate::store::proposals::{self, Proposal};
 use crate::store::rungs::{self, RungDecision};
-use crate::store::{Manifest, MetricRow, Store, TrialDir, TrialResult, TrialState, TrialStatus};
+use crate::store::{
+    Curves, Manifest, MetricRow, ProgramRow, Store, TrialDir, TrialResult, TrialState, TrialStatus,
+};
 
 use super::analysis::{self, TrialMeasures};
 
@@ -70,6 +72,8 @@ pub struct TrialRecord {
     pub config: TrialConfig,
     state: TrialState,
     metrics: Arc<Vec<MetricRow>>,
+    /// A program trial's rows (none for the built-in model).
+    program_rows: Arc<Vec<ProgramRow>>,
     measures: OnceLock<Option<TrialMeasures>>,
 }
 
@@ -80,7 +84,28 @@ impl TrialRecord {
             config,
             state,
             metrics,
+            program_rows: Arc::default(),
             measures: OnceLock::new(),
+        }
+    }
+
+    /// A trial in `state` with these curves (a program's or the built-in model's).
+    pub fn with_curves(config: TrialConfig, state: TrialState, curves: Curves) -> Self {
+        match curves {
+            Curves::Model(rows) => TrialRecord::new(config, state, rows),
+            Curves::Program(rows) => TrialRecord {
+                program_rows: rows,
+                ..TrialRecord::new(config, state, Arc::default())
+            },
+        }
+    }
+
+    /// Its recorded curves, whichever kind of trial it is.
+    pub fn curves(&self) -> Curves {
+        if self.config.program.is_some() {
+            Curves::Program(Arc::clone(&self.program_rows))
+        } else {
+            Curves::Model(Arc::clone(&self.metrics))
         }
     }
 
@@ -123,6 +148,11 @@ impl TrialRecord {
     }
 
     fn measure(&self) -> Option<TrialMeasures> {
+        // The analysis reads the built-in model's curves (training perplexity, divergence
+        // against the vocabulary); a program's metric is reported as it is.
+        if self.config.program.is_some() {
+            return None;
+        }
         let r = self.completed().or_else(|| self.stopped())?;
         // What a model that knows nothing reaches: the vocabulary size (a uniform guess). Trials
         // stored before it was recorded use their first step's perplexity, measured with the
@@ -241,8 +271,9 @@ pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
     load_with(store, |_, dir| Arc::new(dir.metrics_readable().0))
 }
 
-/// [`load`], with each trial's metric rows from `metrics` (given the trial id and folder)
-/// instead of reading its `metrics.csv` whole.
+/// [`load`], with each model trial's metric rows from `metrics` (given the trial id and
+/// folder) instead of reading its `metrics.csv` whole (a program trial's `metrics.jsonl` is
+/// read whole).
 pub fn load_with(
     store: &Store,
     mut metrics: impl FnMut(&str, &TrialDir) -> Arc<Vec<MetricRow>>,
@@ -264,8 +295,11 @@ pub fn load_with(
                 continue;
             }
         };
-        let rows = metrics(id, &dir);
-        let state = match dir.state_with(|| rows.len()) {
+        let curves = match config.program {
+            Some(_) => dir.curves(&config).0,
+            None => Curves::Model(metrics(id, &dir)),
+        };
+        let state = match dir.state_with(|| curves.len()) {
             Ok(state) => state,
             Err(e) => {
                 damaged.push(DamagedTrial {
@@ -277,7 +311,7 @@ pub fn load_with(
                 continue;
             }
         };
-        trials.push(TrialRecord::new(config, state, rows));
+        trials.push(TrialRecord::with_curves(config, state, curves));
     }
     Ok(SweepRecord {
         manifest,

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod lang;
 pub mod load;
 pub mod numbers;
+pub mod program;
 pub mod proposals;
 pub mod summary;
 pub mod tables;
@@ -45,7 +46,12 @@ pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Writ
     atomic::write(&written.trials_csv, &tables::trials_csv(&sweep)?)?;
     atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
     let grouped = groups::Grouped::new(&sweep);
-    let links = figures::draw_all(root, &grouped)?;
+    // A program's curves are its own metrics: the built-in model's charts do not apply.
+    let links = if sweep.manifest.metric.is_some() {
+        summary::ChartLinks::default()
+    } else {
+        figures::draw_all(root, &grouped)?
+    };
     let mut ctx = summary::Context::of_this_machine(lang);
     ctx.results = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     ctx.sample = grouped.best_trial().and_then(|best| {

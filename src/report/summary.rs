@@ -70,6 +70,9 @@ pub struct ChartLinks {
 
 /// Renders the summary of `sweep`.
 pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String {
+    if sweep.manifest.metric.is_some() {
+        return super::program::summary(sweep, &ctx.version);
+    }
     let w = ctx.lang.words();
     let g = Grouped::new(sweep);
     let mut out = String::new();

@@ -47,6 +47,9 @@ pub struct TrialRow<'a> {
 /// the analysis flags), the flags of the analysis and headline numbers. Damaged trials are
 /// left out (`sweep status` and summary.md list them).
 pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
+    if sweep.manifest.metric.is_some() {
+        return super::program::trials_csv(sweep);
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     for row in trial_rows(sweep) {
         w.serialize(row)?;
@@ -119,6 +122,9 @@ struct CurveRow<'a> {
 
 /// `curves.csv`: every metric row of every trial, tidy long format.
 pub fn curves_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
+    if sweep.manifest.metric.is_some() {
+        return super::program::curves_csv(sweep);
+    }
     // The header is written by hand so that a sweep without metrics still gets one.
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
