@@ -25,6 +25,9 @@ struct Config<'a> {
     last: Option<Stat>,
     /// The metric's best value over the finished trials' seeds.
     best: Option<Stat>,
+    /// The steps its finished trials reached (fewer for a configuration that early stopping
+    /// stopped at a rung).
+    reached: usize,
 }
 
 /// The metric of the sweep in `sweep` (a program sweep's, or held-out perplexity).
@@ -170,17 +173,26 @@ fn configurations(sweep: &SweepRecord, mode: Mode) -> Vec<Config<'_>> {
                 .filter(|t| last_value(t).is_some())
                 .filter_map(|t| t.result().and_then(|r| r.best_objective()))
                 .collect();
+            let reached = trials
+                .iter()
+                .filter(|t| last_value(t).is_some())
+                .filter_map(|t| t.result().map(|r| r.steps_done))
+                .min()
+                .unwrap_or(0);
             Config {
                 label: config_label(&trials[0].config.label),
                 trials,
                 last: Stat::of(&last),
                 best: Stat::of(&best),
+                reached,
             }
         })
         .collect();
+    // Those that trained further first (a value at an early rung is not comparable with one
+    // after all steps), then by the metric.
     configs.sort_by(|a, b| {
         let key = |c: &Config| c.last.map_or(f64::INFINITY, |s| mode.key(s.mean));
-        key(a).total_cmp(&key(b))
+        b.reached.cmp(&a.reached).then(key(a).total_cmp(&key(b)))
     });
     configs
 }
@@ -275,10 +287,10 @@ pub fn summary(sweep: &SweepRecord, version: &str) -> String {
     let _ = writeln!(out, "## Configurations by {}\n", m.name);
     let _ = writeln!(
         out,
-        "| rank | configuration | {0} | best {0} | seeds | steps/s | wall |",
+        "| rank | configuration | steps | {0} | best {0} | seeds | steps/s | wall |",
         m.name
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for (i, c) in configs.iter().enumerate() {
         let finished = c.last.map_or(0, |s| s.n);
         let rate = Stat::of(
@@ -294,13 +306,14 @@ pub fn summary(sweep: &SweepRecord, version: &str) -> String {
             .sum();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {finished}/{} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {finished}/{} | {} | {} |",
             if c.last.is_some() {
                 (i + 1).to_string()
             } else {
                 "–".into()
             },
             c.label,
+            c.reached,
             numbers::stat(c.last, DECIMALS),
             numbers::stat(c.best, DECIMALS),
             c.trials.len(),
@@ -311,7 +324,8 @@ pub fn summary(sweep: &SweepRecord, version: &str) -> String {
     let _ = writeln!(
         out,
         "\n*{0}: the last value the program reported, mean ± std over the seeds that \
-         finished; best {0}: the {1} value it reported.*\n",
+         finished; best {0}: the {1} value it reported. Configurations that early stopping \
+         stopped at a rung (fewer steps) rank after those that trained further.*\n",
         m.name,
         if m.mode == Mode::Min {
             "lowest"
@@ -377,7 +391,16 @@ fn verdict(configs: &[Config], noise: Option<f64>, m: &MetricSpec) -> Vec<String
         numbers::stat(Some(stat), DECIMALS),
         numbers::count(stat.n, "seed")
     )];
-    if let Some(second) = ranked.get(1) {
+    let stopped_early = ranked.iter().filter(|c| c.reached < best.reached).count();
+    if stopped_early > 0 {
+        lines.push(format!(
+            "Early stopping stopped {} at a rung, before step {}: their {} is from fewer steps.",
+            numbers::count(stopped_early, "configuration"),
+            best.reached,
+            m.name
+        ));
+    }
+    if let Some(second) = ranked.get(1).filter(|c| c.reached == best.reached) {
         let gap = (second.last.expect("ranked").mean - stat.mean).abs();
         match noise {
             Some(noise) if gap <= NOISE_FACTOR * noise => lines.push(format!(
@@ -631,7 +654,10 @@ mod tests {
         assert!(md.contains("1 trial failed (see Failures)"), "{md}");
         assert!(md.contains("program exited with code 3"), "{md}");
         // The failed seed of lr=1 is left out of its mean.
-        assert!(md.contains("| 1 | lr=1 | 0.8040 | 0.8040 | 1/2 |"), "{md}");
+        assert!(
+            md.contains("| 1 | lr=1 | 10 | 0.8040 | 0.8040 | 1/2 |"),
+            "{md}"
+        );
         for model_only in ["perplexity", "ppl", "parameters", "## sample", "converged"] {
             assert!(
                 !md.to_lowercase().contains(model_only),

@@ -11,7 +11,7 @@
 
 use super::{configurations, Ended, Trained};
 use crate::spec::search::EarlyStopping;
-use crate::spec::TrialConfig;
+use crate::spec::{MetricSpec, Mode, TrialConfig};
 use crate::store::rungs::{self, RungDecision, Stopped};
 use crate::store::{Store, TrialStatus};
 
@@ -179,12 +179,20 @@ fn decide_and_store(
     step: usize,
     es: &EarlyStopping,
 ) -> anyhow::Result<RungDecision> {
+    let mode = configs
+        .first()
+        .and_then(|c| c.1.first())
+        .map_or(Mode::Min, |t| objective(t).mode);
     let scores: Vec<(usize, f64)> = participants
         .iter()
-        .map(|&c| (c, heldout_at(store, &configs[c].1, step)))
+        .map(|&c| (c, score_at(store, &configs[c].1, step)))
         .collect();
     let mut decision = decide(&scores, |c| configs[c].0.clone(), k, step, es);
     decision.bracket = bracket;
+    for stopped in &mut decision.stopped {
+        // Scores are oriented (lower is better); the record keeps the metric's own value.
+        stopped.heldout = mode.key(stopped.heldout);
+    }
     rungs::append(store.root(), &decision)?;
     Ok(decision)
 }
@@ -219,18 +227,31 @@ pub fn decide(
     }
 }
 
-/// Mean held-out perplexity of `trials` at `step` (+∞ when one of them has none: failed or
-/// diverged before it, which ranks the configuration last).
-fn heldout_at(store: &Store, trials: &[&TrialConfig], step: usize) -> f64 {
+/// The metric a trial is ranked by: its program's, or held-out perplexity.
+fn objective(trial: &TrialConfig) -> MetricSpec {
+    trial
+        .program
+        .as_ref()
+        .map_or_else(MetricSpec::builtin, |p| p.metric.clone())
+}
+
+/// The score of `trials` at rung `step`, lower is better: the mean of their objective there
+/// (negated when it is maximised), its last value reported by that step. +∞ when one of them
+/// has none: it failed or diverged before the rung, which ranks the configuration last.
+fn score_at(store: &Store, trials: &[&TrialConfig], step: usize) -> f64 {
     let values: Vec<f64> = trials
         .iter()
         .map(|t| {
-            let (rows, _) = store.trial(&t.id).metrics_readable();
-            rows.iter()
-                .find(|r| r.step == step)
-                .and_then(|r| r.heldout_ppl)
-                .filter(|h| h.is_finite())
-                .unwrap_or(f64::INFINITY)
+            let dir = store.trial(&t.id);
+            let reached =
+                matches!(dir.result(), Ok(Some(r)) if r.status != TrialStatus::Failed && r.steps_done >= step);
+            let metric = objective(t);
+            let value = reached
+                .then(|| dir.curves(t).0.value_at(&metric.name, step))
+                .flatten();
+            value
+                .filter(|v| v.is_finite())
+                .map_or(f64::INFINITY, |v| metric.mode.key(v))
         })
         .collect();
     values.iter().sum::<f64>() / values.len().max(1) as f64

@@ -252,8 +252,8 @@ impl TpeSearch<'_> {
     }
 
     /// A finished configuration's outcome: whether it failed (a trial failed, has no result or
-    /// a non-finite held-out perplexity), the steps its trials reached, and its mean held-out
-    /// perplexity there.
+    /// a non-finite objective), the steps its trials reached, and its mean objective there
+    /// (held-out perplexity or the program's metric, negated when maximised).
     fn outcome(&self, config: &Configuration) -> (bool, usize, f64) {
         let mut reached = usize::MAX;
         let mut sum = 0.0;
@@ -261,7 +261,7 @@ impl TpeSearch<'_> {
             let result = self.store.trial(&trial.id).result();
             match result {
                 Ok(Some(r)) if r.status != TrialStatus::Failed => {
-                    match r.final_heldout_ppl.filter(|h| h.is_finite()) {
+                    match r.objective().filter(|h| h.is_finite()) {
                         Some(h) => {
                             reached = reached.min(r.steps_done);
                             sum += h;
@@ -272,7 +272,12 @@ impl TpeSearch<'_> {
                 _ => return (true, 0, f64::INFINITY),
             }
         }
-        (false, reached, sum / config.trials.len() as f64)
+        let mode = config.trials[0]
+            .program
+            .as_ref()
+            .map_or(crate::spec::Mode::Min, |p| p.metric.mode);
+        // Oriented: lower is better, whichever way the metric goes.
+        (false, reached, mode.key(sum / config.trials.len() as f64))
     }
 }
 
