@@ -181,6 +181,7 @@ pub fn run(
     run.log.flush()?;
 
     if let Some(reason) = run.malformed.take() {
+        let reason = format!("{reason}{}", tail_suffix(trial));
         return run.finish(TrialStatus::Failed, Some(reason), started);
     }
     let reached = run.rows.last().map_or(0, |r| r.step);
@@ -349,7 +350,7 @@ fn signal_group(pgid: i32, signal: i32) {
 
 fn signal_name(signal: i32) -> &'static str {
     match signal {
-        libc::SIGKILL => "SIGKILL: out of memory?",
+        libc::SIGKILL => "SIGKILL: out of memory, or killed by another process",
         libc::SIGSEGV => "SIGSEGV",
         libc::SIGABRT => "SIGABRT",
         libc::SIGTERM => "SIGTERM",

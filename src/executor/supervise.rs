@@ -330,10 +330,26 @@ fn conclude(
 
 /// Writes a failed `result.json` for a trial whose attempts could not write one.
 pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) -> Outcome {
-    let steps_done = match dir.config() {
-        Ok(config) => dir.curves(&config).0.last_step(),
-        Err(_) => dir.metrics_readable().0.last().map_or(0, |r| r.step),
+    let config = dir.config().ok();
+    let curves = config.as_ref().map(|c| dir.curves(c).0);
+    let steps_done = match &curves {
+        Some(curves) => curves.last_step(),
+        None => dir.metrics_readable().0.last().map_or(0, |r| r.step),
     };
+    // A program trial's result names its metric, with the best value it reported.
+    let metric = config.as_ref().and_then(|c| c.program.as_ref()).map(|p| {
+        let best = curves.as_ref().and_then(|c| c.best(&p.metric));
+        Box::new(crate::store::MetricOutcome {
+            name: p.metric.name.clone(),
+            last: None,
+            last_step: curves
+                .as_ref()
+                .and_then(|c| c.last(&p.metric.name))
+                .map_or(0, |l| l.0),
+            best: best.map(|b| b.1),
+            best_step: best.map_or(0, |b| b.0),
+        })
+    });
     let result = TrialResult {
         status: TrialStatus::Failed,
         reason: Some(reason.clone()),
@@ -346,7 +362,7 @@ pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) ->
         wall_seconds: since.map_or(0.0, |s| s.elapsed().as_secs_f64()),
         peak_memory_mb: None,
         vocab_size: None,
-        metric: None,
+        metric,
     };
     match dir.write_result(&result) {
         Ok(()) => Outcome::Failed(reason),

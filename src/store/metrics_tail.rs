@@ -36,6 +36,11 @@ impl MetricsTail {
         }
     }
 
+    /// The file read.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// The rows read so far.
     pub fn rows(&self) -> &Arc<Vec<MetricRow>> {
         &self.rows

@@ -30,6 +30,7 @@ use crate::report::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
 use crate::store::metrics_tail::MetricsTail;
 use crate::store::Store;
+use crate::store::TrialDir;
 use commands::{JobState, TaskId, TaskState};
 
 /// Environment variable Slurm sets to a task's index in its array.
@@ -396,18 +397,33 @@ fn progress(
         return; // a resubmitted trial waiting for a node: nothing new in its folder
     }
     let running = state.is_some_and(|s| s.state == JobState::Running);
+    if let Some(program) = &trial.program {
+        // A program's metrics.jsonl is small (a line where it reports): read whole.
+        let folder = t.metrics.path().parent().map(Path::to_path_buf);
+        let curves = folder.map(|f| TrialDir::new(f).curves(trial).0);
+        let rows = curves.as_ref().map_or(&[][..], |c| c.program());
+        let step = rows.last().map(|r| r.step);
+        started(index, trial, running, step, t, events);
+        if let Some(row) = rows.last().filter(|r| r.step > t.step) {
+            t.step = row.step;
+            events.push_back(BackendEvent::Trial(TrialEvent::Progress {
+                index,
+                step: row.step,
+                train_ppl: None,
+                heldout_ppl: rows
+                    .iter()
+                    .rev()
+                    .find_map(|r| r.values.get(&program.metric.name).copied()),
+                elapsed_s: row.elapsed_s,
+                threads: 1,
+            }));
+        }
+        return;
+    }
     t.metrics.refresh();
     let rows = Arc::clone(t.metrics.rows());
     let last = rows.last();
-    if !t.started && (running || last.is_some()) {
-        t.started = true;
-        t.step = last.map_or(0, |r| r.step);
-        events.push_back(BackendEvent::Trial(TrialEvent::Started {
-            index,
-            steps: trial.run.budget.unwrap_or(trial.params.steps()),
-            resumed_from: t.step,
-        }));
-    }
+    started(index, trial, running, last.map(|r| r.step), t, events);
     if let Some(row) = last.filter(|r| r.step > t.step) {
         t.step = row.step;
         events.push_back(BackendEvent::Trial(TrialEvent::Progress {
@@ -417,6 +433,26 @@ fn progress(
             heldout_ppl: rows.iter().rev().find_map(|r| r.heldout_ppl),
             elapsed_s: row.elapsed_s,
             threads: 1,
+        }));
+    }
+}
+
+/// The started event, once: when the task runs or its folder has rows (at `last_step`).
+fn started(
+    index: usize,
+    trial: &TrialConfig,
+    running: bool,
+    last_step: Option<usize>,
+    t: &mut Tracked,
+    events: &mut VecDeque<BackendEvent>,
+) {
+    if !t.started && (running || last_step.is_some()) {
+        t.started = true;
+        t.step = last_step.unwrap_or(0);
+        events.push_back(BackendEvent::Trial(TrialEvent::Started {
+            index,
+            steps: trial.run.budget.unwrap_or(trial.params.steps()),
+            resumed_from: t.step,
         }));
     }
 }
