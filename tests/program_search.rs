@@ -72,8 +72,8 @@ fn rungs(ws: &Workspace) -> Vec<Value> {
 fn value_at(ws: &Workspace, id: &str, step: u64) -> f64 {
     rows(&ws.results().join("trials").join(id))
         .iter()
-        .filter(|r| r["step"].as_u64().unwrap() <= step && r.get("val_loss").is_some())
-        .last()
+        .rev()
+        .find(|r| r["step"].as_u64().unwrap() <= step && r.get("val_loss").is_some())
         .unwrap()["val_loss"]
         .as_f64()
         .unwrap()
