@@ -501,3 +501,105 @@ fn tpe_through_job_arrays_proposes_as_a_local_run() {
     assert_eq!(ws.read("proposals.jsonl"), local.read("proposals.jsonl"));
     assert_same_numbers(&ws, &local);
 }
+
+/// A program grid over examples/stdlib-bigram: two trials of about 3 s each, checkpointing
+/// every 40 steps.
+fn program_grid() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    format!(
+        r#"{{ "name": "program",
+             "program": {{ "command": ["python3", "train.py", "--corpus", "{}"], "workdir": "{}" }},
+             "metric": {{ "name": "val_loss", "mode": "min" }},
+             "base": {{ "steps": 300, "eval_every": 20, "checkpoint_every": 40, "step_delay_s": 0.01 }},
+             "grid": {{ "lr": [0.5, 5] }} }}"#,
+        root.join("data/timemachine.txt").display(),
+        root.join("examples/stdlib-bigram").display()
+    )
+}
+
+/// A program trial's metrics rows without the clock (checkpoint markers left out).
+fn program_rows(ws: &Workspace, id: &str) -> Vec<serde_json::Value> {
+    ws.read(&format!("trials/{id}/metrics.jsonl"))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("checkpoint").is_none())
+        .map(|mut v| {
+            v.as_object_mut().unwrap().remove("elapsed_s");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_program_task_cancelled_mid_run_resumes_its_program_as_a_local_run() {
+    let Some(_turn) = turn("a_program_task_cancelled_mid_run_resumes_its_program_as_a_local_run")
+    else {
+        return;
+    };
+    if Command::new("python3").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("REQUIRE_PYTHON").is_err(),
+            "python3 is required"
+        );
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    let grid_text = program_grid();
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", &grid_text);
+    let (child, first) = start_submitted(&ws, &grid);
+    let (job, trial) = (
+        first["job"].as_str().unwrap(),
+        first["trials"][0].as_str().unwrap(),
+    );
+    // Past its first checkpoint marker, then cancel that task alone.
+    let metrics = ws
+        .results()
+        .join("trials")
+        .join(trial)
+        .join("metrics.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&metrics).is_ok_and(|t| t.contains("checkpoint")) {
+        assert!(
+            Instant::now() < deadline,
+            "trial {trial} did not checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    scancel(&format!("{job}_0"));
+    let stderr = ended(child, 0);
+    assert!(stderr.contains("without a result; retrying"), "{stderr}");
+    assert!(
+        stderr.contains("val_loss"),
+        "progress names the metric: {stderr}"
+    );
+    let log = ws.read(&format!("trials/{trial}/program.log"));
+    // Two attempts; the second resumed from a checkpoint the program reported.
+    let starts: Vec<usize> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("--- sweep:"))
+        .map(|l| {
+            let from = l.split("(step ").nth(1).unwrap();
+            from.split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(starts.len(), 2, "{log}");
+    assert!(
+        starts[0] == 0 && starts[1] > 0 && starts[1] % 40 == 0,
+        "{log}"
+    );
+
+    let local = Workspace::new();
+    let path = local.write("grid.json", &grid_text);
+    local.sweep(&path, &[]).expect_code(0);
+    let ids: Vec<String> = trials(&local).into_keys().collect();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        assert_eq!(trials(&ws)[id]["status"], "completed");
+        assert_eq!(
+            program_rows(&ws, id),
+            program_rows(&local, id),
+            "trial {id}"
+        );
+    }
+}

@@ -361,6 +361,13 @@ pub fn summary(sweep: &SweepRecord, version: &str) -> String {
     out
 }
 
+/// The summary's verdict lines of a program sweep (what the dashboard shows).
+pub fn verdict_lines(sweep: &SweepRecord) -> Vec<String> {
+    let m = metric(sweep);
+    let configs = configurations(sweep, m.mode);
+    verdict(&configs, seed_noise(&configs), &m)
+}
+
 /// "best configuration: lr=5 — val_loss 2.3232 ± 0.0018 (2 seeds)" for a program sweep with a
 /// finished trial; `None` otherwise.
 pub fn best_line(sweep: &SweepRecord) -> Option<String> {

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::snapshot::Snapshot;
 use super::Dashboard;
 use crate::report::summary::shell_quote;
+use crate::store::{Curves, ProgramRow};
 
 /// A JSON error: `{"error": message}` with `status`.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -111,6 +112,9 @@ pub async fn curves(
     };
     let s = snapshot(&dashboard)?;
     let id = trial_id(&query, "trial", &s)?;
+    if let Some(Curves::Program(rows)) = s.curves(&id) {
+        return Ok(Json(program_curves(&id, &rows, since)));
+    }
     let rows = s.rows(&id).cloned().unwrap_or_default();
     let after: Vec<Value> = rows
         .iter()
@@ -131,6 +135,47 @@ pub async fn curves(
         "rows": after,
         "last_step": rows.last().map_or(0, |r| r.step),
     })))
+}
+
+/// A program trial's rows after step `since`: step, every metric it reported (in name order),
+/// elapsed_s; a value a row did not report is null.
+fn program_curves(id: &str, rows: &[ProgramRow], since: usize) -> Value {
+    let mut names: Vec<&String> = rows.iter().flat_map(|r| r.values.keys()).collect();
+    names.sort();
+    names.dedup();
+    let after: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.step > since)
+        .map(|r| {
+            let mut row = vec![json!(r.step)];
+            row.extend(names.iter().map(|n| json!(r.values.get(*n))));
+            row.push(json!(r.elapsed_s));
+            Value::Array(row)
+        })
+        .collect();
+    let mut columns = vec![json!("step")];
+    columns.extend(names.iter().map(|n| json!(n)));
+    columns.push(json!("elapsed_s"));
+    json!({
+        "trial": id,
+        "columns": columns,
+        "rows": after,
+        "last_step": rows.last().map_or(0, |r| r.step),
+    })
+}
+
+/// Hides the values of a program trial's environment in its configuration (`program.env`):
+/// they may hold tokens, and the dashboard shows configurations to whoever reaches it.
+pub fn redact_env(config: &mut Value) {
+    if let Some(env) = config
+        .get_mut("program")
+        .and_then(|p| p.get_mut("env"))
+        .and_then(Value::as_object_mut)
+    {
+        for value in env.values_mut() {
+            *value = json!("(hidden)");
+        }
+    }
 }
 
 /// `GET /api/trial?id=ID`: the trial's configuration, result, stored sample, files, and the
@@ -156,16 +201,19 @@ pub async fn trial(
     files.sort();
     let grid = s.record.manifest.grid_file.display().to_string();
     let out = s.sweep["results"].as_str().unwrap_or_default().to_string();
+    let mut config = json!(record.map(|t| &t.config));
+    redact_env(&mut config);
+    let is_model = record.is_some_and(|t| t.config.program.is_none());
     Ok(Json(json!({
         "id": id,
         "label": record.map_or(id.clone(), |t| t.config.label.clone()),
         "status": record.map_or("damaged", |t| t.status().name()),
-        "config": record.map(|t| &t.config),
+        "config": config,
         "result": record.and_then(|t| t.result()),
         "sample": dir.sample().ok().flatten(),
         "files": files,
         "resume_command": format!("sweep {} --out {}", shell_quote(&grid), shell_quote(&out)),
-        "sample_command": format!("sweep sample {id} --out {}", shell_quote(&out)),
+        "sample_command": is_model.then(|| format!("sweep sample {id} --out {}", shell_quote(&out))),
     })))
 }
 

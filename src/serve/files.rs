@@ -24,7 +24,14 @@ const TOP: &[&str] = &[
 ];
 
 /// Files of a trial folder that may be served.
-const TRIAL: &[&str] = &["config.json", "result.json", "metrics.csv", "sample.json"];
+const TRIAL: &[&str] = &[
+    "config.json",
+    "result.json",
+    "metrics.csv",
+    "sample.json",
+    "metrics.jsonl",
+    "program.log",
+];
 
 /// `GET /files/{path}`.
 pub async fn file(
@@ -37,7 +44,7 @@ pub async fn file(
         Err(why) => Err(why),
     };
     match resolved {
-        Ok(full) => match std::fs::read(&full) {
+        Ok(full) => match std::fs::read(&full).map(|b| redacted(&path, b)) {
             Ok(bytes) => (
                 [
                     (header::CONTENT_TYPE, content_type(&path)),
@@ -101,6 +108,21 @@ fn inside(root: &Path, relative: &Path) -> Result<PathBuf, (StatusCode, String)>
     Ok(real)
 }
 
+/// A trial's `config.json` with its program's environment values hidden (they may hold
+/// tokens); any other file as it is.
+fn redacted(path: &str, bytes: Vec<u8>) -> Vec<u8> {
+    if !path.ends_with("/config.json") {
+        return bytes;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut config) => {
+            super::api::redact_env(&mut config);
+            serde_json::to_vec_pretty(&config).unwrap_or(bytes)
+        }
+        Err(_) => bytes,
+    }
+}
+
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {
         Some("png") => "image/png",
@@ -108,6 +130,7 @@ fn content_type(path: &str) -> &'static str {
         Some("csv") => "text/csv; charset=utf-8",
         Some("json") | Some("jsonl") => "application/json",
         Some("md") => "text/markdown; charset=utf-8",
+        Some("log") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

@@ -14,7 +14,7 @@ use crate::report::groups::Grouped;
 use crate::report::load::{load_with, Status, SweepRecord};
 use crate::report::{summary, tables, Lang};
 use crate::store::metrics_tail::MetricsTail;
-use crate::store::{MetricRow, Store};
+use crate::store::{Curves, MetricRow, Store};
 
 /// How long a snapshot is served before the folder is read again.
 pub const REFRESH: Duration = Duration::from_millis(900);
@@ -147,6 +147,15 @@ impl Snapshot {
         })
     }
 
+    /// The curves of trial `id`, if it is in the sweep.
+    pub fn curves(&self, id: &str) -> Option<Curves> {
+        self.record
+            .trials
+            .iter()
+            .find(|t| t.config.id == id)
+            .map(|t| t.curves())
+    }
+
     /// The metric rows of trial `id`, if it is in the sweep.
     pub fn rows(&self, id: &str) -> Option<&Arc<Vec<MetricRow>>> {
         self.record
@@ -172,6 +181,12 @@ fn sweep_json(record: &SweepRecord, root: &Path) -> Value {
         .map(|&s| (s.name().to_string(), json!(record.count(s))))
         .collect();
     let grouped = Grouped::new(record);
+    let metric = m.objective();
+    let verdict = if m.metric.is_some() {
+        crate::report::program::verdict_lines(record)
+    } else {
+        summary::verdict(record, &grouped, Lang::En)
+    };
     json!({
         "name": m.name,
         "grid_file": m.grid_file,
@@ -186,7 +201,9 @@ fn sweep_json(record: &SweepRecord, root: &Path) -> Value {
         "eta_seconds": eta_seconds(record),
         "started_at": m.started_at,
         "wall_seconds": m.wall_seconds,
-        "verdict": summary::verdict(record, &grouped, Lang::En),
+        "verdict": verdict,
+        "metric": { "name": metric.name, "mode": metric.mode, "builtin": m.metric.is_none() },
+        "program": m.program,
         "results": std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
         "charts": charts(root),
     })
@@ -203,10 +220,14 @@ fn eta_seconds(record: &SweepRecord) -> Option<f64> {
             continue;
         }
         let target = t.config.run.budget.unwrap_or(t.config.params.steps());
-        let last = t.metrics().last();
-        remaining += target.saturating_sub(last.map_or(0, |r| r.step));
-        if let Some(r) = last.filter(|r| status == Status::Running && r.elapsed_s > 0.0) {
-            rate += r.step as f64 / r.elapsed_s;
+        let curves = t.curves();
+        let step = curves.last_step();
+        remaining += target.saturating_sub(step);
+        if let Some(elapsed) = curves
+            .last_elapsed()
+            .filter(|&e| status == Status::Running && e > 0.0)
+        {
+            rate += step as f64 / elapsed;
         }
     }
     (rate > 0.0).then(|| remaining as f64 / rate)
@@ -232,15 +253,72 @@ fn charts(root: &Path) -> Vec<String> {
     found
 }
 
+/// A program trial's row for `/api/trials`: its parameters, status, where it is, and its
+/// metric's last (`heldout_ppl`, where the dashboard reads the objective) and best values.
+fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> Value {
+    let metric = record.manifest.objective();
+    let curves = t.curves();
+    let r = t.result();
+    let outcome = r.and_then(|r| r.metric.as_deref());
+    let params: Map<String, Value> = t
+        .config
+        .params
+        .keys()
+        .into_iter()
+        .filter_map(|k| Some((k.clone(), t.config.params.get(&k)?)))
+        .collect();
+    let config_label: Vec<&str> = t
+        .config
+        .label
+        .split(' ')
+        .filter(|w| !w.starts_with("seed="))
+        .collect();
+    let last = match r {
+        Some(r) => r.objective(),
+        None => curves.last(&metric.name).map(|l| l.1),
+    };
+    json!({
+        "id": t.config.id,
+        "label": t.config.label,
+        "params": params,
+        "config_key": t.config.config_key(),
+        "config_label": config_label.join(" "),
+        "status": t.status().name(),
+        "step": curves.last_step(),
+        "steps": t.config.run.budget.unwrap_or(t.config.params.steps()),
+        "steps_done": r.map_or_else(|| curves.last_step(), |r| r.steps_done),
+        "train_ppl": null,
+        "heldout_ppl": finite(last),
+        "final_heldout_ppl": finite(r.and_then(|r| r.objective())),
+        "best_heldout_ppl": finite(outcome.and_then(|o| o.best).or_else(|| curves.best(&metric).map(|b| b.1))),
+        "best_heldout_step": outcome.map(|o| o.best_step),
+        "steps_per_sec": r.and_then(|r| r.steps_per_sec),
+        "wall_seconds": r.map(|r| r.wall_seconds),
+        "peak_memory_mb": r.and_then(|r| r.peak_memory_mb),
+        "reason": r.and_then(|r| r.reason.clone()),
+    })
+}
+
+/// A number JSON can hold, or null.
+fn finite(x: Option<f64>) -> Value {
+    x.filter(|v| v.is_finite())
+        .map_or(Value::Null, |v| json!(v))
+}
+
 /// `/api/trials`: each trial's row of `trials.csv` with its parameters grouped, where it is
 /// now (step, last perplexities), and the damaged trials.
 fn trials_json(record: &SweepRecord) -> Value {
-    let rows = tables::trial_rows(record);
+    let mut rows = tables::trial_rows(record).into_iter();
     let mut out: Vec<Value> = record
         .trials
         .iter()
-        .zip(rows)
-        .map(|(t, row)| {
+        .map(|t| {
+            if t.config.program.is_some() {
+                return program_trial_json(record, t);
+            }
+            let Some(row) = rows.next() else {
+                return Value::Null;
+            };
             let Value::Object(mut fields) = serde_json::to_value(row).unwrap_or_default() else {
                 return Value::Null;
             };
@@ -271,6 +349,7 @@ fn trials_json(record: &SweepRecord) -> Value {
             Value::Object(fields)
         })
         .collect();
+    out.retain(|v| !v.is_null());
     for d in &record.damaged {
         out.push(json!({
             "id": d.id,

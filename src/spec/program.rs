@@ -232,17 +232,19 @@ pub fn parse(
             ))
         }
     };
-    let workdir_abs =
-        std::path::absolute(grid_dir.join(&workdir)).unwrap_or(grid_dir.join(&workdir));
-    if !workdir_abs.is_dir() {
-        return Err((
-            "program.workdir".into(),
-            format!(
-                "{} is not a folder (a relative workdir is read from the grid file's folder)",
-                workdir_abs.display()
-            ),
-        ));
-    }
+    let joined = grid_dir.join(&workdir);
+    let workdir_abs = match joined.canonicalize() {
+        Ok(path) if path.is_dir() => path,
+        _ => {
+            return Err((
+                "program.workdir".into(),
+                format!(
+                    "{} is not a folder (a relative workdir is read from the grid file's folder)",
+                    std::path::absolute(&joined).unwrap_or(joined).display()
+                ),
+            ))
+        }
+    };
     let mut env = BTreeMap::new();
     if let Some(v) = obj.get("env") {
         let vars = v.as_object().ok_or_else(|| {
