@@ -96,6 +96,12 @@ fn halving_ranks_by_the_metric_in_its_mode_and_the_winner_equals_a_full_run() {
         run.expect_code(0);
         let decisions = rungs(&ws);
         assert_eq!(decisions.len(), 2, "{mode}: rungs at 20 and 60");
+        let status = ws.command(&["status", ws.results().to_str().unwrap()]);
+        let out = status.stdout();
+        assert!(
+            out.contains("stopped at rung 1 (step 20): val_loss "),
+            "status names the metric: {out}"
+        );
         for d in &decisions {
             let step = d["step"].as_u64().unwrap();
             let promoted: Vec<f64> = d["promoted"]

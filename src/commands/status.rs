@@ -30,12 +30,19 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
             (Status::Stopped, _) => sweep.stop_record(t).unwrap_or_else(|| {
                 format!("stopped at step {}", t.result().map_or(0, |r| r.steps_done))
             }),
-            (_, Some(r)) => match (&r.reason, r.final_heldout_ppl) {
+            (_, Some(r)) => match (&r.reason, r.objective()) {
                 (Some(reason), _) => reason.clone(),
-                (None, Some(ppl)) => format!("held-out ppl {}", numbers::fixed(ppl, 2)),
+                (None, Some(value)) => match &r.metric {
+                    Some(m) => format!("{} {}", m.name, numbers::fixed(value, 4)),
+                    None => format!("held-out ppl {}", numbers::fixed(value, 2)),
+                },
                 (None, None) => String::new(),
             },
-            (_, None) => format!("{}/{} steps", t.metrics().len(), t.config.params.steps()),
+            (_, None) => format!(
+                "{}/{} steps",
+                t.curves().last_step(),
+                t.config.params.steps()
+            ),
         };
         println!(
             "  {:<10} {}  {:<40} {}",

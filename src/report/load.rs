@@ -242,11 +242,14 @@ impl SweepRecord {
             } else {
                 String::new()
             };
+            let metric = match &self.manifest.metric {
+                Some(m) => format!("{} {}", m.name, super::numbers::fixed(s.heldout, 4)),
+                None => format!("held-out ppl {}", super::numbers::fixed(s.heldout, 2)),
+            };
             Some(format!(
-                "stopped at {bracket}rung {} (step {}): held-out ppl {}, rank {} of {}",
+                "stopped at {bracket}rung {} (step {}): {metric}, rank {} of {}",
                 d.rung + 1,
                 d.step,
-                super::numbers::fixed(s.heldout, 2),
                 s.rank,
                 d.reached
             ))
