@@ -585,7 +585,7 @@ fn a_program_task_cancelled_mid_run_resumes_its_program_as_a_local_run() {
         .collect();
     assert_eq!(starts.len(), 2, "{log}");
     assert!(
-        starts[0] == 0 && starts[1] > 0 && starts[1] % 40 == 0,
+        starts[0] == 0 && starts[1] > 0 && starts[1].is_multiple_of(40),
         "{log}"
     );
 
