@@ -464,6 +464,11 @@ fn a_program_sweep_completes_and_is_the_same_whatever_the_jobs() {
     );
     assert!(summary.contains("Best configuration: **lr="), "{summary}");
     assert!(!summary.contains("perplexity"), "{summary}");
+    assert!(
+        summary.contains("![val_loss per step](curves.png)"),
+        "{summary}"
+    );
+    assert!(two.join("curves.png").is_file() && two.join("curves.svg").is_file());
     let trials_csv = std::fs::read_to_string(two.join("trials.csv")).unwrap();
     assert!(
         trials_csv.lines().next().unwrap().contains(",lr,")

@@ -46,9 +46,13 @@ pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Writ
     atomic::write(&written.trials_csv, &tables::trials_csv(&sweep)?)?;
     atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
     let grouped = groups::Grouped::new(&sweep);
-    // A program's curves are its own metrics: the built-in model's charts do not apply.
+    // A program's curves are its own metrics: one chart of them; the built-in model's
+    // perplexity charts do not apply.
     let links = if sweep.manifest.metric.is_some() {
-        summary::ChartLinks::default()
+        summary::ChartLinks {
+            curves: program::draw_charts(root, &sweep)?,
+            ..Default::default()
+        }
     } else {
         figures::draw_all(root, &grouped)?
     };

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::analysis::Stat;
+use super::charts::{self, LineLabels, Series};
 use super::load::{Status, SweepRecord, TrialRecord};
 use super::numbers;
 use crate::spec::{display_value, MetricSpec, Mode};
@@ -222,8 +223,83 @@ fn seed_noise(configs: &[Config]) -> Option<f64> {
     (!variances.is_empty()).then(|| (variances.iter().sum::<f64>() / variances.len() as f64).sqrt())
 }
 
-/// `summary.md` of a program sweep.
-pub fn summary(sweep: &SweepRecord, version: &str) -> String {
+/// Draws `curves.png` (and `.svg`) in `root`: each configuration's metric per step, mean over
+/// its seeds (markers), and the training counterpart where the program reports one (line:
+/// `train_ppl` beside `val_ppl`). Returns the
+/// link, or `None` when no trial reported the metric.
+pub fn draw_charts(root: &std::path::Path, sweep: &SweepRecord) -> anyhow::Result<Option<String>> {
+    let m = metric(sweep);
+    let configs = configurations(sweep, m.mode);
+    let train = train_counterpart(&m.name);
+    let series: Vec<Series> = configs
+        .iter()
+        .map(|c| Series {
+            label: c.label.clone(),
+            train: train
+                .as_deref()
+                .map_or_else(Vec::new, |t| mean_series(&c.trials, t)),
+            band: Vec::new(),
+            heldout: mean_series(&c.trials, &m.name),
+        })
+        .filter(|s| !s.heldout.is_empty())
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let y = match train
+        .as_deref()
+        .filter(|_| series.iter().any(|s| !s.train.is_empty()))
+    {
+        Some(t) => format!("{}, {t} (log scale)", m.name),
+        None => format!("{} (log scale)", m.name),
+    };
+    let labels = LineLabels {
+        y: &y,
+        line: train.as_deref().unwrap_or("train"),
+        markers: &m.name,
+    };
+    let title = format!("{} per step (mean over seeds)", m.name);
+    charts::labelled_line_chart(&root.join("curves"), &title, &labels, &series, (1100, 700))?;
+    Ok(Some("curves.png".into()))
+}
+
+/// The training metric drawn beside a held-out one, in the same units: `train_loss` for
+/// `val_loss` (or `valid_`, `validation_`, `test_`, `eval_`, `heldout_` prefixes).
+fn train_counterpart(metric: &str) -> Option<String> {
+    [
+        "val_",
+        "valid_",
+        "validation_",
+        "test_",
+        "eval_",
+        "heldout_",
+    ]
+    .iter()
+    .find_map(|p| metric.strip_prefix(p))
+    .filter(|rest| !rest.is_empty())
+    .map(|rest| format!("train_{rest}"))
+}
+
+/// The mean over `trials` of `metric` at each step where any of them reported it.
+fn mean_series(trials: &[&TrialRecord], metric: &str) -> Vec<(f64, f64)> {
+    let mut by_step: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+    for t in trials {
+        for (step, v) in t.curves().series(metric) {
+            if v.is_finite() {
+                let e = by_step.entry(step).or_insert((0.0, 0));
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+    }
+    by_step
+        .into_iter()
+        .map(|(step, (sum, n))| (step as f64, sum / n as f64))
+        .collect()
+}
+
+/// `summary.md` of a program sweep; `curves_chart` links the chart of [`draw_charts`].
+pub fn summary(sweep: &SweepRecord, version: &str, curves_chart: Option<&str>) -> String {
     let m = metric(sweep);
     let manifest = &sweep.manifest;
     let configs = configurations(sweep, m.mode);
@@ -334,6 +410,9 @@ pub fn summary(sweep: &SweepRecord, version: &str) -> String {
         }
     );
 
+    if let Some(chart) = curves_chart {
+        let _ = writeln!(out, "![{} per step]({chart})\n", m.name);
+    }
     for axis in manifest.axes.iter().filter(|a| *a != "seed") {
         axis_section(&mut out, sweep, axis, &m);
     }
@@ -648,7 +727,7 @@ mod tests {
     #[test]
     fn a_max_metric_ranks_the_highest_first_and_failures_take_no_part() {
         let s = sweep("max");
-        let md = summary(&s, "test");
+        let md = summary(&s, "test", None);
         assert!(
             md.contains("Best configuration: **lr=1**, acc 0.8040 (1 seed)."),
             "{md}"

@@ -71,7 +71,7 @@ pub struct ChartLinks {
 /// Renders the summary of `sweep`.
 pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String {
     if sweep.manifest.metric.is_some() {
-        return super::program::summary(sweep, &ctx.version);
+        return super::program::summary(sweep, &ctx.version, charts.curves.as_deref());
     }
     let w = ctx.lang.words();
     let g = Grouped::new(sweep);

@@ -25,6 +25,7 @@ pub(super) const PALETTE: [RGBColor; 12] = [
 pub(super) struct LinePlot<'a> {
     pub(super) title: &'a str,
     pub(super) series: &'a [Series],
+    pub(super) labels: &'a super::LineLabels<'a>,
 }
 
 /// A series' drawable points: finite, positive, sorted by step, averaged down to `max` points.
@@ -304,9 +305,11 @@ impl Paint for LinePlot<'_> {
             })
             .collect();
         if !entries.is_empty() {
-            entries.push(("train (line)".into(), Glyph::Line(MUTED)));
+            if prepared.iter().any(|p| !p.train.is_empty()) {
+                entries.push((format!("{} (line)", self.labels.line), Glyph::Line(MUTED)));
+            }
             if prepared.iter().any(|p| !p.heldout.is_empty()) {
-                entries.push(("held-out (markers)".into(), Glyph::Markers));
+                entries.push((format!("{} (markers)", self.labels.markers), Glyph::Markers));
             }
             if prepared.iter().any(|p| p.band.len() >= 2) {
                 entries.push(("spread over seeds (shaded)".into(), Glyph::Band));
@@ -415,7 +418,7 @@ impl Paint for LinePlot<'_> {
         chart
             .configure_mesh()
             .x_desc("step")
-            .y_desc("perplexity (log scale)")
+            .y_desc(self.labels.y)
             .label_style(tick_style.clone())
             .axis_desc_style(desc_style.clone())
             .bold_line_style(GRID)

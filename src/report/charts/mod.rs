@@ -64,7 +64,47 @@ pub fn line_chart(
     series: &[Series],
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
-    render_both(stem, size, &LinePlot { title, series })
+    labelled_line_chart(stem, title, &LineLabels::PERPLEXITY, series, size)
+}
+
+/// What a line chart's y axis, lines and markers are called.
+#[derive(Debug, Clone, Copy)]
+pub struct LineLabels<'a> {
+    /// The y axis' description.
+    pub y: &'a str,
+    /// What the lines show (`train`).
+    pub line: &'a str,
+    /// What the markers show (`held-out`).
+    pub markers: &'a str,
+}
+
+impl LineLabels<'static> {
+    /// The built-in model's perplexity curves.
+    pub const PERPLEXITY: LineLabels<'static> = LineLabels {
+        y: "perplexity (log scale)",
+        line: "train",
+        markers: "held-out",
+    };
+}
+
+/// [`line_chart`] with other names for its axis, lines and markers (a program's metrics): the
+/// y axis is still logarithmic, so values ≤ 0 are not drawn.
+pub fn labelled_line_chart(
+    stem: &Path,
+    title: &str,
+    labels: &LineLabels,
+    series: &[Series],
+    size: (u32, u32),
+) -> anyhow::Result<[PathBuf; 2]> {
+    render_both(
+        stem,
+        size,
+        &LinePlot {
+            title,
+            series,
+            labels,
+        },
+    )
 }
 
 /// One line of an anytime chart: a search method's best result after each configuration.
