@@ -5,15 +5,19 @@
 //! name, a sample) shows as text and runs nothing. `SCREENSHOT=docs/dashboard.png` saves the
 //! screenshot README shows.
 //!
-//! Without chromium and chromedriver (`apt-get install chromium chromium-driver`) the test says
-//! it is skipped, unless `REQUIRE_BROWSER=1` (CI) makes that a failure.
+//! A program sweep's dashboard names its metric, not perplexity: in the table, the chart and the
+//! trial page, with the best first by the metric's mode, and without the model's columns.
+//!
+//! Without chromium and chromedriver (`apt-get install chromium chromium-driver`) the tests say
+//! they are skipped, unless `REQUIRE_BROWSER=1` (CI) makes that a failure; the program test is
+//! also skipped without python3, unless `REQUIRE_PYTHON=1`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::server::Server;
+use common::server::{program_grid, python_available, Server, SECRET};
 use common::{wait_until, Workspace};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -91,7 +95,26 @@ async fn the_dashboard_follows_a_sweep_in_a_real_browser() {
         ws.results().join("sweep.json").exists()
     });
     let server = Server::start(&ws.results(), &[]);
-    let (mut driver, driver_url) = chromedriver().await;
+    let (mut driver, client) = session().await;
+    // The checks run in a task of their own, so that a failed one still ends the session
+    // (chromium outlives chromedriver otherwise).
+    let checks = tokio::spawn(check(
+        client.clone(),
+        server.base.clone(),
+        ws.results(),
+        sweep,
+    ));
+    let outcome = checks.await;
+    client.close().await.ok();
+    driver.kill().await.ok();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// chromedriver and a WebDriver session of headless Chromium with a 1400×1000 viewport.
+async fn session() -> (tokio::process::Child, Client) {
+    let (driver, driver_url) = chromedriver().await;
     let caps = json!({
         "goog:chromeOptions": {
             "binary": CHROMIUM,
@@ -108,20 +131,7 @@ async fn the_dashboard_follows_a_sweep_in_a_real_browser() {
         .connect(&driver_url)
         .await
         .expect("a WebDriver session");
-    // The checks run in a task of their own, so that a failed one still ends the session
-    // (chromium outlives chromedriver otherwise).
-    let checks = tokio::spawn(check(
-        client.clone(),
-        server.base.clone(),
-        ws.results(),
-        sweep,
-    ));
-    let outcome = checks.await;
-    client.close().await.ok();
-    driver.kill().await.ok();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    (driver, client)
 }
 
 async fn check(client: Client, base: String, results: PathBuf, sweep: std::process::Child) {
@@ -184,20 +194,8 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
     .await;
 
     // A drawn chart: the curves' canvas has painted pixels.
-    let painted = |c: Client| async move {
-        c.execute(
-            "const cv = document.querySelector('#curves canvas'); if (!cv) return 0; \
-             const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data; \
-             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(0)
-    };
     wait(&client, "a drawn chart", |c| async move {
-        painted(c).await > 1000
+        painted(&c, "#curves canvas").await > 1000
     })
     .await;
 
@@ -260,6 +258,21 @@ async fn check(client: Client, base: String, results: PathBuf, sweep: std::proce
     assert_eq!(pwned(&client).await, Value::Null);
 }
 
+/// The painted (not transparent) pixels of the first canvas `selector` finds; 0 without one.
+async fn painted(client: &Client, selector: &str) -> u64 {
+    client
+        .execute(
+            "const cv = document.querySelector(arguments[0]); if (!cv) return 0; \
+             const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data; \
+             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;",
+            vec![json!(selector)],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(0)
+}
+
 async fn pwned(client: &Client) -> Value {
     client
         .execute(
@@ -281,4 +294,313 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_sweep_shows_its_metric_and_ranks_by_its_mode() {
+    if !browser_available() || !python_available() {
+        return;
+    }
+    // A sweep that minimises val_loss, followed live: 4 trials of about 3 s, 2 at a time.
+    let live = Workspace::new();
+    let grid = live.write(
+        "grid.json",
+        program_grid(
+            "bigram-live",
+            "min",
+            json!({ "steps": 300, "eval_every": 100, "batch_size": 16, "step_delay_s": 0.01 }),
+            json!({ "lr": [0.5, 5] }),
+            json!([0, 1]),
+        ),
+    );
+    let sweep = live.spawn(&grid, &[]);
+    // A finished one that maximises it (highest is best).
+    let max = Workspace::new();
+    let max_grid = max.write(
+        "grid.json",
+        program_grid(
+            "bigram-max",
+            "max",
+            json!({ "steps": 200, "eval_every": 100, "batch_size": 16 }),
+            json!({ "lr": [0.1, 1, 5] }),
+            json!([0]),
+        ),
+    );
+    max.sweep(&max_grid, &[]).expect_code(0);
+    wait_until(60, "the sweep's manifest", || {
+        live.results().join("sweep.json").exists()
+    });
+    let server = Server::start(&live.results(), &[]);
+    let max_server = Server::start(&max.results(), &[]);
+    let (mut driver, client) = session().await;
+    let checks = tokio::spawn(check_program(
+        client.clone(),
+        (server.base.clone(), live.dir.path().to_path_buf(), sweep),
+        (max_server.base.clone(), max.results()),
+    ));
+    let outcome = checks.await;
+    client.close().await.ok();
+    driver.kill().await.ok();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The page's visible text, without the paths it shows (a folder's name could hold any word).
+async fn visible_text(client: &Client, paths: &[&Path]) -> String {
+    let mut text = client
+        .execute("return document.body.innerText", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    for path in paths {
+        text = text.replace(path.to_str().unwrap(), "<path>");
+    }
+    text
+}
+
+/// No word of the built-in model's metric in the page's visible text.
+async fn no_perplexity(client: &Client, paths: &[&Path], what: &str) {
+    let text = visible_text(client, paths).await;
+    let lower = text.to_lowercase();
+    for word in ["perplexity", "ppl"] {
+        assert!(!lower.contains(word), "{what} says {word}: {text}");
+    }
+}
+
+/// JavaScript's answer as JSON.
+async fn js(client: &Client, script: &str) -> Value {
+    client.execute(script, vec![]).await.unwrap()
+}
+
+async fn check_program(
+    client: Client,
+    (base, workspace, sweep): (String, PathBuf, std::process::Child),
+    (max_base, max_results): (String, PathBuf),
+) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let paths = [workspace.as_path(), repo];
+    client.goto(&format!("{base}/")).await.unwrap();
+    wait(&client, "a row per trial", |c| async move {
+        c.find_all(Locator::Css("#trials tbody tr[data-trial-id]"))
+            .await
+            .is_ok_and(|r| r.len() == 4)
+    })
+    .await;
+
+    // The metric's name heads its columns; the model's own columns are gone.
+    let header = "#trials thead tr.head-row th[data-col=heldout_ppl]";
+    wait(&client, "the metric's column", |c| async move {
+        match c.find(Locator::Css(header)).await {
+            Ok(th) => th.text().await.is_ok_and(|t| t.trim() == "val_loss"),
+            Err(_) => false,
+        }
+    })
+    .await;
+    let best = client
+        .find(Locator::Css(
+            "#trials thead tr.head-row th[data-col=best_heldout_ppl]",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(best.text().await.unwrap().trim(), "best val_loss");
+    assert!(client
+        .find(Locator::Css("#trials th[data-col=train_ppl]"))
+        .await
+        .is_err());
+    let title = client.find(Locator::Css("#curves-title")).await.unwrap();
+    assert!(title.text().await.unwrap().contains("val_loss"));
+
+    // A running trial's step advances, live: the last step its program reported.
+    wait(&client, "a running trial that reported", |c| async move {
+        js(
+            &c,
+            "return Array.from(document.querySelectorAll(\
+             '#trials tbody tr[data-status=running] td[data-col=step]'))\
+             .some((td) => parseInt(td.textContent, 10) > 0)",
+        )
+        .await
+            == Value::Bool(true)
+    })
+    .await;
+
+    // Every row shows its free-form parameters.
+    let cells = js(
+        &client,
+        "return Array.from(document.querySelectorAll('#trials tbody tr[data-trial-id]'))\
+         .map((tr) => [tr.querySelector('td[data-col=param-lr]').textContent, \
+                       tr.querySelector('td[data-col=param-seed]').textContent])",
+    )
+    .await;
+    let mut cells: Vec<(String, String)> = serde_json::from_value(cells).unwrap();
+    cells.sort();
+    assert_eq!(
+        cells,
+        [("0.5", "0"), ("0.5", "1"), ("5", "0"), ("5", "1")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+
+    // The curves: drawn, the metric on a linear y axis, with values.
+    wait(&client, "a drawn chart with values", |c| async move {
+        painted(&c, "#curves canvas").await > 1000
+            && js(
+                &c,
+                "const u = window.sweepDashboard.chart; if (!u) return 0; \
+                 return u.data.slice(1).reduce((n, s) => n + s.filter((v) => v != null).length, 0)",
+            )
+            .await
+            .as_u64()
+                > Some(0)
+    })
+    .await;
+    let axis = js(
+        &client,
+        "const u = window.sweepDashboard.chart; return [u.axes[1].label, u.scales.y.distr]",
+    )
+    .await;
+    assert_eq!(axis, json!(["val_loss", 1]));
+    no_perplexity(&client, &paths, "the dashboard of a running program sweep").await;
+
+    // The sweep ends; every row completes, live, and the summary is the program's.
+    let out = sweep.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    wait(&client, "every trial completed", |c| async move {
+        c.find_all(Locator::Css("#trials tbody tr[data-status=completed]"))
+            .await
+            .is_ok_and(|r| r.len() == 4)
+    })
+    .await;
+    wait(&client, "the program's summary", |c| async move {
+        match c.find(Locator::Css("#summary-body")).await {
+            Ok(b) => b
+                .text()
+                .await
+                .is_ok_and(|t| t.contains("Configurations by val_loss")),
+            Err(_) => false,
+        }
+    })
+    .await;
+    no_perplexity(&client, &paths, "the dashboard of a finished program sweep").await;
+
+    // A trial page: its metric, no sample, the environment's values hidden.
+    let id = js(
+        &client,
+        "return document.querySelector('#trials tbody tr[data-trial-id]').getAttribute('data-trial-id')",
+    )
+    .await;
+    let id = id.as_str().unwrap().to_string();
+    client.goto(&format!("{base}/#/trial/{id}")).await.unwrap();
+    wait(&client, "the trial page's configuration", |c| async move {
+        match c.find(Locator::Css("#trial-page")).await {
+            Ok(p) => p
+                .text()
+                .await
+                .is_ok_and(|t| t.contains("API_TOKEN") && t.contains("Learning curve · val_loss")),
+            Err(_) => false,
+        }
+    })
+    .await;
+    wait(&client, "the trial's drawn curve", |c| async move {
+        painted(&c, "#trial-curve canvas").await > 1000
+    })
+    .await;
+    let text = visible_text(&client, &paths).await;
+    assert!(text.contains("(hidden)"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(text.contains("val_loss"), "{text}");
+    let sample = client
+        .find(Locator::Css("#trial-sample-card"))
+        .await
+        .unwrap();
+    assert!(!sample.is_displayed().await.unwrap());
+    no_perplexity(&client, &paths, "a program trial's page").await;
+
+    // Higher is better: the metric's column sorts highest first, and the best line is drawn
+    // last (on top, darkest) in the parallel coordinates.
+    let mut last: Vec<(f64, String)> = std::fs::read_dir(max_results.join("trials"))
+        .unwrap()
+        .flatten()
+        .map(|d| {
+            let result: Value = serde_json::from_str(
+                &std::fs::read_to_string(d.path().join("result.json")).unwrap(),
+            )
+            .unwrap();
+            let id = d.file_name().to_string_lossy().into_owned();
+            (result["metric"]["last"].as_f64().unwrap(), id)
+        })
+        .collect();
+    last.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let highest = last[0].1.clone();
+    client.goto(&format!("{max_base}/")).await.unwrap();
+    wait(
+        &client,
+        "the maximised sweep's metric column",
+        |c| async move {
+            match c.find(Locator::Css(header)).await {
+                Ok(th) => th.text().await.is_ok_and(|t| t.trim() == "val_loss"),
+                Err(_) => false,
+            }
+        },
+    )
+    .await;
+    wait(
+        &client,
+        "a row per trial, each with its metric",
+        |c| async move {
+            js(
+            &c,
+            "return Array.from(document.querySelectorAll('#trials tbody td[data-col=heldout_ppl]'))\
+             .filter((td) => td.textContent !== '—').length",
+        )
+        .await
+            == json!(3)
+        },
+    )
+    .await;
+    let meta = client.find(Locator::Css("#sweep-meta")).await.unwrap();
+    assert!(meta
+        .text()
+        .await
+        .unwrap()
+        .contains("metric val_loss (higher is better)"));
+    client
+        .find(Locator::Css(header))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let order = js(
+        &client,
+        "return Array.from(document.querySelectorAll('#trials tbody tr[data-trial-id]'))\
+         .map((tr) => [tr.getAttribute('data-trial-id'), \
+                       parseFloat(tr.querySelector('td[data-col=heldout_ppl]').textContent)])",
+    )
+    .await;
+    let order: Vec<(String, f64)> = serde_json::from_value(order).unwrap();
+    assert_eq!(order[0].0, highest, "{order:?}");
+    assert!(
+        order.windows(2).all(|w| w[0].1 >= w[1].1),
+        "highest first: {order:?}"
+    );
+    let sorted = client.find(Locator::Css(header)).await.unwrap();
+    assert_eq!(
+        sorted.attr("aria-sort").await.unwrap().as_deref(),
+        Some("descending")
+    );
+    let on_top = js(
+        &client,
+        "const ps = document.querySelectorAll('#parallel-chart .pc-lines-on path.pc-line'); \
+         return ps.length ? ps[ps.length - 1].getAttribute('data-trial-id') : null",
+    )
+    .await;
+    assert_eq!(on_top, json!(highest));
+    no_perplexity(
+        &client,
+        &[max_results.as_path(), repo],
+        "a maximised sweep's dashboard",
+    )
+    .await;
 }

@@ -1,15 +1,16 @@
 //! `sweep serve` against a real server on the loopback interface, during a real sweep: the
 //! API's numbers are those of trials.csv and curves.csv, a running trial's step advances,
 //! curves are read incrementally, bad requests get clear errors, and nothing outside the
-//! results folder is served.
+//! results folder is served. A program sweep is served with its own metric and parameters,
+//! and the values of its environment are hidden.
 
 mod common;
 
 use std::time::Duration;
 
-use common::server::Server;
+use common::server::{program_grid, python_available, Server, SECRET};
 use common::{wait_until, Workspace};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Two trials of about 6 s each.
 const GRID: &str = r#"{
@@ -273,4 +274,198 @@ fn bad_requests_are_clear_errors_and_nothing_outside_the_folder_is_served() {
         "{}",
         missing.stderr()
     );
+}
+
+/// The JSON lines of a trial's metrics.jsonl that report a step (not the `checkpoint` ones).
+fn metric_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("step").is_some())
+        .collect()
+}
+
+#[test]
+fn a_program_sweep_is_served_with_its_metric_its_parameters_and_its_files() {
+    if !python_available() {
+        return;
+    }
+    let ws = Workspace::new();
+    // Two trials of about 4 s each (train.py sleeps step_delay_s a step).
+    let grid = ws.write(
+        "grid.json",
+        program_grid(
+            "bigram-serve",
+            "min",
+            json!({ "steps": 400, "eval_every": 100, "batch_size": 16, "step_delay_s": 0.01 }),
+            json!({ "lr": [0.5, 5] }),
+            json!([0]),
+        ),
+    );
+    let sweep = ws.spawn(&grid, &[]);
+    wait_until(60, "the sweep's manifest", || {
+        ws.results().join("sweep.json").exists()
+    });
+    let server = Server::start(&ws.results(), &[]);
+
+    // A running program trial: where it is is the last step it reported, its metric the last
+    // value; both advance between polls.
+    let mut running = None;
+    wait_until(60, "a program trial to report", || {
+        let trials = server.json("/api/trials");
+        running = trials["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["status"] == "running" && t["step"].as_u64() > Some(0))
+            .cloned();
+        running.is_some()
+    });
+    let running = running.unwrap();
+    let id = running["id"].as_str().unwrap().to_string();
+    assert!(running["heldout_ppl"].as_f64().is_some(), "{running}");
+    assert_eq!(running["steps"], 400, "{running}");
+    let step = running["step"].as_u64().unwrap();
+    wait_until(10, "the running trial's step to advance", || {
+        trial(&server.json("/api/trials"), &id)["step"].as_u64() > Some(step)
+    });
+
+    let out = common::Run(sweep.wait_with_output().unwrap());
+    out.expect_code(0);
+    std::thread::sleep(Duration::from_secs(1)); // one refresh period
+
+    // The sweep: its metric, its program, no corpus.
+    let sweep_json = server.json("/api/sweep");
+    assert_eq!(sweep_json["name"], "bigram-serve");
+    assert_eq!(
+        sweep_json["metric"],
+        json!({ "name": "val_loss", "mode": "min", "builtin": false })
+    );
+    let program = sweep_json["program"].as_str().unwrap();
+    assert!(
+        program.starts_with("python3 train.py --corpus "),
+        "{program}"
+    );
+    assert_eq!(sweep_json["corpus"], "");
+    assert_eq!(sweep_json["counts"]["completed"], 2, "{sweep_json}");
+
+    // Each trial: its free-form parameters, and its metric as result.json has it.
+    let trials = server.json("/api/trials");
+    let rows = trials["trials"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{trials}");
+    for t in rows {
+        let id = t["id"].as_str().unwrap();
+        let dir = ws.results().join("trials").join(id);
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        let result: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap())
+                .unwrap();
+        assert_eq!(t["params"], config["params"], "{t}");
+        let mut names: Vec<&str> = t["params"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "batch_size",
+                "eval_every",
+                "lr",
+                "seed",
+                "step_delay_s",
+                "steps"
+            ]
+        );
+        assert_eq!(t["status"], "completed");
+        assert_eq!(
+            (t["step"].as_u64(), t["steps"].as_u64()),
+            (Some(400), Some(400))
+        );
+        let metric = &result["metric"];
+        assert_eq!(metric["name"], "val_loss");
+        assert_eq!(t["heldout_ppl"], metric["last"], "{t}");
+        assert_eq!(t["final_heldout_ppl"], metric["last"], "{t}");
+        assert_eq!(t["best_heldout_ppl"], metric["best"], "{t}");
+        assert_eq!(t["best_heldout_step"], metric["best_step"], "{t}");
+        assert_eq!(t["train_ppl"], Value::Null);
+        for model_only in ["parameters", "diverged_at_step", "final_train_ppl"] {
+            assert!(t.get(model_only).is_none(), "{model_only} in {t}");
+        }
+    }
+
+    // The curves: step, every metric the program reported, elapsed_s; the values of
+    // metrics.jsonl, one row per line that reported a step.
+    let curves = server.json(&format!("/api/curves?trial={id}"));
+    let columns: Vec<&str> = curves["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        ["step", "train_loss", "val_loss", "val_ppl", "elapsed_s"]
+    );
+    let jsonl = ws.results().join("trials").join(&id).join("metrics.jsonl");
+    let lines = metric_lines(&jsonl);
+    assert_eq!(lines.len(), 4, "one line every 100 steps");
+    let api_rows = curves["rows"].as_array().unwrap();
+    assert_eq!(api_rows.len(), lines.len(), "{curves}");
+    for (row, line) in api_rows.iter().zip(&lines) {
+        for (k, name) in columns.iter().enumerate() {
+            assert_eq!(row[k], line[*name], "{name} at step {}", line["step"]);
+        }
+    }
+    let later = server.json(&format!("/api/curves?trial={id}&since=200"));
+    let steps: Vec<u64> = later["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [300, 400]);
+
+    // The program's files.
+    let (code, body) = server.get(&format!("/files/trials/{id}/metrics.jsonl"));
+    assert_eq!(code, 200);
+    assert_eq!(body, std::fs::read_to_string(&jsonl).unwrap());
+    let (code, body) = server.get(&format!("/files/trials/{id}/program.log"));
+    assert_eq!(code, 200);
+    assert!(body.contains("train.py"), "{body}");
+
+    // The trial page: no sample command, and the environment's values hidden, there and in
+    // config.json (which still names the variable).
+    let page = server.json(&format!("/api/trial?id={id}"));
+    assert_eq!(page["sample_command"], Value::Null);
+    assert_eq!(page["config"]["program"]["env"]["API_TOKEN"], "(hidden)");
+    assert!(page["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "metrics.jsonl"));
+    let (code, config) = server.get(&format!("/files/trials/{id}/config.json"));
+    assert_eq!(code, 200);
+    assert!(config.contains("API_TOKEN"), "{config}");
+    assert!(
+        std::fs::read_to_string(ws.results().join("trials").join(&id).join("config.json"))
+            .unwrap()
+            .contains(SECRET)
+    );
+    for path in [
+        format!("/api/trial?id={id}"),
+        format!("/files/trials/{id}/config.json"),
+        "/api/sweep".to_string(),
+        "/api/trials".to_string(),
+        "/api/summary".to_string(),
+    ] {
+        let (code, body) = server.get(&path);
+        assert_eq!(code, 200, "{path}");
+        assert!(!body.contains(SECRET), "{path} shows the secret: {body}");
+    }
 }

@@ -544,6 +544,54 @@
   function heldOf(t) { const v = num(t.final_heldout_ppl); return v != null ? v : num(t.heldout_ppl); }
   function trainOf(t) { const v = num(t.final_train_ppl); return v != null ? v : num(t.train_ppl); }
 
+  // ------------------------------------------------------------------ the sweep's metric
+
+  /**
+   * What the sweep optimises, from /api/sweep's `metric`: the built-in model's held-out
+   * perplexity (lower is better), or a program's metric by name with its mode. The API puts
+   * a program's metric where the model's held-out perplexity goes (heldout_ppl,
+   * final_heldout_ppl, best_heldout_ppl) and its curves under the metric's name.
+   * Until /api/sweep has answered, the built-in model is assumed.
+   */
+  const BUILTIN_METRIC = {
+    builtin: true, name: 'heldout_ppl', mode: 'min', key: 'builtin',
+    column: 'held-out ppl', best: 'best held-out', series: 'held-out', axis: 'perplexity',
+    colour: 'Colour: held-out perplexity, darker is better.', train: 'train',
+  };
+
+  function metricOf(sw) {
+    const m = sw && sw.metric;
+    if (!m || typeof m !== 'object' || m.builtin !== false || typeof m.name !== 'string' || !m.name) return BUILTIN_METRIC;
+    const name = m.name;
+    const mode = m.mode === 'max' ? 'max' : 'min';
+    return {
+      builtin: false, name, mode, key: 'program|' + name + '|' + mode,
+      column: name, best: 'best ' + name, series: name, axis: name,
+      colour: `Colour: rank by ${name}, darkest is best (the ${mode === 'max' ? 'highest' : 'lowest'}).`,
+      train: name === 'train_loss' ? null : 'train_loss',  // the program's train series, if it reports one
+    };
+  }
+  S.metric = BUILTIN_METRIC;
+
+  /** The sweep's objective of trial `t` (final, else latest). */
+  const metricOfTrial = heldOf;
+
+  /** Lower is better: the metric, negated when higher is better. */
+  function scoreOf(t) {
+    const v = metricOfTrial(t);
+    return v == null ? null : S.metric.mode === 'max' ? -v : v;
+  }
+
+  /** A value of the metric, for tables and legends (a program's: 4 decimals, as its summary). */
+  function fmtMetric(v) {
+    if (S.metric.builtin) return fmtPpl(v);
+    v = num(v);
+    if (v == null) return '—';
+    const a = Math.abs(v);
+    if (a >= 1e5 || (a > 0 && a < 1e-3)) return v.toExponential(3);
+    return a >= 100 ? v.toFixed(2) : v.toFixed(4);
+  }
+
   function compareValues(a, b) {
     const an = a === null || a === undefined || (typeof a === 'number' && !Number.isFinite(a));
     const bn = b === null || b === undefined || (typeof b === 'number' && !Number.isFinite(b));
@@ -622,11 +670,18 @@
     const metric = (key, title, get, fmt) => ({
       key, title, cls: 'num', numeric: true, text: (t) => fmt(get(t)), sortVal: get, filter: 'text', placeholder: '<…',
     });
-    cols.push(metric('train_ppl', 'train ppl', trainOf, fmtPpl));
-    cols.push(metric('heldout_ppl', 'held-out ppl', heldOf, fmtPpl));
-    cols.push(metric('best_heldout_ppl', 'best held-out', (t) => num(t.best_heldout_ppl), fmtPpl));
+    const M = S.metric;
+    // a program's metric keeps the API's keys (heldout_ppl, best_heldout_ppl), under its name;
+    // the first click on its header sorts best first (highest first when higher is better)
+    const objective = (key, title, get) => Object.assign(metric(key, title, get, fmtMetric),
+      { firstDir: M.mode === 'max' ? -1 : 1, metricName: M.builtin ? null : M.name });
+    if (M.builtin) cols.push(metric('train_ppl', 'train ppl', trainOf, fmtPpl));
+    cols.push(objective('heldout_ppl', M.column, heldOf));
+    cols.push(objective('best_heldout_ppl', M.best, (t) => num(t.best_heldout_ppl)));
     cols.push(metric('steps_per_sec', 'steps/s', (t) => num(t.steps_per_sec), fmtRate));
-    cols.push(metric('peak_memory_mb', 'memory (MiB)', (t) => num(t.peak_memory_mb), fmtMem));
+    if (M.builtin || S.trials.some((t) => num(t.peak_memory_mb) != null)) {
+      cols.push(metric('peak_memory_mb', 'memory (MiB)', (t) => num(t.peak_memory_mb), fmtMem));
+    }
     // A TPE search: each configuration's place in the search and who chose it.
     if (S.trials.some((t) => t.proposed_by)) {
       cols.push({
@@ -652,7 +707,7 @@
     const thead = el('thead');
     const hr = el('tr', { class: 'head-row' });
     for (const c of S.cols) {
-      const th = el('th', { 'data-col': c.key, class: c.cls || null, scope: 'col' });
+      const th = el('th', { 'data-col': c.key, class: c.cls || null, scope: 'col', 'data-metric': c.metricName || null });
       if (c.key === 'select') {
         const all = el('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'select all shown trials for the curves', title: 'select all shown trials' });
         all.addEventListener('change', () => {
@@ -804,7 +859,7 @@
 
   function sortBy(key) {
     if (S.sort.key === key) S.sort.dir = -S.sort.dir;
-    else { S.sort.key = key; S.sort.dir = 1; }
+    else { S.sort.key = key; S.sort.dir = (S.colByKey[key] && S.colByKey[key].firstDir) || 1; }
     updateSortIndicators();
     applySort();
     curvesSoon();
@@ -927,7 +982,7 @@
     setText($('#trials-count'), `${S.visible.size} of ${n} trials shown · ${sel} selected for curves`);
   }
 
-  /** Up to DEFAULT_CONFIGS best configurations by held-out perplexity (all their seeds). */
+  /** Up to DEFAULT_CONFIGS best configurations by the sweep's metric (all their seeds). */
   function defaultSelection() {
     const groups = new Map();
     for (const t of S.trials) {
@@ -938,7 +993,7 @@
     const scored = [];
     let order = 0;
     for (const [k, ts] of groups) {
-      const vals = ts.filter((t) => t.status !== 'diverged' && t.status !== 'failed').map(heldOf).filter((v) => v != null);
+      const vals = ts.filter((t) => t.status !== 'diverged' && t.status !== 'failed').map(scoreOf).filter((v) => v != null);
       const score = vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
       const progress = ts.reduce((a, t) => a + (num(t.step) || 0), 0);
       scored.push({ k, ts, score, progress, order: order++ });
@@ -985,7 +1040,8 @@
       const vals = distinctValues((t) => pv(t, p));
       const allNum = vals.every(([, v]) => v === null || typeof v === 'number');
       return (allNum ? 'n' : 's') + (allNum && vals.length > SELECT_MAX_VALUES ? 't' : 'l');
-    }).join('') + (S.trials.some((t) => t.proposed_by) ? '|chosen' : '');
+    }).join('') + (S.trials.some((t) => t.proposed_by) ? '|chosen' : '') +
+      (S.metric.builtin ? '' : '|' + S.metric.key + (S.trials.some((t) => num(t.peak_memory_mb) != null) ? '|mem' : ''));
     if (sig !== S.tableSig || !S.tbody) {
       S.tableSig = sig;
       buildTable();
@@ -1018,14 +1074,18 @@
 
   function appendCurve(c, d) {
     const cols = Array.isArray(d.columns) ? d.columns.map(String) : ['step', 'train_loss', 'train_ppl', 'heldout_ppl', 'elapsed_s'];
-    const iS = cols.indexOf('step'), iT = cols.indexOf('train_ppl'), iL = cols.indexOf('train_loss'), iH = cols.indexOf('heldout_ppl');
+    const M = S.metric;
+    // the model: train perplexity (else exp of the train loss) and held-out perplexity; a
+    // program: its metric's column and train_loss as reported (rows only where it reported)
+    const iS = cols.indexOf('step'), iT = M.builtin ? cols.indexOf('train_ppl') : -1;
+    const iL = M.builtin || M.train ? cols.indexOf('train_loss') : -1, iH = cols.indexOf(M.name);
     const rows = Array.isArray(d.rows) ? d.rows : [];
     for (const r of rows) {
       if (!Array.isArray(r)) continue;
       const s = num(r[iS]);
       if (s == null || (c.step.length && s <= c.last)) continue;
       let tr = iT >= 0 ? num(r[iT]) : null;
-      if (tr == null && iL >= 0) { const l = num(r[iL]); if (l != null) tr = Math.exp(l); }
+      if (tr == null && iL >= 0) { const l = num(r[iL]); if (l != null) tr = M.builtin ? Math.exp(l) : l; }
       c.step.push(s);
       c.train.push(tr);
       c.held.push(iH >= 0 ? num(r[iH]) : null);
@@ -1061,17 +1121,21 @@
     await Promise.all(ws);
   }
 
-  /** Debiased EMA of ln(ppl), continued incrementally as rows arrive. */
+  /**
+   * Debiased EMA of ln(ppl) (a program's train values: of the values themselves, over the rows
+   * it reported), continued incrementally as rows arrive.
+   */
   function smoothedTrain(c, a) {
     if (!(a > 0)) return c.train;
+    const lin = !S.metric.builtin;
     let s = c.sm;
-    if (!s || s.a !== a || s.n > c.train.length) s = c.sm = { a, n: 0, acc: 0, w: 0, out: [] };
+    if (!s || s.a !== a || s.lin !== lin || s.n > c.train.length) s = c.sm = { a, lin, n: 0, acc: 0, w: 0, out: [] };
     for (let k = s.n; k < c.train.length; k++) {
       const v = c.train[k];
-      if (v != null && v > 0) {
-        s.acc = a * s.acc + (1 - a) * Math.log(v);
+      if (v != null && (lin ? Number.isFinite(v) : v > 0)) {
+        s.acc = a * s.acc + (1 - a) * (lin ? v : Math.log(v));
         s.w = a * s.w + (1 - a);
-        s.out.push(Math.exp(s.acc / s.w));
+        s.out.push(lin ? s.acc / s.w : Math.exp(s.acc / s.w));
       } else s.out.push(null);
     }
     s.n = c.train.length;
@@ -1130,14 +1194,16 @@
 
     const series = [], data = [x], bands = [], legend = [];
     const kinds = [];
-    if (o.train) kinds.push('train');
+    const M = S.metric;
+    if (o.train && M.train) kinds.push('train');
     if (o.held) kinds.push('held');
+    const kindName = (isHeld) => (isHeld ? M.series : M.train);
     for (const g of groups) {
       const row = { key: g.key, label: g.label, color: g.color, n: g.ids.length, ids: g.ids, idx: {}, all: [] };
       for (const kind of kinds) {
         const isHeld = kind === 'held';
         const main = {
-          label: `${g.label} · ${isHeld ? 'held-out' : 'train'}`,
+          label: `${g.label} · ${kindName(isHeld)}`,
           stroke: rgb(g.color),
           width: isHeld ? 2 : 1.5,
           dash: isHeld ? [6, 4] : undefined,
@@ -1155,7 +1221,7 @@
             for (const a of arrs) { const v = a[k]; if (v != null) { s += v; cnt++; if (v < mn) mn = v; if (v > mx) mx = v; } }
             if (cnt) { mean[k] = s / cnt; lo[k] = mn; hi[k] = mx; }
           }
-          const bandSeries = { label: `${g.label} · ${isHeld ? 'held-out' : 'train'} (band)`, stroke: 'rgba(0,0,0,0)', width: 1, spanGaps: true, points: { show: false } };
+          const bandSeries = { label: `${g.label} · ${kindName(isHeld)} (band)`, stroke: 'rgba(0,0,0,0)', width: 1, spanGaps: true, points: { show: false } };
           data.push(hi); series.push(Object.assign({}, bandSeries));
           const hiIdx = series.length;           // uPlot series index (0 is x)
           data.push(lo); series.push(Object.assign({}, bandSeries));
@@ -1170,7 +1236,7 @@
       legend.push(row);
     }
 
-    // thin very large data (keeps every held-out point)
+    // thin very large data (keeps every held-out / metric point)
     const nSeries = data.length - 1;
     if (N * nSeries > MAX_CHART_POINTS && N > 2) {
       const stride = Math.ceil((N * nSeries) / MAX_CHART_POINTS);
@@ -1198,7 +1264,25 @@
     if (min == null || max == null) return [0, 1];
     if (min === max) return [min - 1, max + 1];
     const pad = (max - min) * 0.04;
-    return [Math.max(0, min - pad), max + pad];
+    return [min >= 0 ? Math.max(0, min - pad) : min - pad, max + pad];  // below 0 only for negative values
+  }
+
+  /**
+   * Whether the curves of `ids` can have a log y axis: always for the model's perplexities; for
+   * a program, when its metric is minimised and every value drawn is above 0.
+   */
+  function logAllowed(ids, o) {
+    const M = S.metric;
+    if (M.builtin) return true;
+    if (M.mode !== 'min') return false;
+    for (const id of ids) {
+      const c = S.curves.get(id);
+      if (!c) continue;
+      for (const arr of [o.held ? c.held : null, o.train && M.train ? c.train : null]) {
+        if (arr) for (const v of arr) if (v != null && !(v > 0)) return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -1242,10 +1326,12 @@
           const si = r.row.idx[kind];
           if (si == null) { setText(cell, ''); continue; }
           const arr = st.data[si];
+          // a program's rows are sparse: its train values too are the last reported ones
+          const sparse = kind === 'held' || !S.metric.builtin;
           let j = idx;
-          if (kind === 'held' || u.cursor.idx == null) j = nearestBack(arr, idx);
+          if (sparse || u.cursor.idx == null) j = nearestBack(arr, idx);
           if (j < 0 || arr[j] == null) setText(cell, '—');
-          else setText(cell, fmtPpl(arr[j]) + (kind === 'held' && j !== idx ? ` @${x[j]}` : ''));
+          else setText(cell, fmtMetric(arr[j]) + (sparse && j !== idx ? ` @${x[j]}` : ''));
         }
       }
     }
@@ -1254,15 +1340,15 @@
       const head = el('tr', null,
         el('th', { class: 'lg-sw' }),
         el('th', { class: 'lg-label' }, st.stepCell = el('span', { class: 'lg-step', text: 'step' })),
-        o.train ? el('th', { class: 'num', text: 'train' }) : null,
-        o.held ? el('th', { class: 'num', text: 'held-out' }) : null);
+        o.train && S.metric.train ? el('th', { class: 'num', text: S.metric.train }) : null,
+        o.held ? el('th', { class: 'num', text: S.metric.series }) : null);
       const body = el('tbody');
       st.legendRows = rows.map((row) => {
         const cells = {};
         const tr = el('tr', { 'data-key': row.key, title: 'click to hide / show' },
           el('td', { class: 'lg-sw' }, el('span', { class: 'swatch', style: 'background:' + rgb(row.color) })),
           el('td', { class: 'lg-label', text: row.label + (row.n > 1 ? ` (${row.n} seeds)` : '') }),
-          o.train ? (cells.train = el('td', { class: 'num' })) : null,
+          o.train && S.metric.train ? (cells.train = el('td', { class: 'num' })) : null,
           o.held ? (cells.held = el('td', { class: 'num' })) : null);
         if (row.ids.length === 1) tr.setAttribute('data-trial-id', row.ids[0]);
         tr.classList.toggle('off', st.hidden.has(row.key));
@@ -1280,11 +1366,14 @@
 
     function update(groups, o) {
       if (!groups.length) { placeholder(o.emptyText || 'No trial selected: tick trials in the table below.'); return; }
-      if (!o.train && !o.held) { placeholder('Neither train nor held-out is switched on.'); return; }
+      if (!(o.train && S.metric.train) && !o.held) {
+        placeholder(S.metric.train ? `Neither ${S.metric.train} nor ${S.metric.series} is switched on.` : `${S.metric.series} is switched off.`);
+        return;
+      }
       const built = buildChartData(groups, o);
       if (!built.data[0].length) { placeholder(o.waitText || 'No measurements yet.'); return; }
       for (const r of built.legend) if (st.hidden.has(r.key)) for (const si of r.all) built.series[si - 1].show = false;
-      const sig = JSON.stringify([o.log, built.series.map((s) => s.label + '|' + s.stroke), built.bands.map((b) => b.series)]);
+      const sig = JSON.stringify([o.log, S.metric.axis, built.series.map((s) => s.label + '|' + s.stroke), built.bands.map((b) => b.series)]);
       st.data = built.data;
       box.setAttribute('data-lines', String(groups.length));
       box.setAttribute('data-mode', o.mean ? 'mean' : 'trials');
@@ -1306,7 +1395,7 @@
         },
         axes: [
           { label: 'step', stroke: '#555', grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' } },
-          { label: 'perplexity', stroke: '#555', size: 56, grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' },
+          { label: S.metric.axis, stroke: '#555', size: 56, grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' },
             filter: o.log ? logSplitFilter : undefined,
             values: (u, splits) => splits.map((v) => (v == null ? '' : fmtTick(v))) },
         ],
@@ -1393,7 +1482,8 @@
     let info = `${Math.min(total, MAX_LINES)} ${what}` + (S.opts.mean ? ` (${trials} trials)` : '');
     if (total > MAX_LINES) info += ` — showing the first ${MAX_LINES} of ${total} selected`;
     setText($('#curves-info'), info);
-    timed('curves', () => curveChart.update(groups, Object.assign({}, S.opts, { waitText: 'Waiting for the first measurements…' })));
+    const log = S.opts.log && logAllowed(groups.flatMap((g) => g.ids), S.opts);
+    timed('curves', () => curveChart.update(groups, Object.assign({}, S.opts, { log, waitText: 'Waiting for the first measurements…' })));
   }
 
   /** Fetch (incrementally) the curves of the drawn trials, then redraw. One run at a time. */
@@ -1445,7 +1535,7 @@
 
     function axisDefs() {
       const defs = S.paramCols.map((p) => ({ name: 'param-' + p, title: p, param: p, get: (t) => pv(t, p) }));
-      defs.push({ name: 'heldout', title: 'held-out ppl', ppl: true, get: heldOf });
+      defs.push({ name: 'heldout', title: S.metric.column, ppl: S.metric.builtin, objective: true, get: heldOf });
       return defs;
     }
 
@@ -1455,10 +1545,10 @@
       const hasNull = nonNull.length < vals.length;
       const ax = { name: def.name, title: def.title, get: def.get, x, y0, y1, hasNull, nullY: y1 + NULLPAD };
       const allNum = nonNull.length > 0 && nonNull.every((v) => typeof v === 'number');
-      if (allNum || def.ppl) {
+      if (allNum || def.objective) {
         let lo = Infinity, hi = -Infinity;
         for (const v of nonNull) { if (v < lo) lo = v; if (v > hi) hi = v; }
-        if (!nonNull.length) { lo = 1; hi = 10; }
+        if (!nonNull.length) { lo = def.ppl ? 1 : 0; hi = def.ppl ? 10 : 1; }
         const sw = S.sweep || {};
         const ranged = Array.isArray(sw.ranged) ? sw.ranged : [];
         const logR = Array.isArray(sw.log_ranged) ? sw.log_ranged : [];
@@ -1500,8 +1590,9 @@
       return ax;
     }
 
+    /** Colour by rank of the metric: darkest = best (lowest, or highest when higher is better). */
     function heldColorScale() {
-      const vals = S.trials.map(heldOf).filter((v) => v != null).sort((a, b) => a - b);
+      const vals = S.trials.map(scoreOf).filter((v) => v != null).sort((a, b) => a - b);
       return (v) => {
         if (v == null) return '#b9b9b9';
         let lo = 0, hi = vals.length;
@@ -1521,7 +1612,7 @@
       if (!box || (S.route && S.route.name !== 'overview')) return;
       const W = Math.max(360, Math.floor(box.clientWidth || 900));
       const defs = axisDefs();
-      const sig = JSON.stringify([W, defs.map((d) => d.name), S.sweep && S.sweep.log_ranged, S.trials.map((t) => [t.id, t.label].concat(defs.map((d) => d.get(t))))]);
+      const sig = JSON.stringify([W, S.metric.key, defs.map((d) => d.name), S.sweep && S.sweep.log_ranged, S.trials.map((t) => [t.id, t.label].concat(defs.map((d) => d.get(t))))]);
       if (!force && sig === P.sig) { updateClasses(); return; }
       P.sig = sig;
       if (!S.trials.length) { box.replaceChildren(el('div', { class: 'chart-empty', text: 'No trials yet.' })); P.svg = null; updateCount(); return; }
@@ -1541,13 +1632,13 @@
       svg.appendChild(gOn);
       P.lines = new Map();
       // best (darkest) drawn last = on top
-      P.order = S.trials.slice().sort((a, b) => { const va = heldOf(a), vb = heldOf(b); if (va == null) return vb == null ? 0 : -1; if (vb == null) return 1; return vb - va; }).map((t) => t.id);
+      P.order = S.trials.slice().sort((a, b) => { const va = scoreOf(a), vb = scoreOf(b); if (va == null) return vb == null ? 0 : -1; if (vb == null) return 1; return vb - va; }).map((t) => t.id);
       for (const id of P.order) {
         const t = S.byId.get(id);
         let d = '';
         P.axes.forEach((ax, i) => { const y = ax.pos(ax.get(t)); d += (i ? 'L' : 'M') + ax.x.toFixed(1) + ' ' + y.toFixed(1); });
-        const path = svgEl('path', { d, class: 'pc-line', stroke: color(heldOf(t)), 'data-trial-id': t.id });
-        path.appendChild(svgEl('title', null, `${typeof t.label === 'string' ? t.label : t.id} — held-out ${fmtPpl(heldOf(t))}`));
+        const path = svgEl('path', { d, class: 'pc-line', stroke: color(scoreOf(t)), 'data-trial-id': t.id });
+        path.appendChild(svgEl('title', null, `${typeof t.label === 'string' ? t.label : t.id} — ${S.metric.series} ${fmtMetric(heldOf(t))}`));
         P.lines.set(id, path);
       }
 
@@ -1730,7 +1821,12 @@
     setText($('#sweep-search'), search);
 
     const meta = [];
-    if (sw.corpus != null) meta.push('corpus ' + String(sw.corpus));
+    const M = S.metric;
+    if (!M.builtin) {
+      if (typeof sw.program === 'string' && sw.program) meta.push('program ' + sw.program);
+      meta.push(`metric ${M.name} (${M.mode === 'max' ? 'higher' : 'lower'} is better)`);
+    }
+    if (sw.corpus != null && (M.builtin || sw.corpus !== '')) meta.push('corpus ' + String(sw.corpus));
     if (sw.grid_file != null) meta.push('grid ' + String(sw.grid_file));
     if (Array.isArray(sw.axes) && sw.axes.length) meta.push('swept ' + sw.axes.map(String).join(' × '));
     if (sw.results != null) meta.push('results ' + String(sw.results));
@@ -1878,7 +1974,7 @@
       el('p', { id: 'trial-reason', class: 'reason', hidden: true }),
       el('p', { id: 'trial-error', class: 'error', hidden: true }));
     const curveCard = el('section', { class: 'card', id: 'trial-curve-card' },
-      el('div', { class: 'card-head' }, el('h2', { text: 'Learning curve' }), el('span', { id: 'trial-curve-info', class: 'muted' })),
+      el('div', { class: 'card-head' }, el('h2', { text: S.metric.builtin ? 'Learning curve' : 'Learning curve · ' + S.metric.name }), el('span', { id: 'trial-curve-info', class: 'muted' })),
       el('div', { class: 'controls' },
         el('label', null, el('input', { type: 'checkbox', id: 'trial-opt-log', checked: S.opts.log }), ' log scale'),
         el('label', { class: 'smooth' }, 'smoothing ', el('input', { type: 'range', id: 'trial-opt-smooth', min: 0, max: 0.99, step: 0.01, value: S.opts.smooth }),
@@ -1898,13 +1994,14 @@
       el('h2', { text: 'Commands' }),
       el('h3', { text: 'Resume' }),
       el('div', { class: 'cmd' }, el('pre', null, el('code', { id: 'trial-resume-command', 'data-testid': 'trial-resume-command' })), copyButton(() => $('#trial-resume-command').textContent)),
-      el('h3', { text: 'Sample' }),
-      el('div', { class: 'cmd' }, el('pre', null, el('code', { id: 'trial-sample-command', 'data-testid': 'trial-sample-command' })), copyButton(() => $('#trial-sample-command').textContent)));
+      el('h3', { id: 'trial-sample-command-head', text: 'Sample' }),
+      el('div', { class: 'cmd', id: 'trial-sample-command-box' }, el('pre', null, el('code', { id: 'trial-sample-command', 'data-testid': 'trial-sample-command' })), copyButton(() => $('#trial-sample-command').textContent)));
     page.append(head, curveCard, grid, sample, files, cmds);
 
-    $('#trial-opt-log', page).addEventListener('change', (e) => { S.opts.log = e.target.checked; $('#opt-log').checked = S.opts.log; drawTrialCurve(); });
+    $('#trial-opt-log', page).addEventListener('change', (e) => { S.userLog = true; S.opts.log = e.target.checked; $('#opt-log').checked = S.opts.log; drawTrialCurve(); });
     const sm = $('#trial-opt-smooth', page);
     sm.addEventListener('input', () => {
+      S.userSmooth = true;
       S.opts.smooth = parseFloat(sm.value) || 0;
       setText($('#trial-opt-smooth-value'), S.opts.smooth.toFixed(2));
       $('#opt-smooth').value = String(S.opts.smooth);
@@ -1921,6 +2018,16 @@
     if (TP.sigs[name] === s) return false;
     TP.sigs[name] = s;
     return true;
+  }
+
+  /** The built-in model's fields of a result, always empty for a program trial. */
+  const MODEL_RESULT = ['parameters', 'final_train_ppl', 'final_heldout_ppl', 'best_heldout_ppl', 'diverged_at_step', 'overfitting'];
+
+  /** A program trial's result without the model's empty fields. */
+  function programResult(result) {
+    const out = {};
+    for (const k of Object.keys(result)) if (!(MODEL_RESULT.includes(k) && result[k] == null)) out[k] = result[k];
+    return out;
   }
 
   function fillTrialPage(d) {
@@ -1940,7 +2047,21 @@
     const lastStep = c && c.last ? c.last : t && num(t.step) != null ? t.step : null;
     const steps = t && num(t.steps) != null ? t.steps : (d.config && d.config.params && num(d.config.params.steps));
     if (lastStep != null) meta.push(`step ${lastStep}${steps != null ? '/' + steps : ''}`);
+    // a program trial: its metric (no sample: only the built-in model writes one)
+    const program = !!(d.config && typeof d.config === 'object' && d.config.program);
+    if (program && !S.metric.builtin) {
+      // result.json's metric once the trial ended, else the trial's row (where it is now)
+      const rm = d.result && d.result.metric && typeof d.result.metric === 'object' ? d.result.metric : null;
+      const last = rm ? num(rm.last) : t ? heldOf(t) : null;
+      const best = rm ? num(rm.best) : t ? num(t.best_heldout_ppl) : null;
+      const bestStep = rm ? num(rm.best_step) : t ? num(t.best_heldout_step) : null;
+      if (last != null) meta.push(`${S.metric.name} ${fmtMetric(last)}`);
+      if (best != null) meta.push(`best ${fmtMetric(best)}` + (bestStep != null ? ` at step ${bestStep}` : ''));
+    }
     setText($('#trial-meta'), meta.join(' · '));
+    $('#trial-sample-card').hidden = program;
+    $('#trial-sample-command-head').hidden = program;
+    $('#trial-sample-command-box').hidden = program;
     const reason = (typeof d.reason === 'string' && d.reason) || (d.result && typeof d.result.reason === 'string' && d.result.reason) || '';
     const rp = $('#trial-reason');
     setText(rp, reason ? 'reason: ' + reason : '');
@@ -1953,7 +2074,7 @@
     }
     if (sectionSig('result', d.result)) {
       const box = $('#trial-result-box');
-      if (d.result && typeof d.result === 'object') box.replaceChildren(kvTable(d.result, 'trial-result'));
+      if (d.result && typeof d.result === 'object') box.replaceChildren(kvTable(program ? programResult(d.result) : d.result, 'trial-result'));
       else box.replaceChildren(el('p', { class: 'muted', text: 'No result yet.' }));
     }
     if (sectionSig('sample', d.sample)) {
@@ -1987,8 +2108,9 @@
     const t = S.byId.get(id) || (TP.data ? { id, label: TP.data.label, config_key: null } : { id });
     const label = typeof t.label === 'string' && t.label ? t.label : id;
     const color = t.config_key != null ? colorOf(t.config_key) : PALETTE[0];
+    const log = S.opts.log && logAllowed([id], { train: true, held: true });
     TP.chart.update([{ key: 't:' + id, label, color, ids: [id] }],
-      { log: S.opts.log, smooth: S.opts.smooth, train: true, held: true, mean: false, waitText: 'No measurements yet.' });
+      { log, smooth: S.opts.smooth, train: true, held: true, mean: false, waitText: 'No measurements yet.' });
     const c = S.curves.get(id);
     setText($('#trial-curve-info'), c && c.step.length ? `${c.step.length} rows · last step ${c.last}` : '');
   }
@@ -2049,7 +2171,8 @@
         PC.render(true);
       });
     }
-    if (S.overviewStale) refreshTrials().then(() => { S.overviewStale = false; }).catch(() => {});
+    // (the first trials come after /api/sweep, which says what their metric is)
+    if (S.overviewStale) { if (S.sweep) refreshTrials().then(() => { S.overviewStale = false; }).catch(() => {}); }
     else refreshCurves();
     if (!S.summaryAt || Date.now() - S.summaryAt > SUMMARY_MS) refreshSummary();
   }
@@ -2064,6 +2187,43 @@
     } else showOverview();
   }
 
+  // ------------------------------------------------------------------ the metric's labels
+
+  /** The page's fixed labels that name the metric (index.html has the model's). */
+  function applyMetricLabels() {
+    const M = S.metric;
+    setText($('#opt-held-name'), M.series);
+    setText($('#opt-train-name'), M.train || 'train');
+    const trainLabel = $('#opt-train-label');
+    if (trainLabel) trainLabel.hidden = !M.train;
+    setText($('#parallel-colour'), M.colour);
+    setText($('#curves-title'), M.builtin ? 'Learning curves' : 'Learning curves · ' + M.name);
+  }
+
+  /**
+   * /api/sweep said what the sweep optimises: when it is not what the page assumed (the
+   * built-in model), relabel the page and start the table, curves and trial page over.
+   */
+  function setMetric(m) {
+    if (m.key === S.metric.key) return;
+    S.metric = m;
+    if (!m.builtin) {
+      // a program's curves: its values as reported, on a linear axis (the user may change both)
+      if (!S.userLog) { S.opts.log = false; $('#opt-log').checked = false; }
+      if (!S.userSmooth) { S.opts.smooth = 0; $('#opt-smooth').value = '0'; setText($('#opt-smooth-value'), '0.00'); }
+    }
+    applyMetricLabels();
+    S.curves = new Map();
+    lastDrawSig = null;
+    S.tableSig = null;
+    if (S.trials.length) ingestTrials(S.trials);
+    if (S.route && S.route.name === 'trial' && TP.id) {
+      const id = TP.id;
+      leaveTrial();
+      showTrial(id);
+    } else refreshCurves();
+  }
+
   // ------------------------------------------------------------------ live polling
 
   async function poll() {
@@ -2071,6 +2231,7 @@
       const sw = await getJSON('/api/sweep');
       setLive(true);
       S.sweep = sw;
+      setMetric(metricOf(sw));
       if (S.route && S.route.name === 'overview') renderHeader();
       const counts = sw.counts || {};
       const running = (num(counts.running) || 0) > 0;
@@ -2099,13 +2260,14 @@
 
   function bindControls() {
     const redraw = () => { refreshCurves(); };
-    $('#opt-log').addEventListener('change', (e) => { S.opts.log = e.target.checked; redraw(); });
+    $('#opt-log').addEventListener('change', (e) => { S.userLog = true; S.opts.log = e.target.checked; redraw(); });
     $('#opt-train').addEventListener('change', (e) => { S.opts.train = e.target.checked; redraw(); });
     $('#opt-held').addEventListener('change', (e) => { S.opts.held = e.target.checked; redraw(); });
     $('#opt-mean').addEventListener('change', (e) => { S.userMean = true; S.opts.mean = e.target.checked; redraw(); });
     const sm = $('#opt-smooth');
     const smoothSoon = debounce(() => drawCurves(), 60);
     sm.addEventListener('input', () => {
+      S.userSmooth = true;
       S.opts.smooth = parseFloat(sm.value) || 0;
       setText($('#opt-smooth-value'), S.opts.smooth.toFixed(2));
       smoothSoon();

@@ -87,3 +87,55 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A value in the environment of the program sweeps of [`program_grid`]: no page or file the
+/// dashboard serves may show it.
+pub const SECRET: &str = "secret-value-123";
+
+/// Whether `python3` runs (a program sweep needs it); without it the calling test says it is
+/// skipped, or fails when `REQUIRE_PYTHON=1`.
+pub fn python_available() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "python3 is not on PATH and REQUIRE_PYTHON=1"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: python3 is not on PATH (REQUIRE_PYTHON=1 makes this a failure)"
+        );
+    }
+    ok
+}
+
+/// A program sweep's grid file: examples/stdlib-bigram/train.py on the repository's corpus
+/// (absolute paths), metric `val_loss` with `mode` ("min" or "max"), [`SECRET`] in its
+/// environment as `API_TOKEN`, and `base`, `grid` and `seeds` as given.
+pub fn program_grid(
+    name: &str,
+    mode: &str,
+    base: serde_json::Value,
+    grid: serde_json::Value,
+    seeds: serde_json::Value,
+) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    serde_json::json!({
+        "name": name,
+        "program": {
+            "command": ["python3", "train.py", "--corpus", format!("{root}/data/timemachine.txt")],
+            "workdir": format!("{root}/examples/stdlib-bigram"),
+            "env": { "API_TOKEN": SECRET },
+        },
+        "metric": { "name": "val_loss", "mode": mode },
+        "base": base,
+        "grid": grid,
+        "seeds": seeds,
+    })
+    .to_string()
+}
