@@ -181,7 +181,10 @@ fn configurations(sweep: &SweepRecord, mode: Mode) -> Vec<Config<'_>> {
                 .min()
                 .unwrap_or(0);
             Config {
-                label: config_label(&trials[0].config.label),
+                label: match trials[0].config.config_label() {
+                    label if label.is_empty() => "base".into(),
+                    label => label,
+                },
                 trials,
                 last: Stat::of(&last),
                 best: Stat::of(&best),
@@ -196,19 +199,6 @@ fn configurations(sweep: &SweepRecord, mode: Mode) -> Vec<Config<'_>> {
         b.reached.cmp(&a.reached).then(key(a).total_cmp(&key(b)))
     });
     configs
-}
-
-/// A trial's label without its seed: the configuration's.
-fn config_label(label: &str) -> String {
-    let kept: Vec<&str> = label
-        .split(' ')
-        .filter(|part| !part.starts_with("seed="))
-        .collect();
-    if kept.is_empty() {
-        "base".into()
-    } else {
-        kept.join(" ")
-    }
 }
 
 /// The pooled standard deviation between seeds of one configuration (root mean variance over

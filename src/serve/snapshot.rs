@@ -267,12 +267,6 @@ fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> V
         .into_iter()
         .filter_map(|k| Some((k.clone(), t.config.params.get(&k)?)))
         .collect();
-    let config_label: Vec<&str> = t
-        .config
-        .label
-        .split(' ')
-        .filter(|w| !w.starts_with("seed="))
-        .collect();
     let last = match r {
         Some(r) => r.objective(),
         None => curves.last(&metric.name).map(|l| l.1),
@@ -282,7 +276,7 @@ fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> V
         "label": t.config.label,
         "params": params,
         "config_key": t.config.config_key(),
-        "config_label": config_label.join(" "),
+        "config_label": t.config.config_label(),
         "status": t.status().name(),
         "step": curves.last_step(),
         "steps": t.config.run.budget.unwrap_or(t.config.params.steps()),
@@ -329,13 +323,7 @@ fn trials_json(record: &SweepRecord) -> Value {
             let last = t.metrics().last();
             fields.insert("params".into(), Value::Object(params));
             fields.insert("config_key".into(), json!(t.config.config_key()));
-            let config_label: Vec<&str> = t
-                .config
-                .label
-                .split(' ')
-                .filter(|w| !w.starts_with("seed="))
-                .collect();
-            fields.insert("config_label".into(), json!(config_label.join(" ")));
+            fields.insert("config_label".into(), json!(t.config.config_label()));
             fields.insert("step".into(), json!(last.map_or(0, |r| r.step)));
             fields.insert(
                 "steps".into(),

@@ -164,6 +164,16 @@ impl TrialConfig {
         self.id_of(&self.params.with_seed(0))
     }
 
+    /// The label of the trial's configuration: its label without the seed (empty when the
+    /// seed is all it has).
+    pub fn config_label(&self) -> String {
+        self.label
+            .split(' ')
+            .filter(|part| !part.starts_with("seed="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The built-in model's parameters and corpus; `None` for a program trial.
     pub fn model(&self) -> Option<(&TrainParams, &CorpusRef)> {
         Some((self.params.model()?, self.corpus.as_ref()?))
