@@ -1125,3 +1125,37 @@ print(json.dumps(dict(step=int(os.environ["SWEEP_STEPS"]), val_loss=float(sys.ar
     assert_eq!(r["metric"]["last"], 0.25, "{r}");
     assert_eq!(r["metric"]["last_step"], 7, "{r}");
 }
+
+/// The shipped program grids are valid (sweeps/pytorch.json needs no torch to be read) and
+/// both example programs parse as Python.
+#[test]
+fn the_shipped_examples_are_valid() {
+    require_python!();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    for (grid, trials) in [("sweeps/program.json", 8), ("sweeps/pytorch.json", 18)] {
+        let dry = sweep(&root.join(grid), &tmp.path().join("out"), &["--dry-run"]);
+        dry.expect_code(OK);
+        assert_eq!(
+            dry.stdout().lines().count(),
+            trials,
+            "{grid}: {}",
+            dry.stdout()
+        );
+    }
+    for program in [
+        "examples/stdlib-bigram/train.py",
+        "examples/pytorch-char-rnn/train.py",
+    ] {
+        let parsed = Command::new("python3")
+            .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+            .arg(root.join(program))
+            .output()
+            .unwrap();
+        assert!(
+            parsed.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&parsed.stderr)
+        );
+    }
+}
