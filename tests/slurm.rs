@@ -574,7 +574,8 @@ fn a_program_task_cancelled_mid_run_resumes_its_program_as_a_local_run() {
         "progress names the metric: {stderr}"
     );
     let log = ws.read(&format!("trials/{trial}/program.log"));
-    // Two attempts; the second resumed from a checkpoint the program reported.
+    // Two attempts; the second resumed from a checkpoint the program reported (every 40
+    // steps, or where SIGTERM stopped it).
     let starts: Vec<usize> = log
         .lines()
         .filter_map(|l| l.strip_prefix("--- sweep:"))
@@ -584,10 +585,7 @@ fn a_program_task_cancelled_mid_run_resumes_its_program_as_a_local_run() {
         })
         .collect();
     assert_eq!(starts.len(), 2, "{log}");
-    assert!(
-        starts[0] == 0 && starts[1] > 0 && starts[1].is_multiple_of(40),
-        "{log}"
-    );
+    assert!(starts[0] == 0 && starts[1] > 0, "{log}");
 
     let local = Workspace::new();
     let path = local.write("grid.json", &grid_text);
