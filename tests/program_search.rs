@@ -186,3 +186,56 @@ fn tpe_proposes_the_same_over_a_program_whatever_the_jobs() {
         "{csv}"
     );
 }
+
+/// Whether some trial's metrics.jsonl has a row.
+fn any_rows(ws: &Workspace) -> bool {
+    std::fs::read_dir(ws.results().join("trials")).is_ok_and(|dirs| {
+        dirs.flatten().any(|d| {
+            std::fs::read_to_string(d.path().join("metrics.jsonl"))
+                .is_ok_and(|t| t.contains("\"step\""))
+        })
+    })
+}
+
+#[test]
+fn halving_over_a_program_decides_the_same_whatever_the_jobs_and_kill_9_rounds() {
+    if !python() {
+        return;
+    }
+    // About 0.5 s a trial, so that the kills land mid-sweep.
+    let rest = HALVING.replace(
+        r#""checkpoint_every": 20"#,
+        r#""checkpoint_every": 20, "step_delay_s": 0.003"#,
+    );
+    let one = Workspace::new();
+    let g = grid(&one, "min", &rest);
+    let (_, two) = common::with_one_and_two_jobs(&one, &g);
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+    assert_eq!(one.numbers(), two.numbers());
+
+    let ws = Workspace::new();
+    let g = grid(&ws, "min", &rest);
+    let decided = || {
+        std::fs::read_to_string(ws.results().join("rungs.jsonl")).map_or(0, |t| t.lines().count())
+    };
+    let moments: [(&str, &dyn Fn() -> bool); 2] = [
+        ("the first rung to train", &|| any_rows(&ws)),
+        ("the first decision", &|| decided() >= 1),
+    ];
+    for (what, moment) in moments {
+        let child = ws.spawn(&g, &[]);
+        common::wait_until(120, what, moment);
+        common::send(child.id() as i32, "KILL");
+        for pid in common::worker_pids_under(&ws.results()) {
+            common::send(pid, "KILL");
+        }
+        let out = common::Run(child.wait_with_output().unwrap());
+        assert!(
+            !out.stdout().contains("best configuration"),
+            "{what}: ended first"
+        );
+    }
+    ws.sweep(&g, &[]).expect_code(0);
+    assert_eq!(ws.read("rungs.jsonl"), one.read("rungs.jsonl"));
+    assert_eq!(ws.numbers(), one.numbers());
+}
