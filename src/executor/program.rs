@@ -7,7 +7,6 @@
 //! from its last `{"checkpoint": n}` with `SWEEP_RESUME_STEP=n`, its rows past `n` dropped, so
 //! no step is missing or counted twice; without a checkpoint it starts over, its rows cleared.
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -67,15 +66,14 @@ pub fn run(
 
     let (lines, resume) = resume(trial, &config.id, budget);
     trial.rewrite_program_lines(&lines)?;
-    let elapsed_base = crate::store::program_metrics::rows(&lines)
-        .last()
-        .map_or(0.0, |r| r.elapsed_s);
+    let rows = crate::store::program_metrics::rows(&lines);
+    let elapsed_base = rows.last().map_or(0.0, |r| r.elapsed_s);
     let mut run = Run {
         trial,
         metric: &program.metric,
         budget,
         resume,
-        rows: crate::store::program_metrics::rows(&lines),
+        rows,
         out: trial.program_appender()?,
         log: OpenOptions::new()
             .create(true)
@@ -512,7 +510,7 @@ impl Run<'_> {
 /// ` — output: …` with the last lines of `program.log`, or nothing when it is empty.
 fn tail_suffix(trial: &TrialDir) -> String {
     let text = std::fs::read_to_string(trial.log_path()).unwrap_or_default();
-    let lines: VecDeque<&str> = text
+    let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("--- sweep:"))
         .collect();
