@@ -45,17 +45,16 @@ pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Writ
     };
     atomic::write(&written.trials_csv, &tables::trials_csv(&sweep)?)?;
     atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
+    if sweep.manifest.metric.is_some() {
+        // A program's charts show its own metric; the built-in model's do not apply.
+        let charts = program::draw_charts(root, &sweep)?;
+        let version = summary::Context::of_this_machine(lang).version;
+        let summary = program::summary(&sweep, &version, &charts);
+        atomic::write(&written.summary_md, summary.as_bytes())?;
+        return Ok((sweep, written));
+    }
     let grouped = groups::Grouped::new(&sweep);
-    // A program's curves are its own metrics: one chart of them; the built-in model's
-    // perplexity charts do not apply.
-    let links = if sweep.manifest.metric.is_some() {
-        summary::ChartLinks {
-            curves: program::draw_charts(root, &sweep)?,
-            ..Default::default()
-        }
-    } else {
-        figures::draw_all(root, &grouped)?
-    };
+    let links = figures::draw_all(root, &grouped)?;
     let mut ctx = summary::Context::of_this_machine(lang);
     ctx.results = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     ctx.sample = grouped.best_trial().and_then(|best| {

@@ -213,13 +213,53 @@ fn seed_noise(configs: &[Config]) -> Option<f64> {
     (!variances.is_empty()).then(|| (variances.iter().sum::<f64>() / variances.len() as f64).sqrt())
 }
 
-/// Draws `curves.png` (and `.svg`) in `root`: each configuration's metric per step, mean over
-/// its seeds (markers), and the training counterpart where the program reports one (line:
-/// `train_ppl` beside `val_ppl`). Returns the
-/// link, or `None` when no trial reported the metric.
-pub fn draw_charts(root: &std::path::Path, sweep: &SweepRecord) -> anyhow::Result<Option<String>> {
+/// The charts of a program sweep's summary, as links relative to the results folder.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramCharts {
+    /// `curves.png`: the metric per step.
+    pub curves: Option<String>,
+    /// `charts/<axis>.png` by axis: the metric against a ranged parameter.
+    pub scatters: BTreeMap<String, String>,
+}
+
+/// Draws a program sweep's charts into `root` (PNG and SVG): `curves.png`, each
+/// configuration's metric per step, mean over its seeds (markers), with the training
+/// counterpart where the program reports one (lines: `train_ppl` beside `val_ppl`); and for
+/// each ranged axis `charts/<axis>.png`, the metric of each configuration that trained all its
+/// steps against the parameter's value, the best ringed.
+pub fn draw_charts(root: &std::path::Path, sweep: &SweepRecord) -> anyhow::Result<ProgramCharts> {
     let m = metric(sweep);
     let configs = configurations(sweep, m.mode);
+    let mut drawn = ProgramCharts::default();
+    let full = configs.first().map_or(0, |c| c.reached);
+    for axis in &sweep.manifest.ranges {
+        let points: Vec<(f64, f64)> = configs
+            .iter()
+            .filter(|c| c.reached == full)
+            .filter_map(|c| {
+                let x = c.trials[0].config.params.get(axis)?.as_f64()?;
+                Some((x, c.last?.mean))
+            })
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        std::fs::create_dir_all(root.join("charts"))?;
+        let file = format!(
+            "charts/{}",
+            axis.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "-")
+        );
+        charts::labelled_scatter(
+            &root.join(&file),
+            &format!("{} against {axis} (mean over seeds)", m.name),
+            (axis, &m.name),
+            sweep.manifest.log_ranges.contains(axis),
+            m.mode == Mode::Max,
+            &points,
+            (700, 450),
+        )?;
+        drawn.scatters.insert(axis.clone(), format!("{file}.png"));
+    }
     let train = train_counterpart(&m.name);
     let series: Vec<Series> = configs
         .iter()
@@ -234,7 +274,7 @@ pub fn draw_charts(root: &std::path::Path, sweep: &SweepRecord) -> anyhow::Resul
         .filter(|s| !s.heldout.is_empty())
         .collect();
     if series.is_empty() {
-        return Ok(None);
+        return Ok(drawn);
     }
     let y = match train
         .as_deref()
@@ -250,7 +290,8 @@ pub fn draw_charts(root: &std::path::Path, sweep: &SweepRecord) -> anyhow::Resul
     };
     let title = format!("{} per step (mean over seeds)", m.name);
     charts::labelled_line_chart(&root.join("curves"), &title, &labels, &series, (1100, 700))?;
-    Ok(Some("curves.png".into()))
+    drawn.curves = Some("curves.png".into());
+    Ok(drawn)
 }
 
 /// The training metric drawn beside a held-out one, in the same units: `train_loss` for
@@ -288,8 +329,8 @@ fn mean_series(trials: &[&TrialRecord], metric: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// `summary.md` of a program sweep; `curves_chart` links the chart of [`draw_charts`].
-pub fn summary(sweep: &SweepRecord, version: &str, curves_chart: Option<&str>) -> String {
+/// `summary.md` of a program sweep, linking the charts of [`draw_charts`].
+pub fn summary(sweep: &SweepRecord, version: &str, charts: &ProgramCharts) -> String {
     let m = metric(sweep);
     let manifest = &sweep.manifest;
     let configs = configurations(sweep, m.mode);
@@ -400,11 +441,16 @@ pub fn summary(sweep: &SweepRecord, version: &str, curves_chart: Option<&str>) -
         }
     );
 
-    if let Some(chart) = curves_chart {
+    if let Some(chart) = &charts.curves {
         let _ = writeln!(out, "![{} per step]({chart})\n", m.name);
     }
     for axis in manifest.axes.iter().filter(|a| *a != "seed") {
-        axis_section(&mut out, sweep, axis, &m);
+        match charts.scatters.get(axis) {
+            Some(chart) => {
+                let _ = writeln!(out, "## {axis}\n\n![{} against {axis}]({chart})\n", m.name);
+            }
+            None => axis_section(&mut out, sweep, axis, &m),
+        }
     }
     failures(&mut out, sweep);
     all_trials(&mut out, sweep, &m);
@@ -717,7 +763,7 @@ mod tests {
     #[test]
     fn a_max_metric_ranks_the_highest_first_and_failures_take_no_part() {
         let s = sweep("max");
-        let md = summary(&s, "test", None);
+        let md = summary(&s, "test", &ProgramCharts::default());
         assert!(
             md.contains("Best configuration: **lr=1**, acc 0.8040 (1 seed)."),
             "{md}"

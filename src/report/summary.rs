@@ -71,7 +71,8 @@ pub struct ChartLinks {
 /// Renders the summary of `sweep`.
 pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String {
     if sweep.manifest.metric.is_some() {
-        return super::program::summary(sweep, &ctx.version, charts.curves.as_deref());
+        // A live render (the dashboard) links no charts; `report::write_all` draws them.
+        return super::program::summary(sweep, &ctx.version, &Default::default());
     }
     let w = ctx.lang.words();
     let g = Grouped::new(sweep);

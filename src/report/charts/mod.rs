@@ -143,13 +143,37 @@ pub fn scatter(
     points: &[(f64, f64)],
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
+    labelled_scatter(
+        stem,
+        title,
+        (x_name, "held-out perplexity"),
+        log_x,
+        false,
+        points,
+        size,
+    )
+}
+
+/// [`scatter`] of another result: `names` are the x and y axes' names; the best point is the
+/// highest when `higher_is_better`.
+pub fn labelled_scatter(
+    stem: &Path,
+    title: &str,
+    names: (&str, &str),
+    log_x: bool,
+    higher_is_better: bool,
+    points: &[(f64, f64)],
+    size: (u32, u32),
+) -> anyhow::Result<[PathBuf; 2]> {
     render_both(
         stem,
         size,
         &ScatterPlot {
             title,
-            x_name,
+            x_name: names.0,
+            y_name: names.1,
             log_x,
+            higher_is_better,
             points,
         },
     )

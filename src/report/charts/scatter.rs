@@ -1,12 +1,15 @@
-//! Scatter plots: a result (held-out perplexity) against one parameter's value (log x for a log
-//! range), one point per configuration, the best one ringed.
+//! Scatter plots: a result (held-out perplexity, or a program's metric) against one
+//! parameter's value (log x for a log range), one point per configuration, the best one ringed.
 
 use super::*;
 
 pub(super) struct ScatterPlot<'a> {
     pub title: &'a str,
     pub x_name: &'a str,
+    pub y_name: &'a str,
     pub log_x: bool,
+    /// Whether the best point is the highest (a maximised metric) rather than the lowest.
+    pub higher_is_better: bool,
     pub points: &'a [(f64, f64)],
 }
 
@@ -21,7 +24,7 @@ impl Paint for ScatterPlot<'_> {
             .points
             .iter()
             .copied()
-            .filter(|&(x, y)| x.is_finite() && y.is_finite() && y > 0.0 && (!self.log_x || x > 0.0))
+            .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0))
             .collect();
         let area = root.margin(top as u32, m as u32, m as u32, m as u32);
         if points.is_empty() {
@@ -58,7 +61,14 @@ impl Paint for ScatterPlot<'_> {
         let best = points
             .iter()
             .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .min_by(|a, b| {
+                let order = a.1.total_cmp(&b.1);
+                if self.higher_is_better {
+                    order.reverse()
+                } else {
+                    order
+                }
+            })
             .expect("not empty");
         let radius = (4.0 * s).round() as i32;
         macro_rules! draw {
@@ -79,7 +89,7 @@ impl Paint for ScatterPlot<'_> {
                     .label_style(label.clone())
                     .axis_desc_style(label.clone())
                     .x_desc(self.x_name)
-                    .y_desc("held-out perplexity")
+                    .y_desc(self.y_name)
                     .draw()?;
                 chart.draw_series(
                     points
