@@ -484,9 +484,7 @@ impl Run<'_> {
             final_train_ppl: None,
             final_heldout_ppl: None,
             best_heldout_ppl: None,
-            steps_per_sec: last_row
-                .filter(|r| r.elapsed_s > 0.0)
-                .map(|r| r.step as f64 / r.elapsed_s),
+            steps_per_sec: training_rate(&self.rows),
             wall_seconds: started.elapsed().as_secs_f64(),
             peak_memory_mb: children_peak_memory_mb(),
             vocab_size: None,
@@ -505,6 +503,19 @@ impl Run<'_> {
             WorkerEnd::Completed
         })
     }
+}
+
+/// Steps per second between the first and the last row: the training rate without the
+/// program's start-up (imports, data loading) before its first row; with one row, its step
+/// over its clock.
+fn training_rate(rows: &[ProgramRow]) -> Option<f64> {
+    let (first, last) = (rows.first()?, rows.last()?);
+    let (steps, seconds) = if last.step > first.step && last.elapsed_s > first.elapsed_s {
+        (last.step - first.step, last.elapsed_s - first.elapsed_s)
+    } else {
+        (last.step, last.elapsed_s)
+    };
+    (seconds > 0.0 && seconds.is_finite()).then(|| steps as f64 / seconds)
 }
 
 /// ` — output: …` with the last lines of `program.log`, or nothing when it is empty.
@@ -561,4 +572,26 @@ fn children_peak_memory_mb() -> Option<f64> {
         (libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) == 0).then_some(usage)
     }?;
     (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: usize, elapsed_s: f64) -> ProgramRow {
+        ProgramRow {
+            step,
+            elapsed_s,
+            values: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_training_rate_leaves_out_the_start_up() {
+        // 2 s of imports, then 100 steps a second.
+        let rows = [row(100, 3.0), row(200, 4.0), row(300, 5.0)];
+        assert_eq!(training_rate(&rows), Some(100.0));
+        assert_eq!(training_rate(&rows[..1]), Some(100.0 / 3.0));
+        assert_eq!(training_rate(&[]), None);
+    }
 }

@@ -464,7 +464,8 @@ pub fn summary(sweep: &SweepRecord, version: &str, charts: &ProgramCharts) -> St
          seeds. A difference is called real only when it exceeds {NOISE_FACTOR}× that; \
          otherwise it is a tie.\n\
          - **a ± b**: mean ± sample standard deviation (n − 1) over the seeds. **steps/s**: the \
-         last reported step over the seconds the program ran; **wall**: the workers' run time, \
+         steps between the program's first and last metrics lines over the seconds between \
+         them (its start-up left out); **wall**: the workers' run time, start-up included, \
          added up over the seeds.",
         m.name,
         if m.mode == Mode::Min {
