@@ -271,15 +271,14 @@ impl SweepRecord {
 /// [`DamagedTrial`].
 pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
     // A torn last line (a worker killed mid-write) is left out, not an error.
-    load_with(store, |_, dir| Arc::new(dir.metrics_readable().0))
+    load_with(store, |config, dir| dir.curves(config).0)
 }
 
-/// [`load`], with each model trial's metric rows from `metrics` (given the trial id and
-/// folder) instead of reading its `metrics.csv` whole (a program trial's `metrics.jsonl` is
-/// read whole).
+/// [`load`], with each trial's rows from `curves` (given its configuration and folder)
+/// instead of reading its metrics file whole.
 pub fn load_with(
     store: &Store,
-    mut metrics: impl FnMut(&str, &TrialDir) -> Arc<Vec<MetricRow>>,
+    mut curves: impl FnMut(&TrialConfig, &TrialDir) -> Curves,
 ) -> anyhow::Result<SweepRecord> {
     let manifest = store.manifest()?;
     let mut trials = Vec::new();
@@ -298,10 +297,7 @@ pub fn load_with(
                 continue;
             }
         };
-        let curves = match config.program {
-            Some(_) => dir.curves(&config).0,
-            None => Curves::Model(metrics(id, &dir)),
-        };
+        let curves = curves(&config, &dir);
         let state = match dir.state_with(|| curves.len()) {
             Ok(state) => state,
             Err(e) => {

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::report::groups::Grouped;
 use crate::report::load::{load_with, Status, SweepRecord};
 use crate::report::{summary, tables, Lang};
-use crate::store::metrics_tail::MetricsTail;
+use crate::store::metrics_tail::{Jsonl, MetricsTail};
 use crate::store::{Curves, MetricRow, Store};
 
 /// How long a snapshot is served before the folder is read again.
@@ -44,6 +44,7 @@ pub struct Dashboard {
 
 struct State {
     tails: HashMap<String, MetricsTail>,
+    program_tails: HashMap<String, MetricsTail<Jsonl>>,
     current: Option<Arc<Snapshot>>,
     refreshed: Option<Instant>,
     generation: u64,
@@ -69,6 +70,7 @@ impl Dashboard {
             store,
             state: Mutex::new(State {
                 tails: HashMap::new(),
+                program_tails: HashMap::new(),
                 current: None,
                 refreshed: None,
                 generation: 0,
@@ -95,13 +97,20 @@ impl Dashboard {
             }
         }
         let state = &mut *state;
-        let tails = &mut state.tails;
-        let record = load_with(&self.store, |id, dir| {
+        let (tails, program_tails) = (&mut state.tails, &mut state.program_tails);
+        let record = load_with(&self.store, |config, dir| {
+            if config.program.is_some() {
+                let tail = program_tails
+                    .entry(config.id.clone())
+                    .or_insert_with(|| MetricsTail::new(dir.program_metrics_path()));
+                tail.refresh();
+                return Curves::Program(Arc::clone(tail.rows()));
+            }
             let tail = tails
-                .entry(id.to_string())
+                .entry(config.id.clone())
                 .or_insert_with(|| MetricsTail::new(dir.metrics_path()));
             tail.refresh();
-            Arc::clone(tail.rows())
+            Curves::Model(Arc::clone(tail.rows()))
         })?;
         let sweep = sweep_json(&record, self.store.root());
         let trials = trials_json(&record);

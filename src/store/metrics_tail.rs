@@ -1,48 +1,94 @@
-//! A trial's `metrics.csv` read as it grows: each refresh reads only the bytes appended since
-//! the last one (workers append one row per step). A file replaced or shortened (a resumed
-//! trial's rows cut back to its checkpoint, written anew) is read again from the start. Rows
-//! are shared (`Arc`), so handing them out costs nothing; a reader that appends while they are
-//! held copies them once.
+//! A trial's `metrics.csv` (or a program trial's `metrics.jsonl`) read as it grows: each
+//! refresh reads only the bytes appended since the last one (workers append one row per step).
+//! A file replaced or shortened (a resumed trial's rows cut back to its checkpoint, written
+//! anew) is read again from the start. Rows are shared (`Arc`), so handing them out costs
+//! nothing; a reader that appends while they are held copies them once.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::marker::PhantomData;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::program_metrics::{self, ProgramRow};
 use super::MetricRow;
 
-/// The rows of one `metrics.csv`, kept up to date by [`MetricsTail::refresh`].
+/// How a metrics file's complete lines become rows.
+pub trait TailFormat {
+    /// One row.
+    type Row: Clone + std::fmt::Debug;
+    /// The rows of `complete` (whole lines; `first` when they begin the file), up to the first
+    /// damaged line, and what is wrong with it.
+    fn parse(complete: &[u8], first: bool) -> (Vec<Self::Row>, Option<String>);
+}
+
+/// `metrics.csv`: a header line, then one [`MetricRow`] a line.
 #[derive(Debug, Clone)]
-pub struct MetricsTail {
+pub struct Csv;
+
+impl TailFormat for Csv {
+    type Row = MetricRow;
+
+    fn parse(complete: &[u8], first: bool) -> (Vec<MetricRow>, Option<String>) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(complete);
+        let mut rows = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            if first && i == 0 {
+                continue;
+            }
+            match record.and_then(|r| r.deserialize::<MetricRow>(None)) {
+                Ok(row) => rows.push(row),
+                Err(e) => return (rows, Some(e.to_string())),
+            }
+        }
+        (rows, None)
+    }
+}
+
+/// A program trial's `metrics.jsonl`: its rows (checkpoint markers yield none).
+#[derive(Debug, Clone)]
+pub struct Jsonl;
+
+impl TailFormat for Jsonl {
+    type Row = ProgramRow;
+
+    fn parse(complete: &[u8], _first: bool) -> (Vec<ProgramRow>, Option<String>) {
+        let (lines, damage) = program_metrics::parse_all(complete);
+        (program_metrics::rows(&lines), damage)
+    }
+}
+
+/// The rows of one metrics file, kept up to date by [`MetricsTail::refresh`].
+#[derive(Debug, Clone)]
+pub struct MetricsTail<F: TailFormat = Csv> {
     path: PathBuf,
     /// The file read so far (device and inode), to notice a replaced file.
     identity: Option<(u64, u64)>,
     /// Bytes consumed: up to the end of the last complete line.
     offset: u64,
-    rows: Arc<Vec<MetricRow>>,
+    rows: Arc<Vec<F::Row>>,
     /// Why reading stopped before the end (a damaged row), if it did.
     damaged: Option<String>,
+    format: PhantomData<F>,
 }
 
-impl MetricsTail {
-    /// A reader of the `metrics.csv` at `path` (which may not exist yet).
-    pub fn new(path: PathBuf) -> MetricsTail {
+impl<F: TailFormat> MetricsTail<F> {
+    /// A reader of the metrics file at `path` (which may not exist yet).
+    pub fn new(path: PathBuf) -> MetricsTail<F> {
         MetricsTail {
             path,
             identity: None,
             offset: 0,
             rows: Arc::new(Vec::new()),
             damaged: None,
+            format: PhantomData,
         }
     }
 
-    /// The file read.
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
     /// The rows read so far.
-    pub fn rows(&self) -> &Arc<Vec<MetricRow>> {
+    pub fn rows(&self) -> &Arc<Vec<F::Row>> {
         &self.rows
     }
 
@@ -81,22 +127,9 @@ impl MetricsTail {
             return changed;
         };
         let complete = &appended[..=end];
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(complete);
-        let header_pending = self.offset == 0;
-        let mut new_rows = Vec::new();
-        for (i, record) in reader.records().enumerate() {
-            if header_pending && i == 0 {
-                continue;
-            }
-            match record.and_then(|r| r.deserialize::<MetricRow>(None)) {
-                Ok(row) => new_rows.push(row),
-                Err(e) => {
-                    self.damaged = Some(format!("{} is damaged: {e}", self.path.display()));
-                    break;
-                }
-            }
+        let (new_rows, damage) = F::parse(complete, self.offset == 0);
+        if let Some(e) = damage {
+            self.damaged = Some(format!("{} is damaged: {e}", self.path.display()));
         }
         self.offset += complete.len() as u64;
         if !new_rows.is_empty() {
@@ -119,13 +152,39 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    #[test]
+    fn a_program_metrics_file_is_read_on_where_it_was_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut tail = MetricsTail::<Jsonl>::new(path.clone());
+        let mut file = std::fs::File::create(&path).unwrap();
+        write!(
+            file,
+            "{{\"step\":10,\"elapsed_s\":1,\"val_loss\":2.5}}\n{{\"checkpoint\":10}}\n{{\"step\":20,"
+        )
+        .unwrap();
+        file.flush().unwrap();
+        assert!(tail.refresh());
+        assert_eq!(
+            tail.rows().len(),
+            1,
+            "the marker is no row, the torn line waits"
+        );
+        writeln!(file, "\"elapsed_s\":2,\"val_loss\":\"nan\"}}").unwrap();
+        file.flush().unwrap();
+        assert!(tail.refresh());
+        assert_eq!(tail.rows()[1].step, 20);
+        assert!(tail.rows()[1].values["val_loss"].is_nan());
+        assert!(!tail.refresh(), "nothing new");
+    }
+
     const HEADER: &str = "step,train_loss,train_ppl,heldout_ppl,elapsed_s\n";
 
     #[test]
     fn reads_appended_rows_only_and_starts_over_when_the_file_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut tail = MetricsTail::new(path.clone());
+        let mut tail: MetricsTail = MetricsTail::new(path.clone());
         assert!(!tail.refresh(), "no file yet");
 
         let mut file = std::fs::File::create(&path).unwrap();

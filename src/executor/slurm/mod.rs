@@ -28,7 +28,7 @@ use super::supervise::{
 };
 use crate::report::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
-use crate::store::metrics_tail::MetricsTail;
+use crate::store::metrics_tail::{Jsonl, MetricsTail};
 use crate::store::Store;
 use crate::store::TrialDir;
 use commands::{JobState, TaskId, TaskState};
@@ -87,6 +87,8 @@ struct Tracked {
     ended: bool,
     /// Its trial's metrics, read as they grow.
     metrics: MetricsTail,
+    /// A program trial's metrics, read as they grow.
+    program_metrics: MetricsTail<Jsonl>,
 }
 
 impl SlurmExecutor {
@@ -123,10 +125,10 @@ impl SlurmExecutor {
             tracked: trials
                 .iter()
                 .map(|t| {
-                    let metrics = store.trial(&t.id).metrics_path();
+                    let dir = store.trial(&t.id);
                     live.get(&t.id)
                         .cloned()
-                        .map(|task| Tracked::new(task, metrics))
+                        .map(|task| Tracked::new(task, &dir))
                 })
                 .collect(),
             pending: VecDeque::new(),
@@ -321,12 +323,12 @@ impl SlurmBackend<'_> {
                 numbers::count(ids.len(), "trial")
             ));
             for (k, &i) in chunk.iter().enumerate() {
-                let metrics = self.store.trial(&self.trials[i].id).metrics_path();
+                let dir = self.store.trial(&self.trials[i].id);
                 let task = TaskId {
                     job: job.clone(),
                     index: k,
                 };
-                self.tracked[i] = Some(Tracked::new(task, metrics));
+                self.tracked[i] = Some(Tracked::new(task, &dir));
             }
         }
         Ok(())
@@ -367,14 +369,15 @@ impl SlurmBackend<'_> {
 }
 
 impl Tracked {
-    fn new(task: TaskId, metrics: PathBuf) -> Tracked {
+    fn new(task: TaskId, dir: &TrialDir) -> Tracked {
         Tracked {
             task,
             since: Instant::now(),
             step: 0,
             started: false,
             ended: false,
-            metrics: MetricsTail::new(metrics),
+            metrics: MetricsTail::new(dir.metrics_path()),
+            program_metrics: MetricsTail::new(dir.program_metrics_path()),
         }
     }
 }
@@ -398,10 +401,8 @@ fn progress(
     }
     let running = state.is_some_and(|s| s.state == JobState::Running);
     if let Some(program) = &trial.program {
-        // A program's metrics.jsonl is small (a line where it reports): read whole.
-        let folder = t.metrics.path().parent().map(Path::to_path_buf);
-        let curves = folder.map(|f| TrialDir::new(f).curves(trial).0);
-        let rows = curves.as_ref().map_or(&[][..], |c| c.program());
+        t.program_metrics.refresh();
+        let rows = Arc::clone(t.program_metrics.rows());
         let step = rows.last().map(|r| r.step);
         started(index, trial, running, step, t, events);
         if let Some(row) = rows.last().filter(|r| r.step > t.step) {
