@@ -17,7 +17,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::server::{program_grid, python_available, Server, SECRET};
+use common::python_available;
+use common::server::{program_grid, Server, SECRET};
 use common::{wait_until, Workspace};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{send, wait_until, worker_pids_under, Run};
+use common::{python_available, send, wait_until, worker_pids_under, Run};
 use serde_json::{json, Value};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -28,25 +28,6 @@ const INTERRUPTED: i32 = 130;
 
 // ---------------------------------------------------------------------------------------------
 // Setup
-
-/// Whether `python3` runs; without it the calling test is skipped (or fails with
-/// `REQUIRE_PYTHON=1`).
-fn python_available() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "python3 is not on PATH and REQUIRE_PYTHON=1"
-        );
-        eprintln!("skipped: python3 is not on PATH (REQUIRE_PYTHON=1 makes this a failure)");
-    }
-    ok
-}
 
 macro_rules! require_python {
     () => {

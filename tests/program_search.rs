@@ -9,23 +9,6 @@ use std::path::{Path, PathBuf};
 use common::Workspace;
 use serde_json::Value;
 
-/// Whether python3 can run; without it the tests skip (`REQUIRE_PYTHON=1` makes that a
-/// failure, as CI sets it).
-fn python() -> bool {
-    let found = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("REQUIRE_PYTHON").is_err(),
-            "python3 is required (REQUIRE_PYTHON is set)"
-        );
-        eprintln!("skipped: python3 not found");
-    }
-    found
-}
-
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/stdlib-bigram")
 }
@@ -86,7 +69,7 @@ const HALVING: &str = r#""base": { "steps": 180, "eval_every": 20, "checkpoint_e
 
 #[test]
 fn halving_ranks_by_the_metric_in_its_mode_and_the_winner_equals_a_full_run() {
-    if !python() {
+    if !common::python_available() {
         return;
     }
     for mode in ["min", "max"] {
@@ -157,7 +140,7 @@ fn halving_ranks_by_the_metric_in_its_mode_and_the_winner_equals_a_full_run() {
 
 #[test]
 fn tpe_proposes_the_same_over_a_program_whatever_the_jobs() {
-    if !python() {
+    if !common::python_available() {
         return;
     }
     let rest = r#""base": { "steps": 60, "eval_every": 20 },
@@ -199,7 +182,7 @@ fn any_rows(ws: &Workspace) -> bool {
 
 #[test]
 fn halving_over_a_program_decides_the_same_whatever_the_jobs_and_kill_9_rounds() {
-    if !python() {
+    if !common::python_available() {
         return;
     }
     // About 0.5 s a trial, so that the kills land mid-sweep.

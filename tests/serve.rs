@@ -8,7 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::server::{program_grid, python_available, Server, SECRET};
+use common::python_available;
+use common::server::{program_grid, Server, SECRET};
 use common::{wait_until, Workspace};
 use serde_json::{json, Value};
 

@@ -257,3 +257,22 @@ impl Workspace {
         self.results().join("trials").join(&row["id"])
     }
 }
+
+/// Whether `python3` runs (a program sweep needs it); without it the calling test says it is
+/// skipped, or fails when `REQUIRE_PYTHON=1`.
+pub fn python_available() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "python3 is not on PATH and REQUIRE_PYTHON=1"
+        );
+        eprintln!("SKIPPED: python3 is not on PATH (REQUIRE_PYTHON=1 makes this a failure)");
+    }
+    ok
+}

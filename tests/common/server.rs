@@ -92,28 +92,6 @@ impl Drop for Server {
 /// dashboard serves may show it.
 pub const SECRET: &str = "secret-value-123";
 
-/// Whether `python3` runs (a program sweep needs it); without it the calling test says it is
-/// skipped, or fails when `REQUIRE_PYTHON=1`.
-pub fn python_available() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "python3 is not on PATH and REQUIRE_PYTHON=1"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: python3 is not on PATH (REQUIRE_PYTHON=1 makes this a failure)"
-        );
-    }
-    ok
-}
-
 /// A program sweep's grid file: examples/stdlib-bigram/train.py on the repository's corpus
 /// (absolute paths), metric `val_loss` with `mode` ("min" or "max"), [`SECRET`] in its
 /// environment as `API_TOKEN`, and `base`, `grid` and `seeds` as given.
