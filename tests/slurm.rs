@@ -260,9 +260,11 @@ fn a_killed_orchestrator_is_resumed_by_following_the_live_array() {
     child.wait().unwrap();
     let run = ws.sweep(&grid, &["--executor", "slurm"]);
     run.expect_code(0);
-    assert!(
+    assert_eq!(
         run.stderr()
-            .contains("2 trials are still queued or running on Slurm"),
+            .matches("is still queued or running on Slurm from an earlier submission")
+            .count(),
+        2,
         "{}",
         run.stderr()
     );

@@ -10,7 +10,8 @@ use anyhow::Context;
 use super::exit;
 use crate::cli::{ExecutorKind, RunArgs};
 use crate::data::Corpus;
-use crate::executor::progress::{self, TrialLine};
+use crate::executor::progress;
+use crate::executor::supervise::{Feed, FixedFeed, Outcome};
 use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
 use crate::report::{self, groups::Grouped, numbers, Status};
 use crate::schedule::tpe::TpeSearch;
@@ -384,10 +385,6 @@ impl Training<'_> {
         if trials.is_empty() {
             return Ok(Trained::Done);
         }
-        self.trained
-            .borrow_mut()
-            .extend(trials.iter().map(|t| t.id.clone()));
-        let (store, args, jobs) = (self.store, self.args, self.jobs);
         // Longest first, so that the last trials to finish are short ones and no core idles
         // for long at the end (reports keep the grid's order).
         let mut to_run = trials.to_vec();
@@ -401,21 +398,24 @@ impl Training<'_> {
             eprintln!(
                 "training {}, {} at a time",
                 numbers::count(to_run.len(), "trial"),
-                jobs.min(to_run.len())
+                self.jobs.min(to_run.len())
             );
         }
-        let lines = to_run
-            .iter()
-            .map(|t| TrialLine {
-                label: t.label.clone(),
-                steps: t.run.budget.unwrap_or(t.params.steps()),
-                metric: t.program.as_ref().map(|p| p.metric.name.clone()),
-            })
-            .collect();
-        let mut reporter = progress::for_stderr(lines);
+        self.train_feed(&mut FixedFeed::new(&to_run))
+    }
+
+    /// Trains what `feed` hands out until it has nothing more or a signal stops the run (or,
+    /// with `--detach`, until Slurm has what is ready now).
+    fn train_feed(&self, feed: &mut dyn Feed) -> anyhow::Result<Trained> {
+        let (store, args, jobs) = (self.store, self.args, self.jobs);
+        let mut feed = Recorded {
+            feed,
+            trained: &self.trained,
+        };
+        let mut reporter = progress::for_stderr();
         let ran = if self.on_slurm {
             let executor = SlurmExecutor::new(self.spec.slurm.clone(), &self.spec.name)?;
-            match executor.run(store, &to_run, reporter.as_mut(), args.detach)? {
+            match executor.run(store, &mut feed, reporter.as_mut(), args.detach)? {
                 SlurmRun::Followed(ran) => ran,
                 SlurmRun::Detached { jobs } => {
                     reporter.finish();
@@ -435,7 +435,7 @@ impl Training<'_> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(executor.run(store, &to_run, reporter.as_mut()))?
+            runtime.block_on(executor.run(store, &mut feed, reporter.as_mut()))?
         };
         reporter.finish();
         Ok(if ran.interrupted {
@@ -443,6 +443,30 @@ impl Training<'_> {
         } else {
             Trained::Done
         })
+    }
+}
+
+/// A feed that notes the ids of the trials it hands out (the trials trained in this run).
+struct Recorded<'a, 'b> {
+    feed: &'a mut dyn Feed,
+    trained: &'b RefCell<BTreeSet<String>>,
+}
+
+impl Feed for Recorded<'_, '_> {
+    fn ready(&mut self, room: usize) -> anyhow::Result<Vec<TrialConfig>> {
+        let ready = self.feed.ready(room)?;
+        self.trained
+            .borrow_mut()
+            .extend(ready.iter().map(|t| t.id.clone()));
+        Ok(ready)
+    }
+
+    fn waiting(&self) -> usize {
+        self.feed.waiting()
+    }
+
+    fn ended(&mut self, trial: &TrialConfig, outcome: &Outcome) -> anyhow::Result<()> {
+        self.feed.ended(trial, outcome)
     }
 }
 

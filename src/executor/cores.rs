@@ -24,11 +24,11 @@ pub struct CoreShares {
 }
 
 impl CoreShares {
-    /// Shares for `trials` trials that all wait, run at most `jobs` at a time.
-    pub fn new(jobs: usize, trials: usize) -> Arc<CoreShares> {
+    /// Shares for trials run at most `jobs` at a time (none waiting yet).
+    pub fn new(jobs: usize) -> Arc<CoreShares> {
         Arc::new(CoreShares {
             jobs,
-            counts: Mutex::new((trials, 0)),
+            counts: Mutex::new((0, 0)),
             share: watch::channel(1).0,
         })
     }
@@ -38,18 +38,15 @@ impl CoreShares {
         self.share.subscribe()
     }
 
-    /// A trial left the queue and runs until the returned guard is dropped.
+    /// A trial runs until the returned guard is dropped.
     pub fn start(self: &Arc<Self>) -> Running {
-        self.change(|(waiting, running)| {
-            *waiting = waiting.saturating_sub(1);
-            *running += 1;
-        });
+        self.change(|(_, running)| *running += 1);
         Running(self.clone())
     }
 
-    /// A trial left the queue without running (the sweep is stopping).
-    pub fn skip(&self) {
-        self.change(|(waiting, _)| *waiting = waiting.saturating_sub(1));
+    /// `count` trials wait for a slot (0 at the tail of a run, or when it stops).
+    pub fn set_waiting(&self, count: usize) {
+        self.change(|(waiting, _)| *waiting = count);
     }
 
     fn change(&self, f: impl FnOnce(&mut (usize, usize))) {
@@ -86,12 +83,15 @@ mod tests {
 
     #[test]
     fn shares_follow_trials_starting_and_ending() {
-        let shares = CoreShares::new(4, 3);
+        let shares = CoreShares::new(4);
+        shares.set_waiting(3);
         let rx = shares.subscribe();
         let a = shares.start();
         let b = shares.start();
+        shares.set_waiting(1);
         assert_eq!(*rx.borrow(), 1, "one trial still waits");
         let c = shares.start();
+        shares.set_waiting(0);
         assert_eq!(*rx.borrow(), 1, "4 cores, 3 trials");
         drop(a);
         assert_eq!(*rx.borrow(), 2);

@@ -22,7 +22,8 @@ use super::cores::{CoreShares, Running};
 use super::progress::Reporter;
 use super::protocol::{OrchestratorMessage, WorkerMessage, PARENT_PID_ENV};
 use super::supervise::{
-    supervise, AfterStop, Backend, BackendEvent, RunReport, Stop, StopRequests, TrialEvent,
+    supervise_feed, AfterStop, Backend, BackendEvent, Feed, RunReport, Stop, StopRequests,
+    TrialEvent,
 };
 use crate::spec::TrialConfig;
 use crate::store::{Store, TrialDir};
@@ -50,17 +51,17 @@ impl LocalExecutor {
         })
     }
 
-    /// Runs `trials` (whose folders are already prepared in `store`) until they end or a signal
-    /// stops the run, reporting progress.
+    /// Runs the trials `feed` hands out (their folders prepared in `store`) until they end or
+    /// a signal stops the run, reporting progress.
     pub async fn run(
         &self,
         store: &Store,
-        trials: &[TrialConfig],
+        feed: &mut dyn Feed,
         reporter: &mut dyn Reporter,
     ) -> anyhow::Result<RunReport> {
         let mut requests = StopRequests::from_signals()?;
-        let mut backend = LocalBackend::new(self, store, trials);
-        supervise(&mut backend, store, trials, &[], &mut requests, reporter).await
+        let mut backend = LocalBackend::new(self, store);
+        supervise_feed(&mut backend, store, feed, &mut requests, reporter).await
     }
 }
 
@@ -68,6 +69,7 @@ impl LocalExecutor {
 pub struct LocalBackend {
     exe: PathBuf,
     jobs: usize,
+    store: Store,
     dirs: Vec<TrialDir>,
     tx: mpsc::UnboundedSender<BackendEvent>,
     rx: mpsc::UnboundedReceiver<BackendEvent>,
@@ -78,17 +80,19 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
-    /// A backend for `trials`, run by `executor`'s binary at most `executor.jobs` at a time.
-    pub fn new(executor: &LocalExecutor, store: &Store, trials: &[TrialConfig]) -> LocalBackend {
+    /// A backend for trials in `store`, run by `executor`'s binary at most `executor.jobs` at
+    /// a time.
+    pub fn new(executor: &LocalExecutor, store: &Store) -> LocalBackend {
         let (tx, rx) = mpsc::unbounded_channel();
         LocalBackend {
             exe: executor.exe.clone(),
             jobs: executor.jobs,
-            dirs: trials.iter().map(|t| store.trial(&t.id)).collect(),
+            store: store.clone(),
+            dirs: Vec::new(),
             tx,
             rx,
             stop: watch::channel(Stop::No).0,
-            shares: CoreShares::new(executor.jobs, trials.len()),
+            shares: CoreShares::new(executor.jobs),
             running: HashMap::new(),
         }
     }
@@ -97,6 +101,12 @@ impl LocalBackend {
 impl Backend for LocalBackend {
     fn capacity(&self) -> usize {
         self.jobs
+    }
+
+    fn add(&mut self, index: usize, trial: &TrialConfig, _reporter: &mut dyn Reporter) -> bool {
+        debug_assert_eq!(index, self.dirs.len());
+        self.dirs.push(self.store.trial(&trial.id));
+        false
     }
 
     async fn launch(
@@ -146,10 +156,8 @@ impl Backend for LocalBackend {
         self.running.remove(&index);
     }
 
-    fn abandoned(&mut self, count: usize) {
-        for _ in 0..count {
-            self.shares.skip();
-        }
+    fn waiting(&mut self, count: usize) {
+        self.shares.set_waiting(count);
     }
 
     async fn stop(&mut self, level: Stop, reporter: &mut dyn Reporter) -> AfterStop {

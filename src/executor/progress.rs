@@ -13,6 +13,8 @@ use crate::store::TrialStatus;
 
 /// Receives the events of a run, in order, from the dispatcher.
 pub trait Reporter {
+    /// A trial joins the run (the next index, counting from 0).
+    fn add(&mut self, _trial: TrialLine) {}
     /// A trial started, advanced or ended.
     fn event(&mut self, event: &TrialEvent);
     /// A message about the whole run (e.g. that it is stopping).
@@ -41,12 +43,13 @@ impl TrialLine {
     }
 }
 
-/// The live display on a terminal, plain lines on stderr otherwise.
-pub fn for_stderr(trials: Vec<TrialLine>) -> Box<dyn Reporter> {
+/// The live display on a terminal, plain lines on stderr otherwise; trials join as the run
+/// hands them out ([`Reporter::add`]).
+pub fn for_stderr() -> Box<dyn Reporter> {
     if std::io::stderr().is_terminal() {
-        Box::new(TerminalReporter::new(trials))
+        Box::new(TerminalReporter::new(Vec::new()))
     } else {
-        Box::new(PlainReporter::new(trials))
+        Box::new(PlainReporter::new(Vec::new()))
     }
 }
 
@@ -66,6 +69,11 @@ impl Tally {
             done: 0,
             failed: 0,
         }
+    }
+
+    fn add(&mut self, trial: TrialLine) {
+        self.trials.push(trial);
+        self.step.push(0);
     }
 
     /// Updates the counts and returns the line an event deserves, if any.
@@ -196,6 +204,10 @@ fn threads_note(threads: usize) -> String {
 }
 
 impl Reporter for PlainReporter {
+    fn add(&mut self, trial: TrialLine) {
+        self.tally.add(trial);
+    }
+
     fn event(&mut self, event: &TrialEvent) {
         if let TrialEvent::Progress {
             index,
@@ -293,6 +305,15 @@ impl TerminalReporter {
 }
 
 impl Reporter for TerminalReporter {
+    fn add(&mut self, trial: TrialLine) {
+        self.overall.inc_length(trial.steps as u64);
+        self.tally.add(trial);
+        self.bars.push(None);
+        self.heldout.push(None);
+        self.counted.push(0);
+        self.refresh_message();
+    }
+
     fn event(&mut self, event: &TrialEvent) {
         let line = self.tally.line(event);
         match event {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use super::progress::Reporter;
+use super::progress::{Reporter, TrialLine};
 use crate::spec::TrialConfig;
 use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
 
@@ -108,6 +108,9 @@ pub enum AfterStop {
 pub trait Backend {
     /// Most attempts running at once.
     fn capacity(&self) -> usize;
+    /// Trial `index` (the next index, counting from 0) joins the run; its folder is prepared.
+    /// True when an attempt of it is already live (a followed Slurm task): it is not launched.
+    fn add(&mut self, index: usize, trial: &TrialConfig, reporter: &mut dyn Reporter) -> bool;
     /// Starts an attempt of each trial in `indices` (their folders are prepared); `retry` when
     /// they ran before in this run.
     async fn launch(
@@ -121,8 +124,8 @@ pub trait Backend {
     /// Trial `index` will not be launched again in this run (it finished, failed or was
     /// interrupted): what it held can go.
     fn settled(&mut self, _index: usize) {}
-    /// `count` trials will never be launched in this run (it is stopping).
-    fn abandoned(&mut self, _count: usize) {}
+    /// `count` trials wait for a slot (known so far): 0 at the tail of a run, or when it stops.
+    fn waiting(&mut self, _count: usize) {}
     /// The run is asked to stop at `level` (`Now` after a second request).
     async fn stop(&mut self, level: Stop, reporter: &mut dyn Reporter) -> AfterStop;
 }
@@ -171,39 +174,113 @@ struct Slot {
     outcome: Option<Outcome>,
 }
 
-/// Runs `trials` (folders prepared in `store`) on `backend` until each has an outcome or the run
-/// is stopped. The trials in `already_running` (indices) have live attempts from an earlier
-/// run (followed Slurm tasks); the others are launched in order, at most
-/// [`Backend::capacity`] at a time.
+/// Where the trials of a run come from: a fixed list, or a scheduler that decides what trains
+/// next as results come in (asynchronous successive halving, pipelined TPE).
+pub trait Feed {
+    /// Up to `room` trials to launch now, their folders prepared, in the order they should
+    /// start; none when nothing is ready (yet).
+    fn ready(&mut self, room: usize) -> anyhow::Result<Vec<TrialConfig>>;
+    /// How many trials are known to wait for a slot (for sharing the cores at the tail).
+    fn waiting(&self) -> usize;
+    /// `trial` ended with `outcome` (completed, stopped at its budget, failed or interrupted).
+    fn ended(&mut self, trial: &TrialConfig, outcome: &Outcome) -> anyhow::Result<()>;
+}
+
+/// A fixed list of trials, handed out in order.
+pub struct FixedFeed<'a> {
+    trials: &'a [TrialConfig],
+    next: usize,
+}
+
+impl<'a> FixedFeed<'a> {
+    /// Hands out `trials` (folders prepared), in order.
+    pub fn new(trials: &'a [TrialConfig]) -> FixedFeed<'a> {
+        FixedFeed { trials, next: 0 }
+    }
+}
+
+impl Feed for FixedFeed<'_> {
+    fn ready(&mut self, room: usize) -> anyhow::Result<Vec<TrialConfig>> {
+        let end = self.next.saturating_add(room).min(self.trials.len());
+        let batch = self.trials[self.next..end].to_vec();
+        self.next = end;
+        Ok(batch)
+    }
+
+    fn waiting(&self) -> usize {
+        self.trials.len() - self.next
+    }
+
+    fn ended(&mut self, _trial: &TrialConfig, _outcome: &Outcome) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `trials` (folders prepared in `store`) on `backend` until each has an outcome or the
+/// run is stopped; see [`supervise_feed`].
 pub async fn supervise<B: Backend>(
     backend: &mut B,
     store: &Store,
     trials: &[TrialConfig],
-    already_running: &[usize],
     stop_requests: &mut StopRequests,
     reporter: &mut dyn Reporter,
 ) -> anyhow::Result<RunReport> {
-    let mut slots: Vec<Slot> = (0..trials.len())
-        .map(|i| Slot {
-            attempts: 0,
-            first_launch: already_running.contains(&i).then(Instant::now),
-            running: already_running.contains(&i),
-            outcome: None,
-        })
-        .collect();
-    let mut queue: VecDeque<usize> = (0..trials.len())
-        .filter(|i| !already_running.contains(i))
-        .collect();
+    let mut feed = FixedFeed::new(trials);
+    let mut report = supervise_feed(backend, store, &mut feed, stop_requests, reporter).await?;
+    // Trials never handed out (the run stopped first) were interrupted too.
+    report.outcomes.resize(trials.len(), Outcome::Interrupted);
+    Ok(report)
+}
+
+/// Runs the trials `feed` hands out on `backend`, launching them as slots free up (at most
+/// [`Backend::capacity`] at a time; a trial the backend already runs is followed), until the
+/// feed has nothing more and nothing runs, or the run is stopped. The report's outcomes are in
+/// the order the feed handed the trials out.
+pub async fn supervise_feed<B: Backend>(
+    backend: &mut B,
+    store: &Store,
+    feed: &mut dyn Feed,
+    stop_requests: &mut StopRequests,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<RunReport> {
+    let mut trials: Vec<TrialConfig> = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
     let mut retries: VecDeque<usize> = VecDeque::new();
     let mut stop = Stop::No;
     loop {
+        let mut fed = false;
         if stop == Stop::No {
             launch_free(backend, &mut slots, &mut retries, true, reporter).await?;
+            let running = slots.iter().filter(|s| s.running).count();
+            let room = backend.capacity().saturating_sub(running);
+            let mut queue = VecDeque::new();
+            if room > 0 {
+                for trial in feed.ready(room)? {
+                    fed = true;
+                    let index = trials.len();
+                    reporter.add(trial_line(&trial));
+                    let live = backend.add(index, &trial, reporter);
+                    slots.push(Slot {
+                        attempts: 0,
+                        first_launch: live.then(Instant::now),
+                        running: live,
+                        outcome: None,
+                    });
+                    trials.push(trial);
+                    if !live {
+                        queue.push_back(index);
+                    }
+                }
+            }
+            backend.waiting(retries.len() + feed.waiting());
             launch_free(backend, &mut slots, &mut queue, false, reporter).await?;
         }
         let running = slots.iter().filter(|s| s.running).count();
-        if running == 0 && (stop != Stop::No || (queue.is_empty() && retries.is_empty())) {
+        if running == 0 && !fed && (stop != Stop::No || retries.is_empty()) {
             break;
+        }
+        if running == 0 {
+            continue; // launch what was just handed out, or the retries
         }
         tokio::select! {
             event = backend.next() => match event? {
@@ -228,7 +305,8 @@ pub async fn supervise<B: Backend>(
                         Conclusion::Ends(outcome) => {
                             slot.outcome = Some(outcome.clone());
                             backend.settled(index);
-                            reporter.event(&TrialEvent::Finished { index, outcome });
+                            reporter.event(&TrialEvent::Finished { index, outcome: outcome.clone() });
+                            feed.ended(trial, &outcome)?;
                         }
                     }
                 }
@@ -242,13 +320,11 @@ pub async fn supervise<B: Backend>(
             }
         }
     }
-    // Trials never launched, and retries that will not run: what they hold can go.
-    if !queue.is_empty() {
-        backend.abandoned(queue.len());
-    }
+    // Retries that will not run: what they hold can go; nothing waits any more.
     for index in retries {
         backend.settled(index);
     }
+    backend.waiting(0);
     Ok(RunReport {
         outcomes: slots
             .into_iter()
@@ -256,6 +332,15 @@ pub async fn supervise<B: Backend>(
             .collect(),
         interrupted: stop != Stop::No,
     })
+}
+
+/// What the progress display shows for `trial`.
+pub fn trial_line(trial: &TrialConfig) -> TrialLine {
+    TrialLine {
+        label: trial.label.clone(),
+        steps: trial.run.budget.unwrap_or(trial.params.steps()),
+        metric: trial.program.as_ref().map(|p| p.metric.name.clone()),
+    }
 }
 
 /// Launches as many of `waiting` as the backend has room for.

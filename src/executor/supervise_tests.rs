@@ -33,7 +33,10 @@ struct Fake {
     hanging: Vec<usize>,
     launches: Vec<(Vec<usize>, bool)>,
     settled: Vec<usize>,
-    abandoned: usize,
+    /// What the supervisor said waits, each time it said it.
+    waiting: Vec<usize>,
+    /// Trials whose attempts were live before the run.
+    already: Vec<usize>,
     after_stop: AfterStop,
 }
 
@@ -48,7 +51,8 @@ impl Fake {
             hanging: Vec::new(),
             launches: Vec::new(),
             settled: Vec::new(),
-            abandoned: 0,
+            waiting: Vec::new(),
+            already: Vec::new(),
             after_stop: AfterStop::WaitForAttempts,
         }
     }
@@ -80,6 +84,10 @@ fn result(status: TrialStatus, reason: Option<&str>) -> TrialResult {
 impl Backend for Fake {
     fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    fn add(&mut self, index: usize, _trial: &TrialConfig, _reporter: &mut dyn Reporter) -> bool {
+        self.already.contains(&index)
     }
 
     async fn launch(
@@ -146,8 +154,8 @@ impl Backend for Fake {
         self.settled.push(index);
     }
 
-    fn abandoned(&mut self, count: usize) {
-        self.abandoned += count;
+    fn waiting(&mut self, count: usize) {
+        self.waiting.push(count);
     }
 
     async fn stop(&mut self, _level: Stop, _reporter: &mut dyn Reporter) -> AfterStop {
@@ -212,6 +220,7 @@ fn setup(n: usize, max_retries: u32) -> Setup {
 
 /// Runs the supervisor over `fake`; `stop` sends that many stop requests up front.
 fn run(s: &Setup, fake: &mut Fake, running: &[usize], stops: usize) -> (RunReport, Recorder) {
+    fake.already = running.to_vec();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -227,7 +236,6 @@ fn run(s: &Setup, fake: &mut Fake, running: &[usize], stops: usize) -> (RunRepor
             fake,
             &s.store,
             &s.trials,
-            running,
             &mut requests,
             &mut recorder,
         ))
@@ -361,7 +369,8 @@ fn a_stop_interrupts_the_running_trials_and_launches_nothing_more() {
     assert!(report.interrupted);
     assert_eq!(report.outcomes, vec![Outcome::Interrupted; 4]);
     assert_eq!(fake.launches, [(vec![0, 1], false)]);
-    assert_eq!(fake.abandoned, 2, "trials 2 and 3 never started");
+    assert_eq!(fake.waiting.first(), Some(&2), "trials 2 and 3 wait");
+    assert_eq!(fake.waiting.last(), Some(&0), "and never start");
     assert!(
         retries(&rec.events).is_empty(),
         "a stopped attempt is not retried"

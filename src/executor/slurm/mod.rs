@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::progress::Reporter;
 use super::supervise::{
-    supervise, AfterStop, Backend, BackendEvent, RunReport, Stop, StopRequests, TrialEvent,
+    supervise_feed, AfterStop, Backend, BackendEvent, Feed, RunReport, Stop, StopRequests,
+    TrialEvent,
 };
 use crate::report::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
@@ -102,13 +103,13 @@ impl SlurmExecutor {
         })
     }
 
-    /// Submits the trials that no live task of an earlier submission holds, then follows all
-    /// of them to the end (or returns at once with `detach`), reporting progress as a local
-    /// run does.
+    /// Submits the trials `feed` hands out that no live task of an earlier submission holds,
+    /// then follows all of them to the end (or returns at once with `detach`, having submitted
+    /// those ready now), reporting progress as a local run does.
     pub fn run(
         &self,
         store: &Store,
-        trials: &[TrialConfig],
+        feed: &mut dyn Feed,
         reporter: &mut dyn Reporter,
         detach: bool,
     ) -> anyhow::Result<SlurmRun> {
@@ -121,36 +122,21 @@ impl SlurmExecutor {
             store: store.clone(),
             root,
             ledger,
-            trials: trials.to_vec(),
-            tracked: trials
-                .iter()
-                .map(|t| {
-                    let dir = store.trial(&t.id);
-                    live.get(&t.id)
-                        .cloned()
-                        .map(|task| Tracked::new(task, &dir))
-                })
-                .collect(),
+            live,
+            trials: Vec::new(),
+            tracked: Vec::new(),
             pending: VecDeque::new(),
             last_poll: None,
         };
-        let following: Vec<usize> = (0..trials.len())
-            .filter(|&i| backend.tracked[i].is_some())
-            .collect();
-        if !following.is_empty() {
-            let (what, verb) = match following.len() {
-                1 => ("1 trial is".to_string(), "it"),
-                n => (format!("{n} trials are"), "them"),
-            };
-            reporter.notice(&format!(
-                "{what} still queued or running on Slurm from an earlier submission: following \
-                 {verb}"
-            ));
-        }
         if detach {
-            let rest: Vec<usize> = (0..trials.len())
-                .filter(|i| !following.contains(i))
-                .collect();
+            // What is ready now: the whole list, or an asynchronous search's first trials.
+            let mut rest = Vec::new();
+            for trial in feed.ready(usize::MAX)? {
+                let index = backend.trials.len();
+                if !backend.add(index, &trial, reporter) {
+                    rest.push(index);
+                }
+            }
             backend.submit_all(&rest, "", reporter)?;
             return Ok(SlurmRun::Detached {
                 jobs: backend.live_jobs(),
@@ -162,15 +148,7 @@ impl SlurmExecutor {
         runtime
             .block_on(async {
                 let mut requests = StopRequests::from_signals()?;
-                supervise(
-                    &mut backend,
-                    store,
-                    trials,
-                    &following,
-                    &mut requests,
-                    reporter,
-                )
-                .await
+                supervise_feed(&mut backend, store, feed, &mut requests, reporter).await
             })
             .map(SlurmRun::Followed)
     }
@@ -210,6 +188,8 @@ struct SlurmBackend<'a> {
     store: Store,
     root: PathBuf,
     ledger: Ledger,
+    /// The live tasks of earlier submissions, by trial id.
+    live: HashMap<String, TaskId>,
     trials: Vec<TrialConfig>,
     /// The task of each trial's current attempt, once submitted or found.
     tracked: Vec<Option<Tracked>>,
@@ -222,6 +202,26 @@ impl Backend for SlurmBackend<'_> {
     fn capacity(&self) -> usize {
         // Slurm queues them (`max_parallel` limits how many run at once).
         usize::MAX
+    }
+
+    fn add(&mut self, index: usize, trial: &TrialConfig, reporter: &mut dyn Reporter) -> bool {
+        debug_assert_eq!(index, self.trials.len());
+        let dir = self.store.trial(&trial.id);
+        let followed = self
+            .live
+            .remove(&trial.id)
+            .map(|task| Tracked::new(task, &dir));
+        if followed.is_some() {
+            reporter.notice(&format!(
+                "trial {} ({}) is still queued or running on Slurm from an earlier submission: \
+                 following it",
+                trial.id, trial.label
+            ));
+        }
+        let live = followed.is_some();
+        self.trials.push(trial.clone());
+        self.tracked.push(followed);
+        live
     }
 
     async fn launch(
