@@ -14,6 +14,7 @@ use crate::executor::progress;
 use crate::executor::supervise::{Feed, FixedFeed, Outcome};
 use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
 use crate::report::{self, groups::Grouped, numbers, Status};
+use crate::schedule::asha_search::AshaSearch;
 use crate::schedule::tpe::TpeSearch;
 use crate::schedule::{self, Ended, Trained};
 use crate::spec::plan::TrialMaker;
@@ -286,6 +287,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             Trained::Interrupted => Ended::Interrupted,
             Trained::Detached => Ended::Detached,
         },
+        (None, Some(es)) if es.method.is_async() => {
+            let mut search = AshaSearch::new(&store, &plan.trials, es, 0)?;
+            match training.train_feed(&mut search)? {
+                Trained::Done => {
+                    search.finish()?;
+                    Ended::Done
+                }
+                Trained::Interrupted => Ended::Interrupted,
+                Trained::Detached => Ended::Detached,
+            }
+        }
         (None, Some(es)) => schedule::successive_halving(&store, &plan.trials, es, 0, |to_run| {
             training.train(to_run)
         })?,
@@ -467,6 +479,10 @@ impl Feed for Recorded<'_, '_> {
 
     fn ended(&mut self, trial: &TrialConfig, outcome: &Outcome) -> anyhow::Result<()> {
         self.feed.ended(trial, outcome)
+    }
+
+    fn take_notices(&mut self) -> Vec<String> {
+        self.feed.take_notices()
     }
 }
 

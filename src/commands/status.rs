@@ -7,6 +7,7 @@ use super::exit;
 use crate::report::{load, numbers, Status};
 use crate::spec::{GridSpec, Search};
 use crate::store::proposals::ProposedBy;
+use crate::store::rungs::RungDecision;
 use crate::store::Store;
 
 /// Prints one line per trial and the totals; reads only. Exits with 0 when every trial
@@ -81,38 +82,7 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
         );
     }
     match crate::store::rungs::read(store.root()) {
-        Ok(decisions) => {
-            for d in &decisions {
-                let bracket = if decisions.iter().any(|d| d.bracket > 0) {
-                    format!("bracket {}, ", d.bracket + 1)
-                } else {
-                    String::new()
-                };
-                println!(
-                    "{bracket}rung {} (step {}): {} configurations reached it, {} went on, {} \
-                     stopped",
-                    d.rung + 1,
-                    d.step,
-                    d.reached,
-                    d.promoted.len(),
-                    d.stopped.len()
-                );
-            }
-            if let Some(last) = decisions.last().filter(|_| !sweep.all_completed()) {
-                let at_next = sweep
-                    .trials
-                    .iter()
-                    .filter(|t| t.config.run.budget.is_none_or(|b| b > last.step))
-                    .filter(|t| t.status() != Status::Stopped)
-                    .count();
-                println!(
-                    "next: the {} promoted configurations ({}) train past step {}",
-                    last.promoted.len(),
-                    numbers::count(at_next, "trial"),
-                    last.step
-                );
-            }
-        }
+        Ok(records) => rung_lines(&records, &sweep),
         Err(e) => println!("rung decisions cannot be read: {e:#}"),
     }
     let unproposed = tpe_line(&sweep);
@@ -124,6 +94,70 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
     } else {
         exit::TRIALS_FAILED
     })
+}
+
+/// A line per rung of early stopping: how many configurations reached it, went on and
+/// stopped; for asynchronous successive halving, also the rungs still deciding as results
+/// come in.
+fn rung_lines(records: &[RungDecision], sweep: &load::SweepRecord) {
+    let bracketed = records.iter().any(|d| d.bracket > 0);
+    let name = |d: &RungDecision| {
+        let bracket = if bracketed {
+            format!("bracket {}, ", d.bracket + 1)
+        } else {
+            String::new()
+        };
+        format!("{bracket}rung {} (step {})", d.rung + 1, d.step)
+    };
+    let closed: Vec<&RungDecision> = records.iter().filter(|d| d.arrived.is_none()).collect();
+    for d in &closed {
+        println!(
+            "{}: {} configurations reached it, {} went on, {} stopped",
+            name(d),
+            d.reached,
+            d.promoted.len(),
+            d.stopped.len()
+        );
+    }
+    // Asynchronous rungs not closed yet: their results so far, and the promotions decided.
+    let mut open: Vec<(usize, usize)> = records
+        .iter()
+        .filter(|d| d.arrived.is_some())
+        .map(|d| (d.bracket, d.rung))
+        .filter(|r| !closed.iter().any(|c| (c.bracket, c.rung) == *r))
+        .collect();
+    open.sort_unstable();
+    open.dedup();
+    for (bracket, rung) in open {
+        let at: Vec<&RungDecision> = records
+            .iter()
+            .filter(|d| (d.bracket, d.rung) == (bracket, rung))
+            .collect();
+        let reached = at.iter().map(|d| d.reached).max().unwrap_or(0);
+        let promoted: usize = at.iter().map(|d| d.promoted.len()).sum();
+        println!(
+            "{}: {reached} configurations have their result so far, {promoted} went on \
+             (deciding as results come in)",
+            name(at[0])
+        );
+    }
+    if let Some(last) = closed
+        .last()
+        .filter(|_| !sweep.all_completed() && !records.iter().any(|d| d.arrived.is_some()))
+    {
+        let at_next = sweep
+            .trials
+            .iter()
+            .filter(|t| t.config.run.budget.is_none_or(|b| b > last.step))
+            .filter(|t| t.status() != Status::Stopped)
+            .count();
+        println!(
+            "next: the {} promoted configurations ({}) train past step {}",
+            last.promoted.len(),
+            numbers::count(at_next, "trial"),
+            last.step
+        );
+    }
 }
 
 /// For a TPE search: how many configurations are chosen, and, when its grid file can still be

@@ -184,6 +184,10 @@ pub trait Feed {
     fn waiting(&self) -> usize;
     /// `trial` ended with `outcome` (completed, stopped at its budget, failed or interrupted).
     fn ended(&mut self, trial: &TrialConfig, outcome: &Outcome) -> anyhow::Result<()>;
+    /// Lines for the progress display about what the feed decided since it was last asked.
+    fn take_notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A fixed list of trials, handed out in order.
@@ -271,6 +275,9 @@ pub async fn supervise_feed<B: Backend>(
                         queue.push_back(index);
                     }
                 }
+            }
+            for notice in feed.take_notices() {
+                reporter.notice(&notice);
             }
             backend.waiting(retries.len() + feed.waiting());
             launch_free(backend, &mut slots, &mut queue, false, reporter).await?;

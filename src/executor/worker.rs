@@ -15,8 +15,9 @@ use crate::data::{batch::Split, Vocab};
 use crate::model::kernels::thread_budget;
 use crate::report::analysis::FINAL_TRAIN_WINDOW;
 use crate::spec::TrainParams;
+use crate::spec::TrialConfig;
 use crate::store::lock::{FileLock, LockError};
-use crate::store::{MetricRow, TrialDir, TrialResult, TrialStatus};
+use crate::store::{attempts, MetricRow, TrialDir, TrialResult, TrialStatus};
 use crate::train::{checkpoint, TrainError, Trainer};
 
 /// Least time between two progress messages.
@@ -68,9 +69,53 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
             TrialStatus::Failed => WorkerEnd::Failed,
         });
     }
-    if config.program.is_some() {
-        return super::program::run(&trial, &config, stop, started);
+    let started_at = attempts::now();
+    let end = if config.program.is_some() {
+        super::program::run(&trial, &config, stop, started)
+    } else {
+        train(&trial, &config, stop, started)
+    };
+    // When this attempt ran, for the reports (start and finish times, busy workers).
+    let budget = config
+        .run
+        .budget
+        .unwrap_or(config.params.steps())
+        .min(config.params.steps());
+    let result = trial.result().ok().flatten();
+    let steps_done = result
+        .as_ref()
+        .map_or_else(|| trial.curves(&config).0.last_step(), |r| r.steps_done);
+    let how = match (&end, &result) {
+        (Ok(WorkerEnd::Interrupted), _) | (Err(_), _) => "interrupted",
+        (_, Some(r)) => match r.status {
+            TrialStatus::Completed => "completed",
+            TrialStatus::Stopped => "stopped",
+            TrialStatus::Failed => "failed",
+        },
+        (_, None) => "interrupted",
+    };
+    let record = attempts::Attempt {
+        started_at,
+        seconds: started.elapsed().as_secs_f64(),
+        budget,
+        steps_done,
+        end: how.to_string(),
+    };
+    if let Err(e) = attempts::append(trial.path(), &record) {
+        eprintln!("warning: cannot record the attempt: {e:#}");
     }
+    end
+}
+
+/// Trains the built-in model of the trial in `trial` (its lock held) until it reaches its
+/// budget or `stop` is set.
+fn train(
+    trial: &TrialDir,
+    config: &TrialConfig,
+    stop: &AtomicBool,
+    started: Instant,
+) -> anyhow::Result<WorkerEnd> {
+    let trial = trial.clone();
     let (params, corpus) = config
         .model()
         .context("config.json has neither a corpus nor a program")?;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::spec::TrialConfig;
+use crate::store::attempts::{self, Attempt};
 use crate::store::proposals::{self, Proposal};
 use crate::store::rungs::{self, RungDecision};
 use crate::store::{
@@ -75,9 +76,42 @@ pub struct TrialRecord {
     /// A program trial's rows (none for the built-in model).
     program_rows: Arc<Vec<ProgramRow>>,
     measures: OnceLock<Option<TrialMeasures>>,
+    /// Its worker attempts (`attempts.jsonl`), in order.
+    pub attempts: Vec<Attempt>,
+}
+
+/// When a trial ran, from its worker attempts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timing {
+    /// When its first attempt started (seconds since the Unix epoch).
+    pub started_at: Option<f64>,
+    /// When its last attempt ended with a result (seconds since the Unix epoch).
+    pub finished_at: Option<f64>,
+    /// Seconds its workers ran, all attempts together.
+    pub worker_seconds: f64,
+    /// For each rung it stopped at: the step and when that result was known.
+    pub rungs: Vec<(usize, f64)>,
 }
 
 impl TrialRecord {
+    /// When it ran (see [`Timing`]).
+    pub fn timing(&self) -> Timing {
+        let finished = self.attempts.iter().rev().find(|a| a.end != "interrupted");
+        Timing {
+            started_at: self.attempts.first().map(|a| a.started_at),
+            finished_at: finished
+                .filter(|_| self.result().is_some())
+                .map(Attempt::finished_at),
+            worker_seconds: self.attempts.iter().map(|a| a.seconds).sum(),
+            rungs: self
+                .attempts
+                .iter()
+                .filter(|a| a.end == "stopped")
+                .map(|a| (a.steps_done, a.finished_at()))
+                .collect(),
+        }
+    }
+
     /// A trial in `state` with these metric rows.
     pub fn new(config: TrialConfig, state: TrialState, metrics: Arc<Vec<MetricRow>>) -> Self {
         TrialRecord {
@@ -86,6 +120,7 @@ impl TrialRecord {
             metrics,
             program_rows: Arc::default(),
             measures: OnceLock::new(),
+            attempts: Vec::new(),
         }
     }
 
@@ -310,7 +345,9 @@ pub fn load_with(
                 continue;
             }
         };
-        trials.push(TrialRecord::with_curves(config, state, curves));
+        let mut record = TrialRecord::with_curves(config, state, curves);
+        record.attempts = attempts::read(dir.path());
+        trials.push(record);
     }
     Ok(SweepRecord {
         manifest,

@@ -5,6 +5,7 @@
 //! written by [`numbers`].
 
 pub mod analysis;
+pub mod busy;
 pub mod charts;
 pub mod figures;
 pub mod groups;

@@ -75,6 +75,10 @@ pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
         "steps_per_sec".into(),
         "peak_memory_mb".into(),
         "wall_seconds".into(),
+        "started_at".into(),
+        "finished_at".into(),
+        "worker_seconds".into(),
+        "rungs_at".into(),
         "reason".into(),
     ]);
     w.write_record(&header)?;
@@ -104,8 +108,9 @@ pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
             float(r.and_then(|r| r.steps_per_sec)),
             float(r.and_then(|r| r.peak_memory_mb)),
             float(r.map(|r| r.wall_seconds)),
-            r.and_then(|r| r.reason.clone()).unwrap_or_default(),
         ]);
+        row.extend(super::tables::timing_columns(t));
+        row.extend([r.and_then(|r| r.reason.clone()).unwrap_or_default()]);
         w.write_record(&row)?;
     }
     Ok(w.into_inner()?)
@@ -381,6 +386,14 @@ pub fn summary(sweep: &SweepRecord, version: &str, charts: &ProgramCharts) -> St
             "| wall time | {} ({} concurrent trials) |",
             numbers::duration(wall),
             manifest.jobs
+        );
+    }
+    if let Some(busy) = super::busy::Busy::of(sweep) {
+        let _ = writeln!(
+            out,
+            "| worker time | {} (every attempt added up: the workers were {}) |",
+            numbers::duration(busy.worker_seconds),
+            busy.sentence()
         );
     }
     let _ = writeln!(out, "| tool | sweep {version} |\n");

@@ -186,21 +186,38 @@ fn header(out: &mut String, sweep: &SweepRecord, g: &Grouped, ctx: &Context) {
         });
     }
     let _ = writeln!(out, "| {} | {wall_line} |", w.wall_time);
-    let worker: Vec<f64> = sweep
-        .trials
-        .iter()
-        .filter_map(|t| t.result().map(|r| r.wall_seconds))
-        .collect();
-    if !worker.is_empty() {
-        let sum = numbers::duration(worker.iter().sum());
+    if let Some(busy) = super::busy::Busy::of(sweep) {
         let note = match lang {
             Lang::En => format!(
-                "the worker wall times of {} added up",
-                numbers::count(worker.len(), "finished trial")
+                "every worker attempt added up: the workers were {}",
+                busy.sentence()
             ),
-            Lang::Zh => format!("{} 个已结束试验的 worker 用时之和", worker.len()),
+            Lang::Zh => format!(
+                "所有 worker 运行时间之和：worker 忙碌 {:.0}%（墙钟 {} × {} 个 worker）",
+                100.0 * busy.share(),
+                numbers::duration(busy.wall_seconds),
+                busy.workers
+            ),
         };
+        let sum = numbers::duration(busy.worker_seconds);
         let _ = writeln!(out, "| {} | {sum}{} |", w.worker_time, lang.paren(&note));
+    } else {
+        let worker: Vec<f64> = sweep
+            .trials
+            .iter()
+            .filter_map(|t| t.result().map(|r| r.wall_seconds))
+            .collect();
+        if !worker.is_empty() {
+            let sum = numbers::duration(worker.iter().sum());
+            let note = match lang {
+                Lang::En => format!(
+                    "the worker wall times of {} added up",
+                    numbers::count(worker.len(), "finished trial")
+                ),
+                Lang::Zh => format!("{} 个已结束试验的 worker 用时之和", worker.len()),
+            };
+            let _ = writeln!(out, "| {} | {sum}{} |", w.worker_time, lang.paren(&note));
+        }
     }
     let _ = writeln!(out, "| {} | sweep {} |\n", w.tool, ctx.version);
 }
@@ -269,7 +286,8 @@ fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
         .sum();
     let full: usize = sweep.trials.iter().map(|t| t.config.params.steps()).sum();
     let share = 100.0 * trained as f64 / full.max(1) as f64;
-    vec![match lang {
+    let busy = super::busy::Busy::of(sweep);
+    let mut lines = vec![match lang {
         Lang::En => format!(
             "**Early stopping**: {} stopped at a rung and {} reached all their steps; the best \
              configuration is chosen among those. {trained} steps were trained, {share:.0}% of \
@@ -281,7 +299,25 @@ fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
             "**提前停止**：{stopped} 个试验停在某一阶段，{} 个训练完全部步数；最佳配置只在后者中选出。共训练 {trained} 步，是全部试验训练到底（{full} 步）的 {share:.0}%。",
             sweep.count(Status::Completed) + sweep.count(Status::Diverged)
         ),
-    }]
+    }];
+    if let Some(busy) = busy {
+        let method = if sweep.rungs.iter().any(|d| d.arrived.is_some()) {
+            "asynchronous: promotions as results come in"
+        } else {
+            "synchronous: each rung waits for its slowest trial"
+        };
+        lines.push(match lang {
+            Lang::En => format!("**Workers** ({method}): {}.", busy.sentence()),
+            Lang::Zh => format!(
+                "**Worker**：忙碌 {:.0}% 的时间（worker 总用时 {}，墙钟 {} × {} 个 worker）。",
+                100.0 * busy.share(),
+                numbers::duration(busy.worker_seconds),
+                numbers::duration(busy.wall_seconds),
+                busy.workers
+            ),
+        });
+    }
+    lines
 }
 
 fn noise_line(g: &Grouped, lang: Lang) -> String {

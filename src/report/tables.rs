@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::load::SweepRecord;
+use crate::store::attempts::rfc3339;
 use crate::store::proposals::ProposedBy;
 
 /// One row of `trials.csv` (and of the dashboard's `/api/trials`).
@@ -40,7 +41,32 @@ pub struct TrialRow<'a> {
     steps_per_sec: Option<f64>,
     peak_memory_mb: Option<f64>,
     wall_seconds: Option<f64>,
+    /// When its first worker attempt started and its last one ended with a result (UTC).
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    /// Seconds its workers ran, every attempt (every rung) together.
+    worker_seconds: Option<f64>,
+    /// For a trial trained rung by rung: "step@time" when each rung's result was known.
+    rungs_at: String,
     reason: Option<&'a str>,
+}
+
+/// The timing columns of a trial: started_at, finished_at, worker_seconds and rungs_at.
+pub fn timing_columns(t: &super::load::TrialRecord) -> [String; 4] {
+    let timing = t.timing();
+    [
+        timing.started_at.map(rfc3339).unwrap_or_default(),
+        timing.finished_at.map(rfc3339).unwrap_or_default(),
+        (!t.attempts.is_empty())
+            .then(|| format!("{:.3}", timing.worker_seconds))
+            .unwrap_or_default(),
+        timing
+            .rungs
+            .iter()
+            .map(|(step, at)| format!("{step}@{}", rfc3339(*at)))
+            .collect::<Vec<_>>()
+            .join(";"),
+    ]
 }
 
 /// `trials.csv`: every hyperparameter, the parameter count, status (`diverged` for a trial
@@ -68,6 +94,7 @@ pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
             let proposal = chosen.get(t.config.config_key().as_str());
             let r = t.result();
             let m = t.measures();
+            let [started_at, finished_at, worker_seconds, rungs_at] = timing_columns(t);
             Some(TrialRow {
                 id: &t.config.id,
                 label: &t.config.label,
@@ -103,6 +130,10 @@ pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
                 steps_per_sec: r.and_then(|r| r.steps_per_sec),
                 peak_memory_mb: r.and_then(|r| r.peak_memory_mb),
                 wall_seconds: r.map(|r| r.wall_seconds),
+                started_at: Some(started_at).filter(|s| !s.is_empty()),
+                finished_at: Some(finished_at).filter(|s| !s.is_empty()),
+                worker_seconds: worker_seconds.parse().ok(),
+                rungs_at,
                 reason: r.and_then(|r| r.reason.as_deref()),
             })
         })

@@ -224,11 +224,12 @@ pub fn decide(
                 rank: keep + i + 1,
             })
             .collect(),
+        arrived: None,
     }
 }
 
 /// The metric a trial is ranked by: its program's, or held-out perplexity.
-fn objective(trial: &TrialConfig) -> MetricSpec {
+pub(super) fn objective(trial: &TrialConfig) -> MetricSpec {
     trial
         .program
         .as_ref()
@@ -238,7 +239,7 @@ fn objective(trial: &TrialConfig) -> MetricSpec {
 /// The score of `trials` at rung `step`, lower is better: the mean of their objective there
 /// (negated when it is maximised), its last value reported by that step. +∞ when one of them
 /// has none: it failed or diverged before the rung, which ranks the configuration last.
-fn score_at(store: &Store, trials: &[&TrialConfig], step: usize) -> f64 {
+pub(super) fn score_at(store: &Store, trials: &[&TrialConfig], step: usize) -> f64 {
     let values: Vec<f64> = trials
         .iter()
         .map(|t| {

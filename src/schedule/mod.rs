@@ -2,6 +2,8 @@
 //! ([`halving`]) and TPE's proposals in waves ([`tpe`]). Every decision is made from stored
 //! results only, never from timing, and stored in the results folder before it is acted on.
 
+pub mod asha;
+pub mod asha_search;
 pub mod halving;
 pub mod tpe;
 

@@ -231,6 +231,43 @@ pub enum StoppingMethod {
     /// Brackets of successive halving that start at different rungs (Li et al. 2018), so that
     /// a slow starter is not always stopped at the first rung.
     Hyperband,
+    /// Asynchronous successive halving (ASHA, Li et al. 2020) in plan order: a configuration
+    /// goes on as soon as it is in the top 1/η of the first entrants of its rung that have
+    /// their result, so no worker waits for a rung to fill ([`crate::schedule::asha`]).
+    Asha,
+    /// Hyperband's brackets, each run by asynchronous successive halving.
+    AsyncHyperband,
+}
+
+impl StoppingMethod {
+    /// The names a grid file uses, with their methods.
+    pub const NAMES: [(&'static str, StoppingMethod); 4] = [
+        ("successive_halving", StoppingMethod::SuccessiveHalving),
+        ("hyperband", StoppingMethod::Hyperband),
+        ("asha", StoppingMethod::Asha),
+        ("async_hyperband", StoppingMethod::AsyncHyperband),
+    ];
+
+    /// Whether rungs are decided asynchronously (promotions as results arrive).
+    pub fn is_async(self) -> bool {
+        matches!(self, StoppingMethod::Asha | StoppingMethod::AsyncHyperband)
+    }
+
+    /// Whether configurations are split into Hyperband's brackets.
+    pub fn has_brackets(self) -> bool {
+        matches!(
+            self,
+            StoppingMethod::Hyperband | StoppingMethod::AsyncHyperband
+        )
+    }
+
+    /// The method's name in a grid file.
+    pub fn name(self) -> &'static str {
+        StoppingMethod::NAMES
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("?", |(n, _)| n)
+    }
 }
 
 /// `early_stopping`: successive halving (or Hyperband's brackets of it) over rungs at
@@ -254,26 +291,21 @@ impl EarlyStopping {
     pub fn parse(value: &Value, steps: usize, eval_every: usize) -> Result<Self, (String, String)> {
         let at = |k: &str| format!("early_stopping.{k}");
         let obj = section("early_stopping", value, EARLY_STOPPING_KEYS)?;
+        let expected = "expected \"successive_halving\", \"hyperband\", \"asha\" (asynchronous \
+                        successive halving) or \"async_hyperband\"";
         let method = match obj.get("method") {
-            Some(Value::String(m)) if m == "successive_halving" => {
-                StoppingMethod::SuccessiveHalving
-            }
-            Some(Value::String(m)) if m == "hyperband" => StoppingMethod::Hyperband,
-            Some(v) => {
-                return Err((
-                    at("method"),
-                    format!(
-                        "expected \"successive_halving\" or \"hyperband\", got {}",
-                        describe(v)
-                    ),
-                ))
-            }
-            None => {
-                return Err((
-                    at("method"),
-                    "expected \"successive_halving\" or \"hyperband\"".into(),
-                ))
-            }
+            Some(Value::String(m)) => match StoppingMethod::NAMES.iter().find(|(n, _)| n == m) {
+                Some(&(_, method)) => method,
+                None => {
+                    let names: Vec<&str> = StoppingMethod::NAMES.iter().map(|n| n.0).collect();
+                    let hint = suggest(m, &names)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    return Err((at("method"), format!("{expected}, got \"{m}\"{hint}")));
+                }
+            },
+            Some(v) => return Err((at("method"), format!("{expected}, got {}", describe(v)))),
+            None => return Err((at("method"), expected.into())),
         };
         let int = |key: &str, default: Option<u64>| -> Result<u64, (String, String)> {
             match (obj.get(key), default) {
@@ -336,7 +368,7 @@ impl EarlyStopping {
     /// the configurations fill the brackets in that order, again from the first when there are
     /// more.
     pub fn brackets(&self, configs: usize, steps: usize) -> Vec<(usize, usize)> {
-        if self.method == StoppingMethod::SuccessiveHalving {
+        if !self.method.has_brackets() {
             return vec![(0, configs)];
         }
         let s_max = self.rungs(steps).len() - 1;

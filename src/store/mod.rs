@@ -6,11 +6,13 @@
 //!   sweep.lock            held by the sweep running here (its PID inside)
 //!   rungs.jsonl           early stopping's decisions (see [`rungs`])
 //!   proposals.jsonl       how a TPE search chose each configuration (see [`proposals`])
-//!   trials/<id>/          one folder per trial (see [`trial_dir`])
+//!   trials/<id>/          one folder per trial (see [`trial_dir`]; its worker attempts:
+//!                         [`attempts`])
 //!   trials.csv curves.csv summary.md   reports, regenerated from the above
 //! ```
 
 pub mod atomic;
+pub mod attempts;
 pub mod curves;
 pub mod decision_log;
 pub mod lock;

@@ -1,5 +1,9 @@
-//! `rungs.jsonl`: the decisions of early stopping, one line per rung, written before they are
-//! acted on, so that a resumed (or followed) search reads them back instead of deciding again.
+//! `rungs.jsonl`: the decisions of early stopping, written before they are acted on, so that a
+//! resumed (or followed) search reads them back instead of deciding again. Synchronous
+//! successive halving writes one line per rung. Asynchronous successive halving writes one
+//! line each time a rung's next entrant (in plan order) has its result (`arrived`: which
+//! configuration, its value, and what that promoted), and a closing line per rung like the
+//! synchronous one once the rung can take no more entrants.
 
 use std::path::Path;
 
@@ -37,6 +41,21 @@ pub struct RungDecision {
     pub promoted: Vec<String>,
     /// Those that stop here.
     pub stopped: Vec<Stopped>,
+    /// Asynchronous successive halving: the entrant whose result made this decision (the
+    /// `reached`-th); `promoted` are then the configurations this result promoted. `None` on
+    /// a rung's closing line (and every line of synchronous successive halving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived: Option<Arrival>,
+}
+
+/// A configuration's result at a rung of asynchronous successive halving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// The configuration's key.
+    pub config: String,
+    /// Its objective at the rung averaged over its seeds (the metric's own value); `None`
+    /// when a trial failed or has no finite value there.
+    pub value: Option<f64>,
 }
 
 /// The decisions stored in the results folder `root`, in rung order.
@@ -47,6 +66,11 @@ pub fn read(root: &Path) -> anyhow::Result<Vec<RungDecision>> {
 /// Appends one decision (synced to disk before it is acted on).
 pub fn append(root: &Path, decision: &RungDecision) -> anyhow::Result<()> {
     decision_log::append(&root.join(FILE), decision)
+}
+
+/// Replaces the decisions with `decisions` at once.
+pub fn rewrite(root: &Path, decisions: &[RungDecision]) -> anyhow::Result<()> {
+    decision_log::rewrite(&root.join(FILE), decisions)
 }
 
 /// Removes the decisions (a new search over the folder).

@@ -177,6 +177,10 @@ impl Workspace {
             "steps_per_sec",
             "peak_memory_mb",
             "wall_seconds",
+            "started_at",
+            "finished_at",
+            "worker_seconds",
+            "rungs_at",
         ];
         let read = |name: &str| -> Vec<Vec<String>> {
             let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();

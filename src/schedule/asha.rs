@@ -1,0 +1,434 @@
+//! The rules of asynchronous successive halving in plan order: what is promoted, and when a
+//! rung closes, as a function of results taken in a fixed order, never of the order trials
+//! finished in. Pure: [`super::asha_search`] feeds it results from the trial folders and acts
+//! on its decisions.
+//!
+//! Each rung of a bracket has a sequence of entrants: the first rung's are the bracket's
+//! configurations in plan order; a higher rung's are the configurations promoted into it, in
+//! the order those promotions were decided. Once the first m entrants of a rung all have their
+//! result there, those in the top ⌊m/η⌋ of these m that are not promoted yet are promoted
+//! (appended to the next rung's entrants), best first. A decision so waits only for the
+//! entrants before it at its rung, never for the rung to fill. A rung closes when it can take
+//! no more entrants (the previous rung closed, or every configuration entered the first) and
+//! all of them have their result: if it promoted none, its best goes on, and the others stop
+//! there.
+
+use crate::spec::search::EarlyStopping;
+use crate::store::rungs::{Arrival, RungDecision, Stopped};
+
+/// One rung of a bracket.
+#[derive(Debug, Default, Clone)]
+struct Rung {
+    /// Configurations (indices into the search's list), in the order they entered.
+    entrants: Vec<usize>,
+    /// The score of each of the first entrants that have their result (lower is better).
+    scores: Vec<f64>,
+    /// Whether each entrant was promoted (same order as `entrants`).
+    promoted: Vec<bool>,
+    /// No more entrants, and every decision is made.
+    closed: bool,
+}
+
+/// One bracket: configurations enter at rung `start`.
+#[derive(Debug, Clone)]
+struct Bracket {
+    start: usize,
+    /// Configurations that will enter this bracket in all.
+    size: usize,
+    rungs: Vec<Rung>,
+}
+
+/// The state of an asynchronous successive halving search over brackets.
+#[derive(Debug, Clone)]
+pub struct Asha {
+    /// The steps of the rungs; the last is the trials' full budget.
+    steps: Vec<usize>,
+    eta: usize,
+    brackets: Vec<Bracket>,
+    /// The bracket number of the first bracket in `rungs.jsonl`.
+    first_bracket: usize,
+}
+
+/// A rung of a bracket, as a score is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spot {
+    /// The bracket as `rungs.jsonl` numbers it.
+    pub bracket: usize,
+    /// The rung's index.
+    pub rung: usize,
+    /// The rung's step.
+    pub step: usize,
+}
+
+/// Where a configuration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// Its bracket (0-based, within this search).
+    pub bracket: usize,
+    /// The highest rung it entered.
+    pub rung: usize,
+}
+
+impl Asha {
+    /// A search over `configs` configurations of `steps` steps: its brackets (successive
+    /// halving's one, or Hyperband's) numbered from `first_bracket` in the decisions, with
+    /// configurations entering them in plan order.
+    pub fn new(es: &EarlyStopping, configs: usize, steps: usize, first_bracket: usize) -> Asha {
+        let rung_steps = es.rungs(steps);
+        let brackets = es
+            .brackets(configs, steps)
+            .into_iter()
+            .map(|(start, size)| Bracket {
+                start,
+                size,
+                rungs: vec![Rung::default(); rung_steps.len()],
+            })
+            .collect();
+        Asha {
+            steps: rung_steps,
+            eta: es.eta,
+            brackets,
+            first_bracket,
+        }
+    }
+
+    /// The step of rung `k`.
+    pub fn step(&self, k: usize) -> usize {
+        self.steps[k]
+    }
+
+    /// The rung configurations enter bracket `b` at.
+    pub fn start(&self, b: usize) -> usize {
+        self.brackets[b].start
+    }
+
+    /// The configurations of each bracket, as consecutive ranges of plan order.
+    fn bracket_of(&self, config: usize) -> usize {
+        let mut end = 0;
+        for (b, bracket) in self.brackets.iter().enumerate() {
+            end += bracket.size;
+            if config < end {
+                return b;
+            }
+        }
+        self.brackets.len() - 1
+    }
+
+    /// Configuration `config` (the next in plan order) enters its bracket's first rung.
+    pub fn admit(&mut self, config: usize) {
+        let b = self.bracket_of(config);
+        let start = self.brackets[b].start;
+        let rung = &mut self.brackets[b].rungs[start];
+        rung.entrants.push(config);
+        rung.promoted.push(false);
+    }
+
+    /// Where each configuration entered so far stands: its bracket and highest rung.
+    pub fn places(&self) -> Vec<(usize, Place)> {
+        let mut places = Vec::new();
+        for (b, bracket) in self.brackets.iter().enumerate() {
+            for (k, rung) in bracket.rungs.iter().enumerate() {
+                for (i, &c) in rung.entrants.iter().enumerate() {
+                    let promoted = rung.promoted.get(i).copied().unwrap_or(false);
+                    if !promoted || k + 1 == bracket.rungs.len() {
+                        places.push((
+                            c,
+                            Place {
+                                bracket: b,
+                                rung: k,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        places.sort_by_key(|p| p.0);
+        places
+    }
+
+    /// Whether every rung below the last has closed: what remains is training.
+    pub fn all_decided(&self) -> bool {
+        self.brackets.iter().all(|b| {
+            let last = b.rungs.len() - 1;
+            b.rungs[b.start..last].iter().all(|r| r.closed)
+        })
+    }
+
+    /// Makes every decision the known results allow, in a fixed order, and returns them (to be
+    /// stored before they are acted on). `score(config, spot)` is the configuration's score at
+    /// that rung (lower is better; +∞ when it failed) once all its trials have their result
+    /// there, else `None`; `key` names a configuration; `value` turns a score back into the
+    /// metric's own value for the record; `all_admitted` says no more configurations will
+    /// enter.
+    pub fn decide(
+        &mut self,
+        all_admitted: bool,
+        mut score: impl FnMut(usize, Spot) -> Option<f64>,
+        key: impl Fn(usize) -> String,
+        value: impl Fn(f64) -> f64,
+    ) -> Vec<RungDecision> {
+        let mut decisions = Vec::new();
+        loop {
+            let before = decisions.len();
+            for b in 0..self.brackets.len() {
+                let last = self.brackets[b].rungs.len() - 1;
+                for k in self.brackets[b].start..last {
+                    self.advance(b, k, &mut score, &key, &value, &mut decisions);
+                    let complete = if k == self.brackets[b].start {
+                        all_admitted
+                            || self.brackets[b].rungs[k].entrants.len() == self.brackets[b].size
+                    } else {
+                        self.brackets[b].rungs[k - 1].closed
+                    };
+                    let rung = &self.brackets[b].rungs[k];
+                    if complete && !rung.closed && rung.scores.len() == rung.entrants.len() {
+                        decisions.push(self.close(b, k, &key, &value));
+                    }
+                }
+            }
+            if decisions.len() == before {
+                return decisions;
+            }
+        }
+    }
+
+    /// Takes the results of rung `k`'s next entrants, in order, while they are known.
+    fn advance(
+        &mut self,
+        b: usize,
+        k: usize,
+        score: &mut impl FnMut(usize, Spot) -> Option<f64>,
+        key: &impl Fn(usize) -> String,
+        value: &impl Fn(f64) -> f64,
+        decisions: &mut Vec<RungDecision>,
+    ) {
+        let step = self.steps[k];
+        loop {
+            let rung = &self.brackets[b].rungs[k];
+            let m = rung.scores.len();
+            let Some(&config) = rung.entrants.get(m) else {
+                return;
+            };
+            let spot = Spot {
+                bracket: self.first_bracket + b,
+                rung: k,
+                step,
+            };
+            let Some(s) = score(config, spot) else {
+                return;
+            };
+            let rung = &mut self.brackets[b].rungs[k];
+            rung.scores.push(s);
+            let top = (m + 1) / self.eta;
+            let promoted: Vec<usize> = ranked(rung)
+                .into_iter()
+                .take(top)
+                .filter(|&i| !rung.promoted[i])
+                .collect();
+            let promoted = self.promote(b, k, &promoted);
+            decisions.push(RungDecision {
+                bracket: self.first_bracket + b,
+                rung: k,
+                step,
+                reached: m + 1,
+                promoted: promoted.iter().map(|&c| key(c)).collect(),
+                stopped: Vec::new(),
+                arrived: Some(Arrival {
+                    config: key(config),
+                    value: s.is_finite().then(|| value(s)),
+                }),
+            });
+        }
+    }
+
+    /// Promotes rung `k`'s entrants at positions `which` (in that order) into rung `k + 1`;
+    /// returns their configurations.
+    fn promote(&mut self, b: usize, k: usize, which: &[usize]) -> Vec<usize> {
+        let configs: Vec<usize> = which
+            .iter()
+            .map(|&i| {
+                self.brackets[b].rungs[k].promoted[i] = true;
+                self.brackets[b].rungs[k].entrants[i]
+            })
+            .collect();
+        let next = &mut self.brackets[b].rungs[k + 1];
+        for &c in &configs {
+            next.entrants.push(c);
+            next.promoted.push(false);
+        }
+        configs
+    }
+
+    /// Closes rung `k`: its best goes on if it promoted none; the others stop there.
+    fn close(
+        &mut self,
+        b: usize,
+        k: usize,
+        key: &impl Fn(usize) -> String,
+        value: &impl Fn(f64) -> f64,
+    ) -> RungDecision {
+        let order = ranked(&self.brackets[b].rungs[k]);
+        if let Some(&best) = order.first() {
+            if !self.brackets[b].rungs[k].promoted.contains(&true) {
+                self.promote(b, k, &[best]);
+            }
+        }
+        let rung = &mut self.brackets[b].rungs[k];
+        rung.closed = true;
+        let promoted = order
+            .iter()
+            .filter(|&&i| rung.promoted[i])
+            .map(|&i| key(rung.entrants[i]))
+            .collect();
+        let stopped = order
+            .iter()
+            .enumerate()
+            .filter(|&(_, &i)| !rung.promoted[i])
+            .map(|(r, &i)| Stopped {
+                config: key(rung.entrants[i]),
+                heldout: value(rung.scores[i]),
+                rank: r + 1,
+            })
+            .collect();
+        RungDecision {
+            bracket: self.first_bracket + b,
+            rung: k,
+            step: self.steps[k],
+            reached: rung.entrants.len(),
+            promoted,
+            stopped,
+            arrived: None,
+        }
+    }
+}
+
+/// The positions of a rung's entrants with a result, best first (ties: earlier in the plan).
+fn ranked(rung: &Rung) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rung.scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        rung.scores[a]
+            .total_cmp(&rung.scores[b])
+            .then(rung.entrants[a].cmp(&rung.entrants[b]))
+    });
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::search::StoppingMethod;
+
+    fn es(method: StoppingMethod) -> EarlyStopping {
+        EarlyStopping {
+            method,
+            min_steps: 100,
+            eta: 3,
+        }
+    }
+
+    /// Runs a search to its end, feeding results in the order `finish` gives (among the
+    /// configurations whose next rung is known to be trained), and returns its decisions in
+    /// canonical order and the configurations that reached each rung.
+    fn play(
+        method: StoppingMethod,
+        scores: &[f64],
+        mut pick: impl FnMut(&[(usize, usize)]) -> usize,
+    ) -> Vec<RungDecision> {
+        let n = scores.len();
+        let mut asha = Asha::new(&es(method), n, 900, 0);
+        for c in 0..n {
+            asha.admit(c);
+        }
+        // (config, step) pairs trained so far.
+        let mut trained: Vec<(usize, usize)> = Vec::new();
+        let mut decisions = Vec::new();
+        loop {
+            let known = trained.clone();
+            decisions.extend(asha.decide(
+                true,
+                |c, at| {
+                    known
+                        .contains(&(c, at.step))
+                        .then(|| scores[c] + 1000.0 / at.step as f64)
+                },
+                |c| format!("c{c}"),
+                |s| s,
+            ));
+            // What could train now: each configuration up to its highest rung.
+            let todo: Vec<(usize, usize)> = asha
+                .places()
+                .into_iter()
+                .map(|(c, p)| (c, asha.step(p.rung)))
+                .filter(|x| !trained.contains(x))
+                .collect();
+            if todo.is_empty() {
+                break;
+            }
+            trained.push(todo[pick(&todo) % todo.len()]);
+        }
+        assert!(asha.all_decided());
+        decisions.sort_by_key(|d| (d.bracket, d.rung, d.arrived.is_none(), d.reached));
+        decisions
+    }
+
+    #[test]
+    fn decisions_do_not_depend_on_the_order_results_arrive_in() {
+        let scores: Vec<f64> = (0..20).map(|i| ((i * 7919) % 23) as f64).collect();
+        for method in [StoppingMethod::Asha, StoppingMethod::AsyncHyperband] {
+            let in_order = play(method, &scores, |_| 0);
+            let last_first = play(method, &scores, |todo| todo.len() - 1);
+            let mut x = 12345u64;
+            let shuffled = play(method, &scores, |_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 33) as usize
+            });
+            assert_eq!(in_order, last_first, "{method:?}");
+            assert_eq!(in_order, shuffled, "{method:?}");
+        }
+    }
+
+    #[test]
+    fn a_promotion_waits_only_for_the_entrants_before_it() {
+        // Nine configurations, η 3: the first three decide one promotion, the best of them.
+        let scores = [5.0, 3.0, 4.0, 9.0, 1.0, 8.0, 7.0, 6.0, 2.0];
+        let mut asha = Asha::new(&es(StoppingMethod::Asha), 9, 900, 0);
+        for c in 0..9 {
+            asha.admit(c);
+        }
+        let known = [0, 1, 2, 4];
+        let d = asha.decide(
+            true,
+            |c, at| (at.step == 100 && known.contains(&c)).then_some(scores[c]),
+            |c| format!("c{c}"),
+            |s| s,
+        );
+        // Entrant 4 (c4) has its result, but c3 before it does not: only m = 3 is decided.
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[2].reached, 3);
+        assert_eq!(d[2].promoted, ["c1"]);
+        assert_eq!(d[0].promoted, Vec::<String>::new());
+        let places = asha.places();
+        assert_eq!(places[1].1.rung, 1, "c1 goes on at once");
+        assert_eq!(places[4].1.rung, 0, "c4 waits for c3");
+    }
+
+    #[test]
+    fn rungs_close_with_the_others_stopped_and_at_least_one_promoted() {
+        let scores = [5.0, 3.0];
+        let d = play(StoppingMethod::Asha, &scores, |_| 0);
+        // Two configurations, η 3: none is in the top ⌊2/3⌋, so the closing promotes the best.
+        let closing: Vec<&RungDecision> = d.iter().filter(|d| d.arrived.is_none()).collect();
+        assert_eq!(
+            closing.len(),
+            2,
+            "rungs at 100 and 300 close; 900 is the end"
+        );
+        assert_eq!(closing[0].promoted, ["c1"]);
+        assert_eq!(closing[0].stopped.len(), 1);
+        assert_eq!(closing[0].stopped[0].config, "c0");
+        assert_eq!(closing[0].stopped[0].rank, 2);
+        assert_eq!(closing[1].promoted, ["c1"], "alone at its rung, it goes on");
+    }
+}

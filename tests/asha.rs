@@ -1,0 +1,229 @@
+//! Asynchronous successive halving (`"method": "asha"`) and asynchronous Hyperband through the
+//! binary: promotions are decided as results come in, in plan order, so `--jobs 1`, `--jobs 2`
+//! and a run killed with SIGKILL again and again decide the same (`rungs.jsonl`) and give the
+//! same numbers; a promoted trial continues bit-identically from its checkpoint; trials.csv
+//! says when each trial ran and the summary how busy the workers were.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{send, worker_pids_under, Run, Workspace};
+
+/// Asynchronous successive halving over 9 drawn configurations × 2 seeds: rungs at 30, 90 and
+/// 270 steps.
+const ASHA: &str = r#"{
+  "name": "asha",
+  "base": { "batch_size": 8, "steps": 270, "eval_every": 30 },
+  "search": { "method": "random", "trials": 9, "seed": 2 },
+  "grid": { "lr": { "loguniform": [0.001, 0.1] }, "hidden": { "int": [8, 32] } },
+  "seeds": [0, 1],
+  "early_stopping": { "method": "asha", "min_steps": 30, "eta": 3 }
+}"#;
+
+/// The decision lines of `rungs.jsonl`, parsed.
+fn decisions(ws: &Workspace) -> Vec<serde_json::Value> {
+    ws.read("rungs.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn asha_decides_the_same_whatever_the_jobs_and_a_promoted_trial_equals_a_full_run() {
+    let one = Workspace::new();
+    let grid = one.write("asha.json", ASHA);
+    let out = one.results();
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
+    assert!(
+        run.stderr().contains("ASHA: ") && run.stderr().contains(" goes on to step 90 ("),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+    assert_eq!(one.numbers(), two.numbers());
+
+    // One line per entrant of rungs 1 and 2 as its result arrived, in plan order, and a
+    // closing line per rung.
+    let d = decisions(&one);
+    let arrivals = |rung: u64| {
+        d.iter()
+            .filter(|d| d["rung"] == rung && d.get("arrived").is_some())
+            .count()
+    };
+    let closing: Vec<&serde_json::Value> =
+        d.iter().filter(|d| d.get("arrived").is_none()).collect();
+    assert_eq!(arrivals(0), 9, "{d:?}");
+    assert_eq!(closing.len(), 2, "{d:?}");
+    assert_eq!(closing[0]["reached"], 9);
+    assert_eq!(closing[0]["promoted"].as_array().unwrap().len(), 3);
+    assert_eq!(arrivals(1), 3);
+    // ⌊3/3⌋ = 1 of the three at step 90 goes on to the end.
+    assert_eq!(closing[1]["promoted"].as_array().unwrap().len(), 1);
+    let reached: Vec<u64> = d
+        .iter()
+        .filter(|d| d["rung"] == 0 && d.get("arrived").is_some())
+        .map(|d| d["reached"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reached, (1..=9).collect::<Vec<_>>(), "in order");
+
+    let trials = one.csv("trials.csv");
+    let status = |s: &str| trials.iter().filter(|t| t["status"] == s).count();
+    assert_eq!((status("completed"), status("stopped")), (2, 16));
+    // Each trial says when it ran; a trial trained rung by rung, when each rung was known.
+    for t in &trials {
+        assert!(t["started_at"].ends_with('Z'), "{t:?}");
+        assert!(t["finished_at"] >= t["started_at"], "{t:?}");
+        assert!(t["worker_seconds"].parse::<f64>().unwrap() > 0.0, "{t:?}");
+    }
+    let winner = trials.iter().find(|t| t["status"] == "completed").unwrap();
+    let rungs_at: Vec<&str> = winner["rungs_at"].split(';').collect();
+    assert_eq!(rungs_at.len(), 2, "{winner:?}");
+    assert!(rungs_at[0].starts_with("30@") && rungs_at[1].starts_with("90@"));
+
+    // The winner trained rung by rung (30, then 90, then 270 steps, from its checkpoints);
+    // its numbers and weights equal one uninterrupted 270-step run.
+    let (lr, hidden) = (&winner["lr"], &winner["hidden"]);
+    let plain = Workspace::new();
+    let single = plain.write(
+        "one.json",
+        format!(
+            r#"{{ "base": {{ "batch_size": 8, "steps": 270, "eval_every": 30, "lr": {lr}, "hidden": {hidden}, "seed": {} }} }}"#,
+            winner["seed"]
+        ),
+    );
+    plain.sweep(&single, &[]).expect_code(0);
+    let direct = plain.csv("trials.csv");
+    assert_eq!(direct[0]["id"], winner["id"], "same configuration, same id");
+    for key in ["final_train_ppl", "final_heldout_ppl", "best_heldout_ppl"] {
+        assert_eq!(direct[0][key], winner[key], "{key}");
+    }
+    let model = |ws: &Workspace| {
+        std::fs::read(
+            ws.results()
+                .join("trials")
+                .join(&winner["id"])
+                .join("model.safetensors"),
+        )
+        .unwrap()
+    };
+    assert_eq!(model(&one), model(&plain));
+
+    // status and the summary: where each stopped, how busy the workers were.
+    let status = one.command(&["status", out.to_str().unwrap()]);
+    status.expect_code(0);
+    assert!(
+        status
+            .stdout()
+            .contains("rung 1 (step 30): 9 configurations reached it, 3 went on, 6 stopped"),
+        "{}",
+        status.stdout()
+    );
+    let summary = one.read("summary.md");
+    assert!(
+        summary.contains("**Workers** (asynchronous: promotions as results come in): busy "),
+        "{summary}"
+    );
+    assert!(summary.contains("stopped at rung 1 (step 30): held-out ppl "));
+
+    // Run again: nothing is trained, the stored decisions stand.
+    let again = one.sweep(&grid, &[]);
+    again.expect_code(0);
+    assert!(!again.stderr().contains("started "), "{}", again.stderr());
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+
+    // Synchronous decisions in the folder are not taken for asynchronous ones.
+    let sync = Workspace::new();
+    let sync_grid = sync.write(
+        "sh.json",
+        ASHA.replace("\"asha\"", "\"successive_halving\""),
+    );
+    sync.sweep(&sync_grid, &[]).expect_code(0);
+    let asha_grid = sync.write("asha.json", ASHA);
+    let run = sync.sweep(&asha_grid, &[]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("the stored rung decisions are of another search; deciding again"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(sync.read("rungs.jsonl"), one.read("rungs.jsonl"));
+}
+
+#[test]
+fn async_hyperband_decides_the_same_whatever_the_jobs() {
+    let text = ASHA
+        .replace("\"asha\"", "\"async_hyperband\"")
+        .replace("\"trials\": 9", "\"trials\": 17")
+        .replace("\"seeds\": [0, 1],", "");
+    let one = Workspace::new();
+    let grid = one.write("ahb.json", &text);
+    let (_, two) = common::with_one_and_two_jobs(&one, &grid);
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+    assert_eq!(one.numbers(), two.numbers());
+    let d = decisions(&one);
+    // Brackets of 9 (from step 30) and 5 (from step 90) decide; the 3 of the last bracket
+    // start at the end.
+    let brackets: std::collections::BTreeSet<u64> =
+        d.iter().map(|d| d["bracket"].as_u64().unwrap()).collect();
+    assert_eq!(brackets, [0, 1].into());
+    let trials = one.csv("trials.csv");
+    let completed = trials.iter().filter(|t| t["status"] == "completed").count();
+    // Bracket 1: 9 → 3 → 1; bracket 2: 5 → ⌊5/3⌋ = 1; bracket 3: its 3 trained fully.
+    assert_eq!(completed, 5, "{d:?}");
+}
+
+/// Trials long enough (about a second each) that kills land mid-training.
+const SLOW: &str = r#"{
+  "name": "asha-slow",
+  "base": { "hidden": 48, "batch_size": 16, "steps": 900, "eval_every": 100 },
+  "checkpoint_every": 50,
+  "search": { "method": "random", "trials": 9, "seed": 4 },
+  "grid": { "lr": { "loguniform": [0.003, 0.03] }, "cell": ["rnn", "gru"] },
+  "early_stopping": { "method": "asha", "min_steps": 100, "eta": 3 },
+  "max_retries": 1
+}"#;
+
+#[test]
+fn asha_killed_again_and_again_decides_and_ends_as_an_uninterrupted_run() {
+    let want = Workspace::new();
+    let grid = want.write("grid.json", SLOW);
+    want.sweep(&grid, &[]).expect_code(0);
+
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", SLOW);
+    let lines = || {
+        std::fs::read_to_string(ws.results().join("rungs.jsonl")).map_or(0, |t| t.lines().count())
+    };
+    let promoted = || {
+        std::fs::read_to_string(ws.results().join("rungs.jsonl"))
+            .is_ok_and(|t| t.contains("\"promoted\":[\""))
+    };
+    // Killed while the first rung trains, just after a promotion, and while the last rung
+    // trains; the workers die too in the first two rounds.
+    let moments: [(&str, &dyn Fn() -> bool); 3] = [
+        ("the first rung to train", &|| ws.steps_recorded() > 0),
+        ("a first promotion", &promoted),
+        ("a closed first rung", &|| lines() >= 10),
+    ];
+    for (round, (what, moment)) in moments.into_iter().enumerate() {
+        let child = ws.spawn(&grid, &[]);
+        common::wait_until(120, what, moment);
+        std::thread::sleep(Duration::from_millis(50));
+        send(child.id() as i32, "KILL");
+        if round < 2 {
+            for pid in worker_pids_under(&ws.results()) {
+                send(pid, "KILL");
+            }
+        }
+        let out = Run(child.wait_with_output().unwrap());
+        assert!(
+            !out.stdout().contains("wrote "),
+            "round {round} ended first"
+        );
+    }
+    ws.sweep(&grid, &[]).expect_code(0);
+    assert_eq!(ws.read("rungs.jsonl"), want.read("rungs.jsonl"));
+    assert_eq!(ws.numbers(), want.numbers());
+}
