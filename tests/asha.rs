@@ -227,3 +227,83 @@ fn asha_killed_again_and_again_decides_and_ends_as_an_uninterrupted_run() {
     assert_eq!(ws.read("rungs.jsonl"), want.read("rungs.jsonl"));
     assert_eq!(ws.numbers(), want.numbers());
 }
+
+/// TPE over the space of [`SLOW`], 8 configurations (4 random, then a window of 2), under
+/// asynchronous successive halving.
+const TPE_ASHA: &str = r#"{
+  "name": "tpe-asha",
+  "base": { "hidden": 48, "batch_size": 16, "steps": 900, "eval_every": 100 },
+  "checkpoint_every": 50,
+  "search": { "method": "tpe", "trials": 8, "seed": 1, "startup": 4, "lag": 2 },
+  "grid": { "lr": { "loguniform": [0.003, 0.03] }, "cell": ["rnn", "gru"] },
+  "early_stopping": { "method": "asha", "min_steps": 100, "eta": 3 },
+  "max_retries": 1
+}"#;
+
+#[test]
+fn tpe_with_asha_proposes_and_decides_the_same_whatever_the_jobs_and_kills() {
+    let one = Workspace::new();
+    let grid = one.write("grid.json", TPE_ASHA);
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
+    assert!(
+        run.stderr().contains("TPE: configuration 5 of 8 (") && run.stderr().contains("ASHA: "),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(one.read("proposals.jsonl"), two.read("proposals.jsonl"));
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+    assert_eq!(one.numbers(), two.numbers());
+    // A sliding window: proposal i learns from the first i − 1 configurations (lag 2).
+    let learned: Vec<usize> = one
+        .read("proposals.jsonl")
+        .lines()
+        .map(|l| {
+            let p: serde_json::Value = serde_json::from_str(l).unwrap();
+            p["learned_from"].as_array().map_or(0, Vec::len)
+        })
+        .collect();
+    assert_eq!(learned, [0, 0, 0, 0, 3, 4, 5, 6]);
+    // All 8 entered the first rung, which closed, and something trained to the end.
+    let d = decisions(&one);
+    assert!(d
+        .iter()
+        .any(|d| d["rung"] == 0 && d.get("arrived").is_none() && d["reached"] == 8));
+    let trials = one.csv("trials.csv");
+    assert!(trials.iter().any(|t| t["status"] == "completed"));
+
+    // Killed after the first proposal by TPE and after the first rung closed; the workers
+    // die too the first time.
+    let ws = Workspace::new();
+    let grid = ws.write("grid.json", TPE_ASHA);
+    let proposals = || {
+        std::fs::read_to_string(ws.results().join("proposals.jsonl"))
+            .map_or(0, |t| t.lines().count())
+    };
+    let closed = || {
+        std::fs::read_to_string(ws.results().join("rungs.jsonl"))
+            .is_ok_and(|t| t.lines().any(|l| !l.contains("\"arrived\"")))
+    };
+    let moments: [(&str, &dyn Fn() -> bool); 2] = [
+        ("a first proposal by TPE", &|| proposals() >= 5),
+        ("a closed first rung", &closed),
+    ];
+    for (round, (what, moment)) in moments.into_iter().enumerate() {
+        let child = ws.spawn(&grid, &[]);
+        common::wait_until(120, what, moment);
+        send(child.id() as i32, "KILL");
+        if round == 0 {
+            for pid in worker_pids_under(&ws.results()) {
+                send(pid, "KILL");
+            }
+        }
+        let out = Run(child.wait_with_output().unwrap());
+        assert!(
+            !out.stdout().contains("wrote "),
+            "round {round} ended first"
+        );
+    }
+    ws.sweep(&grid, &[]).expect_code(0);
+    assert_eq!(ws.read("proposals.jsonl"), one.read("proposals.jsonl"));
+    assert_eq!(ws.read("rungs.jsonl"), one.read("rungs.jsonl"));
+    assert_eq!(ws.numbers(), one.numbers());
+}

@@ -36,17 +36,30 @@ fn proposals_and_numbers_are_the_same_whatever_the_jobs() {
     let (run, two) = common::with_one_and_two_jobs(&one, &grid);
     let err = run.stderr();
     assert!(
-        err.contains("TPE: 9 configurations, the first 4 drawn at random, then 2 at a time"),
+        err.contains(
+            "TPE: 9 configurations, the first 4 drawn at random, then each proposed as soon as \
+             the configurations at least 2 before it have their results"
+        ),
         "{err}"
     );
     assert!(
-        err.contains("TPE: configurations 5–6 of 9, proposed from the results of the first 4"),
+        err.contains("8 trials of the 4 configurations chosen so far (TPE proposes 9 in all)"),
         "{err}"
     );
-    assert!(
-        err.contains("TPE: configuration 9 of 9, proposed from the results of the first 7"),
-        "{err}"
-    );
+    // A sliding window, not waves: each proposal learns from one more configuration.
+    for (i, learned) in [(5, 3), (6, 4), (9, 7)] {
+        let said = format!("TPE: configuration {i} of 9 (");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&said))
+            .unwrap_or_else(|| panic!("{err}"));
+        assert!(
+            line.ends_with(&format!(
+                "), proposed from the results of the first {learned}"
+            )),
+            "{line}"
+        );
+    }
 
     assert_eq!(one.numbers(), two.numbers(), "same proposals, same numbers");
     assert_eq!(one.read("proposals.jsonl"), two.read("proposals.jsonl"));

@@ -14,8 +14,9 @@ use crate::executor::progress;
 use crate::executor::supervise::{Feed, FixedFeed, Outcome};
 use crate::executor::{LocalExecutor, SlurmExecutor, SlurmRun};
 use crate::report::{self, groups::Grouped, numbers, Status};
-use crate::schedule::asha_search::AshaSearch;
+use crate::schedule::asha_search::{AshaSearch, Shape};
 use crate::schedule::tpe::TpeSearch;
+use crate::schedule::tpe_pipeline::TpePipeline;
 use crate::schedule::{self, Ended, Trained};
 use crate::spec::plan::TrialMaker;
 use crate::spec::{GridSpec, Plan, Search, TrialConfig};
@@ -267,7 +268,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         trained: RefCell::new(BTreeSet::new()),
     };
     let ended = match (&tpe, &spec.early_stopping) {
-        (Some(search), _) => search.run(
+        (Some(search), Some(es)) if !es.method.is_async() => search.run(
             |planned| {
                 manifest.trials = planned.iter().map(|t| t.id.clone()).collect();
                 store.write_manifest(&manifest)
@@ -282,13 +283,39 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             },
             |to_run| training.train(to_run),
         )?,
+        (Some(search), _) => {
+            let manifest = RefCell::new(&mut manifest);
+            let prepare = |trials: &[TrialConfig]| {
+                let some = Plan {
+                    trials: trials.to_vec(),
+                    ..plan.clone()
+                };
+                let t = triage(&store, &some, args.retry_failed, on_slurm);
+                training.prepare_all(&t)?;
+                Ok(t.to_run)
+            };
+            let proposed = |planned: &[TrialConfig]| {
+                let mut manifest = manifest.borrow_mut();
+                manifest.trials = planned.iter().map(|t| t.id.clone()).collect();
+                store.write_manifest(&manifest)
+            };
+            let mut pipeline = TpePipeline::new(search, Box::new(prepare), Box::new(proposed))?;
+            match training.train_feed(&mut pipeline)? {
+                Trained::Done => {
+                    pipeline.finish()?;
+                    Ended::Done
+                }
+                Trained::Interrupted => Ended::Interrupted,
+                Trained::Detached => Ended::Detached,
+            }
+        }
         (None, None) => match training.train_all(&t)? {
             Trained::Done => Ended::Done,
             Trained::Interrupted => Ended::Interrupted,
             Trained::Detached => Ended::Detached,
         },
         (None, Some(es)) if es.method.is_async() => {
-            let mut search = AshaSearch::new(&store, &plan.trials, es, 0)?;
+            let mut search = AshaSearch::new(&store, &plan.trials, es, 0, Shape::of(&plan.trials))?;
             match training.train_feed(&mut search)? {
                 Trained::Done => {
                     search.finish()?;
@@ -380,6 +407,13 @@ impl Training<'_> {
     /// Trains the trials `t` says to run to their end: prepares their folders (clearing the
     /// results of those run again, seeding those that continue shorter runs), then trains them.
     fn train_all(&self, t: &Triage) -> anyhow::Result<Trained> {
+        self.prepare_all(t)?;
+        self.train(&t.to_run)
+    }
+
+    /// Prepares the folders of the trials `t` says to run (clearing the results of those run
+    /// again, seeding those that continue shorter runs).
+    fn prepare_all(&self, t: &Triage) -> anyhow::Result<()> {
         for trial in &t.to_run {
             let dir = self.store.trial(&trial.id);
             dir.prepare(trial)?;
@@ -387,8 +421,7 @@ impl Training<'_> {
                 dir.clear_result()?;
             }
         }
-        seed_continuations(self.store, &t.continuing)?;
-        self.train(&t.to_run)
+        seed_continuations(self.store, &t.continuing)
     }
 
     /// Trains `trials` (their folders prepared), longest first, until they end or a signal
@@ -594,19 +627,38 @@ fn describe(plan: &Plan, spec: &GridSpec, t: &Triage) {
         (None, Some(corpus)) => format!("on {}", corpus.name),
         (None, None) => "on the corpus".to_string(),
     };
+    let trials = match spec.search {
+        // The trials planned so far are those of the configurations chosen so far.
+        Search::Tpe(tpe) => format!(
+            "{} of the {} configurations chosen so far (TPE proposes {} in all)",
+            numbers::count(plan.trials.len(), "trial"),
+            schedule::configurations(&plan.trials).len(),
+            tpe.trials
+        ),
+        _ => numbers::count(plan.trials.len(), "trial"),
+    };
     eprintln!(
-        "sweep `{}`: {} ({axes} {on}), {}",
+        "sweep `{}`: {trials} ({axes} {on}), {}",
         plan.name,
-        numbers::count(plan.trials.len(), "trial"),
         parts.join(", ")
     );
     if let Search::Tpe(tpe) = spec.search {
         let proposed = schedule::configurations(&plan.trials).len();
+        let how = match &spec.early_stopping {
+            Some(es) if !es.method.is_async() => format!(
+                "then {} at a time, each proposed from the results of the configurations at \
+                 least {} before it",
+                tpe.lag, tpe.lag
+            ),
+            _ => format!(
+                "then each proposed as soon as the configurations at least {} before it have \
+                 their results, so that {} train while it is proposed",
+                tpe.lag, tpe.lag
+            ),
+        };
         eprintln!(
-            "TPE: {} configurations, the first {} drawn at random, then {} at a time, each \
-             proposed from the results of the configurations at least {} before it ({} chosen \
-             so far)",
-            tpe.trials, tpe.startup, tpe.lag, tpe.lag, proposed
+            "TPE: {} configurations, the first {} drawn at random, {how} ({} chosen so far)",
+            tpe.trials, tpe.startup, proposed
         );
     }
 }

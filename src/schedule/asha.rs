@@ -123,6 +123,16 @@ impl Asha {
         rung.promoted.push(false);
     }
 
+    /// Whether configuration `config` has its result at the rung it entered its bracket at.
+    pub fn has_first_result(&self, config: usize) -> bool {
+        let b = self.bracket_of(config);
+        let rung = &self.brackets[b].rungs[self.brackets[b].start];
+        rung.entrants
+            .iter()
+            .position(|&c| c == config)
+            .is_some_and(|i| i < rung.scores.len())
+    }
+
     /// Where each configuration entered so far stands: its bracket and highest rung.
     pub fn places(&self) -> Vec<(usize, Place)> {
         let mut places = Vec::new();

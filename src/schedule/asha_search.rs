@@ -19,6 +19,28 @@ use crate::spec::{Mode, TrialConfig};
 use crate::store::rungs::{self, RungDecision};
 use crate::store::{Store, TrialStatus};
 
+/// What a search is over, besides its configurations.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Steps of every trial.
+    pub steps: usize,
+    /// Whether the objective is minimised or maximised.
+    pub mode: Mode,
+    /// Configurations in all.
+    pub total: usize,
+}
+
+impl Shape {
+    /// The shape of a search over all of `trials`.
+    pub fn of(trials: &[TrialConfig]) -> Shape {
+        Shape {
+            steps: trials.first().map_or(0, |t| t.params.steps()),
+            mode: trials.first().map_or(Mode::Min, |t| objective(t).mode),
+            total: configurations(trials).len(),
+        }
+    }
+}
+
 /// A trial waiting for a worker.
 struct Queued {
     /// New configurations go after promotions.
@@ -47,6 +69,8 @@ pub struct AshaSearch<'a> {
     /// Promotions already announced: bracket, rung, configuration.
     announced: HashSet<(usize, usize, String)>,
     eta: usize,
+    /// Configurations the search will have in all (a TPE search proposes them as it goes).
+    total: usize,
 }
 
 /// Decisions' identity in the log: bracket, rung, entrants considered, arrival or closing.
@@ -58,22 +82,25 @@ impl<'a> AshaSearch<'a> {
     /// The search over `trials` (plan order) with `es`, brackets numbered from
     /// `first_bracket`; replays the decisions stored in `store` (deciding again, with a
     /// warning, when they are of another search) and stores those the results allow since.
+    /// `shape` says how many configurations will enter in all (those of `trials` now, the
+    /// others through [`AshaSearch::admit`]), their steps and the objective's mode.
     pub fn new(
         store: &'a Store,
         trials: &[TrialConfig],
         es: &EarlyStopping,
         first_bracket: usize,
+        shape: Shape,
     ) -> anyhow::Result<AshaSearch<'a>> {
         let configs: Vec<(String, Vec<TrialConfig>)> = configurations(trials)
             .into_iter()
             .map(|(key, ts)| (key, ts.into_iter().cloned().collect()))
             .collect();
-        let steps = trials.first().map_or(0, |t| t.params.steps());
-        let mode = trials.first().map_or(Mode::Min, |t| objective(t).mode);
+        let Shape { steps, mode, total } = shape;
+        let total = total.max(configs.len());
         let stored = rungs::read(store.root())?;
         let mut search = AshaSearch {
             store,
-            asha: Asha::new(es, configs.len(), steps, first_bracket),
+            asha: Asha::new(es, total, steps, first_bracket),
             configs,
             steps,
             mode,
@@ -83,6 +110,7 @@ impl<'a> AshaSearch<'a> {
             notices: Vec::new(),
             announced: HashSet::new(),
             eta: es.eta,
+            total,
         };
         for c in 0..search.configs.len() {
             search.asha.admit(c);
@@ -132,8 +160,9 @@ impl<'a> AshaSearch<'a> {
             })
             .collect();
         let (store, configs, mode) = (self.store, &self.configs, self.mode);
+        let all_admitted = self.configs.len() == self.total;
         let decisions = self.asha.decide(
-            true,
+            all_admitted,
             |c, at| {
                 let stored = arrivals.get(&(at.bracket, at.rung, configs[c].0.as_str()));
                 if let Some(value) = stored {
@@ -163,6 +192,32 @@ impl<'a> AshaSearch<'a> {
             }
         }
         decisions
+    }
+
+    /// The next configuration (its trials, in the plan's order) enters the search.
+    pub fn admit(&mut self, trials: &[TrialConfig]) -> anyhow::Result<()> {
+        let key = trials
+            .first()
+            .map(TrialConfig::config_key)
+            .unwrap_or_default();
+        self.configs.push((key, trials.to_vec()));
+        self.asha.admit(self.configs.len() - 1);
+        for d in self.decide(&[]) {
+            rungs::append(self.store.root(), &d)?;
+        }
+        self.enqueue();
+        Ok(())
+    }
+
+    /// Whether configuration `c` (plan order) has its result at the rung it entered at: what
+    /// a TPE search learns from it is known.
+    pub fn has_first_result(&self, c: usize) -> bool {
+        self.asha.has_first_result(c)
+    }
+
+    /// The first rung's step.
+    pub fn first_step(&self) -> usize {
+        self.asha.step(0)
     }
 
     fn label_of(&self, key: &str) -> String {

@@ -23,10 +23,10 @@ use crate::store::proposals::{self, Proposal, ProposedBy};
 use crate::store::{Store, TrialStatus};
 
 /// One configuration of the search.
-struct Configuration {
-    values: Vec<Value>,
-    key: String,
-    trials: Vec<TrialConfig>,
+pub(super) struct Configuration {
+    pub(super) values: Vec<Value>,
+    pub(super) key: String,
+    pub(super) trials: Vec<TrialConfig>,
 }
 
 /// What the search needs besides the store: the grid file's trials and how to train them.
@@ -139,7 +139,7 @@ impl TpeSearch<'_> {
     }
 
     /// The configuration with these values of the searched axes.
-    fn configuration(&self, values: Vec<Value>) -> anyhow::Result<Configuration> {
+    pub(super) fn configuration(&self, values: Vec<Value>) -> anyhow::Result<Configuration> {
         let trials = self.maker.trials_of(&values)?;
         let key = trials[0].config_key();
         Ok(Configuration {
@@ -171,7 +171,7 @@ impl TpeSearch<'_> {
     }
 
     /// The random configurations.
-    fn startup(&self, axes: &[(String, Domain)]) -> anyhow::Result<Vec<Vec<Value>>> {
+    pub(super) fn startup(&self, axes: &[(String, Domain)]) -> anyhow::Result<Vec<Vec<Value>>> {
         search::draw(axes, self.tpe.startup, self.tpe.seed)
             .map_err(|e| anyhow::anyhow!("{}: `search`: {e}", self.spec.path.display()))
     }
@@ -179,7 +179,7 @@ impl TpeSearch<'_> {
     /// The stored proposals that still hold: made under the same settings, from the same
     /// configurations; and all that are stored. The first that does not hold, and those after
     /// it, are to be proposed again.
-    fn stored(
+    pub(super) fn stored(
         &self,
         axes: &[(String, Domain)],
         digest: &str,
@@ -219,8 +219,18 @@ impl TpeSearch<'_> {
 
     /// What TPE learns from `configs` (all finished): ranks, best first (see the module doc).
     fn scores(&self, configs: &[Configuration]) -> Vec<Scored> {
+        self.scores_by(configs, |c| self.outcome(c))
+    }
+
+    /// What TPE learns from `configs`, ranked by `outcome`: whether a configuration failed,
+    /// the steps it reached and its oriented objective there (lower is better).
+    pub(super) fn scores_by(
+        &self,
+        configs: &[Configuration],
+        outcome: impl Fn(&Configuration) -> (bool, usize, f64),
+    ) -> Vec<Scored> {
         let axes = searched_axes(self.spec);
-        let outcomes: Vec<(bool, usize, f64)> = configs.iter().map(|c| self.outcome(c)).collect();
+        let outcomes: Vec<(bool, usize, f64)> = configs.iter().map(outcome).collect();
         let mut order: Vec<usize> = (0..configs.len()).collect();
         order.sort_by(|&a, &b| {
             let (fa, ra, ha) = outcomes[a];
@@ -254,7 +264,7 @@ impl TpeSearch<'_> {
     /// A finished configuration's outcome: whether it failed (a trial failed, has no result or
     /// a non-finite objective), the steps its trials reached, and its mean objective there
     /// (held-out perplexity or the program's metric, negated when maximised).
-    fn outcome(&self, config: &Configuration) -> (bool, usize, f64) {
+    pub(super) fn outcome(&self, config: &Configuration) -> (bool, usize, f64) {
         let mut reached = usize::MAX;
         let mut sum = 0.0;
         for trial in &config.trials {
@@ -282,7 +292,7 @@ impl TpeSearch<'_> {
 }
 
 /// The values of a configuration by axis name.
-fn named(axes: &[(String, Domain)], values: &[Value]) -> Map<String, Value> {
+pub(super) fn named(axes: &[(String, Domain)], values: &[Value]) -> Map<String, Value> {
     axes.iter()
         .map(|(name, _)| name.clone())
         .zip(values.iter().cloned())
@@ -291,7 +301,7 @@ fn named(axes: &[(String, Domain)], values: &[Value]) -> Map<String, Value> {
 
 /// A digest of what a proposal depends on besides results: the seed, `startup`, `lag` and the
 /// searched axes (`trials` is not in it: raising it keeps the earlier proposals).
-fn digest(tpe: &Tpe, axes: &[(String, Domain)]) -> String {
+pub(super) fn digest(tpe: &Tpe, axes: &[(String, Domain)]) -> String {
     let axes: Vec<Value> = axes
         .iter()
         .map(|(name, domain)| match domain {
