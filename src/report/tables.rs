@@ -57,9 +57,11 @@ pub fn timing_columns(t: &super::load::TrialRecord) -> [String; 4] {
     [
         timing.started_at.map(rfc3339).unwrap_or_default(),
         timing.finished_at.map(rfc3339).unwrap_or_default(),
-        (!t.attempts.is_empty())
-            .then(|| format!("{:.3}", timing.worker_seconds))
-            .unwrap_or_default(),
+        if t.attempts.is_empty() {
+            String::new()
+        } else {
+            format!("{:.3}", timing.worker_seconds)
+        },
         timing
             .rungs
             .iter()
