@@ -2,13 +2,15 @@
 //! messages it exchanges with its orchestrator ([`protocol`]); the trial lifecycle shared by
 //! every executor ([`supervise`]), which drives a backend: worker processes on this machine
 //! under tokio ([`local`], sharing the cores: [`cores`]) or Slurm job arrays ([`slurm`]); and
-//! the progress display ([`progress`]).
+//! the progress display ([`progress`]). [`replay`] plays stored full-budget runs on a virtual
+//! clock, for scheduler benchmarks at scales this machine cannot hold.
 
 pub mod cores;
 pub mod local;
 pub mod program;
 pub mod progress;
 pub mod protocol;
+pub mod replay;
 pub mod slurm;
 pub mod supervise;
 pub mod worker;
