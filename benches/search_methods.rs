@@ -1,12 +1,14 @@
-//! Random search against TPE, each with and without successive halving, on the space of
-//! `sweeps/search.json`: the best held-out perplexity found after each configuration (anytime
-//! curves, mean and spread over search seeds), the steps trained, the wall time and how busy
-//! the cores were. Run with `bench/search.sh` (or `cargo bench --bench search_methods`).
+//! Random search against TPE, each without early stopping, with synchronous successive halving
+//! and with asynchronous successive halving (ASHA), on the space of `sweeps/search.json`: the
+//! best held-out perplexity found after each configuration (anytime curves, mean and spread
+//! over search seeds), the steps trained, the wall time and how busy the workers were (every
+//! worker attempt's time, from trials.csv's `worker_seconds`, over wall time × jobs). Run with
+//! `bench/search.sh` (or `cargo bench --bench search_methods`).
 //!
 //! `TRIALS=N` (default 30) configurations per search, `SEEDS=N` (default 3) search seeds,
 //! `JOBS=N` (default: every core) trials at once, `OUT=dir` (default `bench/out/search`) for the
 //! results folders and the chart, `METHODS=tpe,tpe-sh` (default all of random, tpe, random-sh,
-//! tpe-sh) for some of them. The sweeps resume: a second run only rereads them.
+//! tpe-sh, random-asha, tpe-asha) for some of them. The sweeps resume: a second run only rereads them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,29 +20,43 @@ use sweep::report::charts::{anytime, Curve};
 struct Method {
     name: &'static str,
     tpe: bool,
-    halving: bool,
+    /// `early_stopping.method`, if any, and its short name.
+    halving: Option<(&'static str, &'static str)>,
 }
 
-const METHODS: [Method; 4] = [
+const SH: Option<(&str, &str)> = Some(("successive_halving", "sh"));
+const ASHA: Option<(&str, &str)> = Some(("asha", "asha"));
+
+const METHODS: [Method; 6] = [
     Method {
         name: "random",
         tpe: false,
-        halving: false,
+        halving: None,
     },
     Method {
         name: "TPE",
         tpe: true,
-        halving: false,
+        halving: None,
     },
     Method {
         name: "random + successive halving",
         tpe: false,
-        halving: true,
+        halving: SH,
     },
     Method {
         name: "TPE + successive halving",
         tpe: true,
-        halving: true,
+        halving: SH,
+    },
+    Method {
+        name: "random + ASHA",
+        tpe: false,
+        halving: ASHA,
+    },
+    Method {
+        name: "TPE + ASHA",
+        tpe: true,
+        halving: ASHA,
     },
 ];
 
@@ -51,7 +67,7 @@ struct Outcome {
     best_after: Vec<f64>,
     steps: usize,
     wall: f64,
-    /// Worker time over wall time × jobs.
+    /// Worker time (every attempt) over wall time × jobs.
     busy: f64,
 }
 
@@ -82,7 +98,9 @@ fn main() -> anyhow::Result<()> {
         let short = format!(
             "{}{}",
             if method.tpe { "tpe" } else { "random" },
-            if method.halving { "-sh" } else { "" }
+            method
+                .halving
+                .map_or_else(String::new, |(_, short)| format!("-{short}"))
         );
         if only
             .as_ref()
@@ -100,8 +118,11 @@ fn main() -> anyhow::Result<()> {
             } else {
                 json!({"method": "random", "trials": trials, "seed": seed})
             };
-            if !method.halving {
-                grid.as_object_mut().unwrap().remove("early_stopping");
+            match method.halving {
+                Some((name, _)) => grid["early_stopping"]["method"] = json!(name),
+                None => {
+                    grid.as_object_mut().unwrap().remove("early_stopping");
+                }
             }
             let file = out.join(format!("{name}.json"));
             std::fs::write(&file, serde_json::to_string_pretty(&grid)?)?;
@@ -176,7 +197,7 @@ fn main() -> anyhow::Result<()> {
          held-out perplexity after k configurations: mean ± sd over the seeds (best–worst seed)\n"
     );
     println!(
-        "| search | after 10 | after 20 | after {trials} | steps trained | wall | cores busy |"
+        "| search | after 10 | after 20 | after {trials} | steps trained | wall | workers busy |"
     );
     println!("|---|---|---|---|---|---|---|");
     for row in rows {
@@ -206,7 +227,14 @@ fn read(results: &Path, tpe: bool, jobs: usize) -> anyhow::Result<Outcome> {
         let row = row?;
         let number = |key: &str| row[key].parse::<f64>().unwrap_or(f64::NAN);
         steps += row["steps_done"].parse::<usize>()?;
-        worker += number("wall_seconds");
+        // Every attempt of the trial (a promoted one trains rung by rung); older folders
+        // have only the last attempt's wall time.
+        let all = number("worker_seconds");
+        worker += if all.is_finite() {
+            all
+        } else {
+            number("wall_seconds")
+        };
         let order = if tpe { row["proposal"].parse()? } else { i + 1 };
         let heldout = number("final_heldout_ppl");
         let full = row["status"] == "completed" && heldout.is_finite();

@@ -484,6 +484,16 @@ async fn check_program(
     })
     .await;
     no_perplexity(&client, &paths, "the dashboard of a finished program sweep").await;
+    // Once the run has ended, how busy its two workers were.
+    wait(&client, "the workers' busy share", |c| async move {
+        match c.find(Locator::Css("#sweep-busy")).await {
+            Ok(b) => b.text().await.is_ok_and(|t| {
+                t.contains("workers busy ") && t.contains("% (") && t.contains("over 2 × ")
+            }),
+            Err(_) => false,
+        }
+    })
+    .await;
 
     // A trial page: its metric, no sample, the environment's values hidden.
     let id = js(

@@ -89,7 +89,7 @@ fn successive_halving_decides_the_same_whatever_the_jobs_and_a_promoted_trial_eq
     let (run, two) = common::with_one_and_two_jobs(&one, &grid);
     assert!(
         run.stderr()
-            .contains("rung 3 of 3 (step 270): 1 configurations"),
+            .contains("rung 3 of 3 (step 270): 1 configuration,"),
         "{}",
         run.stderr()
     );

@@ -466,7 +466,7 @@ fn successive_halving_through_job_arrays_decides_as_a_local_run() {
         "{err}"
     );
     assert!(
-        err.contains("rung 3 of 3 (step 60): 1 configurations"),
+        err.contains("rung 3 of 3 (step 60): 1 configuration,"),
         "{err}"
     );
     assert_eq!(submissions(&ws).len(), 3, "one array per rung");

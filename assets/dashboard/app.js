@@ -1866,6 +1866,10 @@
     else eta = 'ETA —';
     setText($('#sweep-eta'), eta);
     setText($('#sweep-wall'), num(sw.wall_seconds) != null ? ` · wall time ${fmtDuration(sw.wall_seconds)}` : '');
+    const busy = sw.busy && num(sw.busy.share) != null ? sw.busy : null;
+    setText($('#sweep-busy'), busy
+      ? ` · workers busy ${Math.round(100 * busy.share)}% (${fmtDuration(busy.worker_seconds)} of worker time over ${busy.workers} × ${fmtDuration(busy.wall_seconds)})`
+      : '');
 
     const verdict = Array.isArray(sw.verdict) ? sw.verdict.map(String) : [];
     const vsig = JSON.stringify(verdict);

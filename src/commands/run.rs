@@ -630,9 +630,12 @@ fn describe(plan: &Plan, spec: &GridSpec, t: &Triage) {
     let trials = match spec.search {
         // The trials planned so far are those of the configurations chosen so far.
         Search::Tpe(tpe) => format!(
-            "{} of the {} configurations chosen so far (TPE proposes {} in all)",
+            "{} of the {} chosen so far (TPE proposes {} in all)",
             numbers::count(plan.trials.len(), "trial"),
-            schedule::configurations(&plan.trials).len(),
+            numbers::count(
+                schedule::configurations(&plan.trials).len(),
+                "configuration"
+            ),
             tpe.trials
         ),
         _ => numbers::count(plan.trials.len(), "trial"),

@@ -112,9 +112,9 @@ fn rung_lines(records: &[RungDecision], sweep: &load::SweepRecord) {
     let closed: Vec<&RungDecision> = records.iter().filter(|d| d.arrived.is_none()).collect();
     for d in &closed {
         println!(
-            "{}: {} configurations reached it, {} went on, {} stopped",
+            "{}: {} reached it, {} went on, {} stopped",
             name(d),
-            d.reached,
+            numbers::count(d.reached, "configuration"),
             d.promoted.len(),
             d.stopped.len()
         );
@@ -136,9 +136,10 @@ fn rung_lines(records: &[RungDecision], sweep: &load::SweepRecord) {
         let reached = at.iter().map(|d| d.reached).max().unwrap_or(0);
         let promoted: usize = at.iter().map(|d| d.promoted.len()).sum();
         println!(
-            "{}: {reached} configurations have their result so far, {promoted} went on \
-             (deciding as results come in)",
-            name(at[0])
+            "{}: {} have their result so far, {promoted} went on (deciding as results come \
+             in)",
+            name(at[0]),
+            numbers::count(reached, "configuration")
         );
     }
     if let Some(last) = closed

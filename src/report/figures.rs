@@ -19,6 +19,57 @@ const OVERVIEW_SMOOTHING: usize = 20;
 /// Size of the heatmap.
 const HEATMAP_SIZE: (u32, u32) = (700, 500);
 
+/// The best held-out perplexity known so far (a configuration's mean over seeds, once its last
+/// seed finished all its steps) against seconds since the sweep's first trial started; `None`
+/// when fewer than two configurations finished or the trials recorded no times (a plain grid
+/// of a few configurations needs no such chart, but every search does).
+fn best_over_time(g: &Grouped) -> Option<charts::Curve> {
+    let start = g
+        .configs
+        .iter()
+        .flat_map(|c| c.trials.iter().filter_map(|t| t.timing().started_at))
+        .reduce(f64::min)?;
+    let mut known: Vec<(f64, f64)> = g
+        .configs
+        .iter()
+        .filter_map(|c| {
+            let finished: Option<Vec<f64>> = c
+                .trials
+                .iter()
+                .map(|t| {
+                    let r = t.result()?;
+                    (r.status == crate::store::TrialStatus::Completed)
+                        .then(|| t.timing().finished_at)
+                        .flatten()
+                })
+                .collect();
+            let at = finished?.into_iter().reduce(f64::max)?;
+            let value = c.stats.heldout.map(|s| s.mean).filter(|v| v.is_finite())?;
+            Some((at - start, value))
+        })
+        .collect();
+    if known.len() < 2 || g.configs.len() < 4 {
+        return None;
+    }
+    known.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut best = f64::INFINITY;
+    let mut mean = Vec::new();
+    for (t, v) in known {
+        if v < best {
+            if best.is_finite() {
+                mean.push((t, best));
+            }
+            best = v;
+            mean.push((t, best));
+        }
+    }
+    Some(charts::Curve {
+        label: "best so far".into(),
+        mean,
+        band: Vec::new(),
+    })
+}
+
 /// Draws every chart of `g` into `root` (PNG and SVG) and returns links relative to `root`.
 pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     let mut links = ChartLinks::default();
@@ -45,6 +96,15 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
             CURVES_SIZE,
         )?;
         links.search = Some("search.png".into());
+    }
+    if let Some(curve) = best_over_time(g) {
+        charts::anytime_over_time(
+            &root.join("best-over-time"),
+            "Best held-out perplexity known so far, against wall time",
+            &[curve],
+            SMALL_SIZE,
+        )?;
+        links.over_time = Some("best-over-time.png".into());
     }
 
     let mut drawn = Vec::new();

@@ -64,6 +64,8 @@ pub struct ChartLinks {
     pub heatmap: Option<String>,
     /// Held-out perplexity per step of every configuration of an early-stopping search.
     pub search: Option<String>,
+    /// The best result known so far against wall time.
+    pub over_time: Option<String>,
     /// Per axis (index into the non-seed axes): (value, chart) for each value of that axis.
     pub per_value: Vec<Vec<(String, String)>>,
 }
@@ -744,6 +746,16 @@ fn configurations(
             Lang::Zh => "每个配置每步的验证困惑度（随机种子平均）；被提前停止的配置止于其阶段",
         };
         let _ = writeln!(out, "![{caption}]({search})\n");
+    }
+    if let Some(chart) = &charts.over_time {
+        let caption = match lang {
+            Lang::En => {
+                "The best held-out perplexity known so far (a configuration counts once its \
+                 last seed trained all its steps), against seconds since the sweep started"
+            }
+            Lang::Zh => "目前已知的最佳验证困惑度（配置的所有种子训练完全部步数后计入），横轴为扫描开始后的秒数",
+        };
+        let _ = writeln!(out, "![{caption}]({chart})\n");
     }
 }
 

@@ -54,7 +54,7 @@ pub fn successive_halving(
         for &(b, k) in &active {
             let trials = prepare(store, &configs, &brackets[b].1, rung_steps[k], steps)?;
             said.push(format!(
-                "{}rung {} of {} (step {}): {} configurations, {}",
+                "{}rung {} of {} (step {}): {}, {}",
                 if brackets.len() > 1 {
                     format!("bracket {}, ", b + 1)
                 } else {
@@ -63,7 +63,7 @@ pub fn successive_halving(
                 k + 1,
                 rung_steps.len(),
                 rung_steps[k],
-                brackets[b].1.len(),
+                crate::report::numbers::count(brackets[b].1.len(), "configuration"),
                 match trials.len() {
                     1 => "1 trial to train".to_string(),
                     n => format!("{n} trials to train"),

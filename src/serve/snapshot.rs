@@ -210,6 +210,13 @@ fn sweep_json(record: &SweepRecord, root: &Path) -> Value {
         "eta_seconds": eta_seconds(record),
         "started_at": m.started_at,
         "wall_seconds": m.wall_seconds,
+        // How busy the workers were, once a local run has recorded its wall time.
+        "busy": crate::report::busy::Busy::of(record).map(|b| json!({
+            "share": b.share(),
+            "worker_seconds": b.worker_seconds,
+            "wall_seconds": b.wall_seconds,
+            "workers": b.workers,
+        })),
         "verdict": verdict,
         "metric": { "name": metric.name, "mode": metric.mode, "builtin": m.metric.is_none() },
         "program": m.program,

@@ -19,7 +19,9 @@ pub const FILE: &str = "rungs.jsonl";
 pub struct Stopped {
     /// The configuration's key.
     pub config: String,
-    /// Its held-out perplexity at the rung, averaged over its seeds.
+    /// Its held-out perplexity at the rung, averaged over its seeds (`"inf"` when a trial
+    /// failed before it).
+    #[serde(with = "super::trial_dir::non_finite::always")]
     pub heldout: f64,
     /// Its rank among the configurations at the rung (1 = best).
     pub rank: usize,
@@ -55,6 +57,7 @@ pub struct Arrival {
     pub config: String,
     /// Its objective at the rung averaged over its seeds (the metric's own value); `None`
     /// when a trial failed or has no finite value there.
+    #[serde(default, with = "super::trial_dir::non_finite")]
     pub value: Option<f64>,
 }
 
@@ -76,4 +79,35 @@ pub fn rewrite(root: &Path, decisions: &[RungDecision]) -> anyhow::Result<()> {
 /// Removes the decisions (a new search over the folder).
 pub fn clear(root: &Path) -> anyhow::Result<()> {
     decision_log::clear(&root.join(FILE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_that_failed_before_its_rung_reads_back() {
+        // Its value is infinite; JSON has no infinity, and `null` would not read back.
+        let dir = tempfile::tempdir().unwrap();
+        let decision = RungDecision {
+            bracket: 0,
+            rung: 0,
+            step: 100,
+            reached: 2,
+            promoted: vec!["a".into()],
+            stopped: vec![Stopped {
+                config: "b".into(),
+                heldout: f64::INFINITY,
+                rank: 2,
+            }],
+            arrived: Some(Arrival {
+                config: "b".into(),
+                value: None,
+            }),
+        };
+        append(dir.path(), &decision).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert!(text.contains(r#""heldout":"inf""#), "{text}");
+        assert_eq!(read(dir.path()).unwrap(), vec![decision]);
+    }
 }

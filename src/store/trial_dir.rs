@@ -122,7 +122,7 @@ impl TrialResult {
 
 /// JSON has no infinity: a perplexity that blew up is stored as the string `"inf"` (or
 /// `"nan"`), not as `null`, so `result.json` says what happened.
-mod non_finite {
+pub(crate) mod non_finite {
     use serde::de::Error;
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -148,6 +148,20 @@ mod non_finite {
             Some(Float::Text(t)) => t.parse::<f64>().map(Some).map_err(|_| {
                 D::Error::custom(format!("expected a number, \"inf\" or \"nan\", got {t:?}"))
             }),
+        }
+    }
+
+    /// The same for a value that is always there.
+    pub mod always {
+        use serde::de::Error;
+        use serde::{Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+            super::serialize(&Some(*x), s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+            super::deserialize(d)?.ok_or_else(|| D::Error::custom("expected a number, got null"))
         }
     }
 }

@@ -6,6 +6,8 @@ use super::*;
 pub(super) struct AnytimePlot<'a> {
     pub title: &'a str,
     pub curves: &'a [Curve],
+    /// What the x axis counts: "configurations tried" or "seconds since the sweep started".
+    pub x_desc: &'a str,
 }
 
 impl Paint for AnytimePlot<'_> {
@@ -40,7 +42,14 @@ impl Paint for AnytimePlot<'_> {
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size((36.0 * s) as u32)
             .y_label_area_size((52.0 * s) as u32)
-            .build_cartesian_2d(0.5..x1 + 0.5, (y0 - pad)..(y1 + pad))?;
+            .build_cartesian_2d(
+                if self.x_desc.starts_with("seconds") {
+                    0.0..x1 * 1.02
+                } else {
+                    0.5..x1 + 0.5
+                },
+                (y0 - pad)..(y1 + pad),
+            )?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)
@@ -52,7 +61,7 @@ impl Paint for AnytimePlot<'_> {
             .y_label_formatter(&|v| format!("{v:.2}"))
             .label_style(label.clone())
             .axis_desc_style(label.clone())
-            .x_desc("configurations tried")
+            .x_desc(self.x_desc)
             .y_desc("best held-out perplexity so far")
             .draw()?;
         for (i, curve) in self.curves.iter().enumerate() {

@@ -128,7 +128,35 @@ pub fn anytime(
     curves: &[Curve],
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
-    render_both(stem, size, &AnytimePlot { title, curves })
+    let x_desc = "configurations tried";
+    render_both(
+        stem,
+        size,
+        &AnytimePlot {
+            title,
+            curves,
+            x_desc,
+        },
+    )
+}
+
+/// [`anytime`] against the wall time: x is seconds since the sweep started.
+pub fn anytime_over_time(
+    stem: &Path,
+    title: &str,
+    curves: &[Curve],
+    size: (u32, u32),
+) -> anyhow::Result<[PathBuf; 2]> {
+    let x_desc = "seconds since the sweep started";
+    render_both(
+        stem,
+        size,
+        &AnytimePlot {
+            title,
+            curves,
+            x_desc,
+        },
+    )
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): held-out perplexity
