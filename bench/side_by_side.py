@@ -60,7 +60,7 @@ def timeline(completions):
 def run_sweep(seed, out, method):
     grid = json.loads((ROOT / "sweeps/tpe.json").read_text())
     grid["name"] = f"side-by-side-{seed}"
-    grid["search"].update({"trials": TRIALS, "seed": seed, "startup": 10})
+    grid["search"].update({"trials": TRIALS, "seed": seed, "startup": min(10, TRIALS)})
     grid["early_stopping"] = {"method": method, "min_steps": 100, "eta": 3}
     file = out / f"sweep-{seed}.json"
     file.write_text(json.dumps(grid))
@@ -103,7 +103,7 @@ def optuna_worker(storage_path, study_name, seed, worker, t0):
     storage = JournalStorage(Backend(storage_path))
     study = optuna.load_study(
         study_name=study_name, storage=storage,
-        sampler=optuna.samplers.TPESampler(seed=seed * 100 + worker, n_startup_trials=10),
+        sampler=optuna.samplers.TPESampler(seed=seed * 100 + worker, n_startup_trials=min(10, TRIALS)),
         pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=100, reduction_factor=3))
     train, tail, vocab = reference.load()
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use sweep::report::charts::{anytime, Curve};
+use sweep::report::charts::{anytime, AnytimeAxis, Curve};
 
 /// One search method.
 struct Method {
@@ -208,6 +208,7 @@ fn main() -> anyhow::Result<()> {
         &format!(
             "Best held-out perplexity found, mean of {seeds} search seeds (band: best to worst)"
         ),
+        AnytimeAxis::Configurations,
         &curves,
         (900, 540),
     )?;

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{send, worker_pids_under, Run, Workspace};
+use common::Workspace;
 
 /// Asynchronous successive halving over 9 drawn configurations × 2 seeds: rungs at 30, 90 and
 /// 270 steps.
@@ -207,22 +205,7 @@ fn asha_killed_again_and_again_decides_and_ends_as_an_uninterrupted_run() {
         ("a first promotion", &promoted),
         ("a closed first rung", &|| lines() >= 10),
     ];
-    for (round, (what, moment)) in moments.into_iter().enumerate() {
-        let child = ws.spawn(&grid, &[]);
-        common::wait_until(120, what, moment);
-        std::thread::sleep(Duration::from_millis(50));
-        send(child.id() as i32, "KILL");
-        if round < 2 {
-            for pid in worker_pids_under(&ws.results()) {
-                send(pid, "KILL");
-            }
-        }
-        let out = Run(child.wait_with_output().unwrap());
-        assert!(
-            !out.stdout().contains("wrote "),
-            "round {round} ended first"
-        );
-    }
+    common::kill_rounds(&ws, &grid, &moments, 2);
     ws.sweep(&grid, &[]).expect_code(0);
     assert_eq!(ws.read("rungs.jsonl"), want.read("rungs.jsonl"));
     assert_eq!(ws.numbers(), want.numbers());
@@ -287,21 +270,7 @@ fn tpe_with_asha_proposes_and_decides_the_same_whatever_the_jobs_and_kills() {
         ("a first proposal by TPE", &|| proposals() >= 5),
         ("a closed first rung", &closed),
     ];
-    for (round, (what, moment)) in moments.into_iter().enumerate() {
-        let child = ws.spawn(&grid, &[]);
-        common::wait_until(120, what, moment);
-        send(child.id() as i32, "KILL");
-        if round == 0 {
-            for pid in worker_pids_under(&ws.results()) {
-                send(pid, "KILL");
-            }
-        }
-        let out = Run(child.wait_with_output().unwrap());
-        assert!(
-            !out.stdout().contains("wrote "),
-            "round {round} ended first"
-        );
-    }
+    common::kill_rounds(&ws, &grid, &moments, 1);
     ws.sweep(&grid, &[]).expect_code(0);
     assert_eq!(ws.read("proposals.jsonl"), one.read("proposals.jsonl"));
     assert_eq!(ws.read("rungs.jsonl"), one.read("rungs.jsonl"));

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{send, worker_pids_under, Run, Workspace};
+use common::Workspace;
 
 /// Nine configurations, four random, then two at a time; `dropout` matters only with two
 /// layers.
@@ -221,22 +219,7 @@ fn a_search_killed_again_and_again_proposes_and_ends_as_an_uninterrupted_one() {
         ("the second wave to be proposed", &|| proposed() >= 5),
         ("the last proposal", &|| proposed() >= 6),
     ];
-    for (round, (what, moment)) in moments.into_iter().enumerate() {
-        let child = ws.spawn(&grid, &[]);
-        common::wait_until(120, what, moment);
-        std::thread::sleep(Duration::from_millis(50));
-        send(child.id() as i32, "KILL");
-        if round < 2 {
-            for pid in worker_pids_under(&ws.results()) {
-                send(pid, "KILL");
-            }
-        }
-        let out = Run(child.wait_with_output().unwrap());
-        assert!(
-            !out.stdout().contains("wrote "),
-            "round {round} ended first"
-        );
-    }
+    common::kill_rounds(&ws, &grid, &moments, 2);
     ws.sweep(&grid, &[]).expect_code(0);
     assert_eq!(ws.read("proposals.jsonl"), want.read("proposals.jsonl"));
     assert_eq!(ws.numbers(), want.numbers());

@@ -20,19 +20,21 @@ const OVERVIEW_SMOOTHING: usize = 20;
 const HEATMAP_SIZE: (u32, u32) = (700, 500);
 
 /// The best held-out perplexity known so far (a configuration's mean over seeds, once its last
-/// seed finished all its steps) against seconds since the sweep's first trial started; `None`
-/// when fewer than two configurations finished or the trials recorded no times (a plain grid
-/// of a few configurations needs no such chart, but every search does).
-fn best_over_time(g: &Grouped) -> Option<charts::Curve> {
+/// seed finished all its steps): against seconds since the sweep's first trial started, and
+/// against configurations in plan order (proposal order for TPE). `None` for a sweep of fewer
+/// than four configurations, or fewer than two that finished, or without recorded times.
+fn best_so_far(g: &Grouped) -> Option<(charts::Curve, charts::Curve)> {
     let start = g
         .configs
         .iter()
         .flat_map(|c| c.trials.iter().filter_map(|t| t.timing().started_at))
         .reduce(f64::min)?;
-    let mut known: Vec<(f64, f64)> = g
+    // (plan position, seconds when known, value) of each configuration trained to its end.
+    let mut known: Vec<(usize, f64, f64)> = g
         .configs
         .iter()
-        .filter_map(|c| {
+        .enumerate()
+        .filter_map(|(i, c)| {
             let finished: Option<Vec<f64>> = c
                 .trials
                 .iter()
@@ -45,29 +47,35 @@ fn best_over_time(g: &Grouped) -> Option<charts::Curve> {
                 .collect();
             let at = finished?.into_iter().reduce(f64::max)?;
             let value = c.stats.heldout.map(|s| s.mean).filter(|v| v.is_finite())?;
-            Some((at - start, value))
+            Some((i + 1, at - start, value))
         })
         .collect();
     if known.len() < 2 || g.configs.len() < 4 {
         return None;
     }
-    known.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut best = f64::INFINITY;
-    let mut mean = Vec::new();
-    for (t, v) in known {
-        if v < best {
-            if best.is_finite() {
-                mean.push((t, best));
+    let steps = |points: &mut dyn Iterator<Item = (f64, f64)>| {
+        let mut best = f64::INFINITY;
+        let mut line = Vec::new();
+        for (x, v) in points {
+            if v < best {
+                if best.is_finite() {
+                    line.push((x, best));
+                }
+                best = v;
+                line.push((x, best));
             }
-            best = v;
-            mean.push((t, best));
         }
-    }
-    Some(charts::Curve {
+        line
+    };
+    let by_configuration = steps(&mut known.iter().map(|k| (k.0 as f64, k.2)));
+    known.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let by_time = steps(&mut known.iter().map(|k| (k.1, k.2)));
+    let curve = |mean| charts::Curve {
         label: "best so far".into(),
         mean,
         band: Vec::new(),
-    })
+    };
+    Some((curve(by_time), curve(by_configuration)))
 }
 
 /// Draws every chart of `g` into `root` (PNG and SVG) and returns links relative to `root`.
@@ -97,14 +105,22 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
         )?;
         links.search = Some("search.png".into());
     }
-    if let Some(curve) = best_over_time(g) {
-        charts::anytime_over_time(
+    if let Some((by_time, by_configuration)) = best_so_far(g) {
+        charts::anytime(
             &root.join("best-over-time"),
             "Best held-out perplexity known so far, against wall time",
-            &[curve],
+            charts::AnytimeAxis::Seconds,
+            &[by_time],
             SMALL_SIZE,
         )?;
-        links.over_time = Some("best-over-time.png".into());
+        charts::anytime(
+            &root.join("best-so-far"),
+            "Best held-out perplexity so far, against configurations",
+            charts::AnytimeAxis::Configurations,
+            &[by_configuration],
+            SMALL_SIZE,
+        )?;
+        links.over_time = Some(("best-over-time.png".into(), "best-so-far.png".into()));
     }
 
     let mut drawn = Vec::new();

@@ -64,8 +64,8 @@ pub struct ChartLinks {
     pub heatmap: Option<String>,
     /// Held-out perplexity per step of every configuration of an early-stopping search.
     pub search: Option<String>,
-    /// The best result known so far against wall time.
-    pub over_time: Option<String>,
+    /// The best result known so far against wall time, and against configurations.
+    pub over_time: Option<(String, String)>,
     /// Per axis (index into the non-seed axes): (value, chart) for each value of that axis.
     pub per_value: Vec<Vec<(String, String)>>,
 }
@@ -747,15 +747,20 @@ fn configurations(
         };
         let _ = writeln!(out, "![{caption}]({search})\n");
     }
-    if let Some(chart) = &charts.over_time {
-        let caption = match lang {
-            Lang::En => {
+    if let Some((by_time, by_configuration)) = &charts.over_time {
+        let (time, configs) = match lang {
+            Lang::En => (
                 "The best held-out perplexity known so far (a configuration counts once its \
-                 last seed trained all its steps), against seconds since the sweep started"
-            }
-            Lang::Zh => "目前已知的最佳验证困惑度（配置的所有种子训练完全部步数后计入），横轴为扫描开始后的秒数",
+                 last seed trained all its steps), against seconds since the sweep started",
+                "The same against configurations, in the order of the plan",
+            ),
+            Lang::Zh => (
+                "目前已知的最佳验证困惑度（配置的所有种子训练完全部步数后计入），横轴为扫描开始后的秒数",
+                "同上，横轴为按计划顺序的配置数",
+            ),
         };
-        let _ = writeln!(out, "![{caption}]({chart})\n");
+        let _ = writeln!(out, "![{time}]({by_time})\n");
+        let _ = writeln!(out, "![{configs}]({by_configuration})\n");
     }
 }
 

@@ -350,11 +350,12 @@ fn chart_links_appear_when_charts_exist() {
             vec![("16".into(), "charts/batch_size-16.png".into())],
         ],
         search: None,
-        over_time: Some("best-over-time.png".into()),
+        over_time: Some(("best-over-time.png".into(), "best-so-far.png".into())),
     };
     let md = render(&demo(), &ctx(Lang::En), &links);
     assert!(md.contains("](curves.png)"));
     assert!(md.contains("against seconds since the sweep started](best-over-time.png)"));
+    assert!(md.contains("in the order of the plan](best-so-far.png)"));
     assert!(md.contains("![hidden=128](charts/hidden-128.png)"));
     assert!(md.contains("](heatmap.png)"));
 }

@@ -223,6 +223,33 @@ impl Workspace {
     }
 }
 
+/// Starts `sweep GRID` in `ws` once per moment, waits for the moment (a condition, named for
+/// the timeout message), then kills the orchestrator with SIGKILL, and its workers too for the
+/// first `kill_workers` rounds; each round must end before the sweep does.
+pub fn kill_rounds(
+    ws: &Workspace,
+    grid: &Path,
+    moments: &[(&str, &dyn Fn() -> bool)],
+    kill_workers: usize,
+) {
+    for (round, (what, moment)) in moments.iter().enumerate() {
+        let child = ws.spawn(grid, &[]);
+        wait_until(120, what, moment);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        send(child.id() as i32, "KILL");
+        if round < kill_workers {
+            for pid in worker_pids_under(&ws.results()) {
+                send(pid, "KILL");
+            }
+        }
+        let out = Run(child.wait_with_output().unwrap());
+        assert!(
+            !out.stdout().contains("wrote "),
+            "round {round} ended first"
+        );
+    }
+}
+
 /// Runs `grid` (a file in `one`) with `--jobs 1` in `one`, and a copy of it with `--jobs 2` in
 /// a workspace of its own, both to the end: the first run and the second workspace.
 pub fn with_one_and_two_jobs(one: &Workspace, grid: &Path) -> (Run, Workspace) {

@@ -6,8 +6,7 @@ use super::*;
 pub(super) struct AnytimePlot<'a> {
     pub title: &'a str,
     pub curves: &'a [Curve],
-    /// What the x axis counts: "configurations tried" or "seconds since the sweep started".
-    pub x_desc: &'a str,
+    pub x: AnytimeAxis,
 }
 
 impl Paint for AnytimePlot<'_> {
@@ -43,10 +42,9 @@ impl Paint for AnytimePlot<'_> {
             .x_label_area_size((36.0 * s) as u32)
             .y_label_area_size((52.0 * s) as u32)
             .build_cartesian_2d(
-                if self.x_desc.starts_with("seconds") {
-                    0.0..x1 * 1.02
-                } else {
-                    0.5..x1 + 0.5
+                match self.x {
+                    AnytimeAxis::Seconds => 0.0..x1 * 1.02,
+                    AnytimeAxis::Configurations => 0.5..x1 + 0.5,
                 },
                 (y0 - pad)..(y1 + pad),
             )?;
@@ -61,7 +59,10 @@ impl Paint for AnytimePlot<'_> {
             .y_label_formatter(&|v| format!("{v:.2}"))
             .label_style(label.clone())
             .axis_desc_style(label.clone())
-            .x_desc(self.x_desc)
+            .x_desc(match self.x {
+                AnytimeAxis::Seconds => "seconds since the sweep started",
+                AnytimeAxis::Configurations => "configurations tried",
+            })
             .y_desc("best held-out perplexity so far")
             .draw()?;
         for (i, curve) in self.curves.iter().enumerate() {

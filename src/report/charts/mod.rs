@@ -118,45 +118,27 @@ pub struct Curve {
     pub band: Vec<(f64, f64, f64)>,
 }
 
+/// What an anytime chart's x axis counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnytimeAxis {
+    /// Configurations tried, in order.
+    Configurations,
+    /// Seconds since the sweep started.
+    Seconds,
+}
+
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): anytime curves, the
-/// best held-out perplexity found after each configuration, one colour per curve with its band,
-/// a legend in the lower left (the first configurations are rarely the best). Non-finite
-/// points are skipped. Errors as for [`line_chart`].
+/// best held-out perplexity found after each configuration (or by each second), one colour per
+/// curve with its band, a legend in the lower left (the first configurations are rarely the
+/// best). Non-finite points are skipped. Errors as for [`line_chart`].
 pub fn anytime(
     stem: &Path,
     title: &str,
+    x: AnytimeAxis,
     curves: &[Curve],
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
-    let x_desc = "configurations tried";
-    render_both(
-        stem,
-        size,
-        &AnytimePlot {
-            title,
-            curves,
-            x_desc,
-        },
-    )
-}
-
-/// [`anytime`] against the wall time: x is seconds since the sweep started.
-pub fn anytime_over_time(
-    stem: &Path,
-    title: &str,
-    curves: &[Curve],
-    size: (u32, u32),
-) -> anyhow::Result<[PathBuf; 2]> {
-    let x_desc = "seconds since the sweep started";
-    render_both(
-        stem,
-        size,
-        &AnytimePlot {
-            title,
-            curves,
-            x_desc,
-        },
-    )
+    render_both(stem, size, &AnytimePlot { title, curves, x })
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): held-out perplexity
