@@ -130,6 +130,34 @@ fn asha_decides_the_same_whatever_the_jobs_and_a_promoted_trial_equals_a_full_ru
     assert!(!again.stderr().contains("started "), "{}", again.stderr());
     assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
 
+    // A results folder copied elsewhere (from a cluster) without its grid file still reports
+    // and shows its status: the same tables, the same rungs.
+    let copied = Workspace::new();
+    let moved = copied.dir.path().join("from-the-cluster");
+    std::fs::rename(two.results(), &moved).unwrap();
+    std::fs::remove_file(two.dir.path().join("asha.json")).unwrap();
+    for file in ["trials.csv", "curves.csv", "summary.md"] {
+        std::fs::remove_file(moved.join(file)).unwrap();
+    }
+    let report = copied.command(&["report", moved.to_str().unwrap()]);
+    report.expect_code(0);
+    let status = copied.command(&["status", moved.to_str().unwrap()]);
+    status.expect_code(0);
+    assert!(
+        status
+            .stdout()
+            .contains("rung 1 (step 30): 9 configurations reached it, 3 went on, 6 stopped"),
+        "{}",
+        status.stdout()
+    );
+    assert_eq!(
+        std::fs::read_to_string(moved.join("rungs.jsonl")).unwrap(),
+        one.read("rungs.jsonl")
+    );
+    assert!(std::fs::read_to_string(moved.join("summary.md"))
+        .unwrap()
+        .contains("stopped at rung 1 (step 30): held-out ppl "));
+
     // Synchronous decisions in the folder are not taken for asynchronous ones.
     let sync = Workspace::new();
     let sync_grid = sync.write(
