@@ -53,9 +53,10 @@ fn best_so_far(g: &Grouped) -> Option<(charts::Curve, charts::Curve)> {
     if known.len() < 2 || g.configs.len() < 4 {
         return None;
     }
-    let steps = |points: &mut dyn Iterator<Item = (f64, f64)>| {
+    // A step line: flat until each improvement, then on to `end`.
+    let steps = |points: &mut dyn Iterator<Item = (f64, f64)>, end: f64| {
         let mut best = f64::INFINITY;
-        let mut line = Vec::new();
+        let mut line: Vec<(f64, f64)> = Vec::new();
         for (x, v) in points {
             if v < best {
                 if best.is_finite() {
@@ -65,11 +66,16 @@ fn best_so_far(g: &Grouped) -> Option<(charts::Curve, charts::Curve)> {
                 line.push((x, best));
             }
         }
+        if line.last().is_some_and(|p| p.0 < end) {
+            line.push((end, best));
+        }
         line
     };
-    let by_configuration = steps(&mut known.iter().map(|k| (k.0 as f64, k.2)));
+    let configs = g.configs.len() as f64;
+    let by_configuration = steps(&mut known.iter().map(|k| (k.0 as f64, k.2)), configs);
     known.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let by_time = steps(&mut known.iter().map(|k| (k.1, k.2)));
+    let last = known.last().map_or(0.0, |k| k.1);
+    let by_time = steps(&mut known.iter().map(|k| (k.1, k.2)), last);
     let curve = |mean| charts::Curve {
         label: "best so far".into(),
         mean,

@@ -37,6 +37,8 @@ impl Paint for AnytimePlot<'_> {
         let y0 = ys.iter().copied().fold(f64::INFINITY, f64::min);
         let y1 = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let pad = ((y1 - y0) * 0.05).max(0.01);
+        // Enough decimals that the labels of a narrow range differ.
+        let decimals = if y1 - y0 + 2.0 * pad < 0.2 { 3 } else { 2 };
         let label = font((12.0 * s).round(), false);
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size((36.0 * s) as u32)
@@ -56,7 +58,7 @@ impl Paint for AnytimePlot<'_> {
             .x_labels(10)
             .y_labels(6)
             .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.2}"))
+            .y_label_formatter(&|v| format!("{v:.decimals$}"))
             .label_style(label.clone())
             .axis_desc_style(label.clone())
             .x_desc(match self.x {
