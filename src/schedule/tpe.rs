@@ -56,15 +56,7 @@ impl TpeSearch<'_> {
         let axes = searched_axes(self.spec);
         let digest = digest(&self.tpe, &axes);
         let startup = self.startup(&axes)?;
-        let (mut configs, stored) = self.stored(&axes, &digest, &startup)?;
-        if configs.len() < stored.len() {
-            eprintln!(
-                "warning: the stored proposals from configuration {} on were made for other \
-                 settings or configurations; proposing again from there",
-                configs.len() + 1
-            );
-            proposals::keep(self.store.root(), &stored[..configs.len()])?;
-        }
+        let mut configs = self.resume(&axes, &digest, &startup)?;
         let steps = self.spec.base.steps();
         let waves = self.tpe.waves();
         let mut next_bracket = 0;
@@ -174,6 +166,26 @@ impl TpeSearch<'_> {
     pub(super) fn startup(&self, axes: &[(String, Domain)]) -> anyhow::Result<Vec<Vec<Value>>> {
         search::draw(axes, self.tpe.startup, self.tpe.seed)
             .map_err(|e| anyhow::anyhow!("{}: `search`: {e}", self.spec.path.display()))
+    }
+
+    /// The configurations of the stored proposals that still hold; those after the first that
+    /// does not are dropped from `proposals.jsonl`, with a warning, to be proposed again.
+    pub(super) fn resume(
+        &self,
+        axes: &[(String, Domain)],
+        digest: &str,
+        startup: &[Vec<Value>],
+    ) -> anyhow::Result<Vec<Configuration>> {
+        let (configs, stored) = self.stored(axes, digest, startup)?;
+        if configs.len() < stored.len() {
+            eprintln!(
+                "warning: the stored proposals from configuration {} on were made for other \
+                 settings or configurations; proposing again from there",
+                configs.len() + 1
+            );
+            proposals::keep(self.store.root(), &stored[..configs.len()])?;
+        }
+        Ok(configs)
     }
 
     /// The stored proposals that still hold: made under the same settings, from the same

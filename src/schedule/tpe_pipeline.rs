@@ -71,15 +71,7 @@ impl<'a> TpePipeline<'a> {
         let axes = searched_axes(search.spec);
         let digest = digest(&search.tpe, &axes);
         let startup = search.startup(&axes)?;
-        let (configs, stored) = search.stored(&axes, &digest, &startup)?;
-        if configs.len() < stored.len() {
-            eprintln!(
-                "warning: the stored proposals from configuration {} on were made for other \
-                 settings or configurations; proposing again from there",
-                configs.len() + 1
-            );
-            proposals::keep(search.store.root(), &stored[..configs.len()])?;
-        }
+        let configs = search.resume(&axes, &digest, &startup)?;
         let planned: Vec<TrialConfig> = configs
             .iter()
             .flat_map(|c| c.trials.iter().cloned())
