@@ -62,7 +62,7 @@ pub fn run(
         .program()
         .expect("a program trial's parameters");
     let steps = params.steps();
-    let budget = config.run.budget.unwrap_or(steps).min(steps);
+    let budget = config.budget();
 
     let (lines, resume) = resume(trial, &config.id, budget);
     trial.rewrite_program_lines(&lines)?;

@@ -128,7 +128,7 @@ impl<'a> ReplayBackend<'a> {
         let trial = self.trials[r.index].clone();
         let run = self.run_of(&trial)?;
         let steps = trial.params.steps();
-        let budget = trial.run.budget.unwrap_or(steps).min(steps);
+        let budget = trial.budget();
         let (start_us, from) = self.started.remove(&r.index).unwrap_or((r.end_us, 0));
         let dir = self.store.trial(&trial.id);
         let rows: Vec<MetricRow> = run
@@ -217,8 +217,7 @@ impl Backend for ReplayBackend<'_> {
         for &index in indices {
             let trial = &self.trials[index];
             let run = self.run_of(trial)?;
-            let steps = trial.params.steps();
-            let budget = trial.run.budget.unwrap_or(steps).min(steps);
+            let budget = trial.budget();
             let from = self.store.trial(&trial.id).curves(trial).0.last_step();
             let seconds = self.table.startup_s
                 + budget.saturating_sub(from) as f64 / run.steps_per_sec.max(1e-9);

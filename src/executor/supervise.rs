@@ -345,7 +345,7 @@ pub async fn supervise_feed<B: Backend>(
 pub fn trial_line(trial: &TrialConfig) -> TrialLine {
     TrialLine {
         label: trial.label.clone(),
-        steps: trial.run.budget.unwrap_or(trial.params.steps()),
+        steps: trial.budget(),
         metric: trial.program.as_ref().map(|p| p.metric.name.clone()),
     }
 }

@@ -76,11 +76,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         train(&trial, &config, stop, started)
     };
     // When this attempt ran, for the reports (start and finish times, busy workers).
-    let budget = config
-        .run
-        .budget
-        .unwrap_or(config.params.steps())
-        .min(config.params.steps());
+    let budget = config.budget();
     let result = trial.result().ok().flatten();
     let steps_done = result
         .as_ref()
@@ -134,11 +130,7 @@ fn train(
     let mut metrics = trial.metrics_appender()?;
     let parameters = trainer.model().parameter_count();
     // Early stopping trains a trial rung by rung: up to its budget now, its checkpoint kept.
-    let budget = config
-        .run
-        .budget
-        .unwrap_or(config.params.steps())
-        .min(config.params.steps());
+    let budget = config.budget();
     say(WorkerMessage::Started {
         steps: budget,
         parameters,

@@ -235,7 +235,7 @@ fn eta_seconds(record: &SweepRecord) -> Option<f64> {
         if !matches!(status, Status::Running | Status::Partial | Status::Pending) {
             continue;
         }
-        let target = t.config.run.budget.unwrap_or(t.config.params.steps());
+        let target = t.config.budget();
         let curves = t.curves();
         let step = curves.last_step();
         remaining += target.saturating_sub(step);
@@ -295,7 +295,7 @@ fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> V
         "config_label": t.config.config_label(),
         "status": t.status().name(),
         "step": curves.last_step(),
-        "steps": t.config.run.budget.unwrap_or(t.config.params.steps()),
+        "steps": t.config.budget(),
         "steps_done": r.map_or_else(|| curves.last_step(), |r| r.steps_done),
         "train_ppl": null,
         "heldout_ppl": finite(last),
@@ -341,10 +341,7 @@ fn trials_json(record: &SweepRecord) -> Value {
             fields.insert("config_key".into(), json!(t.config.config_key()));
             fields.insert("config_label".into(), json!(t.config.config_label()));
             fields.insert("step".into(), json!(last.map_or(0, |r| r.step)));
-            fields.insert(
-                "steps".into(),
-                json!(t.config.run.budget.unwrap_or(t.config.params.steps())),
-            );
+            fields.insert("steps".into(), json!(t.config.budget()));
             fields.insert("train_ppl".into(), json!(last.map(|r| r.train_ppl)));
             fields.insert(
                 "heldout_ppl".into(),

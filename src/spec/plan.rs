@@ -158,6 +158,13 @@ impl TrialConfig {
         self.id_of(&self.params)
     }
 
+    /// The step this run of the trial trains to: its rung's budget under early stopping, else
+    /// all its steps.
+    pub fn budget(&self) -> usize {
+        let steps = self.params.steps();
+        self.run.budget.unwrap_or(steps).min(steps)
+    }
+
     /// The key of the trial's configuration: its id with the seed left out, the same for
     /// every seed (early stopping decides per configuration; `rungs.jsonl` names them so).
     pub fn config_key(&self) -> String {

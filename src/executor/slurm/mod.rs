@@ -452,7 +452,7 @@ fn started(
         t.step = last_step.unwrap_or(0);
         events.push_back(BackendEvent::Trial(TrialEvent::Started {
             index,
-            steps: trial.run.budget.unwrap_or(trial.params.steps()),
+            steps: trial.budget(),
             resumed_from: t.step,
         }));
     }
