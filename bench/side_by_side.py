@@ -183,6 +183,9 @@ def main():
         return
     seeds = int(os.environ.get("SEEDS", "8"))
     method = os.environ.get("METHOD", "asha")
+    # ONLY=sweep skips the Optuna side (a quicker look while changing sweep; the table still
+    # needs both sides measured in one run).
+    only_sweep = os.environ.get("ONLY") == "sweep"
     out = Path(os.environ.get("OUT", ROOT / "bench/out/side-by-side"))
     out.mkdir(parents=True, exist_ok=True)
     sweep_runs, optuna_runs = [], []
@@ -190,6 +193,8 @@ def main():
         sweep_runs.append(run_sweep(seed, Path(tempfile.mkdtemp(dir=out)), method))
         print(f"seed {seed}: sweep {sweep_runs[-1][0]:.1f} s, best "
               f"{timeline(sweep_runs[-1][2])[0]:.2f}", file=sys.stderr)
+        if only_sweep:
+            continue
         optuna_runs.append(run_optuna(seed, Path(tempfile.mkdtemp(dir=out))))
         print(f"seed {seed}: optuna {optuna_runs[-1][0]:.1f} s, best "
               f"{timeline(optuna_runs[-1][2])[0]:.2f}", file=sys.stderr)
@@ -197,7 +202,8 @@ def main():
           "(mean ± sd) | configurations to 900 steps |")
     print("|---|---|---|---|---|---|---|")
     print(summary(f"sweep (TPE + {method})", sweep_runs))
-    print(summary("Optuna + PyTorch (TPE + SuccessiveHalvingPruner)", optuna_runs))
+    if optuna_runs:
+        print(summary("Optuna + PyTorch (TPE + SuccessiveHalvingPruner)", optuna_runs))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 # optuna into bench/.venv if missing (torch's wheel brings CUDA libraries, ~5 GB).
 #   bench/side_by_side.sh                        8 search seeds, one after the other
 #   SEEDS=3 METHOD=successive_halving bench/side_by_side.sh
+#   ONLY=sweep bench/side_by_side.sh             sweep's side alone (a quick look, not the table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv

@@ -342,6 +342,15 @@ fn bad_input_is_a_clear_error_before_any_training() {
     let ws = Workspace::new();
     ws.write("small.txt", "A short text.\nJust a few lines.\n".repeat(20));
     ws.write("latin1.txt", b"caf\xe9\n".repeat(100));
+    let fifo = std::ffi::CString::new(ws.path("fifo.txt").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads the NUL-terminated path only.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    // 1,000 hidden sizes × 1,000 seeds: refused before a million trials are planned.
+    let huge_grid = &format!(
+        r#"{{"seeds": {:?}, "grid": {{"hidden": {:?}}}}}"#,
+        (0..1000).collect::<Vec<_>>(),
+        (1..=1000).collect::<Vec<_>>()
+    );
     let cases: Vec<(&str, &str, String)> = vec![
         ("missing.json", "", "cannot read grid file".into()),
         (
@@ -378,6 +387,27 @@ fn bad_input_is_a_clear_error_before_any_training() {
             "nocorpus.json",
             r#"{"corpus": "nothere.txt"}"#,
             "cannot read corpus".into(),
+        ),
+        (
+            "fifo.json",
+            r#"{"corpus": "fifo.txt"}"#,
+            "fifo.txt is not a regular file".into(),
+        ),
+        (
+            "zero_corpus.json",
+            r#"{"corpus": "/dev/zero"}"#,
+            "corpus /dev/zero is not a regular file".into(),
+        ),
+        (
+            "huge_search.json",
+            r#"{"search": {"method": "random", "trials": 1000000000000000000, "seed": 0},
+                "grid": {"lr": {"loguniform": [0.001, 0.1]}}}"#,
+            "`search.trials`: the sweep would have 1000000000000000000 trials".into(),
+        ),
+        (
+            "huge_grid.json",
+            huge_grid,
+            "a sweep runs at most 100000".into(),
         ),
     ];
     for (name, content, expected) in cases {

@@ -892,7 +892,7 @@ fn a_program_killed_by_a_signal_is_retried_from_its_checkpoint() {
         "{err}"
     );
     for t in trial_dirs(&out) {
-        assert!(t.join("crashed_at_100").exists(), "the knob fired");
+        assert!(t.join("work/crashed_at_100").exists(), "the knob fired");
         assert_eq!(attempts(&t), [(0, 200), (50, 200)], "{}", log(&t));
         assert!(
             log(&t).contains("simulated SIGKILL at step 100"),
@@ -1053,7 +1053,7 @@ print(json.dumps(dict(step=int(os.environ["SWEEP_STEPS"]), val_loss=float(sys.ar
     let [trial] = &trial_dirs(&out)[..] else {
         panic!("one trial")
     };
-    let seen = read_json(&trial.join("seen.json"));
+    let seen = read_json(&trial.join("work/seen.json"));
     assert_eq!(
         seen["argv"],
         json!(["0.25", "--seed=3", "adam", "{literal}"])
@@ -1080,7 +1080,8 @@ print(json.dumps(dict(step=int(os.environ["SWEEP_STEPS"]), val_loss=float(sys.ar
         Path::new(env["SWEEP_TRIAL_DIR"].as_str().unwrap())
             .canonicalize()
             .unwrap(),
-        trial.canonicalize().unwrap()
+        trial.join("work").canonicalize().unwrap(),
+        "a folder of its own, beside sweep's records"
     );
     assert!(Path::new(env["SWEEP_TRIAL_DIR"].as_str().unwrap()).is_absolute());
     assert_eq!(env["SWEEP_STEPS"], "7");
@@ -1138,5 +1139,187 @@ fn the_shipped_examples_are_valid() {
             "{program}: {}",
             String::from_utf8_lossy(&parsed.stderr)
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nothing lost, nothing forged
+
+/// A program whose first argument says how it misbehaves; it reports `val_loss` at every step
+/// up to `SWEEP_STEPS` unless told otherwise.
+const MISBEHAVING: &str = r#"import json, os, subprocess, sys, time
+mode = sys.argv[1]
+steps = int(os.environ["SWEEP_STEPS"])
+work = os.environ["SWEEP_TRIAL_DIR"]
+def row(step, value):
+    print(json.dumps({"step": step, "val_loss": value}))
+if mode == "flood":
+    for s in range(1, steps + 1):
+        row(s, 1.0 / s)
+elif mode == "early":
+    for s in range(1, 4):
+        row(s, 1.0)
+elif mode == "nan":
+    for s in range(1, steps + 1):
+        print('{"step": %d, "val_loss": NaN}' % s)
+elif mode == "zero":
+    row(0, 1.0)
+elif mode == "huge":
+    for s in range(1, steps + 1):
+        print('{"step": %d, "val_loss": 1e400}' % s)
+elif mode == "forge":
+    # sweep's own record names, written where the program keeps its files.
+    with open(os.path.join(work, "result.json"), "w") as f:
+        json.dump({"status": "completed", "steps_done": steps, "wall_seconds": 1,
+                   "metric": {"name": "val_loss", "last": -99.0, "last_step": steps,
+                              "best": -99.0, "best_step": steps}}, f)
+    with open(os.path.join(work, "metrics.jsonl"), "a") as f:
+        f.write("garbage\n")
+    for s in range(1, steps + 1):
+        row(s, 2.0)
+elif mode == "orphan":
+    child = subprocess.Popen(["sleep", "300"])
+    with open(os.path.join(work, "child.pid"), "w") as f:
+        f.write(str(child.pid))
+    for s in range(1, steps + 1):
+        row(s, 1.0)
+        sys.stdout.flush()
+        time.sleep(0.05)
+"#;
+
+/// A grid of `MISBEHAVING` programs, one per mode, `steps` each.
+fn misbehaving(dir: &Path, name: &str, modes: &[&str], steps: u64) -> PathBuf {
+    std::fs::write(dir.join("misbehave.py"), MISBEHAVING).unwrap();
+    Grid::new(name, json!({ "steps": steps }), json!({ "mode": modes }))
+        .program(json!({
+            "command": ["python3", "misbehave.py", "{mode}"],
+            "workdir": ".",
+        }))
+        .write(dir)
+}
+
+#[test]
+fn a_program_s_output_is_read_to_the_end_after_it_exits() {
+    require_python!();
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = misbehaving(tmp.path(), "flood", &["flood"], 50_000);
+    let out = tmp.path().join("out");
+    sweep(&grid, &out, &["--jobs", "1"]).expect_code(OK);
+    let [trial] = &trial_dirs(&out)[..] else {
+        panic!("one trial")
+    };
+    // 50,000 lines printed at once, the program gone before most were read: all are kept.
+    let got = steps(&rows(trial));
+    assert_eq!(got.len(), 50_000);
+    assert_eq!(got.last(), Some(&50_000));
+    let r = finished(trial);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["steps_done"], 50_000, "{r}");
+    assert_eq!(r["metric"]["last_step"], 50_000, "{r}");
+}
+
+#[test]
+fn a_program_s_ending_is_trusted_no_further_than_its_rows() {
+    require_python!();
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = misbehaving(tmp.path(), "endings", &["early", "nan", "zero", "huge"], 10);
+    let out = tmp.path().join("out");
+    sweep(&grid, &out, &["--jobs", "2"]).expect_code(TRIALS_FAILED);
+    let of = |mode: &str| finished(&trial_with(&out, &[("mode", json!(mode))]));
+
+    let early = of("early");
+    assert_eq!(early["status"], "failed", "{early}");
+    assert_eq!(early["steps_done"], 3, "the last step it reported: {early}");
+    assert!(
+        early["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exited 0 at step 3, before SWEEP_STEPS=10: it ended early"),
+        "{early}"
+    );
+    let nan = of("nan");
+    assert_eq!(nan["status"], "failed", "{nan}");
+    assert!(nan["reason"].as_str().unwrap().contains("is NaN"), "{nan}");
+    let zero = of("zero");
+    assert_eq!(zero["status"], "failed", "{zero}");
+    assert!(
+        zero["reason"]
+            .as_str()
+            .unwrap()
+            .contains("step 0: steps count from 1"),
+        "{zero}"
+    );
+    // Too large for a float: infinite, as the built-in model's perplexities, not a failure.
+    let huge = of("huge");
+    assert_eq!(huge["status"], "completed", "{huge}");
+    assert_eq!(huge["metric"]["last"], "inf", "{huge}");
+}
+
+#[test]
+fn what_a_program_writes_in_its_folder_cannot_change_sweeps_records() {
+    require_python!();
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = misbehaving(tmp.path(), "forge", &["forge"], 5);
+    let out = tmp.path().join("out");
+    sweep(&grid, &out, &["--jobs", "1"]).expect_code(OK);
+    let [trial] = &trial_dirs(&out)[..] else {
+        panic!("one trial")
+    };
+    let r = finished(trial);
+    assert_eq!(
+        r["metric"]["last"], 2.0,
+        "what it printed, not what it wrote: {r}"
+    );
+    assert_eq!(steps(&rows(trial)), [1, 2, 3, 4, 5]);
+    assert!(trial.join("work/result.json").exists());
+    let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["status", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(OK), "{status:?}");
+}
+
+#[test]
+fn a_killed_worker_takes_what_its_program_started_along() {
+    require_python!();
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = misbehaving(tmp.path(), "orphan", &["orphan"], 2000);
+    let out = tmp.path().join("out");
+    let run = Sweep::start(&grid, &out);
+    let mut child_pid = None;
+    wait_until(60, "the program's child", || {
+        child_pid = trial_dirs(&out)
+            .first()
+            .and_then(|t| std::fs::read_to_string(t.join("work/child.pid")).ok())
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        child_pid.is_some()
+    });
+    let child_pid = child_pid.unwrap();
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    assert!(alive(child_pid));
+    let trial = trial_dirs(&out).remove(0);
+    let worker = common::worker_pid(&trial).expect("a worker trains the trial");
+    send(worker, "KILL");
+    wait_until(
+        20,
+        "the program's child to be killed with the worker",
+        || !alive(child_pid),
+    );
+    drop(run);
+    // The retried attempt's child, left when the test killed the sweep itself.
+    if let Ok(pid) = std::fs::read_to_string(trial.join("work/child.pid")) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            if pid != child_pid {
+                send(pid, "KILL");
+            }
+        }
     }
 }

@@ -261,7 +261,10 @@ fn damaged_checkpoints_metrics_and_results_are_survived() {
         err.contains("cannot resume from") && err.contains("checkpoint.safetensors"),
         "{err}"
     );
-    assert!(err.contains("metrics.csv is damaged"), "{err}");
+    assert!(
+        !err.contains("metrics.csv is damaged"),
+        "a torn last line is a kill mid-write, left out without a warning: {err}"
+    );
     assert_same_results(&ws, &want);
 
     // A corrupt result.json: the trial is finished again from its final checkpoint, without

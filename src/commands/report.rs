@@ -4,13 +4,31 @@ use std::path::Path;
 
 use super::exit;
 use crate::report::{self, numbers, Lang, Status};
-use crate::store::Store;
+use crate::store::{proposals, rungs, Store};
 
 /// Rewrites trials.csv, curves.csv, the charts and summary.md in `dir`. Exits with 0 when
 /// every trial completed without diverging, 1 otherwise (failed, diverged, damaged or not
-/// finished): the reports are written either way.
+/// finished): the reports are written either way, unless a decision log (`rungs.jsonl`,
+/// `proposals.jsonl`) is damaged.
 pub fn run(dir: &Path, lang: Lang) -> anyhow::Result<u8> {
     let store = Store::open(dir)?;
+    // A damaged decision log would drop what it records from the reports: keep the ones
+    // written while it could be read.
+    let damaged_logs: Vec<String> = [
+        rungs::read(store.root()).err(),
+        proposals::read(store.root()).err(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|e| format!("{e:#}"))
+    .collect();
+    if !damaged_logs.is_empty() {
+        for problem in &damaged_logs {
+            eprintln!("damaged: {problem}");
+        }
+        eprintln!("the reports in {} were left as they were", dir.display());
+        return Ok(exit::TRIALS_FAILED);
+    }
     // Trials completed before workers stored their sample get one now, once.
     crate::sample::backfill(&store);
     let (sweep, written) = report::write_all(&store, lang)?;

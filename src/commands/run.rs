@@ -202,8 +202,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if args.dry_run {
         let t = triage(&Store::at(&args.out), &plan, args.retry_failed, on_slurm);
         describe(&plan, &spec, &t);
+        let to_run: std::collections::HashSet<&str> =
+            t.to_run.iter().map(|r| r.id.as_str()).collect();
         for trial in &plan.trials {
-            let will_run = t.to_run.iter().any(|r| r.id == trial.id);
+            let will_run = to_run.contains(trial.id.as_str());
             let action = if will_run { "run " } else { "skip" };
             match t.continuing.iter().find(|c| c.trial == trial.id) {
                 Some(c) => println!(
@@ -222,6 +224,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let t = triage(&store, &plan, args.retry_failed, on_slurm);
     describe(&plan, &spec, &t);
 
+    // Decision logs that cannot be read stop the run before it writes anything.
+    crate::store::rungs::read(store.root())?;
+    crate::store::proposals::read(store.root())?;
     let previous = store.manifest().ok();
     let mut manifest = Manifest {
         name: plan.name.clone(),
@@ -250,6 +255,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Some(p) => {
             manifest.started_at = p.started_at.clone();
             manifest.trials = p.trials.clone();
+            // Kept until this run records its own: a run that fails leaves them as they were.
+            (manifest.wall_seconds, manifest.trained) = (p.wall_seconds, p.trained);
             match p.wall_seconds {
                 Some(wall) => (wall, p.trained.unwrap_or(0)),
                 None => (0.0, 0),

@@ -11,7 +11,8 @@ use crate::store::rungs::RungDecision;
 use crate::store::Store;
 
 /// Prints one line per trial and the totals; reads only. Exits with 0 when every trial
-/// completed without diverging, 1 otherwise (failed, diverged, damaged or not finished).
+/// completed without diverging, 1 otherwise (failed, diverged, damaged or not finished, or a
+/// decision log damaged).
 pub fn run(dir: &Path) -> anyhow::Result<u8> {
     let store = Store::open(dir)?;
     let sweep = load::load(&store)?;
@@ -81,10 +82,10 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
             dir.display()
         );
     }
-    match crate::store::rungs::read(store.root()) {
-        Ok(records) => rung_lines(&records, &sweep),
-        Err(e) => println!("rung decisions cannot be read: {e:#}"),
+    for problem in &sweep.damaged_logs {
+        println!("damaged: {problem}");
     }
+    rung_lines(&sweep.rungs, &sweep);
     let unproposed = tpe_line(&sweep);
     if let Some(queue) = crate::executor::slurm::queue_summary(dir) {
         println!("{queue}");

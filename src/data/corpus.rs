@@ -50,6 +50,16 @@ pub enum CorpusError {
         line: usize,
         offset: usize,
     },
+    /// The path is a FIFO, a device or a folder: only regular files are read.
+    #[error("corpus {path} is not a regular file (a folder, FIFO or device)")]
+    NotAFile { path: PathBuf },
+    /// The file is larger than sweep reads as a corpus.
+    #[error("corpus {path} is {bytes} bytes; a corpus may hold at most {limit} bytes")]
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
     /// Nothing is left after preprocessing.
     #[error("corpus {path} contains no text")]
     Empty { path: PathBuf },
@@ -63,6 +73,10 @@ pub enum CorpusError {
         expected: String,
     },
 }
+
+/// The largest corpus file sweep reads (256 MiB): a character model's corpus is text held in
+/// memory by every worker.
+pub const MAX_CORPUS_BYTES: u64 = 256 << 20;
 
 /// A preprocessed corpus.
 #[derive(Debug, Clone)]
@@ -94,10 +108,40 @@ impl Corpus {
 
     /// Loads a corpus file, naming it `name` in reports.
     pub fn load_file(path: &Path, name: &str) -> Result<Corpus, CorpusError> {
-        let bytes = std::fs::read(path).map_err(|source| CorpusError::Io {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |source| CorpusError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // Non-blocking, so that opening a FIFO returns at once (and is refused below).
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(CorpusError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        let too_large = |bytes| CorpusError::TooLarge {
+            path: path.to_path_buf(),
+            bytes,
+            limit: MAX_CORPUS_BYTES,
+        };
+        if meta.len() > MAX_CORPUS_BYTES {
+            return Err(too_large(meta.len()));
+        }
+        // A file that grows while it is read stops at the limit too.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_CORPUS_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_CORPUS_BYTES {
+            return Err(too_large(bytes.len() as u64));
+        }
         let raw = std::str::from_utf8(&bytes).map_err(|e| {
             let offset = e.valid_up_to();
             CorpusError::NotUtf8 {
@@ -170,6 +214,25 @@ pub fn preprocess(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads the NUL-terminated path only.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for path in [fifo.as_path(), dir.path(), Path::new("/dev/zero")] {
+            let e = Corpus::load_file(path, "x").unwrap_err();
+            assert!(matches!(e, CorpusError::NotAFile { .. }), "{e}");
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        let big = dir.path().join("big.txt");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_CORPUS_BYTES + 1).unwrap();
+        let e = Corpus::load_file(&big, "x").unwrap_err();
+        assert!(e.to_string().contains("at most 268435456 bytes"), "{e}");
+    }
 
     #[test]
     fn preprocessing_matches_the_reference() {

@@ -230,10 +230,16 @@ impl Attempt {
         };
         let io = async { tokio::join!(wait, self.forward(stdout), collect_tail(stderr)) };
         tokio::pin!(io);
-        let (status, (), tail) = tokio::select! {
+        let (status, program, tail) = tokio::select! {
             ended = &mut io => ended,
             () = self.send_thread_shares(stdin) => io.await,
         };
+        if let Some(pgid) = program.filter(|&g| g > 1) {
+            // A program dies with its worker, but not what it started (`sleep &`): its group
+            // goes too. (A process that called setsid left the group and escapes.)
+            // SAFETY: kill(2) has no memory-safety preconditions; a group that is gone is fine.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
         (status, tail)
     }
 
@@ -250,11 +256,18 @@ impl Attempt {
         }
     }
 
-    async fn forward(&self, stdout: impl AsyncRead + Unpin) {
+    /// Passes the worker's messages on as events; returns the process group of its program,
+    /// if it started one.
+    async fn forward(&self, stdout: impl AsyncRead + Unpin) -> Option<i32> {
         let index = self.index;
+        let mut program = None;
         let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let event = match WorkerMessage::parse(&line) {
+                Some(WorkerMessage::Program { pgid }) => {
+                    program = Some(pgid);
+                    continue;
+                }
                 Some(WorkerMessage::Started {
                     steps,
                     resumed_from,
@@ -283,6 +296,7 @@ impl Attempt {
             };
             let _ = self.tx.send(BackendEvent::Trial(event));
         }
+        program
     }
 }
 

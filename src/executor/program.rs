@@ -29,15 +29,17 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 const TAIL_LINES: usize = 12;
 /// Characters of `program.log` quoted in a failure, at most.
 const TAIL_CHARS: usize = 1500;
-/// How long to keep reading a program's output after it exited (a child it left behind may
-/// hold the pipe open).
-const DRAIN: Duration = Duration::from_secs(1);
+/// Once the program exited (and what it left in its group was killed), its output is read to
+/// the end; only a process that left the group (`setsid`) can keep the pipe open, so reading
+/// stops after this long without a line.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
 
 /// The environment variables a program trial gets.
 pub mod env {
     /// The trial's parameters as a JSON object (also `config.json`'s `params`).
     pub const PARAMS: &str = "SWEEP_PARAMS";
-    /// The trial's folder, absolute: where to keep checkpoints.
+    /// The trial's own folder, absolute (`work/` in the trial's folder): where to keep
+    /// checkpoints and files. sweep's records, one level up, are written by sweep alone.
     pub const TRIAL_DIR: &str = "SWEEP_TRIAL_DIR";
     /// The trial's id.
     pub const TRIAL_ID: &str = "SWEEP_TRIAL_ID";
@@ -83,6 +85,8 @@ pub fn run(
         elapsed_base,
         clock: Instant::now(),
         last_report: Instant::now(),
+        last_value: None,
+        unreported: false,
         line_no: 0,
         malformed: None,
     };
@@ -118,6 +122,7 @@ pub fn run(
         }
     };
     let pgid = child.id() as i32;
+    say(&WorkerMessage::Program { pgid });
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
@@ -139,17 +144,24 @@ pub fn run(
     let mut terminated_at: Option<Instant> = None;
     let mut killed = false;
     let mut exited: Option<ExitStatus> = None;
-    let mut drain_until: Option<Instant> = None;
+    let mut last_line = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(bytes) => run.line(&bytes)?,
+            Ok(bytes) => {
+                last_line = Instant::now();
+                run.line(&bytes)?;
+                if exited.is_some() {
+                    // Read what it printed to the end before looking at anything else.
+                    continue;
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 if exited.is_none() {
                     exited = Some(wait_stopping(&mut child, stop, pgid, program.stop_grace_s)?);
                 }
                 break;
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => run.report_due()?,
         }
         let asked_to_stop = stop.load(Ordering::SeqCst) || run.malformed.is_some();
         if asked_to_stop && terminated_at.is_none() && exited.is_none() {
@@ -165,10 +177,11 @@ pub fn run(
         if exited.is_none() {
             if let Some(status) = child.try_wait()? {
                 exited = Some(status);
-                drain_until = Some(Instant::now() + DRAIN);
+                // What it left behind in its group would hold the pipe open.
+                signal_group(pgid, libc::SIGKILL);
             }
         }
-        if drain_until.is_some_and(|d| Instant::now() >= d) {
+        if exited.is_some() && last_line.elapsed() >= DRAIN_IDLE {
             break;
         }
     }
@@ -219,6 +232,27 @@ pub fn run(
         };
         let reason = format!(
             "the program never reported `{}` ({reported}){}",
+            run.metric.name,
+            tail_suffix(trial)
+        );
+        return run.finish(TrialStatus::Failed, Some(reason), started);
+    }
+    if reached < budget {
+        let reason = format!(
+            "the program exited 0 at step {reached}, before SWEEP_STEPS={budget}: it ended \
+             early (steps count from 1; report the last as step {budget}){}",
+            tail_suffix(trial)
+        );
+        return run.finish(TrialStatus::Failed, Some(reason), started);
+    }
+    if run
+        .rows
+        .iter()
+        .filter_map(|r| r.values.get(&run.metric.name))
+        .all(|v| v.is_nan())
+    {
+        let reason = format!(
+            "every value of `{}` the program reported is NaN{}",
             run.metric.name,
             tail_suffix(trial)
         );
@@ -278,7 +312,10 @@ fn spawn(
     resume: usize,
     log: &File,
 ) -> std::io::Result<Child> {
-    let trial_dir = std::path::absolute(trial.path())?;
+    // A folder of its own: sweep's records beside it are written by sweep alone.
+    let work = trial.work_path();
+    std::fs::create_dir_all(&work)?;
+    let trial_dir = std::path::absolute(work)?;
     let mut command = Command::new(&argv[0]);
     command
         .args(&argv[1..])
@@ -370,12 +407,39 @@ struct Run<'a> {
     elapsed_base: f64,
     clock: Instant,
     last_report: Instant,
+    /// The metric's last value reported by the program.
+    last_value: Option<f64>,
+    /// Rows since the last progress message.
+    unreported: bool,
     line_no: usize,
     /// Why the program's output broke the protocol, once it did.
     malformed: Option<String>,
 }
 
 impl Run<'_> {
+    /// Flushes the rows for readers (the dashboard) and says where the program is, at most
+    /// every [`PROGRESS_INTERVAL`]; the rows are synced to the disk at checkpoints and at the
+    /// end, not per line.
+    fn report_due(&mut self) -> anyhow::Result<()> {
+        if !self.unreported || self.last_report.elapsed() < PROGRESS_INTERVAL {
+            return Ok(());
+        }
+        let Some(row) = self.rows.last() else {
+            return Ok(());
+        };
+        self.out.flush()?;
+        say(&WorkerMessage::Progress {
+            step: row.step,
+            train_ppl: None,
+            heldout_ppl: self.last_value,
+            elapsed_s: row.elapsed_s,
+            threads: 1,
+        });
+        self.last_report = Instant::now();
+        self.unreported = false;
+        Ok(())
+    }
+
     /// Handles one line of the program's stdout.
     fn line(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
         self.line_no += 1;
@@ -408,7 +472,9 @@ impl Run<'_> {
             }
             Ok(ProgramLine::Row(row)) => {
                 let last = self.rows.last().map_or(0, |r| r.step);
-                if row.step > self.budget {
+                if row.step == 0 {
+                    Some("step 0: steps count from 1".to_string())
+                } else if row.step > self.budget {
                     Some(format!(
                         "step {} is past SWEEP_STEPS={} (stop training there)",
                         row.step, self.budget
@@ -426,19 +492,12 @@ impl Run<'_> {
                     ))
                 } else {
                     self.out.push(&ProgramLine::Row(row.clone()))?;
-                    let value = row.values.get(&self.metric.name).copied();
-                    if value.is_some() || self.last_report.elapsed() >= PROGRESS_INTERVAL {
-                        self.last_report = Instant::now();
-                        self.out.sync()?;
-                        say(&WorkerMessage::Progress {
-                            step: row.step,
-                            train_ppl: None,
-                            heldout_ppl: value,
-                            elapsed_s: row.elapsed_s,
-                            threads: 1,
-                        });
+                    if let Some(&value) = row.values.get(&self.metric.name) {
+                        self.last_value = Some(value);
                     }
+                    self.unreported = true;
                     self.rows.push(row);
+                    self.report_due()?;
                     None
                 }
             }
@@ -473,13 +532,8 @@ impl Run<'_> {
         let result = TrialResult {
             status,
             reason,
-            // Programs often count from 0 (step 999 of 1000): one that ended well trained its
-            // budget.
-            steps_done: if failed {
-                last_row.map_or(0, |r| r.step)
-            } else {
-                self.budget
-            },
+            // The last step it reported (one that ended well reported its budget).
+            steps_done: last_row.map_or(0, |r| r.step),
             parameters: None,
             final_train_ppl: None,
             final_heldout_ppl: None,

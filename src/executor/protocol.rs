@@ -21,6 +21,11 @@ pub enum WorkerMessage {
         /// The step training continues from (0 for a fresh start).
         resumed_from: usize,
     },
+    /// A program trial's program started, in a process group of its own.
+    Program {
+        /// The group's id: what the program leaves behind is killed with the worker.
+        pgid: i32,
+    },
     /// Something the user should know (e.g. a damaged checkpoint was skipped).
     Warning {
         /// What happened.

@@ -250,6 +250,9 @@ pub struct SweepRecord {
     pub rungs: Vec<RungDecision>,
     /// How a TPE search chose its configurations (`proposals.jsonl`), in order.
     pub proposals: Vec<Proposal>,
+    /// Decision logs (`rungs.jsonl`, `proposals.jsonl`) that cannot be read: what is wrong
+    /// and how to repair it.
+    pub damaged_logs: Vec<String>,
 }
 
 impl SweepRecord {
@@ -295,6 +298,7 @@ impl SweepRecord {
     /// stopping (what it was asked to do).
     pub fn all_completed(&self) -> bool {
         self.damaged.is_empty()
+            && self.damaged_logs.is_empty()
             && self
                 .trials
                 .iter()
@@ -302,24 +306,43 @@ impl SweepRecord {
     }
 }
 
-/// Reads the manifest and every trial it lists; an unreadable trial becomes a
-/// [`DamagedTrial`].
-pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
-    // A torn last line (a worker killed mid-write) is left out, not an error.
-    load_with(store, |config, dir| dir.curves(config).0)
+/// The records of a decision log, or none with what is wrong added to `damaged`.
+fn readable<T>(log: anyhow::Result<Vec<T>>, damaged: &mut Vec<String>) -> Vec<T> {
+    log.unwrap_or_else(|e| {
+        damaged.push(format!("{e:#}"));
+        Vec::new()
+    })
 }
 
-/// [`load`], with each trial's rows from `curves` (given its configuration and folder)
-/// instead of reading its metrics file whole.
+/// Reads the manifest and every trial it lists; an unreadable trial becomes a
+/// [`DamagedTrial`], and so does one with a damaged metric row (a torn last line, a worker
+/// killed mid-write, is left out: it is not damage).
+pub fn load(store: &Store) -> anyhow::Result<SweepRecord> {
+    load_with(store, |config, dir| dir.curves(config))
+}
+
+/// [`load`], with each trial's rows (and what is damaged in them) from `curves` (given its
+/// configuration and folder) instead of reading its metrics file whole.
 pub fn load_with(
     store: &Store,
-    mut curves: impl FnMut(&TrialConfig, &TrialDir) -> Curves,
+    mut curves: impl FnMut(&TrialConfig, &TrialDir) -> (Curves, Option<String>),
 ) -> anyhow::Result<SweepRecord> {
     let manifest = store.manifest()?;
     let mut trials = Vec::new();
     let mut damaged = Vec::new();
     for id in &manifest.trials {
         let dir = store.trial(id);
+        if dir.is_link() {
+            damaged.push(DamagedTrial {
+                id: id.clone(),
+                label: None,
+                file: dir.path().to_path_buf(),
+                problem: "a symbolic link, not a folder sweep wrote (remove it; the trial \
+                          then trains again)"
+                    .into(),
+            });
+            continue;
+        }
         let config = match dir.config() {
             Ok(config) => config,
             Err(e) => {
@@ -332,7 +355,21 @@ pub fn load_with(
                 continue;
             }
         };
-        let curves = curves(&config, &dir);
+        let (curves, damage) = curves(&config, &dir);
+        if let Some(problem) = damage {
+            let file = dir.curves_path(&config);
+            let prefix = format!("{} is damaged: ", file.display());
+            damaged.push(DamagedTrial {
+                id: id.clone(),
+                label: Some(config.label.clone()),
+                problem: problem
+                    .strip_prefix(&prefix)
+                    .unwrap_or(&problem)
+                    .to_string(),
+                file,
+            });
+            continue;
+        }
         let state = match dir.state_with(|| curves.len()) {
             Ok(state) => state,
             Err(e) => {
@@ -349,13 +386,15 @@ pub fn load_with(
         record.attempts = attempts::read(dir.path());
         trials.push(record);
     }
+    let mut damaged_logs = Vec::new();
+    let rungs = readable(rungs::read(store.root()), &mut damaged_logs);
+    let proposals = readable(proposals::read(store.root()), &mut damaged_logs);
     Ok(SweepRecord {
         manifest,
         trials,
         damaged,
-        // Unreadable decisions only cost the reports their "stopped at rung" details.
-        rungs: rungs::read(store.root()).unwrap_or_default(),
-        // Likewise the summary's account of which configurations TPE proposed.
-        proposals: proposals::read(store.root()).unwrap_or_default(),
+        rungs,
+        proposals,
+        damaged_logs,
     })
 }

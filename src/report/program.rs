@@ -771,6 +771,7 @@ mod tests {
             damaged: Vec::new(),
             rungs: Vec::new(),
             proposals: Vec::new(),
+            damaged_logs: Vec::new(),
         }
     }
 

@@ -129,6 +129,7 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
         damaged: Vec::new(),
         rungs: Vec::new(),
         proposals: Vec::new(),
+        damaged_logs: Vec::new(),
     }
 }
 

@@ -25,6 +25,9 @@ struct Rung {
     scores: Vec<f64>,
     /// Whether each entrant was promoted (same order as `entrants`).
     promoted: Vec<bool>,
+    /// For each entrant, how many entrants of the rung below had their result when it was
+    /// promoted (0 at a bracket's first rung).
+    after: Vec<usize>,
     /// No more entrants, and every decision is made.
     closed: bool,
 }
@@ -121,16 +124,38 @@ impl Asha {
         let rung = &mut self.brackets[b].rungs[start];
         rung.entrants.push(config);
         rung.promoted.push(false);
+        rung.after.push(0);
     }
 
-    /// Whether configuration `config` has its result at the rung it entered its bracket at.
-    pub fn has_first_result(&self, config: usize) -> bool {
-        let b = self.bracket_of(config);
-        let rung = &self.brackets[b].rungs[self.brackets[b].start];
-        rung.entrants
-            .iter()
-            .position(|&c| c == config)
-            .is_some_and(|i| i < rung.scores.len())
+    /// What a search learns from its first `first` configurations (plan order), once it is
+    /// known: for each, the step and score (lower is better, +∞ when it failed) at the rung it
+    /// entered its bracket at, or at the next one when the results of the first `first`
+    /// promoted it there. Which configurations those are depends only on those results, never
+    /// on the order they arrived in; `None` while one of the scores is not known.
+    pub fn evidence(&self, first: usize) -> Option<Vec<(usize, f64)>> {
+        let mut evidence = Vec::with_capacity(first);
+        for config in 0..first {
+            let b = self.bracket_of(config);
+            let bracket = &self.brackets[b];
+            let start = &bracket.rungs[bracket.start];
+            // The bracket's entrants among the first `first` configurations.
+            let before: usize = self.brackets[..b].iter().map(|x| x.size).sum();
+            let entered = first.saturating_sub(before).min(start.entrants.len());
+            let score_in = |rung: &Rung| {
+                let i = rung.entrants.iter().position(|&c| c == config)?;
+                rung.scores.get(i).copied()
+            };
+            let mut found = (self.steps[bracket.start], score_in(start)?);
+            if let Some(next) = bracket.rungs.get(bracket.start + 1) {
+                if let Some(i) = next.entrants.iter().position(|&c| c == config) {
+                    if next.after[i] <= entered {
+                        found = (self.steps[bracket.start + 1], next.scores.get(i).copied()?);
+                    }
+                }
+            }
+            evidence.push(found);
+        }
+        Some(evidence)
     }
 
     /// Where each configuration entered so far stands: its bracket and highest rung.
@@ -261,10 +286,12 @@ impl Asha {
                 self.brackets[b].rungs[k].entrants[i]
             })
             .collect();
+        let after = self.brackets[b].rungs[k].scores.len();
         let next = &mut self.brackets[b].rungs[k + 1];
         for &c in &configs {
             next.entrants.push(c);
             next.promoted.push(false);
+            next.after.push(after);
         }
         configs
     }
@@ -422,6 +449,54 @@ mod tests {
         let places = asha.places();
         assert_eq!(places[1].1.rung, 1, "c1 goes on at once");
         assert_eq!(places[4].1.rung, 0, "c4 waits for c3");
+    }
+
+    #[test]
+    fn tpe_learns_the_next_rung_of_those_the_first_results_promoted() {
+        let scores = [5.0, 3.0, 4.0, 9.0, 8.0, 7.0, 6.0, 2.0, 1.0];
+        let mut asha = Asha::new(&es(StoppingMethod::Asha), 9, 900, 0);
+        for c in 0..9 {
+            asha.admit(c);
+        }
+        let decide = |asha: &mut Asha, known: &[(usize, usize)]| {
+            asha.decide(
+                false,
+                |c, at| {
+                    known
+                        .contains(&(c, at.step))
+                        .then(|| scores[c] + at.step as f64 / 1000.0)
+                },
+                |c| format!("c{c}"),
+                |s| s,
+            );
+        };
+        let at = |e: Vec<(usize, f64)>| e.into_iter().map(|(step, _)| step).collect::<Vec<_>>();
+        let mut known: Vec<(usize, usize)> = (0..6).map(|c| (c, 100)).collect();
+        decide(&mut asha, &known);
+        // The first three promoted c1, the first six c2 as well: TPE waits for their step 300.
+        assert_eq!(asha.evidence(6), None);
+        assert_eq!(asha.evidence(2), Some(vec![(100, 5.1), (100, 3.1)]));
+        known.extend([(1, 300), (2, 300)]);
+        decide(&mut asha, &known);
+        assert_eq!(
+            at(asha.evidence(6).unwrap()),
+            [100, 300, 300, 100, 100, 100]
+        );
+        assert_eq!(asha.evidence(6).unwrap()[2], (300, 4.3));
+        // c2 went on only once six had their result: the first five learn its step 100.
+        assert_eq!(at(asha.evidence(5).unwrap()), [100, 300, 100, 100, 100]);
+        // Later results promote c7 and c8; what the first six teach stays as it was.
+        known.extend((6..9).map(|c| (c, 100)));
+        decide(&mut asha, &known);
+        assert_eq!(
+            at(asha.evidence(6).unwrap()),
+            [100, 300, 300, 100, 100, 100]
+        );
+        assert_eq!(
+            asha.evidence(9),
+            None,
+            "c7's and c8's step 300 are not known"
+        );
     }
 
     #[test]

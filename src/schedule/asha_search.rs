@@ -209,15 +209,10 @@ impl<'a> AshaSearch<'a> {
         Ok(())
     }
 
-    /// Whether configuration `c` (plan order) has its result at the rung it entered at: what
-    /// a TPE search learns from it is known.
-    pub fn has_first_result(&self, c: usize) -> bool {
-        self.asha.has_first_result(c)
-    }
-
-    /// The first rung's step.
-    pub fn first_step(&self) -> usize {
-        self.asha.step(0)
+    /// What a TPE search learns from the first `first` configurations, once known:
+    /// [`Asha::evidence`].
+    pub fn evidence(&self, first: usize) -> Option<Vec<(usize, f64)>> {
+        self.asha.evidence(first)
     }
 
     fn label_of(&self, key: &str) -> String {

@@ -239,7 +239,7 @@ impl TpeSearch<'_> {
     pub(super) fn scores_by(
         &self,
         configs: &[Configuration],
-        outcome: impl Fn(&Configuration) -> (bool, usize, f64),
+        outcome: impl FnMut(&Configuration) -> (bool, usize, f64),
     ) -> Vec<Scored> {
         let axes = searched_axes(self.spec);
         let outcomes: Vec<(bool, usize, f64)> = configs.iter().map(outcome).collect();

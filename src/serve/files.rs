@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,21 +44,58 @@ pub async fn file(
         Ok(relative) => inside(root, &relative),
         Err(why) => Err(why),
     };
-    match resolved {
-        Ok(full) => match std::fs::read(&full).map(|b| redacted(&path, b)) {
-            Ok(bytes) => (
-                [
-                    (header::CONTENT_TYPE, content_type(&path)),
-                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                    (header::CACHE_CONTROL, "no-cache"),
-                ],
-                bytes,
-            )
-                .into_response(),
-            Err(_) => error(StatusCode::NOT_FOUND, format!("no file `{path}` here")),
-        },
-        Err((status, why)) => error(status, why),
+    let full = match resolved {
+        Ok(full) => full,
+        Err((status, why)) => return error(status, why),
+    };
+    let body = if path.ends_with("/config.json") {
+        // Small, and read whole to hide its environment values.
+        std::fs::read(&full).map(|b| {
+            let b = redacted(&path, b);
+            (b.len() as u64, Body::from(b))
+        })
+    } else {
+        // Streamed: many readers of a large curves.csv hold a chunk each, not the file.
+        streamed(&full).await
+    };
+    match body {
+        Ok((len, body)) => (
+            [
+                (header::CONTENT_TYPE, content_type(&path).to_string()),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                (header::CACHE_CONTROL, "no-cache".to_string()),
+                (header::CONTENT_LENGTH, len.to_string()),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(_) => error(StatusCode::NOT_FOUND, format!("no file `{path}` here")),
     }
+}
+
+/// Bytes read from a file at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The file at `path` as it is now (its length, and a body that reads that much a chunk at a
+/// time as the client takes it; what is appended meanwhile is left for the next request).
+async fn streamed(path: &Path) -> std::io::Result<(u64, Body)> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    let len = file.metadata().await?.len();
+    let file = file.take(len);
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Ok((len, Body::from_stream(chunks)))
 }
 
 /// The relative path of `path` if it names a known file of a results folder.

@@ -5,11 +5,12 @@
 //! [`snapshot`] reads the folder (at most once a second, whatever the number of clients;
 //! metrics read on from where they were read last), [`api`] answers the JSON routes,
 //! [`files`] serves the folder's known files and nothing else, [`assets`] the page itself,
-//! embedded in the binary.
+//! embedded in the binary; [`idle`] closes connections that stall.
 
 pub mod api;
 pub mod assets;
 pub mod files;
+pub mod idle;
 pub mod snapshot;
 
 use std::future::Future;
@@ -79,6 +80,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let loopback_only = listener.local_addr()?.ip().is_loopback();
+    let listener = idle::IdleListener::new(listener, idle::IDLE);
     axum::serve(listener, router(dashboard, loopback_only))
         .with_graceful_shutdown(shutdown)
         .await

@@ -104,13 +104,19 @@ impl Dashboard {
                     .entry(config.id.clone())
                     .or_insert_with(|| MetricsTail::new(dir.program_metrics_path()));
                 tail.refresh();
-                return Curves::Program(Arc::clone(tail.rows()));
+                return (
+                    Curves::Program(Arc::clone(tail.rows())),
+                    tail.damaged().map(String::from),
+                );
             }
             let tail = tails
                 .entry(config.id.clone())
                 .or_insert_with(|| MetricsTail::new(dir.metrics_path()));
             tail.refresh();
-            Curves::Model(Arc::clone(tail.rows()))
+            (
+                Curves::Model(Arc::clone(tail.rows())),
+                tail.damaged().map(String::from),
+            )
         })?;
         let sweep = sweep_json(&record, self.store.root());
         let trials = trials_json(&record);

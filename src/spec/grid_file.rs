@@ -98,12 +98,21 @@ pub enum SpecError {
         message: String,
     },
     /// A key is unknown or its value is invalid.
-    #[error("{path}: `{key}`: {message}")]
+    #[error("{path}: `{}`: {}", shorten(key, 80), shorten(message, 500))]
     Invalid {
         path: PathBuf,
         key: String,
         message: String,
     },
+}
+
+/// A key or message as an error shows it: one of thousands of characters (a value quoted
+/// from the file) is cut after `max` characters, not echoed whole.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+        None => text.to_string(),
+    }
 }
 
 impl GridSpec {
@@ -166,6 +175,16 @@ impl GridSpec {
 
         let corpus = match top.get("corpus") {
             None => CorpusSource::default(),
+            Some(Value::String(s)) if s.len() > 4096 || s.contains('\0') => {
+                return Err(invalid(
+                    "corpus",
+                    format!(
+                        "expected a path of at most 4096 bytes without NUL, got a string of {} \
+                         bytes",
+                        s.len()
+                    ),
+                ))
+            }
             Some(Value::String(s)) if !s.is_empty() => {
                 let base_dir = path.parent().unwrap_or(Path::new("."));
                 CorpusSource::from_name_or_path(s, base_dir)
@@ -367,12 +386,18 @@ fn axis_values(base: &Params, key: &str, values: &Value) -> Result<Vec<Value>, S
         return Err("expected a non-empty list of values, got []".into());
     }
     let mut probe = base.clone();
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
     for (i, value) in list.iter().enumerate() {
         probe.set(key, value).map_err(|e| match e {
             ParamError::Unknown { .. } => e.to_string(),
             ParamError::Invalid { .. } => format!("item {i}: {e}"),
         })?;
-        if list[..i].iter().any(|earlier| earlier == value) {
+        // Numbers are the same value however written: 1 and 1.0, 0 and -0.0.
+        let same = match value.as_f64() {
+            Some(x) if value.is_number() => format!("{}", x + 0.0),
+            _ => value.to_string(),
+        };
+        if !seen.insert(same) {
             return Err(format!("duplicate value {}", describe(value)));
         }
     }
@@ -465,6 +490,8 @@ mod tests {
             (r#"{"base": {"hidden": 0}}"#, "`base.hidden`: expected an integer from 1"),
             (r#"{"grid": {"hidden": [64, 0]}}"#, "`grid.hidden`: item 1: expected an integer"),
             (r#"{"grid": {"lr": [0.1, 0.1]}}"#, "`grid.lr`: duplicate value 0.1"),
+            (r#"{"grid": {"lr": [1, 1.0]}}"#, "`grid.lr`: duplicate value 1.0"),
+            (r#"{"grid": {"dropout": [0, -0.0]}}"#, "`grid.dropout`: duplicate value -0.0"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
             (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping, program, metric (did you mean `seeds`?)"),
@@ -485,6 +512,10 @@ mod tests {
                 "{text}\n  gave: {msg}\n  want: {expected}"
             );
         }
+        // A key of a million characters is named, not echoed whole.
+        let msg = error(&format!("{{\"{}\": 1}}", "k".repeat(1_000_000)));
+        assert!(msg.len() < 1000, "{} bytes", msg.len());
+        assert!(msg.contains("… (1000000 bytes)`: unknown key"), "{msg}");
     }
 
     #[test]

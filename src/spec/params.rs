@@ -382,6 +382,9 @@ impl std::fmt::Display for ParamError {
 
 /// The closest name in `candidates` to `key`, if it is plausibly a typo of it.
 pub fn suggest(key: &str, candidates: &[&str]) -> Option<String> {
+    if key.len() > 64 {
+        return None; // no typo of a short name
+    }
     candidates
         .iter()
         .map(|c| (strsim::levenshtein(key, c), *c))

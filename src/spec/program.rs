@@ -197,6 +197,10 @@ pub fn parse(
             .iter()
             .enumerate()
             .map(|(i, item)| match item {
+                Value::String(s) if s.contains('\0') => Err((
+                    format!("program.command[{i}]"),
+                    "contains a NUL byte, which no command line can hold".into(),
+                )),
                 Value::String(s) if !(i == 0 && s.is_empty()) => Ok(s.clone()),
                 other => Err((
                     format!("program.command[{i}]"),
@@ -224,6 +228,16 @@ pub fn parse(
     };
     let workdir = match obj.get("workdir") {
         None => ".".to_string(),
+        Some(Value::String(s)) if s.len() > 4096 || s.contains('\0') => {
+            return Err((
+                "program.workdir".into(),
+                format!(
+                    "expected a folder path of at most 4096 bytes without NUL, got a string of \
+                     {} bytes",
+                    s.len()
+                ),
+            ))
+        }
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(other) => {
             return Err((
@@ -255,13 +269,20 @@ pub fn parse(
         })?;
         for (name, value) in vars {
             let at = format!("program.env.{name}");
-            if name.is_empty() || name.contains('=') || name.starts_with("SWEEP_") {
+            if name.is_empty() || name.contains(['=', '\0']) || name.starts_with("SWEEP_") {
                 return Err((
                     at,
-                    "expected a variable name without `=` (SWEEP_* names are set by sweep)".into(),
+                    "expected a variable name without `=` or NUL (SWEEP_* names are set by sweep)"
+                        .into(),
                 ));
             }
             match value {
+                Value::String(s) if s.contains('\0') => {
+                    return Err((
+                        at,
+                        "contains a NUL byte, which no environment can hold".into(),
+                    ))
+                }
                 Value::String(s) => env.insert(name.clone(), s.clone()),
                 other => return Err((at, format!("expected a string, got {}", describe(other)))),
             };
@@ -354,6 +375,9 @@ pub fn check_placeholders(command: &[String], known: &[String]) -> Result<(), (S
                 Placeholder::Unclosed => {
                     "an unclosed `{`: write `{name}` for a parameter, `{{` for a brace".into()
                 }
+                Placeholder::Unopened => {
+                    "a `}` without its `{`: write `{name}` for a parameter, `}}` for a brace".into()
+                }
             };
             (format!("program.command[{i}]"), message)
         })?;
@@ -365,6 +389,8 @@ pub fn check_placeholders(command: &[String], known: &[String]) -> Result<(), (S
 enum Placeholder {
     Unknown(String),
     Unclosed,
+    /// A `}` with no `{` before it (write `}}` for a brace).
+    Unopened,
 }
 
 /// `text` with `{name}` replaced by `lookup(name)`, `{{`/`}}` by single braces.
@@ -379,7 +405,7 @@ fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String,
             out.push(brace as char);
             rest = &rest[1..];
         } else if brace == b'}' {
-            out.push('}');
+            return Err(Placeholder::Unopened);
         } else {
             let end = rest.find('}').ok_or(Placeholder::Unclosed)?;
             let name = &rest[..end];
@@ -443,6 +469,8 @@ mod tests {
             message.contains("`{lrr}`") && message.contains("did you mean `{lr}`"),
             "{message}"
         );
+        let (_, message) = check_placeholders(&["x}".into()], &known).unwrap_err();
+        assert!(message.contains("a `}` without its `{`"), "{message}");
         let (_, message) = check_placeholders(&["{lr".into()], &known).unwrap_err();
         assert!(message.contains("unclosed"), "{message}");
         check_placeholders(&["{{x}}".into(), "{seed}".into()], &known).unwrap();

@@ -6,6 +6,8 @@
 //! `trials` keeps the first ones. Drawn floats are rounded to 4 significant digits, so that
 //! labels read well and trial ids are stable.
 
+use std::collections::HashSet;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
@@ -549,11 +551,12 @@ pub fn draw(
 ) -> Result<Vec<Vec<Value>>, String> {
     check_space(axes, trials)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut drawn: Vec<Vec<Value>> = Vec::with_capacity(trials);
+    let mut drawn: Vec<Vec<Value>> = Vec::with_capacity(trials.min(1 << 16));
+    let mut seen: HashSet<String> = HashSet::with_capacity(trials.min(1 << 16));
     let mut attempts = 0usize;
     while drawn.len() < trials {
         attempts += 1;
-        if attempts > trials * 1000 + 1000 {
+        if attempts > trials.saturating_mul(1000).saturating_add(1000) {
             return Err(format!(
                 "could not draw {trials} distinct configurations (the ranges are too narrow)"
             ));
@@ -570,7 +573,7 @@ pub fn draw(
                 }
             })
             .collect();
-        if !drawn.contains(&config) {
+        if seen.insert(Value::from(config.clone()).to_string()) {
             drawn.push(config);
         }
     }
@@ -594,7 +597,7 @@ fn finite_size(axes: &[(String, Domain)]) -> Option<usize> {
         let k = match d {
             Domain::List(v) => v.len(),
             Domain::Range(r) if matches!(r.kind, RangeKind::Int | RangeKind::LogInt) => {
-                (r.hi - r.lo) as usize + 1
+                ((r.hi - r.lo) as usize).saturating_add(1)
             }
             Domain::Range(_) => return None,
         };

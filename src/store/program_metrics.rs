@@ -107,7 +107,8 @@ pub fn parse_all(bytes: &[u8]) -> (Vec<ProgramLine>, Option<String>) {
     let text = String::from_utf8_lossy(bytes);
     for (i, line) in text.split_inclusive('\n').enumerate() {
         if !line.ends_with('\n') {
-            return (lines, Some(format!("line {} is incomplete", i + 1)));
+            // Torn by a kill mid-write: left out, not damage.
+            break;
         }
         if line.trim().is_empty() {
             continue;
@@ -141,10 +142,16 @@ fn number(x: f64) -> Value {
     }
 }
 
-/// `text` with Python's bare `NaN`, `Infinity` and `-Infinity` (outside strings) quoted, so
-/// that a JSON parser reads them.
+/// `text` with Python's bare `NaN`, `Infinity` and `-Infinity` (outside strings) quoted, and
+/// numbers too large for a float (`1e400`) written as `"inf"` or `"-inf"`, so that a JSON
+/// parser reads them.
 fn python_non_finite(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("NaN") && !text.contains("Infinity") {
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    if !text.contains("NaN")
+        && !text.contains("Infinity")
+        && !text.contains(['e', 'E'])
+        && digits < 300
+    {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -172,6 +179,20 @@ fn python_non_finite(text: &str) -> std::borrow::Cow<'_, str> {
             out.push_str(t);
             out.push('"');
             rest = &rest[t.len()..];
+            continue;
+        }
+        if c == '-' || c.is_ascii_digit() {
+            let len = rest
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')))
+                .unwrap_or(rest.len());
+            let number = &rest[..len];
+            match number.parse::<f64>() {
+                Ok(x) if x.is_infinite() => {
+                    out.push_str(if x > 0.0 { "\"inf\"" } else { "\"-inf\"" })
+                }
+                _ => out.push_str(number),
+            }
+            rest = &rest[len..];
             continue;
         }
         if c == '"' {
@@ -228,11 +249,41 @@ mod tests {
     }
 
     #[test]
+    fn numbers_too_large_for_a_float_are_infinite() {
+        let line = ProgramLine::parse(
+            r#"{"step": 3, "loss": 1e400, "low": -2E+999, "ok": 1.5e3}"#,
+            0.0,
+        );
+        let Ok(ProgramLine::Row(row)) = line else {
+            panic!("{line:?}")
+        };
+        assert_eq!(row.values["loss"], f64::INFINITY);
+        assert_eq!(row.values["low"], f64::NEG_INFINITY);
+        assert_eq!(row.values["ok"], 1500.0);
+        assert!(
+            ProgramLine::parse(r#"{"step": 3, "s_e": "1e400"}"#, 0.0).is_err(),
+            "a string stays a string"
+        );
+    }
+
+    #[test]
     fn a_torn_last_line_is_left_out() {
         let (lines, damage) =
             parse_all(b"{\"step\":1,\"elapsed_s\":0.1,\"v\":2}\n{\"checkpoint\":1}\n{\"step\":2,");
         assert_eq!(lines.len(), 2);
-        assert!(damage.unwrap().contains("line 3 is incomplete"));
+        assert_eq!(
+            damage, None,
+            "a torn last line is a kill mid-write, not damage"
+        );
         assert_eq!(rows(&lines).len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_line_before_the_last_is_damage() {
+        let (lines, damage) = parse_all(
+            b"{\"step\":1,\"elapsed_s\":0.1,\"v\":2}\n1,2,3\n{\"step\":2,\"elapsed_s\":0.2}\n",
+        );
+        assert_eq!(lines.len(), 1);
+        assert!(damage.unwrap().starts_with("line 2: "));
     }
 }

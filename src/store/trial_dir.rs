@@ -280,6 +280,11 @@ impl TrialDir {
         self.path.join(PROGRAM_METRICS)
     }
 
+    /// A program trial's own folder (`work/`), for its checkpoints and files.
+    pub fn work_path(&self) -> PathBuf {
+        self.path.join("work")
+    }
+
     /// Path of a program trial's `program.log` (what it printed besides metrics lines).
     pub fn log_path(&self) -> PathBuf {
         self.path.join(PROGRAM_LOG)
@@ -328,6 +333,15 @@ impl TrialDir {
         })
     }
 
+    /// The file of the recorded rows of the trial configured as `config`.
+    pub fn curves_path(&self, config: &TrialConfig) -> PathBuf {
+        if config.program.is_some() {
+            self.program_metrics_path()
+        } else {
+            self.metrics_path()
+        }
+    }
+
     /// The recorded rows of the trial configured as `config`, up to the first damaged one.
     pub fn curves(&self, config: &TrialConfig) -> (Curves, Option<String>) {
         if config.program.is_some() {
@@ -345,9 +359,21 @@ impl TrialDir {
     /// Creates the folder and writes `config.json`; any training state already there stays
     /// (the worker resumes from it).
     pub fn prepare(&self, config: &TrialConfig) -> anyhow::Result<()> {
+        if self.is_link() {
+            anyhow::bail!(
+                "{} is a symbolic link: sweep writes only into folders of its own (remove the \
+                 link; the trial then trains again)",
+                self.path.display()
+            );
+        }
         std::fs::create_dir_all(&self.path)
             .with_context(|| format!("cannot create {}", self.path.display()))?;
         atomic::write_json(&self.path.join(CONFIG), config)
+    }
+
+    /// Whether the folder is a symbolic link (to somewhere sweep never wrote).
+    pub fn is_link(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink())
     }
 
     /// Removes `result.json`, so that a finished (failed) trial runs again.
@@ -439,8 +465,9 @@ impl TrialDir {
         atomic::write_json(&self.path.join(RESULT), result)
     }
 
-    /// Reads the rows of `metrics.csv` up to the first damaged one (a kill can leave a partial
-    /// last line); the second value describes the damage, if any.
+    /// Reads the rows of `metrics.csv` up to the first damaged one; the second value describes
+    /// the damage, if any. A last line without its newline (a worker killed mid-write) is left
+    /// out, and is not damage.
     pub fn metrics_readable(&self) -> (Vec<MetricRow>, Option<String>) {
         let path = self.metrics_path();
         let bytes = match std::fs::read(&path) {
@@ -453,7 +480,11 @@ impl TrialDir {
                 )
             }
         };
-        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let complete = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(&[][..], |end| &bytes[..=end]);
+        let mut reader = csv::Reader::from_reader(complete);
         let mut rows = Vec::new();
         for row in reader.deserialize::<MetricRow>() {
             match row {
@@ -478,11 +509,29 @@ impl TrialDir {
 
     /// What the folder says about the trial. Only missing files mean "not yet"; a file that
     /// cannot be read or parsed is a [`DamagedFile`].
+    /// A metric row that cannot be read (other than a torn last line) is damage too.
     pub fn state(&self) -> Result<TrialState, DamagedFile> {
-        self.state_with(|| {
-            self.metrics_readable().0.len()
-                + program_metrics::rows(&self.program_lines_readable().0).len()
-        })
+        let (rows, damage) = self.metrics_readable();
+        if let Some(problem) = damage {
+            return Err(self.damaged(self.metrics_path(), problem));
+        }
+        let (lines, damage) = self.program_lines_readable();
+        if let Some(problem) = damage {
+            return Err(self.damaged(self.program_metrics_path(), problem));
+        }
+        self.state_with(|| rows.len() + program_metrics::rows(&lines).len())
+    }
+
+    /// `file` is damaged: `message` (which may name it already).
+    fn damaged(&self, file: PathBuf, message: String) -> DamagedFile {
+        let prefix = format!("{} is damaged: ", file.display());
+        DamagedFile {
+            problem: message
+                .strip_prefix(&prefix)
+                .unwrap_or(&message)
+                .to_string(),
+            file,
+        }
     }
 
     /// [`TrialDir::state`], with the number of metric rows from `rows` (called only when the
@@ -615,6 +664,14 @@ impl ProgramMetricsWriter {
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
+    /// Hands buffered lines to the file (readers see them; not yet synced to the disk).
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        use std::io::Write;
+        self.file
+            .flush()
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
     /// Writes buffered lines through to the disk.
     pub fn sync(&mut self) -> anyhow::Result<()> {
         use std::io::Write;
@@ -696,7 +753,26 @@ mod tests {
         std::fs::write(t.metrics_path(), text).unwrap();
         let (rows, damage) = t.metrics_readable();
         assert_eq!(rows, [row(1, None), row(2, Some(3.0))]);
+        assert_eq!(damage, None, "a kill mid-write is not damage");
+        assert!(matches!(t.state(), Ok(TrialState::Partial { steps: 2 })));
+    }
+
+    #[test]
+    fn a_damaged_row_before_the_last_makes_the_trial_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        t.rewrite_metrics(&[row(1, None), row(2, Some(3.0)), row(3, None)])
+            .unwrap();
+        let text = std::fs::read_to_string(t.metrics_path()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[2] = "1,2,3";
+        std::fs::write(t.metrics_path(), lines.join("\n") + "\n").unwrap();
+        let (rows, damage) = t.metrics_readable();
+        assert_eq!(rows, [row(1, None)]);
         assert!(damage.unwrap().contains("metrics.csv is damaged"));
+        let e = t.state().unwrap_err();
+        assert_eq!(e.file, t.metrics_path());
+        assert!(e.problem.contains("line: 3"), "{}", e.problem);
     }
 
     #[test]
