@@ -1014,6 +1014,33 @@ fn a_dry_run_lists_the_trials_and_an_unknown_placeholder_is_bad_input() {
         assert!(err.contains("did you mean `{lr}`"), "{err}");
         assert!(!out.exists(), "nothing ran: {args:?}");
     }
+
+    // A NUL byte no command line or environment can hold, and a lone `}`: refused with exit 2
+    // when the file is read, not when the program fails to start.
+    for (name, program, expected) in [
+        (
+            "nul_arg",
+            json!({ "command": ["python3", "train.py", "a\u{0}b"] }),
+            "`program.command[2]`: contains a NUL byte",
+        ),
+        (
+            "nul_env",
+            json!({ "env": { "X": "a\u{0}b" } }),
+            "`program.env.X`: contains a NUL byte",
+        ),
+        (
+            "brace",
+            json!({ "command": ["python3", "train.py", "x}"] }),
+            "a `}` without its `{`",
+        ),
+    ] {
+        let grid = Grid::new(name, json!({ "steps": 20 }), json!({ "lr": [0.5] }))
+            .program(program)
+            .write(tmp.path());
+        let run = sweep(&grid, &tmp.path().join(name), &["--dry-run"]);
+        run.expect_code(FATAL);
+        assert!(run.stderr().contains(expected), "{name}: {}", run.stderr());
+    }
 }
 
 #[test]

@@ -686,6 +686,16 @@ mod tests {
         )];
         assert_eq!(draw(&axes, 2, 0).unwrap().len(), 2);
         assert!(draw(&axes, 3, 0).unwrap_err().contains("only 2 distinct"));
+        // The widest integer range holds more than any count, not "0 distinct ones".
+        let wide = Range {
+            kind: RangeKind::Int,
+            lo: 0.0,
+            hi: u64::MAX as f64,
+        };
+        assert_eq!(
+            check_space(&[("seed".to_string(), Domain::Range(wide))], 1000),
+            Ok(())
+        );
     }
 
     #[test]
