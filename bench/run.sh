@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Performance benchmark: sweep against the PyTorch reference, side by side on this machine.
 # Installs torch (CPU use; the PyPI wheel brings CUDA libraries, ~5 GB) into bench/.venv if it
-# is missing, builds sweep, and prints the tables README's "Performance" section shows.
+# is missing, builds sweep, and prints the tables docs/performance.md shows.
 #   bench/run.sh            everything (throughput, sweep wall time, quality parity)
 #   bench/run.sh wall       one section (throughput, wall or parity)
 #   STEPS=N bench/run.sh    timed steps per throughput measurement (default 60)

@@ -2,13 +2,16 @@
 //!
 //! The pipeline, one module each: [`spec`] (grid file → trials) → [`store`] (the results
 //! folder) → [`executor`] (worker processes running [`train`] on [`model`]s over [`data`]) →
-//! [`report`] (CSVs and summary). [`sample`] generates text from a trained trial. [`cli`] and
-//! [`commands`] are the command-line front end.
+//! [`report`] (CSVs and summary). [`schedule`] decides what trains next (early stopping, TPE),
+//! [`serve`] is the live dashboard, [`sample`] generates text from a trained trial, and
+//! [`measures`] holds the definitions and number formatting that workers, orchestrator and
+//! reports share. [`cli`] and [`commands`] are the command-line front end.
 
 pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod executor;
+pub mod measures;
 pub mod model;
 pub mod report;
 pub mod sample;
@@ -19,6 +22,6 @@ pub mod store;
 pub mod train;
 
 /// mimalloc: candle allocates (and zero-fills) fresh buffers for every op of every step; a
-/// faster allocator speeds training up measurably (see README, Performance).
+/// faster allocator speeds training up measurably (see docs/performance.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

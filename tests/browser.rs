@@ -392,7 +392,8 @@ async fn check_program(
     .await;
 
     // The metric's name heads its columns; the model's own columns are gone.
-    let header = "#trials thead tr.head-row th[data-col=heldout_ppl]";
+    // Keyed by the metric's own name, as /api/trials names it.
+    let header = "#trials thead tr.head-row th[data-col=last_val_loss]";
     wait(&client, "the metric's column", |c| async move {
         match c.find(Locator::Css(header)).await {
             Ok(th) => th.text().await.is_ok_and(|t| t.trim() == "val_loss"),
@@ -402,7 +403,7 @@ async fn check_program(
     .await;
     let best = client
         .find(Locator::Css(
-            "#trials thead tr.head-row th[data-col=best_heldout_ppl]",
+            "#trials thead tr.head-row th[data-col=best_val_loss]",
         ))
         .await
         .unwrap();
@@ -562,7 +563,7 @@ async fn check_program(
         |c| async move {
             js(
             &c,
-            "return Array.from(document.querySelectorAll('#trials tbody td[data-col=heldout_ppl]'))\
+            "return Array.from(document.querySelectorAll('#trials tbody td[data-col=last_val_loss]'))\
              .filter((td) => td.textContent !== '—').length",
         )
         .await
@@ -587,7 +588,7 @@ async fn check_program(
         &client,
         "return Array.from(document.querySelectorAll('#trials tbody tr[data-trial-id]'))\
          .map((tr) => [tr.getAttribute('data-trial-id'), \
-                       parseFloat(tr.querySelector('td[data-col=heldout_ppl]').textContent)])",
+                       parseFloat(tr.querySelector('td[data-col=last_val_loss]').textContent)])",
     )
     .await;
     let order: Vec<(String, f64)> = serde_json::from_value(order).unwrap();

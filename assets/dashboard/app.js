@@ -541,20 +541,21 @@
 
   const valueKey = (v) => (v === null || v === undefined ? 'null' : JSON.stringify(v));
 
-  function heldOf(t) { const v = num(t.final_heldout_ppl); return v != null ? v : num(t.heldout_ppl); }
+  function heldOf(t) { const k = S.metric.keys; const v = num(t[k.final]); return v != null ? v : num(t[k.last]); }
   function trainOf(t) { const v = num(t.final_train_ppl); return v != null ? v : num(t.train_ppl); }
 
   // ------------------------------------------------------------------ the sweep's metric
 
   /**
    * What the sweep optimises, from /api/sweep's `metric`: the built-in model's held-out
-   * perplexity (lower is better), or a program's metric by name with its mode. The API puts
-   * a program's metric where the model's held-out perplexity goes (heldout_ppl,
-   * final_heldout_ppl, best_heldout_ppl) and its curves under the metric's name.
+   * perplexity (lower is better), or a program's metric by name with its mode. `keys` are
+   * where /api/trials puts it: the model's heldout_ppl, final_heldout_ppl, best_heldout_ppl;
+   * a program's under its own name (last_<name>, final_<name>, best_<name>), as its curves.
    * Until /api/sweep has answered, the built-in model is assumed.
    */
   const BUILTIN_METRIC = {
     builtin: true, name: 'heldout_ppl', mode: 'min', key: 'builtin',
+    keys: { last: 'heldout_ppl', final: 'final_heldout_ppl', best: 'best_heldout_ppl' },
     column: 'held-out ppl', best: 'best held-out', series: 'held-out', axis: 'perplexity',
     colour: 'Colour: held-out perplexity, darker is better.', train: 'train',
   };
@@ -566,6 +567,7 @@
     const mode = m.mode === 'max' ? 'max' : 'min';
     return {
       builtin: false, name, mode, key: 'program|' + name + '|' + mode,
+      keys: { last: 'last_' + name, final: 'final_' + name, best: 'best_' + name },
       column: name, best: 'best ' + name, series: name, axis: name,
       colour: `Colour: rank by ${name}, darkest is best (the ${mode === 'max' ? 'highest' : 'lowest'}).`,
       train: name === 'train_loss' ? null : 'train_loss',  // the program's train series, if it reports one
@@ -671,13 +673,13 @@
       key, title, cls: 'num', numeric: true, text: (t) => fmt(get(t)), sortVal: get, filter: 'text', placeholder: '<…',
     });
     const M = S.metric;
-    // a program's metric keeps the API's keys (heldout_ppl, best_heldout_ppl), under its name;
+    // the metric's columns are keyed as the API names them (a program's by its metric's name);
     // the first click on its header sorts best first (highest first when higher is better)
     const objective = (key, title, get) => Object.assign(metric(key, title, get, fmtMetric),
       { firstDir: M.mode === 'max' ? -1 : 1, metricName: M.builtin ? null : M.name });
     if (M.builtin) cols.push(metric('train_ppl', 'train ppl', trainOf, fmtPpl));
-    cols.push(objective('heldout_ppl', M.column, heldOf));
-    cols.push(objective('best_heldout_ppl', M.best, (t) => num(t.best_heldout_ppl)));
+    cols.push(objective(M.keys.last, M.column, heldOf));
+    cols.push(objective(M.keys.best, M.best, (t) => num(t[M.keys.best])));
     cols.push(metric('steps_per_sec', 'steps/s', (t) => num(t.steps_per_sec), fmtRate));
     if (M.builtin || S.trials.some((t) => num(t.peak_memory_mb) != null)) {
       cols.push(metric('peak_memory_mb', 'memory (MiB)', (t) => num(t.peak_memory_mb), fmtMem));
@@ -2057,8 +2059,8 @@
       // result.json's metric once the trial ended, else the trial's row (where it is now)
       const rm = d.result && d.result.metric && typeof d.result.metric === 'object' ? d.result.metric : null;
       const last = rm ? num(rm.last) : t ? heldOf(t) : null;
-      const best = rm ? num(rm.best) : t ? num(t.best_heldout_ppl) : null;
-      const bestStep = rm ? num(rm.best_step) : t ? num(t.best_heldout_step) : null;
+      const best = rm ? num(rm.best) : t ? num(t[S.metric.keys.best]) : null;
+      const bestStep = rm ? num(rm.best_step) : t ? num(t[S.metric.keys.best + '_step']) : null;
       if (last != null) meta.push(`${S.metric.name} ${fmtMetric(last)}`);
       if (best != null) meta.push(`best ${fmtMetric(best)}` + (bestStep != null ? ` at step ${bestStep}` : ''));
     }

@@ -6,6 +6,7 @@
 //! clock, for scheduler benchmarks at scales this machine cannot hold.
 
 pub mod cores;
+pub mod events;
 pub mod local;
 pub mod program;
 pub mod progress;

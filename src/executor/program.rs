@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::protocol::{WorkerMessage, PARENT_PID_ENV};
-use super::worker::WorkerEnd;
+use super::protocol::{WorkerEnd, WorkerMessage, PARENT_PID_ENV};
 use crate::spec::{MetricSpec, ProgramParams, ProgramRef, TrialConfig};
 use crate::store::curves::best_of;
 use crate::store::{MetricOutcome, ProgramLine, ProgramRow, TrialDir, TrialResult, TrialStatus};

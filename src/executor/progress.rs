@@ -6,42 +6,10 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::supervise::{Outcome, TrialEvent};
-use crate::report::analysis::{final_train_diverged, DIVERGED_FACTOR, FINAL_TRAIN_WINDOW};
-use crate::report::numbers;
+use super::events::{Outcome, TrialEvent};
+pub use super::events::{Reporter, TrialLine};
+use crate::measures::{final_train_diverged, numbers, DIVERGED_FACTOR, FINAL_TRAIN_WINDOW};
 use crate::store::TrialStatus;
-
-/// Receives the events of a run, in order, from the dispatcher.
-pub trait Reporter {
-    /// A trial joins the run (the next index, counting from 0).
-    fn add(&mut self, _trial: TrialLine) {}
-    /// A trial started, advanced or ended.
-    fn event(&mut self, event: &TrialEvent);
-    /// A message about the whole run (e.g. that it is stopping).
-    fn notice(&mut self, message: &str);
-    /// Called periodically, to refresh time-based displays.
-    fn tick(&mut self) {}
-    /// The run is over.
-    fn finish(&mut self) {}
-}
-
-/// What the reporter knows about one trial to run.
-#[derive(Debug, Clone)]
-pub struct TrialLine {
-    /// Label shown for the trial.
-    pub label: String,
-    /// Steps it will train.
-    pub steps: usize,
-    /// A program trial's metric (`None`: the built-in model's held-out perplexity).
-    pub metric: Option<String>,
-}
-
-impl TrialLine {
-    /// What its objective is called: "held-out ppl" or the program's metric.
-    fn objective(&self) -> &str {
-        self.metric.as_deref().unwrap_or("held-out ppl")
-    }
-}
 
 /// The live display on a terminal, plain lines on stderr otherwise; trials join as the run
 /// hands them out ([`Reporter::add`]).

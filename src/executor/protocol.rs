@@ -52,6 +52,17 @@ fn one() -> usize {
     1
 }
 
+/// How a worker run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerEnd {
+    /// Trained every step; `result.json` says completed.
+    Completed,
+    /// Stopped by a non-finite loss; `result.json` says failed.
+    Failed,
+    /// Asked to stop; a checkpoint was saved and the trial is not finished.
+    Interrupted,
+}
+
 /// One line of orchestrator input to a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

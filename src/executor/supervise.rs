@@ -13,55 +13,9 @@ use std::time::Instant;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use super::progress::{Reporter, TrialLine};
+pub use super::events::{Outcome, Reporter, TrialEvent, TrialLine};
 use crate::spec::TrialConfig;
 use crate::store::{Store, TrialDir, TrialResult, TrialStatus};
-
-/// How a trial ended in a run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The worker trained every step asked of it (all of them, or up to a rung's budget).
-    Completed(TrialResult),
-    /// The trial failed; the reason is also in its `result.json`.
-    Failed(String),
-    /// The run was stopped before the trial finished; its checkpoint (if any) stays.
-    Interrupted,
-}
-
-/// Something that happened to the `index`-th trial of a run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TrialEvent {
-    /// Its worker started training, from step `resumed_from`.
-    Started {
-        index: usize,
-        steps: usize,
-        resumed_from: usize,
-    },
-    /// Its worker reported progress.
-    Progress {
-        index: usize,
-        step: usize,
-        /// Training perplexity (none for a program trial).
-        train_ppl: Option<f64>,
-        /// Held-out perplexity, or a program trial's metric.
-        heldout_ppl: Option<f64>,
-        /// Seconds the worker has been training.
-        elapsed_s: f64,
-        /// Threads the worker trains on now.
-        threads: usize,
-    },
-    /// Its worker warned about something (e.g. a damaged checkpoint it skipped).
-    Warning { index: usize, message: String },
-    /// Its attempt ended without a result; it is started again from the last checkpoint.
-    Retrying {
-        index: usize,
-        reason: String,
-        attempt: u32,
-        max_retries: u32,
-    },
-    /// It ended.
-    Finished { index: usize, outcome: Outcome },
-}
 
 /// How far the run has been asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

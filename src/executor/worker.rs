@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+pub use super::protocol::WorkerEnd;
 use super::protocol::WorkerMessage;
 use crate::data::{batch::Split, Vocab};
+use crate::measures::FINAL_TRAIN_WINDOW;
 use crate::model::kernels::thread_budget;
-use crate::report::analysis::FINAL_TRAIN_WINDOW;
 use crate::spec::TrainParams;
 use crate::spec::TrialConfig;
 use crate::store::lock::{FileLock, LockError};
@@ -26,17 +27,6 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 /// How long a worker waits for the trial lock: an orphaned worker that was told to stop
 /// needs at most one step and one checkpoint to let go.
 const LOCK_PATIENCE: Duration = Duration::from_secs(30);
-
-/// How a worker run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerEnd {
-    /// Trained every step; `result.json` says completed.
-    Completed,
-    /// Stopped by a non-finite loss; `result.json` says failed.
-    Failed,
-    /// Asked to stop; a checkpoint was saved and the trial is not finished.
-    Interrupted,
-}
 
 /// Trains the trial in `dir` until it is finished or `stop` is set.
 ///

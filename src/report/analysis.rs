@@ -3,11 +3,9 @@
 //! aggregation over seeds and axes. Pure functions, so they can be tested on synthetic curves
 //! with known answers.
 
+pub use crate::measures::{final_train_diverged, DIVERGED_FACTOR, FINAL_TRAIN_WINDOW};
 use crate::store::MetricRow;
 
-/// Training steps averaged for the final training perplexity (the worker's `result.json` and
-/// every table use the same window).
-pub const FINAL_TRAIN_WINDOW: usize = 50;
 /// "Converged" means the smoothed training perplexity is within this fraction of the lowest
 /// level the smoothed curve reached.
 pub const CONVERGENCE_MARGIN: f64 = 0.10;
@@ -25,9 +23,6 @@ pub const OVERFIT_TAIL: usize = 3;
 /// A run is degraded when its smoothed training perplexity ends more than this fraction above
 /// its minimum and its held-out perplexity ends more than this fraction above its best.
 pub const DEGRADED_MARGIN: f64 = 0.15;
-/// A run has diverged when its final training perplexity is more than this many times what a
-/// model that knows nothing reaches (the vocabulary size: a uniform guess), or infinite.
-pub const DIVERGED_FACTOR: f64 = 2.0;
 /// A final held-out perplexity this fraction above the best one is worth pointing out: the
 /// best weights (which `sweep sample` uses) are much better than the final ones.
 pub const BEST_WEIGHTS_MARGIN: f64 = 0.10;
@@ -187,17 +182,6 @@ pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMe
         degraded,
         diverged,
     })
-}
-
-/// Whether a completed trial's headline numbers already show that it diverged: its final
-/// training perplexity is not finite, or beyond [`DIVERGED_FACTOR`] × the vocabulary size. For
-/// the live display; reports decide from the whole curve ([`measure`]).
-pub fn final_train_diverged(final_train_ppl: Option<f64>, vocab_size: Option<usize>) -> bool {
-    match final_train_ppl {
-        Some(p) if !p.is_finite() => true,
-        Some(p) => vocab_size.is_some_and(|v| p > DIVERGED_FACTOR * v as f64),
-        None => false,
-    }
 }
 
 /// The trailing mean of training perplexity over `window` steps at every step (shorter at the

@@ -7,7 +7,7 @@
 //! has reached it, from the measured numbers, ties broken by the order of the plan; each
 //! decision is stored in the results folder (`rungs.jsonl`) before it is acted on, so a run
 //! that is interrupted, resumed, run with other `--jobs` or on Slurm decides the same. The
-//! price is idle cores at the tail of each rung (README measures it).
+//! price is idle cores at the tail of each rung (docs/time-to-a-good-model.md measures it).
 
 use super::{configurations, Ended, Trained};
 use crate::spec::search::EarlyStopping;
@@ -63,7 +63,7 @@ pub fn successive_halving(
                 k + 1,
                 rung_steps.len(),
                 rung_steps[k],
-                crate::report::numbers::count(brackets[b].1.len(), "configuration"),
+                crate::measures::numbers::count(brackets[b].1.len(), "configuration"),
                 match trials.len() {
                     1 => "1 trial to train".to_string(),
                     n => format!("{n} trials to train"),

@@ -1,4 +1,4 @@
-//! The JSON API (README documents it): `/api/sweep`, `/api/trials`, `/api/curves`,
+//! The JSON API (docs/dashboard.md documents it): `/api/sweep`, `/api/trials`, `/api/curves`,
 //! `/api/trial`, `/api/summary`. The numbers are those of `trials.csv` and `curves.csv`. Bad
 //! query parameters get a 400 with a message, unknown trials a 404; nothing here writes.
 

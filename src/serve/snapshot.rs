@@ -276,7 +276,8 @@ fn charts(root: &Path) -> Vec<String> {
 }
 
 /// A program trial's row for `/api/trials`: its parameters, status, where it is, and its
-/// metric's last (`heldout_ppl`, where the dashboard reads the objective) and best values.
+/// metric under its own name: `last_<metric>` (where it is now), `final_<metric>`,
+/// `best_<metric>` and `best_<metric>_step` (as `trials.csv` names them).
 fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> Value {
     let metric = record.manifest.objective();
     let curves = t.curves();
@@ -293,7 +294,8 @@ fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> V
         Some(r) => r.objective(),
         None => curves.last(&metric.name).map(|l| l.1),
     };
-    json!({
+    let name = &metric.name;
+    let mut row = json!({
         "id": t.config.id,
         "label": t.config.label,
         "params": params,
@@ -303,16 +305,19 @@ fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> V
         "step": curves.last_step(),
         "steps": t.config.budget(),
         "steps_done": r.map_or_else(|| curves.last_step(), |r| r.steps_done),
-        "train_ppl": null,
-        "heldout_ppl": finite(last),
-        "final_heldout_ppl": finite(r.and_then(|r| r.objective())),
-        "best_heldout_ppl": finite(outcome.and_then(|o| o.best).or_else(|| curves.best(&metric).map(|b| b.1))),
-        "best_heldout_step": outcome.map(|o| o.best_step),
         "steps_per_sec": r.and_then(|r| r.steps_per_sec),
         "wall_seconds": r.map(|r| r.wall_seconds),
         "peak_memory_mb": r.and_then(|r| r.peak_memory_mb),
         "reason": r.and_then(|r| r.reason.clone()),
-    })
+    });
+    let best = outcome
+        .and_then(|o| o.best)
+        .or_else(|| curves.best(&metric).map(|b| b.1));
+    row[format!("last_{name}")] = finite(last);
+    row[format!("final_{name}")] = finite(r.and_then(|r| r.objective()));
+    row[format!("best_{name}")] = finite(best);
+    row[format!("best_{name}_step")] = json!(outcome.map(|o| o.best_step));
+    row
 }
 
 /// A number JSON can hold, or null.

@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod attempts;
+pub mod checkpoint_file;
 pub mod curves;
 pub mod decision_log;
 pub mod lock;

@@ -32,7 +32,6 @@ use super::curves::Curves;
 use super::program_metrics::{self, ProgramLine};
 use super::{atomic, lock};
 use crate::spec::TrialConfig;
-use crate::train::checkpoint;
 
 /// How a finished trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -573,7 +572,7 @@ impl TrialDir {
         for path in self.checkpoints() {
             let verified = std::fs::read(&path)
                 .map_err(anyhow::Error::from)
-                .and_then(|bytes| Ok((checkpoint::decode(&bytes)?.step, bytes)));
+                .and_then(|bytes| Ok((super::checkpoint_file::verify(&bytes)?.0, bytes)));
             match verified {
                 Ok((step, bytes)) if step == steps => {
                     last = Some(bytes);
@@ -834,7 +833,7 @@ mod tests {
     fn checkpoint_at(step: usize) -> Vec<u8> {
         use rand::SeedableRng;
         let w = candle_core::Tensor::new(&[step as f32, 2.0], &candle_core::Device::Cpu).unwrap();
-        checkpoint::encode(&crate::train::TrainingState {
+        crate::train::checkpoint::encode(&crate::train::TrainingState {
             step,
             elapsed_s: 0.5,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(1),

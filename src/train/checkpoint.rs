@@ -12,9 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::data::batch::StreamCursor;
-
-/// Format tag stored in every checkpoint.
-const FORMAT: &str = "sweep-checkpoint-1";
+use crate::store::checkpoint_file::{self, FORMAT};
 
 /// The state of a training run at the end of a step.
 #[derive(Debug, Clone)]
@@ -52,34 +50,25 @@ pub fn encode(state: &TrainingState) -> anyhow::Result<Vec<u8>> {
     Ok(safetensors::serialize(tensors, Some(metadata))?)
 }
 
-/// Parses and verifies checkpoint bytes.
+/// Parses and verifies checkpoint bytes (format and checksum: [`checkpoint_file::verify`]).
 pub fn decode(bytes: &[u8]) -> anyhow::Result<TrainingState> {
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(bytes).context("not a safetensors file")?;
-    let meta = header.metadata().clone().unwrap_or_default();
+    let (step, meta) = checkpoint_file::verify(bytes)?;
     let get = |key: &str| {
         meta.get(key)
             .map(String::as_str)
             .with_context(|| format!("metadata `{key}` is missing"))
     };
-    if get("format")? != FORMAT {
-        bail!("unknown checkpoint format {:?}", get("format")?);
-    }
     let loaded = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
     let mut tensors: Vec<(String, Tensor)> = loaded.into_iter().collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let state = TrainingState {
-        step: get("step")?.parse()?,
+    Ok(TrainingState {
+        step,
         elapsed_s: get("elapsed_s")?.parse()?,
         rng: serde_json::from_str(get("rng")?)?,
         adam_steps: get("adam_steps")?.parse()?,
         stream: meta.get("stream").map(|s| parse_stream(s)).transpose()?,
         tensors,
-    };
-    if checksum(&state.tensors)? != get("sha256")? {
-        bail!("checksum mismatch: the tensor data is damaged");
-    }
-    Ok(state)
+    })
 }
 
 /// A stream cursor from its metadata form `offset,next`.

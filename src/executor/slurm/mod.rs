@@ -27,7 +27,7 @@ use super::supervise::{
     supervise_feed, AfterStop, Backend, BackendEvent, Feed, RunReport, Stop, StopRequests,
     TrialEvent,
 };
-use crate::report::numbers;
+use crate::measures::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
 use crate::store::metrics_tail::{Jsonl, MetricsTail};
 use crate::store::Store;
