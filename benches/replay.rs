@@ -18,7 +18,7 @@ use sweep::data::Corpus;
 use sweep::executor::replay::{Recorded, ReplayBackend, Silent, Table};
 use sweep::executor::supervise::{supervise, supervise_feed, FixedFeed, StopRequests};
 use sweep::schedule::asha_search::{AshaSearch, Shape};
-use sweep::schedule::{successive_halving, Trained};
+use sweep::schedule::{successive_halving, Ended};
 use sweep::spec::{GridSpec, Plan, TrialConfig};
 use sweep::store::Store;
 
@@ -157,7 +157,7 @@ fn run(
                     &mut requests,
                     &mut Silent,
                 ))?;
-                Ok(Trained::Done)
+                Ok(Ended::Done)
             })?;
         }
     }

@@ -5,7 +5,8 @@
 //! [`report`] (CSVs and summary). [`schedule`] decides what trains next (early stopping, TPE),
 //! [`serve`] is the live dashboard, [`sample`] generates text from a trained trial, and
 //! [`measures`] holds the definitions and number formatting that workers, orchestrator and
-//! reports share. [`cli`] and [`commands`] are the command-line front end.
+//! reports share. [`cli`] and [`commands`] are the command-line front end; [`ops`] does
+//! what the commands ask, below them.
 
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod data;
 pub mod executor;
 pub mod measures;
 pub mod model;
+pub mod ops;
 pub mod report;
 pub mod sample;
 pub mod schedule;

@@ -9,7 +9,7 @@
 //! that is interrupted, resumed, run with other `--jobs` or on Slurm decides the same. The
 //! price is idle cores at the tail of each rung (docs/time-to-a-good-model.md measures it).
 
-use super::{configurations, Ended, Trained};
+use super::{configurations, Ended};
 use crate::spec::search::EarlyStopping;
 use crate::spec::{MetricSpec, Mode, TrialConfig};
 use crate::store::rungs::{self, RungDecision, Stopped};
@@ -24,7 +24,7 @@ pub fn successive_halving(
     trials: &[TrialConfig],
     es: &EarlyStopping,
     first_bracket: usize,
-    mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Trained>,
+    mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Ended>,
 ) -> anyhow::Result<Ended> {
     let configs = configurations(trials);
     let steps = trials.first().map_or(0, |t| t.params.steps());
@@ -74,9 +74,8 @@ pub fn successive_halving(
         if !to_run.is_empty() {
             eprintln!("{}", said.join("; "));
             match train(&to_run)? {
-                Trained::Done => {}
-                Trained::Interrupted => return Ok(Ended::Interrupted),
-                Trained::Detached => return Ok(Ended::Detached),
+                Ended::Done => {}
+                ended => return Ok(ended),
             }
         }
         for &(b, k) in &active {

@@ -14,25 +14,14 @@ pub use halving::successive_halving;
 
 use crate::spec::TrialConfig;
 
-/// How a search ended.
+/// How training ended: a set of trials as the executor reports it, or a whole search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
-    /// Every rung is decided and trained.
+    /// Every trial got its outcome (and every rung is decided and trained).
     Done,
     /// Training stopped (a signal); run the command again to go on.
     Interrupted,
     /// The trials were handed to Slurm (`--detach`).
-    Detached,
-}
-
-/// What training a set of trials did, as the executor reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trained {
-    /// Every trial got its outcome.
-    Done,
-    /// A signal stopped the run.
-    Interrupted,
-    /// Submitted to Slurm and left there.
     Detached,
 }
 

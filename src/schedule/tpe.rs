@@ -14,7 +14,7 @@
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{successive_halving, Ended, Trained};
+use super::{successive_halving, Ended};
 use crate::spec::plan::{searched_axes, TrialMaker};
 use crate::spec::search::{self, Domain, EarlyStopping, Tpe};
 use crate::spec::tpe::{propose, Scored};
@@ -50,8 +50,8 @@ impl TpeSearch<'_> {
     pub fn run(
         &self,
         mut proposed: impl FnMut(&[TrialConfig]) -> anyhow::Result<()>,
-        mut train_full: impl FnMut(&[TrialConfig]) -> anyhow::Result<Trained>,
-        mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Trained>,
+        mut train_full: impl FnMut(&[TrialConfig]) -> anyhow::Result<Ended>,
+        mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Ended>,
     ) -> anyhow::Result<Ended> {
         let axes = searched_axes(self.spec);
         let digest = digest(&self.tpe, &axes);
@@ -114,17 +114,11 @@ impl TpeSearch<'_> {
                 Some(es) => {
                     let first = next_bracket;
                     next_bracket += es.brackets(wave.len(), steps).len();
-                    match successive_halving(self.store, &trials, es, first, &mut train)? {
-                        Ended::Done => Trained::Done,
-                        Ended::Interrupted => Trained::Interrupted,
-                        Ended::Detached => Trained::Detached,
-                    }
+                    successive_halving(self.store, &trials, es, first, &mut train)?
                 }
             };
-            match trained {
-                Trained::Done => {}
-                Trained::Interrupted => return Ok(Ended::Interrupted),
-                Trained::Detached => return Ok(Ended::Detached),
+            if trained != Ended::Done {
+                return Ok(trained);
             }
         }
         Ok(Ended::Done)

@@ -1,0 +1,8 @@
+//! What the commands do, below the command line: `commands/` parses and prints, `ops/` runs.
+//! [`triage`] decides which trials of a plan train and readies their folders, [`training`]
+//! trains a set of trials on an executor, [`sweep`] trains a whole plan as its search and
+//! early stopping ask.
+
+pub mod sweep;
+pub mod training;
+pub mod triage;
