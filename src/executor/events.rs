@@ -30,8 +30,9 @@ pub enum TrialEvent {
         step: usize,
         /// Training perplexity (none for a program trial).
         train_ppl: Option<f64>,
-        /// Held-out perplexity, or a program trial's metric.
-        heldout_ppl: Option<f64>,
+        /// The objective, when measured at this step: the model's held-out perplexity, or a
+        /// program's metric.
+        objective: Option<f64>,
         /// Seconds the worker has been training.
         elapsed_s: f64,
         /// Threads the worker trains on now.

@@ -280,14 +280,14 @@ impl Attempt {
                 Some(WorkerMessage::Progress {
                     step,
                     train_ppl,
-                    heldout_ppl,
+                    objective,
                     elapsed_s,
                     threads,
                 }) => TrialEvent::Progress {
                     index,
                     step,
                     train_ppl,
-                    heldout_ppl,
+                    objective,
                     elapsed_s,
                     threads,
                 },

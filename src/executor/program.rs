@@ -430,7 +430,7 @@ impl Run<'_> {
         say(&WorkerMessage::Progress {
             step: row.step,
             train_ppl: None,
-            heldout_ppl: self.last_value,
+            objective: self.last_value,
             elapsed_s: row.elapsed_s,
             threads: 1,
         });

@@ -181,7 +181,7 @@ impl Reporter for PlainReporter {
             index,
             step,
             train_ppl,
-            heldout_ppl: Some(heldout),
+            objective: Some(heldout),
             elapsed_s,
             threads,
         } = event
@@ -318,13 +318,13 @@ impl Reporter for TerminalReporter {
                 index,
                 step,
                 train_ppl,
-                heldout_ppl,
+                objective,
                 elapsed_s,
                 threads,
             } => {
                 self.count(*index, *step);
-                if heldout_ppl.is_some() {
-                    self.heldout[*index] = *heldout_ppl;
+                if objective.is_some() {
+                    self.heldout[*index] = *objective;
                 }
                 if let Some(bar) = &self.bars[*index] {
                     bar.set_position(*step as u64);
@@ -407,7 +407,7 @@ mod tests {
             index: 0,
             step: 57,
             train_ppl: Some(9.0),
-            heldout_ppl: None,
+            objective: None,
             elapsed_s: 1.0,
             threads: 1,
         };

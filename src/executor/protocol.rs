@@ -38,8 +38,9 @@ pub enum WorkerMessage {
         /// Training perplexity of the last step (none for a program trial).
         #[serde(default)]
         train_ppl: Option<f64>,
-        /// Held-out perplexity (a program trial's metric), when measured at this step.
-        heldout_ppl: Option<f64>,
+        /// The sweep's objective when measured at this step: the model's held-out perplexity,
+        /// or a program's metric (named by the grid file).
+        objective: Option<f64>,
         /// Seconds of training so far.
         elapsed_s: f64,
         /// Threads the worker trains on now.
@@ -107,7 +108,7 @@ mod tests {
         let m = WorkerMessage::Progress {
             step: 3,
             train_ppl: Some(12.5),
-            heldout_ppl: None,
+            objective: None,
             elapsed_s: 0.25,
             threads: 1,
         };

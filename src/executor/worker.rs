@@ -153,7 +153,7 @@ fn train(
                 say(WorkerMessage::Progress {
                     step: last.step,
                     train_ppl: Some(last.train_ppl),
-                    heldout_ppl: None,
+                    objective: None,
                     elapsed_s: last.elapsed_s,
                     threads: thread_budget(),
                 });
@@ -191,7 +191,7 @@ fn train(
             say(WorkerMessage::Progress {
                 step: row.step,
                 train_ppl: Some(row.train_ppl),
-                heldout_ppl: row.heldout_ppl,
+                objective: row.heldout_ppl,
                 elapsed_s: row.elapsed_s,
                 threads: thread_budget(),
             });

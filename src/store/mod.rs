@@ -10,6 +10,11 @@
 //!                         [`attempts`])
 //!   trials.csv curves.csv summary.md   reports, regenerated from the above
 //! ```
+//!
+//! Also here: [`atomic`] writes, the [`lock`]s, [`manifest`] (`sweep.json`), the metric rows
+//! of both kinds of trial ([`curves`], [`program_metrics`], read live by [`metrics_tail`]),
+//! the append-only [`decision_log`] under `rungs.jsonl` and `proposals.jsonl`, and what the
+//! store checks of a checkpoint without decoding it ([`checkpoint_file`]).
 
 pub mod atomic;
 pub mod attempts;

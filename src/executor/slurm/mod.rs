@@ -411,7 +411,7 @@ fn progress(
                 index,
                 step: row.step,
                 train_ppl: None,
-                heldout_ppl: rows
+                objective: rows
                     .iter()
                     .rev()
                     .find_map(|r| r.values.get(&program.metric.name).copied()),
@@ -431,7 +431,7 @@ fn progress(
             index,
             step: row.step,
             train_ppl: Some(row.train_ppl),
-            heldout_ppl: rows.iter().rev().find_map(|r| r.heldout_ppl),
+            objective: rows.iter().rev().find_map(|r| r.heldout_ppl),
             elapsed_s: row.elapsed_s,
             threads: 1,
         }));
