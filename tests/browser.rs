@@ -2,8 +2,8 @@
 //! (chromedriver), against `sweep serve` on the loopback interface during a real sweep. The
 //! page shows every trial's row and a drawn chart, a running trial's step advances without a
 //! reload, a trial page opens, and text from user files (the sweep's name, the corpus file's
-//! name, a sample) shows as text and runs nothing. `SCREENSHOT=docs/dashboard.png` saves the
-//! screenshot README shows.
+//! name, a sample) shows as text and runs nothing. `SCREENSHOT=path.png` saves a screenshot
+//! (README's picture is of the main job's results instead: docs/dashboard.md says how).
 //!
 //! A program sweep's dashboard names its metric, not perplexity: in the table, the chart and the
 //! trial page, with the best first by the metric's mode, and without the model's columns.
