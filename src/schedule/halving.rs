@@ -229,10 +229,7 @@ pub fn decide(
 
 /// The metric a trial is ranked by: its program's, or held-out perplexity.
 pub(super) fn objective(trial: &TrialConfig) -> MetricSpec {
-    trial
-        .program
-        .as_ref()
-        .map_or_else(MetricSpec::builtin, |p| p.metric.clone())
+    trial.objective()
 }
 
 /// The score of `trials` at rung `step`, lower is better: the mean of their objective there

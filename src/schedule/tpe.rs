@@ -288,10 +288,7 @@ impl TpeSearch<'_> {
                 _ => return (true, 0, f64::INFINITY),
             }
         }
-        let mode = config.trials[0]
-            .program
-            .as_ref()
-            .map_or(crate::spec::Mode::Min, |p| p.metric.mode);
+        let mode = config.trials[0].objective().mode;
         // Oriented: lower is better, whichever way the metric goes.
         (false, reached, mode.key(sum / config.trials.len() as f64))
     }

@@ -26,7 +26,7 @@ use crate::executor::supervise::{Feed, Outcome};
 use crate::spec::plan::searched_axes;
 use crate::spec::search::Domain;
 use crate::spec::tpe::propose;
-use crate::spec::{Mode, TrialConfig};
+use crate::spec::TrialConfig;
 use crate::store::proposals::{self, Proposal, ProposedBy};
 use crate::store::TrialStatus;
 
@@ -88,11 +88,7 @@ impl<'a> TpePipeline<'a> {
                 0,
                 Shape {
                     steps: search.spec.base.steps(),
-                    mode: search
-                        .spec
-                        .program
-                        .as_ref()
-                        .map_or(Mode::Min, |p| p.metric.mode),
+                    mode: search.spec.objective().mode,
                     total: search.tpe.trials,
                 },
             )?)),

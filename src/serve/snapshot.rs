@@ -1,7 +1,7 @@
 //! What the dashboard shows, read from the results folder at most once per [`REFRESH`]
 //! whatever the number of clients: the sweep (counts, ETA, the summary's verdict), every
 //! trial's row (the numbers of `trials.csv`, plus where a running trial is), and every
-//! trial's metrics, read on from where they were read last ([`MetricsTail`]).
+//! trial's metrics, read on from where they were read last ([`CurvesTail`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::report::groups::Grouped;
 use crate::report::load::{load_with, Status, SweepRecord};
 use crate::report::{summary, tables, Lang};
-use crate::store::metrics_tail::{Jsonl, MetricsTail};
+use crate::store::metrics_tail::CurvesTail;
 use crate::store::{Curves, MetricRow, Store};
 
 /// How long a snapshot is served before the folder is read again.
@@ -43,8 +43,7 @@ pub struct Dashboard {
 }
 
 struct State {
-    tails: HashMap<String, MetricsTail>,
-    program_tails: HashMap<String, MetricsTail<Jsonl>>,
+    tails: HashMap<String, CurvesTail>,
     current: Option<Arc<Snapshot>>,
     refreshed: Option<Instant>,
     generation: u64,
@@ -70,7 +69,6 @@ impl Dashboard {
             store,
             state: Mutex::new(State {
                 tails: HashMap::new(),
-                program_tails: HashMap::new(),
                 current: None,
                 refreshed: None,
                 generation: 0,
@@ -97,26 +95,13 @@ impl Dashboard {
             }
         }
         let state = &mut *state;
-        let (tails, program_tails) = (&mut state.tails, &mut state.program_tails);
+        let tails = &mut state.tails;
         let record = load_with(&self.store, |config, dir| {
-            if config.program.is_some() {
-                let tail = program_tails
-                    .entry(config.id.clone())
-                    .or_insert_with(|| MetricsTail::new(dir.program_metrics_path()));
-                tail.refresh();
-                return (
-                    Curves::Program(Arc::clone(tail.rows())),
-                    tail.damaged().map(String::from),
-                );
-            }
             let tail = tails
                 .entry(config.id.clone())
-                .or_insert_with(|| MetricsTail::new(dir.metrics_path()));
+                .or_insert_with(|| CurvesTail::for_trial(dir, config));
             tail.refresh();
-            (
-                Curves::Model(Arc::clone(tail.rows())),
-                tail.damaged().map(String::from),
-            )
+            (tail.curves(), tail.damaged().map(String::from))
         })?;
         let sweep = sweep_json(&record, self.store.root());
         let trials = trials_json(&record);

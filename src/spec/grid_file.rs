@@ -116,6 +116,14 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 impl GridSpec {
+    /// The metric the sweep's trials are ranked by: its program's, or the built-in model's
+    /// held-out perplexity.
+    pub fn objective(&self) -> super::program::MetricSpec {
+        self.program
+            .as_ref()
+            .map_or_else(super::program::MetricSpec::builtin, |p| p.metric.clone())
+    }
+
     /// Reads and validates the grid file at `path`.
     pub fn load(path: &Path) -> Result<GridSpec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {

@@ -153,6 +153,14 @@ impl TrialConfig {
         }
     }
 
+    /// The metric the trial is ranked by: its program's, or the built-in model's held-out
+    /// perplexity (`heldout_ppl`, min).
+    pub fn objective(&self) -> super::program::MetricSpec {
+        self.program
+            .as_ref()
+            .map_or_else(super::program::MetricSpec::builtin, |p| p.metric.clone())
+    }
+
     /// The id recomputed from the configuration (equal to `id` unless the file was edited).
     pub fn identity(&self) -> String {
         self.id_of(&self.params)

@@ -74,15 +74,7 @@ impl Curves {
         match self {
             Curves::Model(rows) => rows
                 .iter()
-                .filter_map(|r| {
-                    let v = match metric {
-                        "heldout_ppl" => r.heldout_ppl?,
-                        "train_ppl" => r.train_ppl,
-                        "train_loss" => r.train_loss,
-                        _ => return None,
-                    };
-                    Some((r.step, v))
-                })
+                .filter_map(|r| Some((r.step, model_value(r, metric)?)))
                 .collect(),
             Curves::Program(rows) => rows
                 .iter()
@@ -102,13 +94,32 @@ impl Curves {
 
     /// The metric's last value and its step.
     pub fn last(&self, metric: &str) -> Option<(usize, f64)> {
-        self.series(metric).last().copied()
+        match self {
+            Curves::Model(rows) => rows
+                .iter()
+                .rev()
+                .find_map(|r| Some((r.step, model_value(r, metric)?))),
+            Curves::Program(rows) => rows
+                .iter()
+                .rev()
+                .find_map(|r| Some((r.step, *r.values.get(metric)?))),
+        }
     }
 
     /// The metric's best value (lowest for `min`, highest for `max`; non-finite ones count
     /// only when nothing else was reported) and its step.
     pub fn best(&self, metric: &MetricSpec) -> Option<(usize, f64)> {
         best_of(&self.series(&metric.name), metric.mode)
+    }
+}
+
+/// The value of `metric` in a built-in model's row, if the row has it.
+fn model_value(row: &MetricRow, metric: &str) -> Option<f64> {
+    match metric {
+        "heldout_ppl" => row.heldout_ppl,
+        "train_ppl" => Some(row.train_ppl),
+        "train_loss" => Some(row.train_loss),
+        _ => None,
     }
 }
 

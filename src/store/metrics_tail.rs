@@ -2,7 +2,9 @@
 //! refresh reads only the bytes appended since the last one (workers append one row per step).
 //! A file replaced or shortened (a resumed trial's rows cut back to its checkpoint, written
 //! anew) is read again from the start. Rows are shared (`Arc`), so handing them out costs
-//! nothing; a reader that appends while they are held copies them once.
+//! nothing; a reader that appends while they are held copies them once. [`CurvesTail`] reads
+//! whichever file a trial's kind writes, as [`Curves`]: the one reader the dashboard and the
+//! Slurm follower share.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::marker::PhantomData;
@@ -10,8 +12,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::curves::Curves;
 use super::program_metrics::{self, ProgramRow};
-use super::MetricRow;
+use super::{MetricRow, TrialDir};
+use crate::spec::TrialConfig;
 
 /// How a metrics file's complete lines become rows.
 pub trait TailFormat {
@@ -144,6 +148,51 @@ impl<F: TailFormat> MetricsTail<F> {
         self.offset = 0;
         self.rows = Arc::new(Vec::new());
         self.damaged = None;
+    }
+}
+
+/// A trial's rows read on from where they were read last, whichever kind of trial it is:
+/// the built-in model's `metrics.csv` or a program's `metrics.jsonl`.
+#[derive(Debug, Clone)]
+pub enum CurvesTail {
+    /// The built-in model's rows.
+    Model(MetricsTail<Csv>),
+    /// A program's rows.
+    Program(MetricsTail<Jsonl>),
+}
+
+impl CurvesTail {
+    /// A reader of the rows of the trial configured as `config`, in `dir`.
+    pub fn for_trial(dir: &TrialDir, config: &TrialConfig) -> CurvesTail {
+        if config.program.is_some() {
+            CurvesTail::Program(MetricsTail::new(dir.program_metrics_path()))
+        } else {
+            CurvesTail::Model(MetricsTail::new(dir.metrics_path()))
+        }
+    }
+
+    /// Reads what was appended since the last call; true when the rows changed.
+    pub fn refresh(&mut self) -> bool {
+        match self {
+            CurvesTail::Model(t) => t.refresh(),
+            CurvesTail::Program(t) => t.refresh(),
+        }
+    }
+
+    /// The rows read so far (shared, so this costs nothing).
+    pub fn curves(&self) -> Curves {
+        match self {
+            CurvesTail::Model(t) => Curves::Model(Arc::clone(t.rows())),
+            CurvesTail::Program(t) => Curves::Program(Arc::clone(t.rows())),
+        }
+    }
+
+    /// Why the rows end before the file does (a damaged row), if they do.
+    pub fn damaged(&self) -> Option<&str> {
+        match self {
+            CurvesTail::Model(t) => t.damaged(),
+            CurvesTail::Program(t) => t.damaged(),
+        }
     }
 }
 

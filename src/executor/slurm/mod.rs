@@ -16,7 +16,6 @@ pub mod commands;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -29,7 +28,7 @@ use super::supervise::{
 };
 use crate::measures::numbers;
 use crate::spec::{SlurmOptions, TrialConfig};
-use crate::store::metrics_tail::{Jsonl, MetricsTail};
+use crate::store::metrics_tail::CurvesTail;
 use crate::store::Store;
 use crate::store::TrialDir;
 use commands::{JobState, TaskId, TaskState};
@@ -86,10 +85,8 @@ struct Tracked {
     started: bool,
     /// Its end was reported to the supervisor.
     ended: bool,
-    /// Its trial's metrics, read as they grow.
-    metrics: MetricsTail,
-    /// A program trial's metrics, read as they grow.
-    program_metrics: MetricsTail<Jsonl>,
+    /// Its trial's metric rows, read as they grow.
+    curves: CurvesTail,
 }
 
 impl SlurmExecutor {
@@ -210,7 +207,7 @@ impl Backend for SlurmBackend<'_> {
         let followed = self
             .live
             .remove(&trial.id)
-            .map(|task| Tracked::new(task, &dir));
+            .map(|task| Tracked::new(task, &dir, trial));
         if followed.is_some() {
             reporter.notice(&format!(
                 "trial {} ({}) is still queued or running on Slurm from an earlier submission: \
@@ -328,7 +325,7 @@ impl SlurmBackend<'_> {
                     job: job.clone(),
                     index: k,
                 };
-                self.tracked[i] = Some(Tracked::new(task, &dir));
+                self.tracked[i] = Some(Tracked::new(task, &dir, &self.trials[i]));
             }
         }
         Ok(())
@@ -369,15 +366,14 @@ impl SlurmBackend<'_> {
 }
 
 impl Tracked {
-    fn new(task: TaskId, dir: &TrialDir) -> Tracked {
+    fn new(task: TaskId, dir: &TrialDir, trial: &TrialConfig) -> Tracked {
         Tracked {
             task,
             since: Instant::now(),
             step: 0,
             started: false,
             ended: false,
-            metrics: MetricsTail::new(dir.metrics_path()),
-            program_metrics: MetricsTail::new(dir.program_metrics_path()),
+            curves: CurvesTail::for_trial(dir, trial),
         }
     }
 }
@@ -400,39 +396,18 @@ fn progress(
         return; // a resubmitted trial waiting for a node: nothing new in its folder
     }
     let running = state.is_some_and(|s| s.state == JobState::Running);
-    if let Some(program) = &trial.program {
-        t.program_metrics.refresh();
-        let rows = Arc::clone(t.program_metrics.rows());
-        let step = rows.last().map(|r| r.step);
-        started(index, trial, running, step, t, events);
-        if let Some(row) = rows.last().filter(|r| r.step > t.step) {
-            t.step = row.step;
-            events.push_back(BackendEvent::Trial(TrialEvent::Progress {
-                index,
-                step: row.step,
-                train_ppl: None,
-                objective: rows
-                    .iter()
-                    .rev()
-                    .find_map(|r| r.values.get(&program.metric.name).copied()),
-                elapsed_s: row.elapsed_s,
-                threads: 1,
-            }));
-        }
-        return;
-    }
-    t.metrics.refresh();
-    let rows = Arc::clone(t.metrics.rows());
-    let last = rows.last();
-    started(index, trial, running, last.map(|r| r.step), t, events);
-    if let Some(row) = last.filter(|r| r.step > t.step) {
-        t.step = row.step;
+    t.curves.refresh();
+    let curves = t.curves.curves();
+    let last_step = (!curves.is_empty()).then(|| curves.last_step());
+    started(index, trial, running, last_step, t, events);
+    if let Some(step) = last_step.filter(|&s| s > t.step) {
+        t.step = step;
         events.push_back(BackendEvent::Trial(TrialEvent::Progress {
             index,
-            step: row.step,
-            train_ppl: Some(row.train_ppl),
-            objective: rows.iter().rev().find_map(|r| r.heldout_ppl),
-            elapsed_s: row.elapsed_s,
+            step,
+            train_ppl: curves.model().last().map(|r| r.train_ppl),
+            objective: curves.last(&trial.objective().name).map(|l| l.1),
+            elapsed_s: curves.last_elapsed().unwrap_or(0.0),
             threads: 1,
         }));
     }
