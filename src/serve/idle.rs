@@ -130,7 +130,7 @@ mod tests {
     async fn a_silent_connection_is_closed_and_a_busy_one_is_not() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut listener = IdleListener::new(listener, Duration::from_millis(300));
+        let mut listener = IdleListener::new(listener, Duration::from_millis(1000));
         let server = tokio::spawn(async move {
             let mut results = Vec::new();
             for _ in 0..2 {
@@ -150,12 +150,13 @@ mod tests {
         });
         // Silent: closed by the server after its idle time.
         let silent = TcpStream::connect(addr).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        // Busy: a byte every 100 ms for a second, then a clean close.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Busy: a byte every 50 ms (far inside the idle time, even on a loaded machine), then a
+        // clean close.
         let mut busy = TcpStream::connect(addr).await.unwrap();
         for _ in 0..10 {
             busy.write_all(b"x").await.unwrap();
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         busy.shutdown().await.unwrap();
         let results = server.await.unwrap();
