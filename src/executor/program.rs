@@ -311,8 +311,14 @@ fn spawn(
     resume: usize,
     log: &File,
 ) -> std::io::Result<Child> {
-    // A folder of its own: sweep's records beside it are written by sweep alone.
+    // A folder of its own: sweep's records beside it are written by sweep alone. A folder from
+    // before there was one: the program's files (its checkpoints) move there first.
     let work = trial.work_path();
+    if !work.exists() && resume > 0 {
+        trial
+            .move_program_files_into_work()
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    }
     std::fs::create_dir_all(&work)?;
     let trial_dir = std::path::absolute(work)?;
     let mut command = Command::new(&argv[0]);

@@ -284,6 +284,43 @@ impl TrialDir {
         self.path.join("work")
     }
 
+    /// Moves a program's own files from the trial's folder into `work/`: a folder written
+    /// before programs had a folder of their own keeps its checkpoints where the program will
+    /// look for them. sweep's records stay. Returns how many files moved.
+    pub fn move_program_files_into_work(&self) -> anyhow::Result<usize> {
+        let own = [
+            CONFIG,
+            METRICS,
+            PROGRAM_METRICS,
+            PROGRAM_LOG,
+            RESULT,
+            CHECKPOINT,
+            PREVIOUS_CHECKPOINT,
+            MODEL,
+            BEST,
+            SAMPLE,
+            LOCK,
+            super::attempts::FILE,
+        ];
+        let work = self.work_path();
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        let mut moved = 0;
+        let entries = std::fs::read_dir(&self.path)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if !is_file || name.to_str().is_some_and(|n| own.contains(&n)) {
+                continue;
+            }
+            std::fs::rename(entry.path(), work.join(&name))
+                .with_context(|| format!("cannot move {} into work/", entry.path().display()))?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
     /// Path of a program trial's `program.log` (what it printed besides metrics lines).
     pub fn log_path(&self) -> PathBuf {
         self.path.join(PROGRAM_LOG)
@@ -754,6 +791,39 @@ mod tests {
         assert_eq!(rows, [row(1, None), row(2, Some(3.0))]);
         assert_eq!(damage, None, "a kill mid-write is not damage");
         assert!(matches!(t.state(), Ok(TrialState::Partial { steps: 2 })));
+    }
+
+    #[test]
+    fn a_programs_files_from_before_work_move_there_and_sweeps_records_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrialDir::new(dir.path().to_path_buf());
+        for name in [
+            "config.json",
+            "metrics.jsonl",
+            "program.log",
+            "attempts.jsonl",
+            "checkpoint.json",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        assert_eq!(t.move_program_files_into_work().unwrap(), 2);
+        for name in ["checkpoint.json", "notes.txt"] {
+            assert_eq!(
+                std::fs::read_to_string(t.work_path().join(name)).unwrap(),
+                name
+            );
+            assert!(!dir.path().join(name).exists());
+        }
+        for name in [
+            "config.json",
+            "metrics.jsonl",
+            "program.log",
+            "attempts.jsonl",
+        ] {
+            assert!(dir.path().join(name).exists(), "{name} stays");
+        }
+        assert_eq!(t.move_program_files_into_work().unwrap(), 0, "once");
     }
 
     #[test]
