@@ -10,7 +10,8 @@ use crate::store::attempts::{self, Attempt};
 use crate::store::proposals::{self, Proposal};
 use crate::store::rungs::{self, RungDecision};
 use crate::store::{
-    Curves, Manifest, MetricRow, ProgramRow, Store, TrialDir, TrialResult, TrialState, TrialStatus,
+    Curves, DamagedFile, Manifest, MetricRow, ProgramRow, Store, TrialDir, TrialResult, TrialState,
+    TrialStatus,
 };
 
 use super::analysis::{self, TrialMeasures};
@@ -357,16 +358,12 @@ pub fn load_with(
         };
         let (curves, damage) = curves(&config, &dir);
         if let Some(problem) = damage {
-            let file = dir.curves_path(&config);
-            let prefix = format!("{} is damaged: ", file.display());
+            let e = DamagedFile::new(dir.curves_path(&config), problem);
             damaged.push(DamagedTrial {
                 id: id.clone(),
                 label: Some(config.label.clone()),
-                problem: problem
-                    .strip_prefix(&prefix)
-                    .unwrap_or(&problem)
-                    .to_string(),
-                file,
+                file: e.file,
+                problem: e.problem,
             });
             continue;
         }

@@ -233,6 +233,21 @@ pub struct DamagedFile {
     pub problem: String,
 }
 
+impl DamagedFile {
+    /// `file` is damaged: `message` (which may name the file already, as the readers' messages
+    /// do; the name is not repeated).
+    pub fn new(file: PathBuf, message: String) -> DamagedFile {
+        let prefix = format!("{} is damaged: ", file.display());
+        DamagedFile {
+            problem: message
+                .strip_prefix(&prefix)
+                .unwrap_or(&message)
+                .to_string(),
+            file,
+        }
+    }
+}
+
 /// A trial's folder.
 #[derive(Debug, Clone)]
 pub struct TrialDir {
@@ -549,25 +564,13 @@ impl TrialDir {
     pub fn state(&self) -> Result<TrialState, DamagedFile> {
         let (rows, damage) = self.metrics_readable();
         if let Some(problem) = damage {
-            return Err(self.damaged(self.metrics_path(), problem));
+            return Err(DamagedFile::new(self.metrics_path(), problem));
         }
         let (lines, damage) = self.program_lines_readable();
         if let Some(problem) = damage {
-            return Err(self.damaged(self.program_metrics_path(), problem));
+            return Err(DamagedFile::new(self.program_metrics_path(), problem));
         }
         self.state_with(|| rows.len() + program_metrics::rows(&lines).len())
-    }
-
-    /// `file` is damaged: `message` (which may name it already).
-    fn damaged(&self, file: PathBuf, message: String) -> DamagedFile {
-        let prefix = format!("{} is damaged: ", file.display());
-        DamagedFile {
-            problem: message
-                .strip_prefix(&prefix)
-                .unwrap_or(&message)
-                .to_string(),
-            file,
-        }
     }
 
     /// [`TrialDir::state`], with the number of metric rows from `rows` (called only when the
