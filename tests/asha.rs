@@ -304,3 +304,27 @@ fn tpe_with_asha_proposes_and_decides_the_same_whatever_the_jobs_and_kills() {
     assert_eq!(ws.read("rungs.jsonl"), one.read("rungs.jsonl"));
     assert_eq!(ws.numbers(), one.numbers());
 }
+
+/// TPE under ASHA where the rung above the first is the full budget (min_steps × η = steps):
+/// the promoted configurations' scores are known only once they trained to the end.
+const TPE_TWO_RUNGS: &str = r#"{
+  "name": "tpe-two-rungs",
+  "base": { "hidden": 16, "seq_len": 35, "steps": 90, "eval_every": 10 },
+  "search": { "method": "tpe", "trials": 8, "seed": 3, "startup": 4, "lag": 2 },
+  "grid": { "lr": { "loguniform": [0.001, 0.1] }, "batch_size": [4, 8] },
+  "early_stopping": { "method": "asha", "min_steps": 30, "eta": 3 }
+}"#;
+
+#[test]
+fn tpe_with_asha_proposes_every_configuration_when_the_next_rung_is_the_last() {
+    let one = Workspace::new();
+    let grid = one.write("grid.json", TPE_TWO_RUNGS);
+    // It used to stop after 4 proposals: "the TPE search stopped with 4 configurations
+    // still to propose", waiting for a score at step 90 nothing recorded.
+    let (run, two) = common::with_one_and_two_jobs(&one, &grid);
+    run.expect_code(0);
+    assert_eq!(one.read("proposals.jsonl").lines().count(), 8);
+    assert_eq!(one.read("proposals.jsonl"), two.read("proposals.jsonl"));
+    assert_eq!(one.read("rungs.jsonl"), two.read("rungs.jsonl"));
+    assert_eq!(one.numbers(), two.numbers());
+}

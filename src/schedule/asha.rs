@@ -220,10 +220,33 @@ impl Asha {
                         decisions.push(self.close(b, k, &key, &value));
                     }
                 }
+                // Nothing is decided at the full budget, but a TPE search learns from it
+                // ([`Asha::evidence`]).
+                self.record(b, last, &mut score);
             }
             if decisions.len() == before {
                 return decisions;
             }
+        }
+    }
+
+    /// Takes the results at the last rung `k` of bracket `b` (the full budget), in entrant
+    /// order, while they are known; they decide nothing.
+    fn record(&mut self, b: usize, k: usize, score: &mut impl FnMut(usize, Spot) -> Option<f64>) {
+        let spot = Spot {
+            bracket: self.first_bracket + b,
+            rung: k,
+            step: self.steps[k],
+        };
+        loop {
+            let rung = &self.brackets[b].rungs[k];
+            let Some(&config) = rung.entrants.get(rung.scores.len()) else {
+                return;
+            };
+            let Some(s) = score(config, spot) else {
+                return;
+            };
+            self.brackets[b].rungs[k].scores.push(s);
         }
     }
 
@@ -497,6 +520,70 @@ mod tests {
             None,
             "c7's and c8's step 300 are not known"
         );
+    }
+
+    /// Decides with the results `known` (configuration, step) of `scores`.
+    fn decide_with(asha: &mut Asha, scores: &[f64], known: &[(usize, usize)]) {
+        asha.decide(
+            false,
+            |c, at| {
+                known
+                    .contains(&(c, at.step))
+                    .then(|| scores[c] + at.step as f64 / 1000.0)
+            },
+            |c| format!("c{c}"),
+            |s| s,
+        );
+    }
+
+    #[test]
+    fn tpe_learns_the_full_budget_when_the_next_rung_is_the_last() {
+        // Rungs 300 and 900: the rung a promotion leads to decides nothing, but its results
+        // are what TPE learns of the promoted configurations.
+        let es = EarlyStopping {
+            method: StoppingMethod::Asha,
+            min_steps: 300,
+            eta: 3,
+        };
+        let scores = [5.0, 3.0, 4.0];
+        let mut asha = Asha::new(&es, 6, 900, 0);
+        for c in 0..3 {
+            asha.admit(c);
+        }
+        decide_with(&mut asha, &scores, &[(0, 300), (1, 300), (2, 300)]);
+        assert_eq!(
+            asha.evidence(3),
+            None,
+            "c1 was promoted: its step 900 is not known"
+        );
+        decide_with(
+            &mut asha,
+            &scores,
+            &[(0, 300), (1, 300), (2, 300), (1, 900)],
+        );
+        assert_eq!(
+            asha.evidence(3),
+            Some(vec![(300, 5.3), (900, 3.9), (300, 4.3)])
+        );
+    }
+
+    #[test]
+    fn a_hyperband_bracket_that_starts_at_the_full_budget_teaches_its_results() {
+        // Rungs 100, 300, 900: the last bracket trains its configurations to the end at once.
+        let mut asha = Asha::new(&es(StoppingMethod::AsyncHyperband), 20, 900, 0);
+        for c in 0..20 {
+            asha.admit(c);
+        }
+        let last = (0..20)
+            .find(|&c| asha.brackets[asha.bracket_of(c)].start == 2)
+            .expect("a bracket starting at step 900");
+        let scores = vec![1.0; 20];
+        let known: Vec<(usize, usize)> = (0..20)
+            .flat_map(|c| [(c, 100), (c, 300), (c, 900)])
+            .collect();
+        decide_with(&mut asha, &scores, &known);
+        let evidence = asha.evidence(last + 1).expect("every score is known");
+        assert_eq!(evidence[last], (900, 1.9));
     }
 
     #[test]
