@@ -683,7 +683,8 @@ fn sample_generates_from_the_best_weights() {
     let corpus = Corpus::builtin();
     let vocab = Vocab::from_text(&corpus.text);
     let split = Split::new(vocab.encode(&corpus.text));
-    let trainer = sweep::train::Trainer::new(config.params.model().unwrap(), vocab.len()).unwrap();
+    let trainer =
+        sweep::train::Trainer::new(config.params().model().unwrap(), vocab.len()).unwrap();
     let best = std::fs::read(dir.join("best.safetensors")).unwrap();
     sweep::model::load_weights(trainer.model(), &best).unwrap();
     let ppl = trainer.evaluate(&split.heldout).unwrap().exp();

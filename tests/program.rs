@@ -446,7 +446,8 @@ fn a_program_sweep_completes_and_is_the_same_whatever_the_jobs() {
     assert!(summary.contains("Best configuration: **lr="), "{summary}");
     assert!(!summary.contains("perplexity"), "{summary}");
     assert!(
-        summary.contains("![val_loss per step](curves.png)"),
+        summary.contains("![val_loss per step, mean over seeds")
+            && summary.contains("](curves.png)"),
         "{summary}"
     );
     assert!(two.join("curves.png").is_file() && two.join("curves.svg").is_file());
@@ -1349,4 +1350,120 @@ fn a_killed_worker_takes_what_its_program_started_along() {
             }
         }
     }
+}
+
+/// The `##` headings of a summary, with the objective's name replaced by `<metric>`.
+fn headings(summary: &str, metric: &[&str]) -> Vec<String> {
+    summary
+        .lines()
+        .filter(|l| l.starts_with("## "))
+        .map(|l| {
+            metric
+                .iter()
+                .fold(l.to_string(), |l, m| l.replace(m, "<metric>"))
+        })
+        .collect()
+}
+
+/// The charts a report drew (PNG), by kind: `charts/lr-0.5.png` → `charts/lr`.
+fn chart_kinds(out: &Path) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for (dir, prefix) in [(out.to_path_buf(), ""), (out.join("charts"), "charts/")] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".png") {
+                let axis = stem.rsplit_once('-').map_or(stem, |(a, _)| a);
+                kinds.push(format!(
+                    "{prefix}{}",
+                    if prefix.is_empty() { stem } else { axis }
+                ));
+            }
+        }
+    }
+    kinds.sort();
+    kinds
+}
+
+#[test]
+fn a_program_sweep_gets_the_same_report_as_a_model_sweep_in_both_languages() {
+    require_python!();
+    let tmp = tempfile::tempdir().unwrap();
+    // The same two list axes and two seeds, for a program and for the built-in model.
+    let grid = Grid::new(
+        "two-axes",
+        json!({"steps": 200, "eval_every": 100}),
+        json!({"lr": [0.5, 5], "batch_size": [16, 32]}),
+    )
+    .top(json!({"seeds": [0, 1]}))
+    .write(tmp.path());
+    let program = tmp.path().join("program");
+    sweep(&grid, &program, &["--jobs", "2"]).expect_code(OK);
+    let model_grid = tmp.path().join("model.json");
+    std::fs::write(
+        &model_grid,
+        json!({
+            "name": "two-axes-model",
+            "base": {"hidden": 8, "seq_len": 20, "steps": 30, "eval_every": 10},
+            "grid": {"lr": [0.01, 0.02], "batch_size": [4, 8]},
+            "seeds": [0, 1],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let model = tmp.path().join("model");
+    sweep(&model_grid, &model, &["--jobs", "2"]).expect_code(OK);
+
+    let read = |dir: &Path| std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    let (p, m) = (read(&program), read(&model));
+    let model_only = ["## Sample"];
+    let want: Vec<String> = headings(&m, &["held-out perplexity", "Held-out perplexity"])
+        .into_iter()
+        .filter(|h| !model_only.contains(&h.as_str()))
+        .collect();
+    assert_eq!(headings(&p, &["val_loss"]), want, "{p}");
+    assert!(
+        p.contains("## val_loss: lr × batch_size")
+            && p.contains("![val_loss, mean over seeds](heatmap.png)"),
+        "{p}"
+    );
+    // The same charts: curves, heatmap, best so far, one per value of each axis.
+    assert_eq!(chart_kinds(&program), chart_kinds(&model));
+    assert!(chart_kinds(&program).contains(&"heatmap".to_string()));
+    assert_eq!(
+        std::fs::read_dir(program.join("charts")).unwrap().count(),
+        2 * (2 + 2),
+        "PNG and SVG for each value of lr and batch_size"
+    );
+
+    // In Chinese: the same sections, the metric by its name.
+    let zh = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["report", "--lang", "zh"])
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(
+        zh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&zh.stderr)
+    );
+    let p_zh = read(&program);
+    for heading in [
+        "## 结论",
+        "## 各配置按val_loss排序",
+        "## lr",
+        "## val_loss：lr × batch_size",
+        "## 全部试验",
+        "## 指标定义",
+    ] {
+        assert!(p_zh.contains(&format!("{heading}\n")), "{heading}: {p_zh}");
+    }
+    assert!(
+        !p_zh.contains("困惑度") && !p_zh.contains("perplexity"),
+        "{p_zh}"
+    );
+    assert_eq!(
+        headings(&p_zh, &[]).len(),
+        headings(&p, &[]).len(),
+        "{p_zh}"
+    );
 }

@@ -549,13 +549,13 @@
   /**
    * What the sweep optimises, from /api/sweep's `metric`: the built-in model's held-out
    * perplexity (lower is better), or a program's metric by name with its mode. `keys` are
-   * where /api/trials puts it: the model's heldout_ppl, final_heldout_ppl, best_heldout_ppl;
-   * a program's under its own name (last_<name>, final_<name>, best_<name>), as its curves.
+   * where /api/trials puts it, under the metric's own name for both kinds of trial:
+   * last_<name>, final_<name>, best_<name> (the built-in model's name is heldout_ppl).
    * Until /api/sweep has answered, the built-in model is assumed.
    */
   const BUILTIN_METRIC = {
     builtin: true, name: 'heldout_ppl', mode: 'min', key: 'builtin',
-    keys: { last: 'heldout_ppl', final: 'final_heldout_ppl', best: 'best_heldout_ppl' },
+    keys: { last: 'last_heldout_ppl', final: 'final_heldout_ppl', best: 'best_heldout_ppl' },
     column: 'held-out ppl', best: 'best held-out', series: 'held-out', axis: 'perplexity',
     colour: 'Colour: held-out perplexity, darker is better.', train: 'train',
   };

@@ -13,7 +13,7 @@ use crate::data::Corpus;
 use crate::ops;
 use crate::ops::training::Training;
 use crate::ops::triage::{repair_configs, triage, Triage};
-use crate::report::{self, groups::Grouped, numbers, Status};
+use crate::report::{self, groups::Grouped, numbers, summary, Status};
 use crate::schedule::tpe::TpeSearch;
 use crate::schedule::{self, Ended};
 use crate::spec::plan::TrialMaker;
@@ -32,7 +32,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Some(_) => None,
     };
     let mut plan = Plan::build(&spec, corpus.as_ref())?;
-    let maker = TrialMaker::new(&spec, corpus.as_ref());
+    let maker = TrialMaker::new(&spec, corpus.as_ref())?;
     let out = Store::at(&args.out);
     let tpe = match spec.search {
         Search::Tpe(tpe) => Some(TpeSearch {
@@ -177,17 +177,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let grouped = Grouped::new(&sweep);
-    if let Some(line) = crate::report::program::best_line(&sweep) {
+    if let Some(line) = summary::best_line(&Grouped::new(&sweep)) {
         println!("{line}");
-    } else if let Some(best) = grouped.best() {
-        // The same statement as the summary's verdict: the best configuration over its seeds.
-        println!(
-            "best configuration: {} — held-out perplexity {} ({})",
-            best.label,
-            numbers::stat(best.stats.heldout, 2),
-            numbers::count(best.stats.completed, "seed")
-        );
     }
     Ok(if sweep.all_completed() {
         exit::OK
@@ -221,10 +212,7 @@ fn describe(plan: &Plan, spec: &GridSpec, t: &Triage) {
     } else {
         plan.axes.join(" × ")
     };
-    let on = match (
-        &spec.program,
-        plan.trials.first().and_then(|t| t.corpus.as_ref()),
-    ) {
+    let on = match (&spec.program, plan.trials.first().and_then(|t| t.corpus())) {
         (Some(program), _) => format!(
             "running `{}` for {} {}",
             program.display(),

@@ -26,7 +26,7 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
                 format!(
                     "diverged at step {}: train ppl {}",
                     d.step,
-                    numbers::fixed(m.final_train_ppl, 2)
+                    numbers::opt(m.final_train_ppl, 2)
                 )
             }
             (Status::Stopped, _) => sweep.stop_record(t).unwrap_or_else(|| {
@@ -43,7 +43,7 @@ pub fn run(dir: &Path) -> anyhow::Result<u8> {
             (_, None) => format!(
                 "{}/{} steps",
                 t.curves().last_step(),
-                t.config.params.steps()
+                t.config.params().steps()
             ),
         };
         println!(

@@ -57,9 +57,9 @@ pub fn run(
     stop: &AtomicBool,
     started: Instant,
 ) -> anyhow::Result<WorkerEnd> {
-    let program = config.program.as_ref().expect("a program trial");
+    let program = config.program().expect("a program trial");
     let params = config
-        .params
+        .params()
         .program()
         .expect("a program trial's parameters");
     let steps = params.steps();

@@ -127,7 +127,7 @@ impl<'a> ReplayBackend<'a> {
         self.now_us = r.end_us;
         let trial = self.trials[r.index].clone();
         let run = self.run_of(&trial)?;
-        let steps = trial.params.steps();
+        let steps = trial.params().steps();
         let budget = trial.budget();
         let (start_us, from) = self.started.remove(&r.index).unwrap_or((r.end_us, 0));
         let dir = self.store.trial(&trial.id);

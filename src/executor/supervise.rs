@@ -300,7 +300,7 @@ pub fn trial_line(trial: &TrialConfig) -> TrialLine {
     TrialLine {
         label: trial.label.clone(),
         steps: trial.budget(),
-        metric: trial.program.as_ref().map(|p| p.metric.name.clone()),
+        metric: trial.program().map(|p| p.metric.name.clone()),
     }
 }
 
@@ -383,7 +383,7 @@ pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) ->
         None => dir.metrics_readable().0.last().map_or(0, |r| r.step),
     };
     // A program trial's result names its metric, with the best value it reported.
-    let metric = config.as_ref().and_then(|c| c.program.as_ref()).map(|p| {
+    let metric = config.as_ref().and_then(|c| c.program()).map(|p| {
         let best = curves.as_ref().and_then(|c| c.best(&p.metric));
         Box::new(crate::store::MetricOutcome {
             name: p.metric.name.clone(),

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::*;
-use crate::spec::{CorpusRef, Params, RunOptions, TrainParams};
+use crate::spec::{CorpusRef, RunOptions, TrainParams, TrialKind};
 
 /// What one scripted attempt does.
 #[derive(Debug, Clone)]
@@ -195,13 +195,14 @@ fn setup(n: usize, max_retries: u32) -> Setup {
         .map(|i| TrialConfig {
             id: format!("t{i}"),
             label: format!("trial {i}"),
-            params: Params::Model(TrainParams::default()),
-            corpus: Some(CorpusRef {
-                name: "timemachine".into(),
-                path: None,
-                sha256: "x".into(),
-            }),
-            program: None,
+            kind: TrialKind::Model {
+                params: TrainParams::default(),
+                corpus: CorpusRef {
+                    name: "timemachine".into(),
+                    path: None,
+                    sha256: "x".into(),
+                },
+            },
             run: RunOptions {
                 max_retries,
                 ..RunOptions::default()

@@ -50,7 +50,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         // Finished while this worker waited for the lock (by a worker of an earlier sweep):
         // say so, as a resumed trial.
         say_line(&WorkerMessage::Started {
-            steps: config.params.steps(),
+            steps: config.params().steps(),
             parameters: result.parameters.unwrap_or(0),
             resumed_from: result.steps_done,
         });
@@ -60,7 +60,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         });
     }
     let started_at = attempts::now();
-    let end = if config.program.is_some() {
+    let end = if config.program().is_some() {
         super::program::run(&trial, &config, stop, started)
     } else {
         train(&trial, &config, stop, started)

@@ -62,7 +62,7 @@ impl Training<'_> {
         // Longest first, so that the last trials to finish are short ones and no core idles
         // for long at the end (reports keep the grid's order).
         let mut to_run = trials.to_vec();
-        to_run.sort_by(|a, b| cost(&b.params).total_cmp(&cost(&a.params)));
+        to_run.sort_by(|a, b| cost(b.params()).total_cmp(&cost(a.params())));
         if self.on_slurm {
             eprintln!(
                 "training {} on Slurm",
@@ -150,7 +150,7 @@ impl Feed for Recorded<'_, '_> {
 
 /// Rough training cost of a trial (multiply-adds of the recurrence and output layer per step,
 /// times steps; a program's steps), for scheduling only.
-fn cost(params: &crate::spec::Params) -> f64 {
+fn cost(params: crate::spec::ParamsRef) -> f64 {
     let Some(p) = params.model() else {
         return params.steps() as f64;
     };

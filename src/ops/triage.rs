@@ -44,12 +44,12 @@ fn continuation(stored: &[(TrialDir, TrialConfig)], trial: &TrialConfig) -> Opti
         .iter()
         .filter(|(_, c)| store::is_shorter_run(c, trial))
         .collect();
-    shorter.sort_by_key(|(_, c)| std::cmp::Reverse(c.params.steps()));
+    shorter.sort_by_key(|(_, c)| std::cmp::Reverse(c.params().steps()));
     let mut refused = Vec::new();
     let mut chosen = None;
     for (dir, config) in shorter {
-        let steps = config.params.steps();
-        let eval_every = trial.params.model().map_or(1, |p| p.eval_every);
+        let steps = config.params().steps();
+        let eval_every = trial.params().model().map_or(1, |p| p.eval_every);
         match dir.final_state(steps) {
             Ok(None) => {}
             Err(e) => refused.push(format!("not the {steps}-step trial {}: {e:#}", config.id)),

@@ -73,16 +73,17 @@ impl Worsening {
     }
 }
 
-/// What one completed trial's curves say.
+/// What one finished trial's curves say. The objective's values are there for every kind of
+/// trial; the training-curve measures only for the built-in model (a program's are `None`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialMeasures {
     /// Mean training perplexity of the last [`FINAL_TRAIN_WINDOW`] steps (infinite when one of
-    /// them is).
-    pub final_train_ppl: f64,
-    /// Held-out perplexity after the last step.
-    pub final_heldout_ppl: Option<f64>,
-    /// The lowest held-out perplexity and the step it was measured at.
-    pub best_heldout: Option<(usize, f64)>,
+    /// them is); built-in model only.
+    pub final_train_ppl: Option<f64>,
+    /// The objective after the last step (held-out perplexity for the built-in model).
+    pub final_value: Option<f64>,
+    /// The objective's best value and the step it was measured at.
+    pub best: Option<(usize, f64)>,
     /// First step at which the smoothed training perplexity is within [`CONVERGENCE_MARGIN`]
     /// of the lowest level the smoothed curve reached; `None` for a diverged run.
     pub convergence_step: Option<usize>,
@@ -102,7 +103,22 @@ pub struct TrialMeasures {
     pub diverged: Option<Divergence>,
 }
 
-/// Measures the curves of a trial; `None` without rows. `knows_nothing` is the perplexity of a
+/// A program's trial: its objective's last and best values, nothing else (its curves have no
+/// training perplexity to measure).
+pub fn objective_only(final_value: Option<f64>, best: Option<(usize, f64)>) -> TrialMeasures {
+    TrialMeasures {
+        final_train_ppl: None,
+        final_value,
+        best,
+        convergence_step: None,
+        volatility: None,
+        overfitting: false,
+        degraded: None,
+        diverged: None,
+    }
+}
+
+/// Measures the built-in model's curves of a trial; `None` without rows. `knows_nothing` is the perplexity of a
 /// model that knows nothing (the vocabulary size); without it only an infinite training
 /// perplexity counts as divergence.
 pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMeasures> {
@@ -173,9 +189,9 @@ pub fn measure(rows: &[MetricRow], knows_nothing: Option<f64>) -> Option<TrialMe
     };
 
     Some(TrialMeasures {
-        final_train_ppl,
-        final_heldout_ppl,
-        best_heldout,
+        final_train_ppl: Some(final_train_ppl),
+        final_value: final_heldout_ppl,
+        best: best_heldout,
         convergence_step,
         volatility,
         overfitting,
@@ -499,10 +515,10 @@ mod tests {
         .unwrap();
         assert!(over.overfitting, "{over:?}");
         assert!(over.degraded.is_none(), "training kept improving: {over:?}");
-        assert_eq!(over.best_heldout, Some((400, 6.0)));
+        assert_eq!(over.best, Some((400, 6.0)));
         let fine = measure(&curve(1000, 3.0, 100.0, 0.0, |s| 8.0 - s as f64 / 500.0), V).unwrap();
         assert!(!fine.overfitting, "{fine:?}");
-        assert_eq!(fine.final_heldout_ppl, Some(6.0));
+        assert_eq!(fine.final_value, Some(6.0));
     }
 
     #[test]
@@ -571,7 +587,7 @@ mod tests {
         let rows = curve(200, 5.0, 10.0, 0.0, |_| 6.0);
         let m = measure(&rows, V).unwrap();
         let want = rows[150..].iter().map(|r| r.train_ppl).sum::<f64>() / 50.0;
-        assert!((m.final_train_ppl - want).abs() < 1e-12);
+        assert!((m.final_train_ppl.unwrap() - want).abs() < 1e-12);
     }
 
     #[test]

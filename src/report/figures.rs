@@ -1,13 +1,17 @@
-//! Which charts a sweep gets and what goes into them: the perplexity curves of every
-//! configuration, one small chart per value of each axis comparing the other axes, and the
-//! heatmap of the first two axes. Drawing is [`super::charts`]' job.
+//! Which charts a sweep gets and what goes into them: the objective's curves of every
+//! configuration (with its training counterpart: training perplexity for the built-in model,
+//! `train_loss` beside a program's `val_loss`), one small chart per value of each axis
+//! comparing the other axes, the heatmap of the first two axes, a scatter per ranged axis, the
+//! search chart and the best-so-far charts. The same charts for every kind of trial, named by
+//! the objective. Drawing is [`super::charts`]' job.
 
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::charts::{self, Series};
+use super::charts::{self, HeatScale, LineLabels, Series};
 use super::groups::{Config, Grouped};
+use super::objective::Objective;
 use super::summary::ChartLinks;
 
 /// Size of the main curves chart.
@@ -46,7 +50,7 @@ fn best_so_far(g: &Grouped) -> Option<(charts::Curve, charts::Curve)> {
                 })
                 .collect();
             let at = finished?.into_iter().reduce(f64::max)?;
-            let value = c.stats.heldout.map(|s| s.mean).filter(|v| v.is_finite())?;
+            let value = c.stats.value.map(|s| s.mean).filter(|v| v.is_finite())?;
             Some((i + 1, at - start, value))
         })
         .collect();
@@ -54,18 +58,20 @@ fn best_so_far(g: &Grouped) -> Option<(charts::Curve, charts::Curve)> {
         return None;
     }
     // A step line: flat until each improvement, then on to `end`.
+    let o = &g.objective;
     let steps = |points: &mut dyn Iterator<Item = (f64, f64)>, end: f64| {
-        let mut best = f64::INFINITY;
+        let mut best: Option<f64> = None;
         let mut line: Vec<(f64, f64)> = Vec::new();
         for (x, v) in points {
-            if v < best {
-                if best.is_finite() {
-                    line.push((x, best));
+            if best.is_none_or(|b| o.better(v, b)) {
+                if let Some(b) = best {
+                    line.push((x, b));
                 }
-                best = v;
-                line.push((x, best));
+                best = Some(v);
+                line.push((x, v));
             }
         }
+        let best = best.unwrap_or(f64::NAN);
         if line.last().is_some_and(|p| p.0 < end) {
             line.push((end, best));
         }
@@ -87,25 +93,45 @@ fn best_so_far(g: &Grouped) -> Option<(charts::Curve, charts::Curve)> {
 /// Draws every chart of `g` into `root` (PNG and SVG) and returns links relative to `root`.
 pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     let mut links = ChartLinks::default();
+    let o = &g.objective;
+    let names = CurveNames::of(o);
+    let labels = names.labels();
+    let line_chart = |stem: &Path, title: &str, series: &[Series], size| {
+        charts::labelled_line_chart(stem, title, &labels, series, size)
+    };
     // Nine noisy curves on one chart are unreadable raw: the overview shows trailing means.
     let all: Vec<Series> = g
         .configs
         .iter()
-        .filter_map(|c| series(c, &c.label))
+        .filter_map(|c| series(c, &c.label, &names))
         .map(|s| smoothed(s, OVERVIEW_SMOOTHING))
         .collect();
     if all.is_empty() {
         remove_stale_charts(&root.join("charts"), &[])?;
         return Ok(links);
     }
-    let title = format!("Perplexity per step (training: {OVERVIEW_SMOOTHING}-step mean)");
-    charts::line_chart(&root.join("curves"), &title, &all, CURVES_SIZE)?;
+    let title = match (o.builtin, names.train.is_some()) {
+        (true, _) => format!("Perplexity per step (training: {OVERVIEW_SMOOTHING}-step mean)"),
+        (false, true) => format!(
+            "{} per step, mean over seeds ({}: {OVERVIEW_SMOOTHING}-row mean)",
+            o.name(),
+            names.line
+        ),
+        (false, false) => format!("{} per step, mean over seeds", o.name()),
+    };
+    line_chart(&root.join("curves"), &title, &all, CURVES_SIZE)?;
     links.curves = Some("curves.png".into());
+    let metric = o.phrase(crate::report::Lang::En);
+    let title_case = o.title(crate::report::Lang::En);
     if g.configs.iter().any(|c| !c.stats.stopped_at.is_empty()) {
-        let lines: Vec<Series> = g.configs.iter().filter_map(heldout_series).collect();
-        charts::line_chart(
+        let lines: Vec<Series> = g
+            .configs
+            .iter()
+            .filter_map(|c| objective_series(c, o.name()))
+            .collect();
+        line_chart(
             &root.join("search"),
-            "Held-out perplexity per step (stopped configurations end at their rung)",
+            &format!("{title_case} per step (stopped configurations end at their rung)"),
             &lines,
             CURVES_SIZE,
         )?;
@@ -114,14 +140,14 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     if let Some((by_time, by_configuration)) = best_so_far(g) {
         charts::anytime(
             &root.join("best-over-time"),
-            "Best held-out perplexity known so far, against wall time",
+            &format!("Best {metric} known so far, against wall time"),
             charts::AnytimeAxis::Seconds,
             &[by_time],
             SMALL_SIZE,
         )?;
         charts::anytime(
             &root.join("best-so-far"),
-            "Best held-out perplexity so far, against configurations",
+            &format!("Best {metric} so far, against configurations"),
             charts::AnytimeAxis::Configurations,
             &[by_configuration],
             SMALL_SIZE,
@@ -145,7 +171,7 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
                     .configs
                     .iter()
                     .filter(|c| &c.values[axis] == value)
-                    .filter_map(|c| series(c, &others(g, c, axis)))
+                    .filter_map(|c| series(c, &others(g, c, axis), &names))
                     .collect();
                 if lines.is_empty() {
                     continue;
@@ -153,7 +179,7 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
                 let compared = g.other_axes(axis);
                 let title = format!("{name}={value}: by {}", compared.join(", "));
                 let file = format!("{}-{}", slug(name), slug(value));
-                charts::line_chart(&root.join("charts").join(&file), &title, &lines, SMALL_SIZE)?;
+                line_chart(&root.join("charts").join(&file), &title, &lines, SMALL_SIZE)?;
                 drawn.push(file.clone());
                 per_value.push((value.clone(), format!("charts/{file}.png")));
             }
@@ -161,14 +187,19 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
         }
         let (r, c) = (list_axes[0], list_axes[1]);
         let values = g.cross(r, c);
+        let scale = HeatScale {
+            higher_is_better: o.mode() == crate::spec::Mode::Max,
+            decimals: o.decimals(),
+        };
         charts::heatmap(
             &root.join("heatmap"),
-            &format!("Held-out perplexity: {} × {}", g.axes[r], g.axes[c]),
+            &format!("{title_case}: {} × {}", g.axes[r], g.axes[c]),
             &g.axes[r],
             &g.axis_values[r],
             &g.axes[c],
             &g.axis_values[c],
             &values,
+            scale,
             HEATMAP_SIZE,
         )?;
         links.heatmap = Some("heatmap.png".into());
@@ -180,9 +211,9 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
     Ok(links)
 }
 
-/// For each ranged axis, `charts/<param>.png`: held-out perplexity against the parameter's
-/// value, one point per configuration that trained all its steps (log x for a log range);
-/// nothing for list axes.
+/// For each ranged axis, `charts/<param>.png`: the objective against the parameter's value,
+/// one point per configuration that trained all its steps (log x for a log range), the best
+/// ringed; nothing for list axes.
 fn scatter_charts(
     root: &Path,
     g: &Grouped,
@@ -197,20 +228,25 @@ fn scatter_charts(
             .configs
             .iter()
             .filter(|c| c.stats.completed > 0 && c.stats.diverged == 0)
-            .filter_map(|c| Some((c.values[axis].parse::<f64>().ok()?, c.stats.heldout_mean())))
+            .filter_map(|c| Some((c.values[axis].parse::<f64>().ok()?, c.stats.value_mean())))
             .collect();
         if points.is_empty() {
             continue;
         }
         std::fs::create_dir_all(root.join("charts"))?;
         let file = slug(name);
-        let title =
-            format!("Held-out perplexity by {name} (configurations that trained all steps)");
-        charts::scatter(
+        let o = &g.objective;
+        let en = crate::report::Lang::En;
+        let title = format!(
+            "{} by {name} (configurations that trained all steps)",
+            o.title(en)
+        );
+        charts::labelled_scatter(
             &root.join("charts").join(&file),
             &title,
-            name,
+            (name, &o.phrase(en)),
             g.log_ranged[axis],
+            o.mode() == crate::spec::Mode::Max,
             &points,
             SMALL_SIZE,
         )?;
@@ -244,36 +280,119 @@ fn remove_stale_charts(dir: &Path, drawn: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The seed-mean curve of a configuration's completed trials that did not diverge (a blown-up
-/// curve would flatten every other one), with min–max band and held-out
-/// points; `None` when none completed.
-fn series(c: &Config, label: &str) -> Option<Series> {
+/// What a configuration's curves are drawn from: the objective (markers) and, where there is
+/// one, its training counterpart (lines): `train_ppl` beside the built-in model's
+/// `heldout_ppl`, `train_loss` beside a program's `val_loss`.
+struct CurveNames {
+    objective: String,
+    train: Option<String>,
+    /// What the lines and the y axis are called.
+    line: String,
+    y: String,
+    markers: String,
+}
+
+impl CurveNames {
+    fn of(o: &Objective) -> CurveNames {
+        let train = train_counterpart(o.name());
+        if o.builtin {
+            let perplexity = LineLabels::PERPLEXITY;
+            return CurveNames {
+                objective: o.name().into(),
+                train,
+                line: perplexity.line.into(),
+                y: perplexity.y.into(),
+                markers: perplexity.markers.into(),
+            };
+        }
+        let y = match &train {
+            Some(t) => format!("{}, {t} (log scale)", o.name()),
+            None => format!("{} (log scale)", o.name()),
+        };
+        CurveNames {
+            objective: o.name().into(),
+            line: train.clone().unwrap_or_else(|| "train".into()),
+            train,
+            y,
+            markers: o.name().into(),
+        }
+    }
+
+    fn labels(&self) -> LineLabels<'_> {
+        LineLabels {
+            y: &self.y,
+            line: &self.line,
+            markers: &self.markers,
+        }
+    }
+}
+
+/// The training metric drawn beside a held-out one, in the same units: `train_loss` for
+/// `val_loss` (or `valid_`, `validation_`, `test_`, `eval_`, `heldout_` prefixes:
+/// `train_ppl` for `heldout_ppl`).
+fn train_counterpart(metric: &str) -> Option<String> {
+    [
+        "val_",
+        "valid_",
+        "validation_",
+        "test_",
+        "eval_",
+        "heldout_",
+    ]
+    .iter()
+    .find_map(|p| metric.strip_prefix(p))
+    .filter(|rest| !rest.is_empty())
+    .map(|rest| format!("train_{rest}"))
+}
+
+/// The seed-mean curves of a configuration's completed trials that did not diverge (a
+/// blown-up curve would flatten every other one): the training counterpart at each step all
+/// of them reached, with a min–max band over seeds, and the objective where all of them
+/// measured it; `None` when none completed or none has a value.
+fn series(c: &Config, label: &str, names: &CurveNames) -> Option<Series> {
     let curves: Vec<_> = c
         .trials
         .iter()
-        .filter(|t| t.healthy().is_some() && !t.metrics().is_empty())
-        .map(|t| t.metrics().as_slice())
+        .filter(|t| t.healthy().is_some())
+        .map(|t| t.curves())
+        .filter(|c| !c.is_empty())
         .collect();
-    let len = curves.iter().map(|m| m.len()).min()?;
-    let mut train = Vec::with_capacity(len);
-    let mut band = Vec::with_capacity(len);
-    let mut heldout = Vec::new();
-    for i in 0..len {
-        let step = curves[0][i].step as f64;
-        let values: Vec<f64> = curves.iter().map(|m| m[i].train_ppl).collect();
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        train.push((step, mean));
-        if curves.len() > 1 {
-            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            band.push((step, lo, hi));
+    if curves.is_empty() {
+        return None;
+    }
+    // Each trial's values by step, then the steps every trial has.
+    let at_every_seed = |name: &str| -> Vec<(f64, Vec<f64>)> {
+        let each: Vec<Vec<(usize, f64)>> = curves.iter().map(|c| c.series(name)).collect();
+        let mut by_step: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+        for s in &each {
+            for &(step, v) in s {
+                by_step.entry(step).or_default().push(v);
+            }
         }
-        let evals: Vec<f64> = curves.iter().filter_map(|m| m[i].heldout_ppl).collect();
-        if evals.len() == curves.len() {
-            heldout.push((step, evals.iter().sum::<f64>() / evals.len() as f64));
+        by_step
+            .into_iter()
+            .filter(|(_, v)| v.len() == each.len())
+            .map(|(step, v)| (step as f64, v))
+            .collect()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mut train = Vec::new();
+    let mut band = Vec::new();
+    if let Some(name) = &names.train {
+        for (step, values) in at_every_seed(name) {
+            train.push((step, mean(&values)));
+            if curves.len() > 1 {
+                let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                band.push((step, lo, hi));
+            }
         }
     }
-    Some(Series {
+    let heldout: Vec<(f64, f64)> = at_every_seed(&names.objective)
+        .into_iter()
+        .map(|(step, v)| (step, mean(&v)))
+        .collect();
+    (!train.is_empty() || !heldout.is_empty()).then(|| Series {
         label: label.to_string(),
         train,
         band,
@@ -281,20 +400,18 @@ fn series(c: &Config, label: &str) -> Option<Series> {
     })
 }
 
-/// A configuration's held-out perplexity at every evaluation its trials reached (mean over the
-/// seeds evaluated there), diverged trials left out: a stopped configuration ends at its rung.
-fn heldout_series(c: &Config) -> Option<Series> {
+/// A configuration's objective at every step its trials measured it (mean over the seeds
+/// measured there), diverged trials left out: a stopped configuration ends at its rung.
+fn objective_series(c: &Config, metric: &str) -> Option<Series> {
     let mut by_step: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
     for t in &c.trials {
         if t.measures().is_none_or(|m| m.diverged.is_some()) {
             continue;
         }
-        for r in t.metrics().iter() {
-            if let Some(h) = r.heldout_ppl {
-                let e = by_step.entry(r.step).or_insert((0.0, 0));
-                e.0 += h;
-                e.1 += 1;
-            }
+        for (step, v) in t.curves().series(metric) {
+            let e = by_step.entry(step).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
         }
     }
     (!by_step.is_empty()).then(|| Series {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::analysis::{self, Stat, TrialMeasures};
 use super::load::{SweepRecord, TrialRecord};
+use super::objective::Objective;
 use crate::spec::display_value;
 use crate::store::{TrialResult, TrialStatus};
 
@@ -33,12 +34,12 @@ pub struct Aggregate {
     pub convergence: Option<Stat>,
     /// Volatility.
     pub volatility: Option<Stat>,
-    /// Final training perplexity.
+    /// Final training perplexity (built-in model).
     pub train: Option<Stat>,
-    /// Final held-out perplexity.
-    pub heldout: Option<Stat>,
-    /// Best held-out perplexity.
-    pub best_heldout: Option<Stat>,
+    /// The objective's final value.
+    pub value: Option<Stat>,
+    /// The objective's best value.
+    pub best: Option<Stat>,
     /// Smallest and largest parameter count.
     pub parameters: Option<(usize, usize)>,
     /// Training steps per second.
@@ -97,9 +98,9 @@ impl Aggregate {
             overfitting: healthy.iter().filter(|(_, m)| m.overfitting).count(),
             convergence: stat(&|m| m.convergence_step.map(|s| s as f64)),
             volatility: stat(&|m| m.volatility),
-            train: stat(&|m| Some(m.final_train_ppl)),
-            heldout: stat(&|m| m.final_heldout_ppl),
-            best_heldout: stat(&|m| m.best_heldout.map(|b| b.1)),
+            train: stat(&|m| m.final_train_ppl),
+            value: stat(&|m| m.final_value),
+            best: stat(&|m| m.best.map(|b| b.1)),
             parameters: params
                 .iter()
                 .min()
@@ -110,9 +111,18 @@ impl Aggregate {
         }
     }
 
-    /// Mean held-out perplexity, +∞ when nothing completed (sorts last).
-    pub fn heldout_mean(&self) -> f64 {
-        self.heldout.map_or(f64::INFINITY, |s| s.mean)
+    /// The objective's mean final value (NaN when nothing completed).
+    pub fn value_mean(&self) -> f64 {
+        self.value.map_or(f64::NAN, |s| s.mean)
+    }
+
+    /// [`Aggregate::value_mean`] as a sort key where lower is better, +∞ when nothing
+    /// completed (sorts last).
+    pub fn value_key(&self, o: &Objective) -> f64 {
+        match self.value {
+            Some(s) if !s.mean.is_nan() => o.key(s.mean),
+            _ => f64::INFINITY,
+        }
     }
 
     /// Whether the numbers come from diverged trials only.
@@ -126,15 +136,15 @@ impl Aggregate {
     }
 
     /// The order of rows in a ranking: rows without diverged trials first, then rows that
-    /// reached the full budget, then by mean held-out perplexity (at the last step each
-    /// reached); rows stopped at a rung sort by the rung they reached, highest first.
-    fn rank_key(&self) -> (bool, usize, f64) {
+    /// reached the full budget, then by the objective's mean (at the last step each reached);
+    /// rows stopped at a rung sort by the rung they reached, highest first.
+    fn rank_key(&self, o: &Objective) -> (bool, usize, f64) {
         let short = if self.all_stopped() {
             usize::MAX - self.stopped_at.iter().copied().max().unwrap_or(0)
         } else {
             0
         };
-        (self.diverged > 0, short, self.heldout_mean())
+        (self.diverged > 0, short, self.value_key(o))
     }
 }
 
@@ -164,9 +174,11 @@ pub struct Grouped<'a> {
     pub axis_values: Vec<Vec<String>>,
     /// Configurations in expansion order.
     pub configs: Vec<Config<'a>>,
-    /// Seed-to-seed standard deviation of held-out perplexity (see
+    /// Seed-to-seed standard deviation of the objective (see
     /// [`analysis::pooled_seed_std`]).
     pub seed_std: Option<f64>,
+    /// What the configurations are ranked by.
+    pub objective: Objective,
     /// Seeds in the sweep.
     pub seeds: Vec<u64>,
 }
@@ -192,7 +204,7 @@ impl<'a> Grouped<'a> {
             .collect();
         let value_of = |t: &TrialRecord, axis: &str| {
             t.config
-                .params
+                .params()
                 .get(axis)
                 .map(|v| display_value(&v))
                 .unwrap_or_default()
@@ -201,7 +213,7 @@ impl<'a> Grouped<'a> {
         let mut axis_values: Vec<Vec<String>> = vec![Vec::new(); axes.len()];
         let mut seeds = BTreeSet::new();
         for t in &sweep.trials {
-            seeds.insert(t.config.params.seed());
+            seeds.insert(t.config.params().seed());
             let values: Vec<String> = axes.iter().map(|a| value_of(t, a)).collect();
             for (i, v) in values.iter().enumerate() {
                 if !axis_values[i].contains(v) {
@@ -234,12 +246,13 @@ impl<'a> Grouped<'a> {
             .map(|c| {
                 c.trials
                     .iter()
-                    .filter_map(|t| t.healthy().and_then(|m| m.final_heldout_ppl))
+                    .filter_map(|t| t.healthy().and_then(|m| m.final_value))
                     .collect()
             })
             .collect();
         Grouped {
             seed_std: analysis::pooled_seed_std(&per_config),
+            objective: Objective::of(sweep),
             ranged: axes
                 .iter()
                 .map(|a| sweep.manifest.ranges.contains(a))
@@ -271,12 +284,13 @@ impl<'a> Grouped<'a> {
             .collect()
     }
 
-    /// Configurations sorted by mean held-out perplexity (best first), those with a diverged
+    /// Configurations sorted by the objective's mean (best first), those with a diverged
     /// trial after all others.
     pub fn ranked(&self) -> Vec<&Config<'a>> {
         let mut c: Vec<&Config> = self.configs.iter().collect();
+        let o = &self.objective;
         c.sort_by(|a, b| {
-            let (a, b) = (a.stats.rank_key(), b.stats.rank_key());
+            let (a, b) = (a.stats.rank_key(o), b.stats.rank_key(o));
             a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2))
         });
         c
@@ -287,16 +301,16 @@ impl<'a> Grouped<'a> {
     pub fn best(&self) -> Option<&Config<'a>> {
         self.ranked()
             .into_iter()
-            .find(|c| c.stats.completed > 0 && c.stats.heldout.is_some())
+            .find(|c| c.stats.completed > 0 && c.stats.value.is_some())
     }
 
-    /// The trial of the best configuration with the lowest final held-out perplexity (the one
-    /// whose sample the summary quotes).
+    /// The trial of the best configuration with the best final value (the one whose sample
+    /// the summary quotes).
     pub fn best_trial(&self) -> Option<&'a TrialRecord> {
         let heldout = |t: &TrialRecord| {
             t.healthy()
-                .and_then(|m| m.final_heldout_ppl)
-                .unwrap_or(f64::INFINITY)
+                .and_then(|m| m.final_value)
+                .map_or(f64::INFINITY, |v| self.objective.key(v))
         };
         self.best()?
             .trials
@@ -366,14 +380,14 @@ impl<'a> Grouped<'a> {
             .collect()
     }
 
-    /// Mean held-out perplexity of the trials that did not diverge, for each pair of values of
+    /// The objective's mean over the trials that did not diverge, for each pair of values of
     /// axes `rows` and `cols`.
     pub fn cross(&self, rows: usize, cols: usize) -> Vec<Vec<Option<f64>>> {
         self.cross_aggregates(rows, cols)
             .iter()
             .map(|row| {
                 row.iter()
-                    .map(|a| (a.completed > 0).then(|| a.heldout_mean()))
+                    .map(|a| (a.completed > 0).then(|| a.value_mean()))
                     .collect()
             })
             .collect()

@@ -138,7 +138,7 @@ impl TrialRecord {
 
     /// Its recorded curves, whichever kind of trial it is.
     pub fn curves(&self) -> Curves {
-        if self.config.program.is_some() {
+        if self.config.program().is_some() {
             Curves::Program(Arc::clone(&self.program_rows))
         } else {
             Curves::Model(Arc::clone(&self.metrics))
@@ -184,12 +184,15 @@ impl TrialRecord {
     }
 
     fn measure(&self) -> Option<TrialMeasures> {
-        // The analysis reads the built-in model's curves (training perplexity, divergence
-        // against the vocabulary); a program's metric is reported as it is.
-        if self.config.program.is_some() {
-            return None;
-        }
         let r = self.completed().or_else(|| self.stopped())?;
+        // A program's curves have no training perplexity to measure: its objective is
+        // reported as it is.
+        if let Some(outcome) = r.metric.as_deref() {
+            return Some(analysis::objective_only(
+                outcome.last,
+                outcome.best.map(|b| (outcome.best_step, b)),
+            ));
+        }
         // What a model that knows nothing reaches: the vocabulary size (a uniform guess). Trials
         // stored before it was recorded use their first step's perplexity, measured with the
         // untrained weights.

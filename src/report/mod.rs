@@ -1,8 +1,9 @@
 //! Reports: pure functions of the stored results (so `sweep report` needs no training and no
-//! model). [`load`] reads a results folder; [`analysis`] computes the measures and [`groups`]
-//! aggregates them; [`tables`] writes `trials.csv` and `curves.csv`; [`figures`] decides the
-//! charts that [`charts`] draws; [`summary`] renders `summary.md` in a [`lang`], with numbers
-//! written by [`numbers`].
+//! model), one set for every kind of trial, named by the sweep's [`objective`]. [`load`] reads
+//! a results folder; [`analysis`] computes the measures and [`groups`] aggregates them;
+//! [`tables`] writes `trials.csv` and `curves.csv`; [`figures`] decides the charts that
+//! [`charts`] draws; [`summary`] renders `summary.md` in a [`lang`], with numbers written by
+//! [`numbers`]; [`busy`] says how busy the workers were and [`proposals`] how TPE chose.
 
 pub mod analysis;
 pub mod busy;
@@ -12,7 +13,7 @@ pub mod groups;
 pub mod lang;
 pub mod load;
 pub mod numbers;
-pub mod program;
+pub mod objective;
 pub mod proposals;
 pub mod summary;
 pub mod tables;
@@ -46,14 +47,6 @@ pub fn write_all(store: &Store, lang: Lang) -> anyhow::Result<(SweepRecord, Writ
     };
     atomic::write(&written.trials_csv, &tables::trials_csv(&sweep)?)?;
     atomic::write(&written.curves_csv, &tables::curves_csv(&sweep)?)?;
-    if sweep.manifest.metric.is_some() {
-        // A program's charts show its own metric; the built-in model's do not apply.
-        let charts = program::draw_charts(root, &sweep)?;
-        let version = summary::Context::of_this_machine(lang).version;
-        let summary = program::summary(&sweep, &version, &charts);
-        atomic::write(&written.summary_md, summary.as_bytes())?;
-        return Ok((sweep, written));
-    }
     let grouped = groups::Grouped::new(&sweep);
     let links = figures::draw_all(root, &grouped)?;
     let mut ctx = summary::Context::of_this_machine(lang);

@@ -81,22 +81,23 @@ pub fn lines(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
             format!("**TPE**：目前的 {random} 个配置都是随机抽取的；结果出来后 TPE 才开始提出。")
         }
     };
-    first.push_str(match (lang, early) {
-        (Lang::En, false) => {
-            " TPE learns from each configuration's held-out perplexity after its last step, \
-             averaged over its seeds; a failed or diverged one counts as the worst."
-        }
-        (Lang::En, true) => {
-            " TPE learns from each configuration's held-out perplexity after the last step it \
-             trained, averaged over its seeds; a configuration stopped at a rung counts behind \
-             every one that trained further, and a failed or diverged one as the worst."
-        }
+    let metric = g.objective.phrase(lang);
+    first.push_str(&match (lang, early) {
+        (Lang::En, false) => format!(
+            " TPE learns from each configuration's {metric} after its last step, averaged over \
+             its seeds; a failed or diverged one counts as the worst."
+        ),
+        (Lang::En, true) => format!(
+            " TPE learns from each configuration's {metric} after the last step it trained, \
+             averaged over its seeds; a configuration stopped at a rung counts behind every one \
+             that trained further, and a failed or diverged one as the worst."
+        ),
         (Lang::Zh, false) => {
-            "TPE 依据每个配置最后一步后的验证困惑度（种子平均）；失败或发散的配置算作最差。"
+            format!("TPE 依据每个配置最后一步后的{metric}（种子平均）；失败或发散的配置算作最差。")
         }
-        (Lang::Zh, true) => {
-            "TPE 依据每个配置训练到的最后一步的验证困惑度（种子平均）；在某阶段被停止的配置排在所有训练得更远的配置之后，失败或发散的配置算作最差。"
-        }
+        (Lang::Zh, true) => format!(
+            "TPE 依据每个配置训练到的最后一步的{metric}（种子平均）；在某阶段被停止的配置排在所有训练得更远的配置之后，失败或发散的配置算作最差。"
+        ),
     });
     lines.push(first);
     if tpe > 0 {
@@ -111,14 +112,17 @@ fn comparison(g: &Grouped, by: &HashMap<&str, &Proposal>, lang: Lang) -> Option<
     let ranked: Vec<&Config> = g
         .ranked()
         .into_iter()
-        .filter(|c| c.stats.completed > 0 && c.stats.heldout.is_some())
+        .filter(|c| c.stats.completed > 0 && c.stats.value.is_some())
         .collect();
     let kind = |c: &Config| by.get(key(c).as_str()).map(|p| p.by);
     let best_of = |k: ProposedBy| ranked.iter().find(|c| kind(c) == Some(k));
     let describe = |c: Option<&&Config>| {
         c.map_or_else(
             || "–".to_string(),
-            |c| format!("{} ({})", numbers::stat(c.stats.heldout, 2), c.label),
+            |c| {
+                let value = numbers::stat(c.stats.value, g.objective.decimals());
+                format!("{value} ({})", c.label)
+            },
         )
     };
     let top = ranked.len().min(5);
@@ -133,14 +137,14 @@ fn comparison(g: &Grouped, by: &HashMap<&str, &Proposal>, lang: Lang) -> Option<
         describe(best_of(ProposedBy::Random)),
         describe(best_of(ProposedBy::Tpe)),
     );
+    let metric = g.objective.phrase(lang);
     Some(match lang {
         Lang::En => format!(
-            "Best held-out perplexity of the random configurations: {random}; of TPE's: {tpe}. \
-             TPE proposed {tpe_in_top} of the {top} best configurations that trained all their \
-             steps."
+            "Best {metric} of the random configurations: {random}; of TPE's: {tpe}. TPE \
+             proposed {tpe_in_top} of the {top} best configurations that trained all their steps."
         ),
         Lang::Zh => format!(
-            "随机配置中最佳验证困惑度：{random}；TPE 提出的配置中：{tpe}。训练完全部步数的前 {top} 名中有 {tpe_in_top} 个由 TPE 提出。"
+            "随机配置中最佳{metric}：{random}；TPE 提出的配置中：{tpe}。训练完全部步数的前 {top} 名中有 {tpe_in_top} 个由 TPE 提出。"
         ),
     })
 }
@@ -155,7 +159,7 @@ fn no_effect_lines(g: &Grouped, lang: Lang) -> Vec<String> {
             .configs
             .iter()
             .filter(|c| {
-                let reason = c.trials[0].config.params.no_effect(axis);
+                let reason = c.trials[0].config.params().no_effect(axis);
                 why = why.or(reason);
                 reason.is_some()
             })

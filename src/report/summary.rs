@@ -1,7 +1,9 @@
 //! `summary.md`: the analysis a researcher would write by eye from the plots, computed from
-//! the measurements: what was run, a verdict, configurations ranked by held-out perplexity, one
-//! table per swept axis, a cross table, failures, every trial, and the definition of each
-//! number. English or Chinese ([`Lang`]).
+//! the measurements: what was run, a verdict, configurations ranked by the sweep's objective,
+//! one table per swept axis, a cross table, failures, every trial, and the definition of each
+//! number. English or Chinese ([`Lang`]). One writer for every kind of trial: what only the
+//! built-in model measures (training perplexity, convergence, volatility, parameter counts,
+//! overfitting, degradation, divergence, the sample) appears where its trials have it.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -11,9 +13,9 @@ use super::groups::{Aggregate, AxisRow, Grouped};
 use super::lang::{Lang, Words};
 use super::load::{Status, SweepRecord, TrialRecord};
 use super::numbers;
+use super::objective::Objective;
 use super::proposals;
 use crate::spec::display_value;
-use crate::spec::params::PARAM_KEYS;
 use crate::store::StoredSample;
 
 /// Facts about the run that are not in the stored results.
@@ -58,11 +60,12 @@ impl Context {
 /// Chart files to link, relative to the results folder.
 #[derive(Debug, Clone, Default)]
 pub struct ChartLinks {
-    /// Perplexity curves of every configuration.
+    /// The objective's curves of every configuration (with training perplexity for the
+    /// built-in model, or the program's training counterpart of its metric).
     pub curves: Option<String>,
     /// Heatmap of the first two axes.
     pub heatmap: Option<String>,
-    /// Held-out perplexity per step of every configuration of an early-stopping search.
+    /// The objective per step of every configuration of an early-stopping search.
     pub search: Option<String>,
     /// The best result known so far against wall time, and against configurations.
     pub over_time: Option<(String, String)>,
@@ -72,10 +75,6 @@ pub struct ChartLinks {
 
 /// Renders the summary of `sweep`.
 pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String {
-    if sweep.manifest.metric.is_some() {
-        // A live render (the dashboard) links no charts; `report::write_all` draws them.
-        return super::program::summary(sweep, &ctx.version, &Default::default());
-    }
     let w = ctx.lang.words();
     let g = Grouped::new(sweep);
     let mut out = String::new();
@@ -101,8 +100,8 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
         sample_section(&mut out, sample, ctx);
     }
     failures(&mut out, sweep, ctx.lang);
-    all_trials(&mut out, sweep, ctx.lang);
-    definitions(&mut out, ctx.lang);
+    all_trials(&mut out, sweep, &g.objective, ctx.lang);
+    definitions(&mut out, &g.objective, ctx.lang);
     out
 }
 
@@ -125,11 +124,13 @@ fn header(out: &mut String, sweep: &SweepRecord, g: &Grouped, ctx: &Context) {
         .trials
         .first()
         .map(|t| {
-            PARAM_KEYS
-                .iter()
-                .filter(|k| !m.axes.iter().any(|a| a == *k))
+            t.config
+                .params()
+                .keys()
+                .into_iter()
+                .filter(|k| !m.axes.contains(k))
                 .filter_map(|k| {
-                    let v = t.config.params.get(k)?;
+                    let v = t.config.params().get(&k)?;
                     Some(format!("{k} {}", display_value(&v)))
                 })
                 .collect()
@@ -141,7 +142,21 @@ fn header(out: &mut String, sweep: &SweepRecord, g: &Grouped, ctx: &Context) {
     let seeds: Vec<String> = g.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| {} | `{}` |", w.grid_file, m.grid_file.display());
-    let _ = writeln!(out, "| {} | {} |", w.corpus, m.corpus);
+    if !m.corpus.is_empty() {
+        let _ = writeln!(out, "| {} | {} |", w.corpus, m.corpus);
+    }
+    if let Some(program) = &m.program {
+        let _ = writeln!(out, "| {} | `{}` |", w.program, program.replace('|', "\\|"));
+    }
+    let o = &g.objective;
+    let direction = o.direction(lang);
+    let _ = writeln!(
+        out,
+        "| {} | `{}`{} |",
+        w.metric,
+        o.name(),
+        lang.paren(direction)
+    );
     let _ = writeln!(out, "| {} | {swept} |", w.swept);
     let _ = writeln!(out, "| {} | {} |", w.fixed, fixed.join(" · "));
     let _ = writeln!(out, "| {} | {} |", w.seeds, seeds.join(", "));
@@ -243,26 +258,30 @@ fn status_word(s: Status, w: &Words) -> &'static str {
 pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     let mut lines = Vec::new();
     let zh = lang == Lang::Zh;
+    let o = &g.objective;
     if let Some(best) = g.best() {
+        let value = numbers::stat(best.stats.value, o.decimals());
+        let metric = o.phrase(lang);
         lines.push(if zh {
             format!(
-                "最佳配置：**{}**，验证困惑度 {}（{} 个种子）。",
-                best.label,
-                numbers::stat(best.stats.heldout, 2),
-                best.stats.completed
+                "最佳配置：**{}**，{metric} {value}（{} 个种子）。",
+                best.label, best.stats.completed
             )
         } else {
             format!(
-                "Best configuration: **{}**, held-out perplexity {} ({}).",
+                "Best configuration: **{}**, {metric} {value} ({}).",
                 best.label,
-                numbers::stat(best.stats.heldout, 2),
                 numbers::count(best.stats.completed, "seed")
             )
         });
         lines.push(noise_line(g, lang));
         lines.extend(axis_lines(g, lang));
         lines.extend(what_mattered_line(g, lang));
-        lines.push(overfitting_line(g, lang));
+        if o.builtin {
+            // Overfitting compares held-out with training perplexity, which only the
+            // built-in model records.
+            lines.push(overfitting_line(g, lang));
+        }
     } else {
         lines.push(lang.words().no_completed.to_string());
     }
@@ -272,6 +291,20 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     lines.extend(best_weights_lines(g, lang));
     lines.extend(trouble_lines(sweep, g, lang));
     lines
+}
+
+/// "best configuration: hidden=200 batch_size=64 — held-out perplexity 5.75 ± 0.06 (3 seeds)"
+/// (the verdict's first line, for a terminal); `None` before a configuration completed.
+pub fn best_line(g: &Grouped) -> Option<String> {
+    let best = g.best()?;
+    let o = &g.objective;
+    Some(format!(
+        "best configuration: {} — {} {} ({})",
+        best.label,
+        o.phrase(Lang::En),
+        numbers::stat(best.stats.value, o.decimals()),
+        numbers::count(best.stats.completed, "seed")
+    ))
 }
 
 /// With early stopping: which configurations reached the full budget (the best is chosen among
@@ -284,9 +317,9 @@ fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
     let trained: usize = sweep
         .trials
         .iter()
-        .map(|t| t.result().map_or(t.metrics().len(), |r| r.steps_done))
+        .map(|t| t.result().map_or(t.curves().last_step(), |r| r.steps_done))
         .sum();
-    let full: usize = sweep.trials.iter().map(|t| t.config.params.steps()).sum();
+    let full: usize = sweep.trials.iter().map(|t| t.config.params().steps()).sum();
     let share = 100.0 * trained as f64 / full.max(1) as f64;
     let busy = super::busy::Busy::of(sweep);
     let mut lines = vec![match lang {
@@ -323,15 +356,17 @@ fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
 }
 
 fn noise_line(g: &Grouped, lang: Lang) -> String {
+    let metric = g.objective.phrase(lang);
+    let d = g.objective.decimals() + 1;
     match (g.seed_std, lang) {
         (Some(s), Lang::En) => format!(
-            "Seed-to-seed noise: σ = {s:.3} held-out perplexity (pooled over configurations); \
-             a difference is called real only when it exceeds {}σ = {:.3}.",
+            "Seed-to-seed noise: σ = {s:.d$} {metric} (pooled over configurations); a \
+             difference is called real only when it exceeds {}σ = {:.d$}.",
             analysis::NOISE_SIGMAS,
             analysis::NOISE_SIGMAS * s
         ),
         (Some(s), Lang::Zh) => format!(
-            "种子间噪声：σ = {s:.3}（验证困惑度，各配置合并）；只有差距超过 {}σ = {:.3} 才算真实差异。",
+            "种子间噪声：σ = {s:.d$}（{metric}，各配置合并）；只有差距超过 {}σ = {:.d$} 才算真实差异。",
             analysis::NOISE_SIGMAS,
             analysis::NOISE_SIGMAS * s
         ),
@@ -348,6 +383,8 @@ fn noise_line(g: &Grouped, lang: Lang) -> String {
 /// no part).
 fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
     let zh = lang == Lang::Zh;
+    let o = &g.objective;
+    let d = o.decimals() + 1;
     let mut lines = Vec::new();
     for (axis, name) in g.axes.iter().enumerate() {
         if g.ranged[axis] {
@@ -356,47 +393,47 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
         let mut rows: Vec<AxisRow> = g
             .axis_rows(axis)
             .into_iter()
-            .filter(|r| r.stats.completed > 0 && r.stats.heldout.is_some())
+            .filter(|r| r.stats.completed > 0 && r.stats.value.is_some())
             .collect();
         if rows.len() < 2 {
             continue;
         }
-        rows.sort_by(|a, b| a.stats.heldout_mean().total_cmp(&b.stats.heldout_mean()));
+        rows.sort_by(|a, b| a.stats.value_key(o).total_cmp(&b.stats.value_key(o)));
         let (first, second) = (&rows[0], &rows[1]);
-        let gap = second.stats.heldout_mean() - first.stats.heldout_mean();
+        let gap = (second.stats.value_mean() - first.stats.value_mean()).abs();
         let judgement = analysis::judge(
-            first.stats.heldout_mean(),
-            second.stats.heldout_mean(),
+            first.stats.value_mean(),
+            second.stats.value_mean(),
             g.seed_std,
         );
         let noise = g
             .seed_std
             .map(|s| analysis::NOISE_SIGMAS * s)
             .unwrap_or(0.0);
-        let gap_text = numbers::fixed(gap, 3);
+        let gap_text = numbers::fixed(gap, d);
         let tail = match (judgement, zh) {
             (Difference::Clear, false) => format!(
-                "the gap of {gap_text} exceeds the seed noise ({noise:.3}): a real difference."
+                "the gap of {gap_text} exceeds the seed noise ({noise:.d$}): a real difference."
             ),
             (Difference::WithinNoise, false) => format!(
-                "the gap of {gap_text} is within the seed noise ({noise:.3}): a tie, not a real \
+                "the gap of {gap_text} is within the seed noise ({noise:.d$}): a tie, not a real \
                  difference."
             ),
             (Difference::Unknown, false) => {
                 format!("the gap of {gap_text} cannot be judged with one seed.")
             }
             (Difference::Clear, true) => {
-                format!("差距 {gap_text} 超过种子噪声（{noise:.3}）：是真实差异。")
+                format!("差距 {gap_text} 超过种子噪声（{noise:.d$}）：是真实差异。")
             }
             (Difference::WithinNoise, true) => {
-                format!("差距 {gap_text} 在种子噪声（{noise:.3}）之内：打平，不是真实差异。")
+                format!("差距 {gap_text} 在种子噪声（{noise:.d$}）之内：打平，不是真实差异。")
             }
             (Difference::Unknown, true) => format!("差距 {gap_text} 在只有一个种子时无法判断。"),
         };
         // A row's mean leaves its diverged trials out: say so, or the row looks better than
         // its runs were.
         let mean = |s: &Aggregate| {
-            let value = numbers::stat(s.heldout, 2);
+            let value = numbers::stat(s.value, o.decimals());
             match (s.diverged, lang) {
                 (0, _) => value,
                 (n, Lang::En) => format!(
@@ -425,7 +462,7 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
 /// Bins of a ranged parameter for [`what_mattered_line`]: equal counts by value.
 const RANGE_BINS: usize = 3;
 
-/// For each swept parameter, the share of the variance of held-out perplexity among the
+/// For each swept parameter, the share of the variance of the objective among the
 /// configurations that reached all their steps that its values explain (one-way ANOVA; a
 /// ranged parameter in [`RANGE_BINS`] bins of equal count); with at least 4 configurations.
 fn what_mattered_line(g: &Grouped, lang: Lang) -> Option<String> {
@@ -437,7 +474,7 @@ fn what_mattered_line(g: &Grouped, lang: Lang) -> Option<String> {
     if full.len() < 4 || g.axes.is_empty() {
         return None;
     }
-    let values: Vec<f64> = full.iter().map(|c| c.stats.heldout_mean()).collect();
+    let values: Vec<f64> = full.iter().map(|c| c.stats.value_mean()).collect();
     let mut shares: Vec<(String, f64)> = Vec::new();
     for (axis, name) in g.axes.iter().enumerate() {
         let groups: Vec<usize> = if g.ranged[axis] {
@@ -471,9 +508,10 @@ fn what_mattered_line(g: &Grouped, lang: Lang) -> Option<String> {
         .iter()
         .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
         .collect();
+    let metric = g.objective.phrase(lang);
     Some(match lang {
         Lang::En => format!(
-            "**What mattered** (share of the variance of held-out perplexity among the {} \
+            "**What mattered** (share of the variance of {metric} among the {} \
              configurations that reached all their steps that each parameter's values explain, \
              one-way ANOVA; a range in {RANGE_BINS} bins of equal count; parameters are not \
              independent, so the shares need not add up): {}.",
@@ -481,7 +519,7 @@ fn what_mattered_line(g: &Grouped, lang: Lang) -> Option<String> {
             list.join(", ")
         ),
         Lang::Zh => format!(
-            "**影响大小**（在训练完全部步数的 {} 个配置中，各参数取值所能解释的验证困惑度方差比例，单因素方差分析；范围参数按数量均分为 {RANGE_BINS} 组；参数之间并不独立，比例之和不必为 100%）：{}。",
+            "**影响大小**（在训练完全部步数的 {} 个配置中，各参数取值所能解释的{metric}方差比例，单因素方差分析；范围参数按数量均分为 {RANGE_BINS} 组；参数之间并不独立，比例之和不必为 100%）：{}。",
             full.len(),
             list.join("，")
         ),
@@ -545,30 +583,43 @@ fn degraded_lines(g: &Grouped, lang: Lang) -> Vec<String> {
         .collect()
 }
 
-/// Trials (neither degraded nor diverged) whose best held-out perplexity is much better than
-/// their final one: their best weights are the ones to use.
+/// Trials (neither degraded nor diverged) whose best value of the objective is much better
+/// than their final one (a rule for any metric with positive values): for the built-in
+/// model, its best weights are the ones to use.
 fn best_weights_lines(g: &Grouped, lang: Lang) -> Vec<String> {
+    let o = &g.objective;
     g.configs
         .iter()
         .flat_map(|c| c.trials.iter())
         .filter_map(|t| {
             let m = t.healthy()?;
-            let (step, best) = m.best_heldout?;
-            let last = m.final_heldout_ppl?;
-            (m.degraded.is_none() && last > best * (1.0 + analysis::BEST_WEIGHTS_MARGIN))
+            let (step, best) = m.best?;
+            let last = m.final_value?;
+            let worse = o.worse_by(best, last)?;
+            (m.degraded.is_none() && worse > analysis::BEST_WEIGHTS_MARGIN)
                 .then_some((t, step, best, last))
         })
         .map(|(t, step, best, last)| {
-            let (b, l) = (numbers::fixed(best, 2), numbers::fixed(last, 2));
-            match lang {
-                Lang::En => format!(
-                    "**Best weights**: {} ends at held-out perplexity {l}, but its weights at \
-                     step {step} reach {b}; `sweep sample {}` uses them.",
-                    t.config.label, t.config.id
+            let (b, l) = (
+                numbers::fixed(best, o.decimals()),
+                numbers::fixed(last, o.decimals()),
+            );
+            let (label, id, metric) = (&t.config.label, &t.config.id, o.phrase(lang));
+            match (lang, o.builtin) {
+                (Lang::En, true) => format!(
+                    "**Best weights**: {label} ends at {metric} {l}, but its weights at step \
+                     {step} reach {b}; `sweep sample {id}` uses them."
                 ),
-                Lang::Zh => format!(
-                    "**最佳权重**：{} 最终验证困惑度为 {l}，但它第 {step} 步的权重达到 {b}；`sweep sample {}` 使用这组权重。",
-                    t.config.label, t.config.id
+                (Lang::Zh, true) => format!(
+                    "**最佳权重**：{label} 最终{metric}为 {l}，但它第 {step} 步的权重达到 {b}；`sweep sample {id}` 使用这组权重。"
+                ),
+                (Lang::En, false) => format!(
+                    "**Best before the end**: {label} ends at {metric} {l}, but reached {b} at \
+                     step {step} (`{id}`): weights kept from there would be better than the \
+                     final ones."
+                ),
+                (Lang::Zh, false) => format!(
+                    "**最佳不在最后**：{label} 最终 {metric} 为 {l}，但第 {step} 步曾达到 {b}（`{id}`）：保留那时的权重会比最终的更好。"
                 ),
             }
         })
@@ -664,7 +715,11 @@ fn configurations(
     charts: &ChartLinks,
 ) {
     let w = lang.words();
-    let _ = writeln!(out, "## {}\n", w.configurations);
+    let o = &g.objective;
+    let _ = match lang {
+        Lang::En => writeln!(out, "## Configurations by {}\n", o.phrase(lang)),
+        Lang::Zh => writeln!(out, "## 各配置按{}排序\n", o.phrase(lang)),
+    };
     let ranked: Vec<_> = g
         .ranked()
         .into_iter()
@@ -677,27 +732,21 @@ fn configurations(
     let best = g.best().map(|b| b.label.as_str());
     let mut head = vec![" ".to_string()];
     head.extend(g.axes.iter().cloned());
-    head.extend(
-        [
-            w.seeds,
-            w.parameters,
-            w.train_ppl,
-            w.heldout_ppl,
-            w.best_heldout,
-            w.convergence,
-            w.volatility,
-            w.steps_per_sec,
-            w.wall,
-            w.label,
-        ]
-        .map(String::from),
-    );
+    head.push(w.seeds.into());
+    if o.builtin {
+        head.extend([w.parameters, w.train_ppl].map(String::from));
+    }
+    head.extend([o.column(lang), o.best_column(lang)]);
+    if o.builtin {
+        head.extend([w.convergence, w.volatility].map(String::from));
+    }
+    head.extend([w.steps_per_sec, w.wall, w.label].map(String::from));
     let chosen = proposals::chosen(sweep);
     if !chosen.is_empty() {
         head.push(w.chosen.to_string());
     }
     let aggregates: Vec<&Aggregate> = ranked.iter().map(|c| &c.stats).collect();
-    let labels = labels(&aggregates, lang);
+    let labels = labels(&aggregates, o, lang);
     let mut rows = Vec::new();
     for (c, label) in ranked.iter().zip(labels) {
         let s = &c.stats;
@@ -714,12 +763,16 @@ fn configurations(
         } else {
             s.diverged.to_string()
         });
-        cells.push(fmt_params(s.parameters));
-        cells.push(numbers::stat(s.train, 2));
-        cells.push(numbers::stat(s.heldout, 2));
-        cells.push(numbers::stat(s.best_heldout, 2));
-        cells.push(convergence_cell(s));
-        cells.push(volatility_cell(s));
+        if o.builtin {
+            cells.push(fmt_params(s.parameters));
+            cells.push(numbers::stat(s.train, 2));
+        }
+        cells.push(numbers::stat(s.value, o.decimals()));
+        cells.push(numbers::stat(s.best, o.decimals()));
+        if o.builtin {
+            cells.push(convergence_cell(s));
+            cells.push(volatility_cell(s));
+        }
         cells.push(numbers::stat(s.steps_per_sec, 0));
         cells.push(
             s.wall
@@ -734,28 +787,48 @@ fn configurations(
     table(out, &head, &rows);
     diverged_footnote(out, &aggregates, lang);
     if let Some(curves) = &charts.curves {
-        let _ = writeln!(out, "![{}]({curves})\n", w.curves_caption);
-        let _ = writeln!(out, "*{}*\n", w.curves_caption);
+        let caption = match (o.builtin, lang) {
+            (true, _) => w.curves_caption.to_string(),
+            (false, Lang::En) => format!(
+                "{} per step, mean over seeds (markers; lines: the program's training \
+                 counterpart where it reports one)",
+                o.title(lang)
+            ),
+            (false, Lang::Zh) => format!(
+                "每步 {}，随机种子平均（标记；线：程序报告的对应训练指标）",
+                o.title(lang)
+            ),
+        };
+        let _ = writeln!(out, "![{caption}]({curves})\n");
+        let _ = writeln!(out, "*{caption}*\n");
     }
+    let metric = o.phrase(lang);
     if let Some(search) = &charts.search {
         let caption = match lang {
-            Lang::En => {
-                "Held-out perplexity per step of every configuration (mean over seeds); \
-                         the stopped ones end at their rung"
+            Lang::En => format!(
+                "{} per step of every configuration (mean over seeds); the stopped ones end at \
+                 their rung",
+                o.title(lang)
+            ),
+            Lang::Zh => {
+                format!("每个配置每步的{metric}（随机种子平均）；被提前停止的配置止于其阶段")
             }
-            Lang::Zh => "每个配置每步的验证困惑度（随机种子平均）；被提前停止的配置止于其阶段",
         };
         let _ = writeln!(out, "![{caption}]({search})\n");
     }
     if let Some((by_time, by_configuration)) = &charts.over_time {
         let (time, configs) = match lang {
             Lang::En => (
-                "The best held-out perplexity known so far (a configuration counts once its \
-                 last seed trained all its steps), against seconds since the sweep started",
+                format!(
+                    "The best {metric} known so far (a configuration counts once its last seed \
+                     trained all its steps), against seconds since the sweep started"
+                ),
                 "The same against configurations, in the order of the plan",
             ),
             Lang::Zh => (
-                "目前已知的最佳验证困惑度（配置的所有种子训练完全部步数后计入），横轴为扫描开始后的秒数",
+                format!(
+                    "目前已知的最佳{metric}（配置的所有种子训练完全部步数后计入），横轴为扫描开始后的秒数"
+                ),
                 "同上，横轴为按计划顺序的配置数",
             ),
         };
@@ -814,7 +887,7 @@ fn axis_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts: 
             (Lang::Zh, false) => format!("按 {} 及随机种子取平均：", others.join(", ")),
         }
     );
-    axis_table(out, name, &g.axis_rows(axis), lang);
+    axis_table(out, name, &g.axis_rows(axis), &g.objective, lang);
     if !others.is_empty() {
         if let Some(best) = g.best() {
             let setting: Vec<String> = g
@@ -831,10 +904,10 @@ fn axis_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts: 
                 w.at_best,
                 lang.paren(&setting.join(" "))
             );
-            axis_table(out, name, &g.axis_rows_at_best(axis), lang);
+            axis_table(out, name, &g.axis_rows_at_best(axis), &g.objective, lang);
         }
     }
-    let _ = writeln!(out, "{}\n", axis_note(lang));
+    let _ = writeln!(out, "{}\n", axis_note(&g.objective, lang));
     if let Some(per_value) = charts.per_value.get(axis).filter(|v| !v.is_empty()) {
         let _ = writeln!(out, "{}{colon}\n", w.charts);
         let images: Vec<String> = per_value
@@ -855,30 +928,32 @@ fn ranged_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts
         .into_iter()
         .filter(|c| c.stats.completed > 0)
         .collect();
+    let o = &g.objective;
     let _ = writeln!(
         out,
         "{}\n",
         match lang {
             Lang::En => format!(
                 "`{name}` is drawn from a range: each configuration has its own value (see the \
-                 configurations table). Held-out perplexity by `{name}`, lowest value first:"
+                 configurations table). {} by `{name}`, lowest value first:",
+                o.title(lang)
             ),
             Lang::Zh => format!(
-                "`{name}` 从一个范围中抽取：每个配置各有其值（见配置表）。按 `{name}` 从小到大列出验证困惑度："
+                "`{name}` 从一个范围中抽取：每个配置各有其值（见配置表）。按 `{name}` 从小到大列出{}：",
+                o.phrase(lang)
             ),
         }
     );
     let mut points: Vec<(&str, f64)> = ranked
         .iter()
-        .map(|c| (c.values[axis].as_str(), c.stats.heldout_mean()))
+        .map(|c| (c.values[axis].as_str(), c.stats.value_mean()))
         .collect();
     let number = |v: &str| v.parse::<f64>().unwrap_or(f64::NAN);
     points.sort_by(|a, b| number(a.0).total_cmp(&number(b.0)));
-    let w = lang.words();
-    let head = [name.as_str(), w.heldout_ppl].map(String::from);
+    let head = [name.clone(), o.column(lang)];
     let rows: Vec<Vec<String>> = points
         .iter()
-        .map(|(v, h)| vec![v.to_string(), numbers::fixed(*h, 2)])
+        .map(|(v, h)| vec![v.to_string(), numbers::fixed(*h, o.decimals())])
         .collect();
     table(out, &head, &rows);
     for (_, path) in charts.per_value.get(axis).into_iter().flatten() {
@@ -886,45 +961,52 @@ fn ranged_section(out: &mut String, g: &Grouped, axis: usize, lang: Lang, charts
     }
 }
 
-fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], lang: Lang) {
+fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], o: &Objective, lang: Lang) {
     let w = lang.words();
-    let head: Vec<String> = [
-        name,
-        w.convergence,
-        w.volatility,
-        w.train_ppl,
-        w.heldout_ppl,
-        w.parameters,
-        w.label,
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut head: Vec<String> = vec![name.into()];
+    if o.builtin {
+        head.extend([w.convergence, w.volatility, w.train_ppl].map(String::from));
+    }
+    head.push(o.column(lang));
+    if o.builtin {
+        head.push(w.parameters.into());
+    } else {
+        head.push(w.trials.into());
+    }
+    head.push(w.label.into());
     let aggregates: Vec<&Aggregate> = rows.iter().map(|r| &r.stats).collect();
-    let labels = labels(&aggregates, lang);
+    let labels = labels(&aggregates, o, lang);
     let best = rows
         .iter()
         .filter(|r| r.stats.completed > 0)
-        .map(|r| r.stats.heldout_mean())
+        .map(|r| r.stats.value_key(o))
         .fold(f64::INFINITY, f64::min);
     let body: Vec<Vec<String>> = rows
         .iter()
         .zip(labels)
         .map(|(r, label)| {
             let s = &r.stats;
-            let mark = if s.completed > 0 && s.heldout.is_some() && s.heldout_mean() == best {
+            let mark = if s.completed > 0 && s.value.is_some() && s.value_key(o) == best {
                 " ✅"
             } else {
                 ""
             };
-            vec![
-                format!("{}{mark}", r.value),
-                convergence_cell(s),
-                volatility_cell(s),
-                numbers::stat(s.train, 2),
-                numbers::stat(s.heldout, 2),
-                fmt_params(s.parameters),
-                label,
-            ]
+            let mut cells = vec![format!("{}{mark}", r.value)];
+            if o.builtin {
+                cells.extend([
+                    convergence_cell(s),
+                    volatility_cell(s),
+                    numbers::stat(s.train, 2),
+                ]);
+            }
+            cells.push(numbers::stat(s.value, o.decimals()));
+            if o.builtin {
+                cells.push(fmt_params(s.parameters));
+            } else {
+                cells.push(s.trials.to_string());
+            }
+            cells.push(label);
+            cells
         })
         .collect();
     table(out, &head, &body);
@@ -932,7 +1014,17 @@ fn axis_table(out: &mut String, name: &str, rows: &[AxisRow], lang: Lang) {
 }
 
 /// The measures of a per-axis table in one line, stated under it.
-fn axis_note(lang: Lang) -> String {
+fn axis_note(o: &Objective, lang: Lang) -> String {
+    if !o.builtin {
+        return match lang {
+            Lang::En => "*Mean ± std over the trials of the row that finished; failed trials \
+                         take no part. Details under Definitions.*"
+                .into(),
+            Lang::Zh => {
+                "*数值为该行已结束试验的平均值 ± 标准差；失败的试验不计入。详见“指标定义”。*".into()
+            }
+        };
+    }
     let margin = analysis::CONVERGENCE_MARGIN * 100.0;
     let window = analysis::SMOOTHING_WINDOW;
     let tail = analysis::VOLATILITY_TAIL * 100.0;
@@ -957,7 +1049,7 @@ fn axis_note(lang: Lang) -> String {
 /// The qualitative label of each row: speed and stability relative to the table's best row
 /// (rows of diverged trials only take no part), then instability, overfitting, divergence and
 /// failures.
-fn labels(rows: &[&Aggregate], lang: Lang) -> Vec<String> {
+fn labels(rows: &[&Aggregate], o: &Objective, lang: Lang) -> Vec<String> {
     let w = lang.words();
     let value = |r: &Aggregate, s: Option<Stat>| {
         if r.all_diverged() || r.all_stopped() {
@@ -982,7 +1074,8 @@ fn labels(rows: &[&Aggregate], lang: Lang) -> Vec<String> {
         .enumerate()
         .map(|(i, r)| {
             let mut parts: Vec<String> = Vec::new();
-            if r.completed > 0 {
+            // Speed and stability are measured on training perplexity: the built-in model's.
+            if r.completed > 0 && o.builtin {
                 parts.push(
                     match speed[i] {
                         Grade::Best => w.fast,
@@ -1056,18 +1149,20 @@ fn cross_table(
     charts: &ChartLinks,
 ) {
     let w = lang.words();
+    let o = &g.objective;
     let (r, c) = (&g.axes[ri], &g.axes[ci]);
     let _ = match lang {
-        Lang::En => writeln!(out, "## {}: {r} × {c}\n", w.cross_table),
-        Lang::Zh => writeln!(out, "## {}：{r} × {c}\n", w.cross_table),
+        Lang::En => writeln!(out, "## {}: {r} × {c}\n", o.title(lang)),
+        Lang::Zh => writeln!(out, "## {}：{r} × {c}\n", o.title(lang)),
     };
     let cells = g.cross_aggregates(ri, ci);
     let best = cells
         .iter()
         .flatten()
         .filter(|a| a.completed > 0)
-        .map(Aggregate::heldout_mean)
+        .map(|a| a.value_key(o))
         .fold(f64::INFINITY, f64::min);
+    let d = o.decimals();
     let mut head = vec![format!("{r} \\ {c}")];
     head.extend(g.axis_values[ci].iter().cloned());
     let rows: Vec<Vec<String>> = g.axis_values[ri]
@@ -1076,25 +1171,25 @@ fn cross_table(
         .map(|(name, row)| {
             let mut line = vec![name.clone()];
             line.extend(row.iter().map(|a| {
-                let v = a.heldout_mean();
+                let v = a.value_mean();
                 if a.completed == 0 {
                     if a.diverged > 0 {
                         w.diverged.to_string()
                     } else {
                         "–".into()
                     }
-                } else if v == best {
-                    format!("**{}** ✅", numbers::fixed(v, 2))
+                } else if a.value_key(o) == best {
+                    format!("**{}** ✅", numbers::fixed(v, d))
                 } else if a.diverged > 0 {
                     format!(
                         "{} ({} {}/{})",
-                        numbers::fixed(v, 2),
+                        numbers::fixed(v, d),
                         w.diverged,
                         a.diverged,
                         a.trials
                     )
                 } else {
-                    numbers::fixed(v, 2)
+                    numbers::fixed(v, d)
                 }
             }));
             line
@@ -1102,7 +1197,12 @@ fn cross_table(
         .collect();
     table(out, &head, &rows);
     if let Some(heatmap) = &charts.heatmap {
-        let _ = writeln!(out, "![{}]({heatmap})\n", w.heatmap_caption);
+        let caption = match (o.builtin, lang) {
+            (true, _) => w.heatmap_caption.to_string(),
+            (false, Lang::En) => format!("{}, mean over seeds", o.title(lang)),
+            (false, Lang::Zh) => format!("{}（随机种子平均）", o.title(lang)),
+        };
+        let _ = writeln!(out, "![{caption}]({heatmap})\n");
     }
 }
 
@@ -1188,6 +1288,7 @@ fn failures(out: &mut String, sweep: &SweepRecord, lang: Lang) {
     if !diverged.is_empty() {
         let _ = writeln!(out, "## {}\n", w.diverged_trials);
         let head = [w.trial, "id", w.diverged_at, w.train_ppl, w.heldout_ppl].map(String::from);
+        // Only the built-in model's trials diverge (a program's blown-up metric fails it).
         let rows: Vec<Vec<String>> = diverged
             .iter()
             .map(|(t, m)| {
@@ -1196,8 +1297,8 @@ fn failures(out: &mut String, sweep: &SweepRecord, lang: Lang) {
                     t.config.label.clone(),
                     format!("`{}`", t.config.id),
                     d.step.to_string(),
-                    numbers::fixed(m.final_train_ppl, 2),
-                    numbers::opt(m.final_heldout_ppl, 2),
+                    numbers::opt(m.final_train_ppl, 2),
+                    numbers::opt(m.final_value, 2),
                 ]
             })
             .collect();
@@ -1222,8 +1323,8 @@ fn failures(out: &mut String, sweep: &SweepRecord, lang: Lang) {
                 "- {} (`{}`): {state}, {}/{} {}",
                 t.config.label,
                 t.config.id,
-                t.metrics().len(),
-                t.config.params.steps(),
+                t.curves().last_step(),
+                t.config.params().steps(),
                 w.steps
             );
         }
@@ -1276,7 +1377,7 @@ fn damaged(out: &mut String, sweep: &SweepRecord, lang: Lang) {
     );
 }
 
-fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
+fn all_trials(out: &mut String, sweep: &SweepRecord, o: &Objective, lang: Lang) {
     let w = lang.words();
     let mut done: Vec<(&TrialRecord, analysis::TrialMeasures)> = sweep
         .trials
@@ -1289,7 +1390,7 @@ fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
     let key = |m: &analysis::TrialMeasures| {
         (
             m.diverged.is_some(),
-            m.final_heldout_ppl.unwrap_or(f64::INFINITY),
+            m.final_value.map_or(f64::INFINITY, |v| o.key(v)),
         )
     };
     done.sort_by(|a, b| {
@@ -1297,26 +1398,31 @@ fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
         a.0.cmp(&b.0).then(a.1.total_cmp(&b.1))
     });
     let _ = writeln!(out, "## {}\n", w.all_trials);
-    let head = [
-        w.trial,
-        w.train_ppl,
-        w.heldout_ppl,
-        w.best_heldout,
-        w.steps_per_sec,
-        w.wall,
-        w.note,
-        "id",
-    ]
-    .map(String::from);
+    let mut head = vec![w.trial.to_string()];
+    if o.builtin {
+        head.push(w.train_ppl.into());
+    }
+    head.extend([o.column(lang), o.best_column(lang)]);
+    head.extend([w.steps_per_sec, w.wall, w.note, "id"].map(String::from));
+    let d = o.decimals();
     let rows: Vec<Vec<String>> = done
         .iter()
         .map(|(t, m)| {
             let r = t.result().expect("measured trials have a result");
-            vec![
-                t.config.label.clone(),
-                numbers::fixed(m.final_train_ppl, 2),
-                numbers::opt(m.final_heldout_ppl, 2),
-                numbers::opt(m.best_heldout.map(|b| b.1), 2),
+            let mut cells = vec![t.config.label.clone()];
+            if o.builtin {
+                cells.push(numbers::opt(m.final_train_ppl, 2));
+            }
+            let best = m.best.map_or_else(
+                || "–".into(),
+                |(step, v)| match o.builtin {
+                    true => numbers::fixed(v, d),
+                    false => format!("{} ({step})", numbers::fixed(v, d)),
+                },
+            );
+            cells.extend([
+                numbers::opt(m.final_value, d),
+                best,
                 numbers::opt(r.steps_per_sec, 0),
                 numbers::duration(r.wall_seconds),
                 sweep
@@ -1324,7 +1430,8 @@ fn all_trials(out: &mut String, sweep: &SweepRecord, lang: Lang) {
                     .filter(|_| lang == Lang::En)
                     .unwrap_or_else(|| trial_note(m, lang)),
                 format!("`{}`", t.config.id),
-            ]
+            ]);
+            cells
         })
         .collect();
     table(out, &head, &rows);
@@ -1360,9 +1467,15 @@ fn trial_note(m: &analysis::TrialMeasures, lang: Lang) -> String {
     String::new()
 }
 
-fn definitions(out: &mut String, lang: Lang) {
+fn definitions(out: &mut String, o: &Objective, lang: Lang) {
     let w = lang.words();
     let _ = writeln!(out, "## {}\n", w.definitions);
+    if !o.builtin {
+        for line in metric_definitions(o, lang) {
+            let _ = writeln!(out, "- {line}");
+        }
+        return;
+    }
     let near = analysis::LABEL_NEAR;
     let far = analysis::LABEL_FAR;
     let window = FINAL_TRAIN_WINDOW;
@@ -1401,6 +1514,28 @@ fn definitions(out: &mut String, lang: Lang) {
     };
     for line in lines {
         let _ = writeln!(out, "- {line}");
+    }
+}
+
+/// The definitions of a program sweep's numbers: its metric, the rules stated for any metric,
+/// the seed noise and the statistics.
+fn metric_definitions(o: &Objective, lang: Lang) -> Vec<String> {
+    let (name, best) = (o.name(), o.best_word(lang));
+    let margin = analysis::BEST_WEIGHTS_MARGIN * 100.0;
+    let sigmas = analysis::NOISE_SIGMAS;
+    match lang {
+        Lang::En => vec![
+            format!("**{name}**: the value of `{name}` in the last metrics line that reported it ({}); **best {name}**: the {best} of all its values, with its step. Trials that failed take no part in rankings.", o.direction(lang)),
+            format!("**best before the end**: a trial whose final {name} is more than {margin:.0}% worse than its best (for a metric with positive values): the weights it had at its best step would be better than its final ones."),
+            format!("**seed noise**: the standard deviation of the final {name} between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds. A difference is called real only when it exceeds {sigmas}× that; otherwise it is a tie."),
+            "**a ± b**: mean ± sample standard deviation (n − 1) over the seeds (and the other axes where a table says so). **steps/s**: the steps between the program's first and last metrics lines over the seconds between them (its start-up left out); **wall**: the workers' run time, start-up included.".into(),
+        ],
+        Lang::Zh => vec![
+            format!("**{name}**：最后一条报告了 `{name}` 的指标行中的值（{}）；**最佳 {name}**：它所有值中{best}的一个及其步数。失败的试验不参与排名。", o.direction(lang)),
+            format!("**最佳不在最后**：最终 {name} 比其最佳值差 {margin:.0}% 以上的试验（指标取值为正时）：它在最佳那一步的权重会比最终的更好。"),
+            format!("**噪声判断**：同一配置不同种子之间最终 {name} 的标准差，在所有至少有两个种子的配置上合并（方差平均后开方）；差距超过 {sigmas} 倍该值才称为真实差异，否则为打平。"),
+            "**a ± b**：平均值 ± 样本标准差（n − 1），按表格说明对种子（及其他参数）取平均。**步/秒**：程序第一条与最后一条指标行之间的步数除以其间的秒数（不含启动时间）；**用时**：worker 总运行时间（含启动）。".into(),
+        ],
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::spec::{CorpusRef, Params, TrainParams, TrialConfig};
+use crate::spec::{CorpusRef, TrainParams, TrialConfig, TrialKind};
 use crate::store::{Manifest, MetricRow, TrialResult, TrialState, TrialStatus};
 
 /// A completed trial whose training perplexity decays to `floor` with time constant `tau`, with
@@ -46,13 +46,14 @@ fn trial(
         TrialConfig {
             id: format!("h{hidden}b{batch}s{seed}"),
             label: format!("hidden={hidden} batch_size={batch} seed={seed}"),
-            params: Params::Model(params),
-            corpus: Some(CorpusRef {
-                name: "timemachine".into(),
-                path: None,
-                sha256: "x".into(),
-            }),
-            program: None,
+            kind: TrialKind::Model {
+                params,
+                corpus: CorpusRef {
+                    name: "timemachine".into(),
+                    path: None,
+                    sha256: "x".into(),
+                },
+            },
             run: Default::default(),
         },
         TrialState::Finished(TrialResult {
@@ -399,8 +400,8 @@ fn the_best_configurations_sample_is_quoted_on_one_line_with_a_command_that_work
 fn with_rows(id: &str, lr: f64, rows: Vec<MetricRow>) -> TrialRecord {
     let (mut config, mut state, _) = trial(128, 32, 0, 7.0, 30.0, 0.0).into_parts();
     config.id = id.into();
-    config.params.set("lr", &lr.into()).unwrap();
-    config.params.set("steps", &rows.len().into()).unwrap();
+    config.kind.set("lr", &lr.into()).unwrap();
+    config.kind.set("steps", &rows.len().into()).unwrap();
     config.label = format!("lr={}", crate::spec::display_value(&lr.into()));
     if let TrialState::Finished(r) = &mut state {
         r.steps_done = rows.len();
@@ -645,6 +646,187 @@ fn the_header_says_which_trials_the_wall_time_covers() {
         md.contains(
             "| worker time | 32.0 s (the worker wall times of 8 finished trials added up) |"
         ),
+        "{md}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A program's sweep: the same writer, named by its metric.
+
+/// A finished program sweep over `acc` with `mode`, lr 0.1/0.01/1 × batch 8/16 × seeds 0/1:
+/// acc rises with lr up to 0.1; one seed of lr=1 batch=8 failed.
+fn program_sweep(mode: &str) -> SweepRecord {
+    use crate::spec::{GridSpec, Plan};
+    use crate::store::{Curves, MetricOutcome, ProgramRow};
+    let text = format!(
+        r#"{{ "program": {{"command": ["train"]}}, "metric": {{"name": "acc", "mode": "{mode}"}},
+             "base": {{"steps": 10}}, "grid": {{"lr": [0.1, 0.01, 1], "batch": [8, 16]}},
+             "seeds": [0, 1] }}"#
+    );
+    let spec = GridSpec::parse(std::path::Path::new("g.json"), &text).unwrap();
+    let plan = Plan::build(&spec, None).unwrap();
+    let trials = plan
+        .trials
+        .iter()
+        .enumerate()
+        .map(|(i, config)| {
+            let lr = config.params().get("lr").unwrap().as_f64().unwrap();
+            let batch = config.params().get("batch").unwrap().as_f64().unwrap();
+            let acc = 0.5 + lr.min(0.1) * 3.0 + batch / 1000.0 + i as f64 * 0.0001;
+            let failed = lr == 1.0 && batch == 8.0 && config.params().seed() == 1;
+            let rows: Vec<ProgramRow> = [5, 10]
+                .iter()
+                .map(|&step| ProgramRow {
+                    step,
+                    elapsed_s: step as f64 / 10.0,
+                    values: [
+                        ("acc".to_string(), acc - 0.1 * (10 - step) as f64 / 10.0),
+                        ("train_acc".to_string(), acc + 0.01),
+                    ]
+                    .into(),
+                })
+                .collect();
+            let result = TrialResult {
+                status: if failed {
+                    TrialStatus::Failed
+                } else {
+                    TrialStatus::Completed
+                },
+                reason: failed.then(|| "program exited with code 3".to_string()),
+                steps_done: 10,
+                parameters: None,
+                final_train_ppl: None,
+                final_heldout_ppl: None,
+                best_heldout_ppl: None,
+                steps_per_sec: Some(10.0),
+                wall_seconds: 1.0,
+                peak_memory_mb: None,
+                vocab_size: None,
+                metric: Some(Box::new(MetricOutcome {
+                    name: "acc".into(),
+                    last: (!failed).then_some(acc),
+                    last_step: 10,
+                    best: Some(acc),
+                    best_step: 10,
+                })),
+            };
+            TrialRecord::with_curves(
+                config.clone(),
+                TrialState::Finished(result),
+                Curves::Program(Arc::new(rows)),
+            )
+        })
+        .collect();
+    let mut s = sweep(trials, &[]);
+    s.manifest.corpus = String::new();
+    s.manifest.program = Some("train".into());
+    s.manifest.metric = spec.program.map(|p| p.metric);
+    s.manifest.axes = plan.axes.clone();
+    s.manifest.trials = plan.trials.iter().map(|t| t.id.clone()).collect();
+    s
+}
+
+#[test]
+fn a_program_sweep_gets_the_model_sweeps_sections_named_by_its_metric() {
+    let s = program_sweep("max");
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert_well_formed(&md);
+    // A max metric ranks the highest first: lr=1 batch=16 (acc 0.816 + 0.0001 × its plan
+    // positions 10 and 11: 0.81705) is best.
+    assert!(
+        md.contains("Best configuration: **lr=1 batch=16**, acc 0.81"),
+        "{md}"
+    );
+    assert!(md.contains("| metric | `acc` (higher is better) |"), "{md}");
+    assert!(md.contains("## Configurations by acc"), "{md}");
+    // Per-axis tables, the cross table, failures and every trial, as for the built-in model.
+    for heading in [
+        "## lr",
+        "## batch",
+        "## acc: lr × batch",
+        "## Failed trials",
+        "## All trials",
+        "## Definitions",
+    ] {
+        assert!(md.contains(&format!("{heading}\n")), "{heading}: {md}");
+    }
+    assert!(md.contains("program exited with code 3"), "{md}");
+    // The failed seed of lr=1 batch=8 is left out of its mean: one seed.
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("|  | 1 | 8 |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("| 1 |") && row.contains("failed 1/2"), "{row}");
+    // The built-in model's measures do not exist for a program.
+    for model_only in [
+        "perplexity",
+        "ppl",
+        "| parameters",
+        "## Sample",
+        "converged",
+        "volatil",
+    ] {
+        assert!(!md.contains(model_only), "{model_only}: {md}");
+    }
+    assert_eq!(
+        best_line(&Grouped::new(&s)).unwrap(),
+        "best configuration: lr=1 batch=16 — acc 0.8171 ± 0.0001 (2 seeds)"
+    );
+}
+
+#[test]
+fn a_program_sweep_in_chinese_and_with_a_min_metric() {
+    let s = program_sweep("min");
+    assert!(best_line(&Grouped::new(&s))
+        .unwrap()
+        .starts_with("best configuration: lr=0.01 batch=8 — acc 0.53"));
+    let md = render(&s, &ctx(Lang::Zh), &ChartLinks::default());
+    assert_well_formed(&md);
+    assert!(md.contains("## 结论\n"), "{md}");
+    assert!(
+        md.contains("最佳配置：**lr=0.01 batch=8**，acc 0.53"),
+        "{md}"
+    );
+    assert!(md.contains("## 各配置按acc排序"), "{md}");
+    assert!(md.contains("| 指标 | `acc`（越低越好） |"), "{md}");
+    assert!(!md.contains("困惑度"), "{md}");
+    let csv = String::from_utf8(super::super::tables::trials_csv(&s).unwrap()).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with(
+            "id,label,batch,lr,seed,steps,proposal,proposed_by,status,best_acc_step,steps_done,final_acc,best_acc,"
+        ),
+        "{header}"
+    );
+    let curves = String::from_utf8(super::super::tables::curves_csv(&s).unwrap()).unwrap();
+    assert_eq!(
+        curves.lines().next().unwrap(),
+        "trial_id,step,acc,train_acc,elapsed_s"
+    );
+    assert_eq!(curves.lines().count(), 1 + 12 * 2);
+}
+
+#[test]
+fn a_metric_that_ends_much_worse_than_its_best_is_pointed_out_for_a_program_too() {
+    use crate::store::MetricOutcome;
+    let mut s = program_sweep("max");
+    // lr=0.1 batch=8 seed=0 reached 0.9 at step 5 and ended at 0.6: 33% worse.
+    let t = &mut s.trials[0];
+    let (config, state, _) = t.clone().into_parts();
+    let TrialState::Finished(mut r) = state else {
+        panic!("finished")
+    };
+    r.metric = Some(Box::new(MetricOutcome {
+        name: "acc".into(),
+        last: Some(0.6),
+        last_step: 10,
+        best: Some(0.9),
+        best_step: 5,
+    }));
+    *t = TrialRecord::with_curves(config, TrialState::Finished(r), t.curves());
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert!(
+        md.contains("**Best before the end**: lr=0.1 batch=8 seed=0 ends at acc 0.6000, but reached 0.9000 at step 5"),
         "{md}"
     );
 }

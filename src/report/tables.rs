@@ -1,185 +1,276 @@
-//! `trials.csv` (one row per trial) and `curves.csv` (tidy: one row per trial and step).
+//! `trials.csv` (one row per trial) and `curves.csv` (tidy: one row per trial and step), one
+//! writer for every kind of trial: the objective's columns carry its name (`final_val_loss`,
+//! `best_val_loss`; `final_heldout_ppl` for the built-in model), and the columns only the
+//! built-in model has (corpus, parameter count, the analysis' flags, training perplexity)
+//! appear where its trials are. The dashboard's `/api/trials` serves the same rows.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use super::load::SweepRecord;
+use super::load::{SweepRecord, TrialRecord};
+use super::objective::Objective;
 use crate::store::attempts::rfc3339;
 use crate::store::proposals::ProposedBy;
 
-/// One row of `trials.csv` (and of the dashboard's `/api/trials`).
-#[derive(Serialize)]
-pub struct TrialRow<'a> {
-    id: &'a str,
-    label: &'a str,
-    cell: &'static str,
-    layers: usize,
-    dropout: f64,
-    hidden: usize,
-    batch_size: usize,
-    seq_len: usize,
-    sampling: &'static str,
-    lr: f64,
-    optimizer: &'static str,
-    clip: Option<f64>,
-    steps: usize,
-    eval_every: usize,
-    seed: u64,
-    /// TPE searches: the configuration's place in the search (1 = first) and who chose it.
-    proposal: Option<usize>,
-    proposed_by: Option<&'static str>,
-    corpus: &'a str,
-    parameters: Option<usize>,
-    status: &'static str,
-    diverged_at_step: Option<usize>,
-    degraded: bool,
-    overfitting: bool,
-    best_heldout_step: Option<usize>,
-    steps_done: usize,
-    final_train_ppl: Option<f64>,
-    final_heldout_ppl: Option<f64>,
-    best_heldout_ppl: Option<f64>,
-    steps_per_sec: Option<f64>,
-    peak_memory_mb: Option<f64>,
-    wall_seconds: Option<f64>,
-    /// When its first worker attempt started and its last one ended with a result (UTC).
-    started_at: Option<String>,
-    finished_at: Option<String>,
-    /// Seconds its workers ran, every attempt (every rung) together.
-    worker_seconds: Option<f64>,
-    /// For a trial trained rung by rung: "step@time" when each rung's result was known.
-    rungs_at: String,
-    reason: Option<&'a str>,
+/// One cell of a table: written to CSV as the `csv` crate writes the value (an empty field
+/// for none), and to JSON as a number, string, boolean or `null` (non-finite numbers too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No value.
+    Empty,
+    /// A count or step.
+    Int(i64),
+    /// A measured number.
+    Float(f64),
+    /// A flag.
+    Bool(bool),
+    /// Text.
+    Text(String),
 }
 
-/// The timing columns of a trial: started_at, finished_at, worker_seconds and rungs_at.
-pub fn timing_columns(t: &super::load::TrialRecord) -> [String; 4] {
-    let timing = t.timing();
-    [
-        timing.started_at.map(rfc3339).unwrap_or_default(),
-        timing.finished_at.map(rfc3339).unwrap_or_default(),
-        if t.attempts.is_empty() {
-            String::new()
-        } else {
-            format!("{:.3}", timing.worker_seconds)
-        },
-        timing
-            .rungs
-            .iter()
-            .map(|(step, at)| format!("{step}@{}", rfc3339(*at)))
-            .collect::<Vec<_>>()
-            .join(";"),
-    ]
-}
-
-/// `trials.csv`: every hyperparameter, the parameter count, status (`diverged` for a trial
-/// the analysis flags), the flags of the analysis and headline numbers. Damaged trials are
-/// left out (`sweep status` and summary.md list them).
-pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
-    if sweep.manifest.metric.is_some() {
-        return super::program::trials_csv(sweep);
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Empty => s.serialize_none(),
+            Cell::Int(n) => s.serialize_i64(*n),
+            Cell::Float(x) => s.serialize_f64(*x),
+            Cell::Bool(b) => s.serialize_bool(*b),
+            Cell::Text(t) => s.serialize_str(t),
+        }
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for row in trial_rows(sweep) {
-        w.serialize(row)?;
+}
+
+impl Cell {
+    fn int(n: Option<usize>) -> Cell {
+        n.map_or(Cell::Empty, |n| Cell::Int(n as i64))
+    }
+
+    fn float(x: Option<f64>) -> Cell {
+        x.map_or(Cell::Empty, Cell::Float)
+    }
+
+    fn text(t: Option<&str>) -> Cell {
+        t.map_or(Cell::Empty, |t| Cell::Text(t.to_string()))
+    }
+
+    /// A parameter's value from the grid file.
+    fn of_value(v: Option<serde_json::Value>) -> Cell {
+        use serde_json::Value;
+        match v {
+            None | Some(Value::Null) => Cell::Empty,
+            Some(Value::Bool(b)) => Cell::Bool(b),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => Cell::Int(i),
+                None => Cell::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Some(Value::String(s)) => Cell::Text(s),
+            Some(other) => Cell::Text(other.to_string()),
+        }
+    }
+}
+
+/// `trials.csv` and `/api/trials` as columns and rows.
+#[derive(Debug, Clone)]
+pub struct TrialTable {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// The parameter columns (a prefix of `columns` after `id` and `label`).
+    pub params: Vec<String>,
+    /// One row per readable trial, in expansion order, with the trial's id.
+    pub rows: Vec<(String, Vec<Cell>)>,
+}
+
+impl TrialTable {
+    /// The table of `sweep`: id, label, every parameter, the TPE proposal, the status, the
+    /// objective's step, final and best values, speed, memory, timing and the reason a trial
+    /// stopped; with the built-in model's columns where its trials are.
+    pub fn of(sweep: &SweepRecord) -> TrialTable {
+        let o = Objective::of(sweep);
+        let mut params: Vec<String> = Vec::new();
+        for t in &sweep.trials {
+            for k in t.config.params().keys() {
+                if !params.contains(&k) {
+                    params.push(k);
+                }
+            }
+        }
+        let name = o.name();
+        let mut columns: Vec<String> = vec!["id".into(), "label".into()];
+        columns.extend(params.iter().cloned());
+        columns.extend(["proposal", "proposed_by"].map(String::from));
+        if o.builtin {
+            columns.extend(["corpus", "parameters"].map(String::from));
+        }
+        columns.push("status".into());
+        if o.builtin {
+            columns.extend(
+                [
+                    "diverged_at_step",
+                    "degraded",
+                    "overfitting",
+                    // Its name from before programs existed, kept for scripts reading it.
+                    "best_heldout_step",
+                ]
+                .map(String::from),
+            );
+        } else {
+            columns.push(format!("best_{name}_step"));
+        }
+        columns.push("steps_done".into());
+        if o.builtin {
+            columns.push("final_train_ppl".into());
+        }
+        columns.extend([format!("final_{name}"), format!("best_{name}")]);
+        columns.extend(
+            [
+                "steps_per_sec",
+                "peak_memory_mb",
+                "wall_seconds",
+                "started_at",
+                "finished_at",
+                "worker_seconds",
+                "rungs_at",
+                "reason",
+            ]
+            .map(String::from),
+        );
+        let chosen = super::proposals::chosen(sweep);
+        let rows = sweep
+            .trials
+            .iter()
+            .map(|t| {
+                let proposal = chosen.get(t.config.config_key().as_str());
+                let r = t.result();
+                let m = t.measures();
+                let mut cells = vec![
+                    Cell::Text(t.config.id.clone()),
+                    Cell::Text(t.config.label.clone()),
+                ];
+                cells.extend(
+                    params
+                        .iter()
+                        .map(|k| Cell::of_value(t.config.params().get(k))),
+                );
+                cells.push(Cell::int(proposal.map(|p| p.index + 1)));
+                cells.push(Cell::text(proposal.map(|p| match p.by {
+                    ProposedBy::Random => "random",
+                    ProposedBy::Tpe => "tpe",
+                })));
+                if o.builtin {
+                    let corpus = t.config.model().map(|(_, c)| c.name.as_str());
+                    cells.push(Cell::text(corpus));
+                    cells.push(Cell::int(r.and_then(|r| r.parameters)));
+                }
+                cells.push(Cell::Text(t.status().name().into()));
+                if o.builtin {
+                    cells.push(Cell::int(
+                        m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
+                    ));
+                    cells.push(Cell::Bool(m.as_ref().is_some_and(|m| m.degraded.is_some())));
+                    cells.push(Cell::Bool(m.as_ref().is_some_and(|m| m.overfitting)));
+                }
+                cells.push(Cell::int(best_step(t)));
+                cells.push(Cell::int(Some(
+                    r.map_or_else(|| t.curves().last_step(), |r| r.steps_done),
+                )));
+                if o.builtin {
+                    cells.push(Cell::float(r.and_then(|r| r.final_train_ppl)));
+                }
+                cells.push(Cell::float(r.and_then(|r| r.objective())));
+                cells.push(Cell::float(r.and_then(|r| r.best_objective())));
+                cells.push(Cell::float(r.and_then(|r| r.steps_per_sec)));
+                cells.push(Cell::float(r.and_then(|r| r.peak_memory_mb)));
+                cells.push(Cell::float(r.map(|r| r.wall_seconds)));
+                let timing = t.timing();
+                cells.push(Cell::text(timing.started_at.map(rfc3339).as_deref()));
+                cells.push(Cell::text(timing.finished_at.map(rfc3339).as_deref()));
+                // Rounded to the millisecond, as written.
+                cells.push(if t.attempts.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Float(
+                        format!("{:.3}", timing.worker_seconds)
+                            .parse()
+                            .unwrap_or(0.0),
+                    )
+                });
+                cells.push(Cell::Text(
+                    timing
+                        .rungs
+                        .iter()
+                        .map(|(step, at)| format!("{step}@{}", rfc3339(*at)))
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                ));
+                cells.push(Cell::text(r.and_then(|r| r.reason.as_deref())));
+                (t.config.id.clone(), cells)
+            })
+            .collect();
+        TrialTable {
+            columns,
+            params,
+            rows,
+        }
+    }
+}
+
+/// The step of a finished trial's best objective value: where the analysis found it for the
+/// built-in model, as the program's result records it for a program.
+fn best_step(t: &TrialRecord) -> Option<usize> {
+    match t.measures() {
+        Some(m) => m.best.map(|b| b.0),
+        None => {
+            let outcome = t.result()?.metric.as_deref()?;
+            outcome.best.map(|_| outcome.best_step)
+        }
+    }
+}
+
+/// `trials.csv`: see [`TrialTable::of`]. Damaged trials are left out (`sweep status` and
+/// summary.md list them).
+pub fn trials_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
+    let table = TrialTable::of(sweep);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(&table.columns)?;
+    for (_, cells) in &table.rows {
+        w.serialize(cells)?;
     }
     Ok(w.into_inner()?)
 }
 
-/// The rows of `trials.csv`, one per readable model trial, in expansion order.
-pub fn trial_rows(sweep: &SweepRecord) -> Vec<TrialRow<'_>> {
-    let chosen = super::proposals::chosen(sweep);
-    sweep
-        .trials
-        .iter()
-        .filter_map(|t| {
-            let (p, corpus) = t.config.model()?;
-            let proposal = chosen.get(t.config.config_key().as_str());
-            let r = t.result();
-            let m = t.measures();
-            let [started_at, finished_at, worker_seconds, rungs_at] = timing_columns(t);
-            Some(TrialRow {
-                id: &t.config.id,
-                label: &t.config.label,
-                cell: p.cell.name(),
-                layers: p.layers,
-                dropout: p.dropout,
-                hidden: p.hidden,
-                batch_size: p.batch_size,
-                seq_len: p.seq_len,
-                sampling: p.sampling.name(),
-                lr: p.lr,
-                optimizer: p.optimizer.name(),
-                clip: p.clip,
-                steps: p.steps,
-                eval_every: p.eval_every,
-                seed: p.seed,
-                proposal: proposal.map(|p| p.index + 1),
-                proposed_by: proposal.map(|p| match p.by {
-                    ProposedBy::Random => "random",
-                    ProposedBy::Tpe => "tpe",
-                }),
-                corpus: &corpus.name,
-                parameters: r.and_then(|r| r.parameters),
-                status: t.status().name(),
-                diverged_at_step: m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
-                degraded: m.as_ref().is_some_and(|m| m.degraded.is_some()),
-                overfitting: m.as_ref().is_some_and(|m| m.overfitting),
-                best_heldout_step: m.as_ref().and_then(|m| m.best_heldout.map(|b| b.0)),
-                steps_done: r.map_or(t.metrics().len(), |r| r.steps_done),
-                final_train_ppl: r.and_then(|r| r.final_train_ppl),
-                final_heldout_ppl: r.and_then(|r| r.final_heldout_ppl),
-                best_heldout_ppl: r.and_then(|r| r.best_heldout_ppl),
-                steps_per_sec: r.and_then(|r| r.steps_per_sec),
-                peak_memory_mb: r.and_then(|r| r.peak_memory_mb),
-                wall_seconds: r.map(|r| r.wall_seconds),
-                started_at: Some(started_at).filter(|s| !s.is_empty()),
-                finished_at: Some(finished_at).filter(|s| !s.is_empty()),
-                worker_seconds: worker_seconds.parse().ok(),
-                rungs_at,
-                reason: r.and_then(|r| r.reason.as_deref()),
-            })
-        })
-        .collect()
-}
-
-/// One row of `curves.csv`.
-#[derive(Serialize)]
-struct CurveRow<'a> {
-    trial_id: &'a str,
-    step: usize,
-    train_loss: f64,
-    train_ppl: f64,
-    heldout_ppl: Option<f64>,
-    elapsed_s: f64,
-}
-
-/// `curves.csv`: every metric row of every trial, tidy long format.
+/// `curves.csv`: every row of every trial, tidy long format: trial_id, step, each value the
+/// trials report (the built-in model's `train_loss`, `train_ppl`, `heldout_ppl`; every metric
+/// a program reported, in name order), elapsed_s. A value a row did not report is empty.
 pub fn curves_csv(sweep: &SweepRecord) -> anyhow::Result<Vec<u8>> {
-    if sweep.manifest.metric.is_some() {
-        return super::program::curves_csv(sweep);
+    let mut names: Vec<String> = Vec::new();
+    for t in &sweep.trials {
+        for n in t.curves().value_names() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
     }
-    // The header is written by hand so that a sweep without metrics still gets one.
+    if !Objective::of(sweep).builtin {
+        names.sort();
+    } else if names.is_empty() {
+        // The header of a model sweep without rows yet.
+        names = crate::store::Curves::default().value_names();
+    }
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
-    w.write_record([
-        "trial_id",
-        "step",
-        "train_loss",
-        "train_ppl",
-        "heldout_ppl",
-        "elapsed_s",
-    ])?;
+    let mut header = vec!["trial_id".to_string(), "step".into()];
+    header.extend(names.iter().cloned());
+    header.push("elapsed_s".into());
+    w.write_record(&header)?;
     for t in &sweep.trials {
-        for m in t.metrics().iter() {
-            w.serialize(CurveRow {
-                trial_id: &t.config.id,
-                step: m.step,
-                train_loss: m.train_loss,
-                train_ppl: m.train_ppl,
-                heldout_ppl: m.heldout_ppl,
-                elapsed_s: m.elapsed_s,
-            })?;
+        let id = Cell::Text(t.config.id.clone());
+        for (step, elapsed, values) in t.curves().rows(&names) {
+            let mut row = vec![id.clone(), Cell::Int(step as i64)];
+            row.extend(values.into_iter().map(Cell::float));
+            row.push(Cell::Float(elapsed));
+            w.serialize(&row)?;
         }
     }
     Ok(w.into_inner()?)

@@ -34,7 +34,7 @@ impl Shape {
     /// The shape of a search over all of `trials`.
     pub fn of(trials: &[TrialConfig]) -> Shape {
         Shape {
-            steps: trials.first().map_or(0, |t| t.params.steps()),
+            steps: trials.first().map_or(0, |t| t.params().steps()),
             mode: trials.first().map_or(Mode::Min, |t| objective(t).mode),
             total: configurations(trials).len(),
         }

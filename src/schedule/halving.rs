@@ -27,7 +27,7 @@ pub fn successive_halving(
     mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Ended>,
 ) -> anyhow::Result<Ended> {
     let configs = configurations(trials);
-    let steps = trials.first().map_or(0, |t| t.params.steps());
+    let steps = trials.first().map_or(0, |t| t.params().steps());
     let rung_steps = es.rungs(steps);
     let mut stored = rungs::read(store.root())?;
     // Each bracket: the rung it starts at and its configurations (consecutive in draw order).

@@ -254,7 +254,7 @@ impl TpeSearch<'_> {
             .iter()
             .zip(rank)
             .map(|(c, score)| {
-                let params = &c.trials[0].params;
+                let params = c.trials[0].params();
                 Scored {
                     values: c.values.clone(),
                     score,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::snapshot::Snapshot;
 use super::Dashboard;
 use crate::report::summary::shell_quote;
-use crate::store::{Curves, ProgramRow};
+use crate::store::Curves;
 
 /// A JSON error: `{"error": message}` with `status`.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -112,44 +112,23 @@ pub async fn curves(
     };
     let s = snapshot(&dashboard)?;
     let id = trial_id(&query, "trial", &s)?;
-    if let Some(Curves::Program(rows)) = s.curves(&id) {
-        return Ok(Json(program_curves(&id, &rows, since)));
-    }
-    let rows = s.rows(&id).cloned().unwrap_or_default();
-    let after: Vec<Value> = rows
-        .iter()
-        .filter(|r| r.step > since)
-        .map(|r| {
-            json!([
-                r.step,
-                r.train_loss,
-                r.train_ppl,
-                r.heldout_ppl,
-                r.elapsed_s
-            ])
-        })
-        .collect();
-    Ok(Json(json!({
-        "trial": id,
-        "columns": ["step", "train_loss", "train_ppl", "heldout_ppl", "elapsed_s"],
-        "rows": after,
-        "last_step": rows.last().map_or(0, |r| r.step),
-    })))
+    let curves = s.curves(&id).unwrap_or_default();
+    Ok(Json(curves_json(&id, &curves, since)))
 }
 
-/// A program trial's rows after step `since`: step, every metric it reported (in name order),
-/// elapsed_s; a value a row did not report is null.
-fn program_curves(id: &str, rows: &[ProgramRow], since: usize) -> Value {
-    let mut names: Vec<&String> = rows.iter().flat_map(|r| r.values.keys()).collect();
-    names.sort();
-    names.dedup();
-    let after: Vec<Value> = rows
-        .iter()
-        .filter(|r| r.step > since)
-        .map(|r| {
-            let mut row = vec![json!(r.step)];
-            row.extend(names.iter().map(|n| json!(r.values.get(*n))));
-            row.push(json!(r.elapsed_s));
+/// A trial's rows after step `since`: step, each value its rows hold under its own name (the
+/// built-in model's `train_loss`, `train_ppl`, `heldout_ppl`; every metric a program
+/// reported, in name order), elapsed_s; a value a row did not report is null.
+fn curves_json(id: &str, curves: &Curves, since: usize) -> Value {
+    let names = curves.value_names();
+    let after: Vec<Value> = curves
+        .rows(&names)
+        .into_iter()
+        .filter(|(step, _, _)| *step > since)
+        .map(|(step, elapsed, values)| {
+            let mut row = vec![json!(step)];
+            row.extend(values.into_iter().map(|v| json!(v)));
+            row.push(json!(elapsed));
             Value::Array(row)
         })
         .collect();
@@ -160,7 +139,7 @@ fn program_curves(id: &str, rows: &[ProgramRow], since: usize) -> Value {
         "trial": id,
         "columns": columns,
         "rows": after,
-        "last_step": rows.last().map_or(0, |r| r.step),
+        "last_step": curves.last_step(),
     })
 }
 
@@ -203,7 +182,7 @@ pub async fn trial(
     let out = s.sweep["results"].as_str().unwrap_or_default().to_string();
     let mut config = json!(record.map(|t| &t.config));
     redact_env(&mut config);
-    let is_model = record.is_some_and(|t| t.config.program.is_none());
+    let is_model = record.is_some_and(|t| t.config.program().is_none());
     Ok(Json(json!({
         "id": id,
         "label": record.map_or(id.clone(), |t| t.config.label.clone()),

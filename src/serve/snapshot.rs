@@ -19,23 +19,6 @@ use crate::store::{Curves, MetricRow, Store};
 /// How long a snapshot is served before the folder is read again.
 pub const REFRESH: Duration = Duration::from_millis(900);
 
-/// The parameters of a trial, in the order the dashboard lists them.
-pub const PARAMS: [&str; 13] = [
-    "cell",
-    "layers",
-    "dropout",
-    "hidden",
-    "batch_size",
-    "seq_len",
-    "sampling",
-    "lr",
-    "optimizer",
-    "clip",
-    "steps",
-    "eval_every",
-    "seed",
-];
-
 /// A results folder as the dashboard sees it.
 pub struct Dashboard {
     store: Store,
@@ -182,11 +165,7 @@ fn sweep_json(record: &SweepRecord, root: &Path) -> Value {
         .collect();
     let grouped = Grouped::new(record);
     let metric = m.objective();
-    let verdict = if m.metric.is_some() {
-        crate::report::program::verdict_lines(record)
-    } else {
-        summary::verdict(record, &grouped, Lang::En)
-    };
+    let verdict = summary::verdict(record, &grouped, Lang::En);
     json!({
         "name": m.name,
         "grid_file": m.grid_file,
@@ -260,90 +239,68 @@ fn charts(root: &Path) -> Vec<String> {
     found
 }
 
-/// A program trial's row for `/api/trials`: its parameters, status, where it is, and its
-/// metric under its own name: `last_<metric>` (where it is now), `final_<metric>`,
-/// `best_<metric>` and `best_<metric>_step` (as `trials.csv` names them).
-fn program_trial_json(record: &SweepRecord, t: &crate::report::TrialRecord) -> Value {
-    let metric = record.manifest.objective();
-    let curves = t.curves();
-    let r = t.result();
-    let outcome = r.and_then(|r| r.metric.as_deref());
-    let params: Map<String, Value> = t
-        .config
-        .params
-        .keys()
-        .into_iter()
-        .filter_map(|k| Some((k.clone(), t.config.params.get(&k)?)))
-        .collect();
-    let last = match r {
-        Some(r) => r.objective(),
-        None => curves.last(&metric.name).map(|l| l.1),
-    };
-    let name = &metric.name;
-    let mut row = json!({
-        "id": t.config.id,
-        "label": t.config.label,
-        "params": params,
-        "config_key": t.config.config_key(),
-        "config_label": t.config.config_label(),
-        "status": t.status().name(),
-        "step": curves.last_step(),
-        "steps": t.config.budget(),
-        "steps_done": r.map_or_else(|| curves.last_step(), |r| r.steps_done),
-        "steps_per_sec": r.and_then(|r| r.steps_per_sec),
-        "wall_seconds": r.map(|r| r.wall_seconds),
-        "peak_memory_mb": r.and_then(|r| r.peak_memory_mb),
-        "reason": r.and_then(|r| r.reason.clone()),
-    });
-    let best = outcome
-        .and_then(|o| o.best)
-        .or_else(|| curves.best(&metric).map(|b| b.1));
-    row[format!("last_{name}")] = finite(last);
-    row[format!("final_{name}")] = finite(r.and_then(|r| r.objective()));
-    row[format!("best_{name}")] = finite(best);
-    row[format!("best_{name}_step")] = json!(outcome.map(|o| o.best_step));
-    row
-}
-
 /// A number JSON can hold, or null.
 fn finite(x: Option<f64>) -> Value {
     x.filter(|v| v.is_finite())
         .map_or(Value::Null, |v| json!(v))
 }
 
-/// `/api/trials`: each trial's row of `trials.csv` with its parameters grouped, where it is
-/// now (step, last perplexities), and the damaged trials.
+/// `/api/trials`: each trial's row of `trials.csv` (the objective under its own name:
+/// `final_<metric>`, `best_<metric>`) with its parameters grouped under `params`, where it is
+/// now (`step`, `last_<metric>`; the built-in model's rows keep `train_ppl` and `heldout_ppl`
+/// too), and the damaged trials.
 fn trials_json(record: &SweepRecord) -> Value {
-    let mut rows = tables::trial_rows(record).into_iter();
-    let mut out: Vec<Value> = record
+    let table = tables::TrialTable::of(record);
+    let metric = record.manifest.objective();
+    let builtin = record.manifest.metric.is_none();
+    let by_id: HashMap<&str, &crate::report::TrialRecord> = record
         .trials
         .iter()
-        .map(|t| {
-            if t.config.program.is_some() {
-                return program_trial_json(record, t);
+        .map(|t| (t.config.id.as_str(), t))
+        .collect();
+    let mut out: Vec<Value> = table
+        .rows
+        .iter()
+        .filter_map(|(id, cells)| {
+            let t = by_id.get(id.as_str())?;
+            let mut fields = Map::new();
+            let mut params = Map::new();
+            for (column, cell) in table.columns.iter().zip(cells) {
+                let value = serde_json::to_value(cell).unwrap_or_default();
+                if table.params.contains(column) {
+                    params.insert(column.clone(), value);
+                } else {
+                    fields.insert(column.clone(), value);
+                }
             }
-            let Some(row) = rows.next() else {
-                return Value::Null;
+            let curves = t.curves();
+            let last = match t.result() {
+                Some(r) => r.objective(),
+                None => curves.last(&metric.name).map(|l| l.1),
             };
-            let Value::Object(mut fields) = serde_json::to_value(row).unwrap_or_default() else {
-                return Value::Null;
-            };
-            let params: Map<String, Value> = PARAMS
-                .iter()
-                .filter_map(|&k| fields.remove(k).map(|v| (k.to_string(), v)))
-                .collect();
-            let last = t.metrics().last();
             fields.insert("params".into(), Value::Object(params));
             fields.insert("config_key".into(), json!(t.config.config_key()));
             fields.insert("config_label".into(), json!(t.config.config_label()));
-            fields.insert("step".into(), json!(last.map_or(0, |r| r.step)));
+            fields.insert("step".into(), json!(curves.last_step()));
             fields.insert("steps".into(), json!(t.config.budget()));
-            fields.insert("train_ppl".into(), json!(last.map(|r| r.train_ppl)));
-            fields.insert(
-                "heldout_ppl".into(),
-                json!(t.metrics().iter().rev().find_map(|r| r.heldout_ppl)),
-            );
-            Value::Object(fields)
+            fields.insert(format!("last_{}", metric.name), finite(last));
+            if builtin {
+                // The names the dashboard read before the metric had its own.
+                let rows = t.metrics();
+                fields.insert("train_ppl".into(), json!(rows.last().map(|r| r.train_ppl)));
+                fields.insert(
+                    "heldout_ppl".into(),
+                    json!(rows.iter().rev().find_map(|r| r.heldout_ppl)),
+                );
+            } else {
+                // A running program's best so far, before its result records one.
+                let best = format!("best_{}", metric.name);
+                if fields.get(&best).is_none_or(Value::is_null) {
+                    let so_far = curves.best(&metric).map(|b| b.1);
+                    fields.insert(best, finite(so_far));
+                }
+            }
+            Some(Value::Object(fields))
         })
         .collect();
     out.retain(|v| !v.is_null());

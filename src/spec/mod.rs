@@ -14,8 +14,8 @@ pub mod trial_params;
 
 pub use grid_file::{GridSpec, SpecError};
 pub use params::{display_value, Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
-pub use plan::{CorpusRef, Plan, Trial, TrialConfig};
+pub use plan::{CorpusRef, Plan, Trial, TrialConfig, TrialKind};
 pub use program::{MetricSpec, Mode, ProgramParams, ProgramRef};
 pub use search::{Domain, Search, Tpe};
 pub use slurm::SlurmOptions;
-pub use trial_params::Params;
+pub use trial_params::{Params, ParamsRef};

@@ -11,7 +11,7 @@ use super::grid_file::{GridSpec, SpecError};
 use super::params::{display_value, RunOptions, TrainParams};
 use super::program::{ProgramParams, ProgramRef};
 use super::search::{self, Domain, Search};
-use super::trial_params::Params;
+use super::trial_params::{Params, ParamsRef};
 use crate::data::{batch, Corpus};
 
 /// Which corpus a trial trains on; enough for a worker to load it and check it is unchanged.
@@ -34,28 +34,106 @@ impl CorpusRef {
 }
 
 /// The complete configuration of one trial: what a worker reads from `config.json`.
-///
-/// A trial trains either the built-in model on a corpus (`params` are [`Params::Model`] and
-/// `corpus` is set) or runs a user's program (`params` are [`Params::Program`] and `program`
-/// is set); reading a `config.json` checks that the two agree.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawConfig")]
 pub struct TrialConfig {
     /// Stable id: see [`TrialConfig::identity`].
     pub id: String,
     /// Human-readable name from the swept values, e.g. `hidden=128 batch_size=32 seed=0`.
     pub label: String,
-    /// Training parameters.
-    pub params: Params,
-    /// Training data of a model trial.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub corpus: Option<CorpusRef>,
-    /// The command of a program trial.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub program: Option<ProgramRef>,
+    /// What it trains, with its parameters.
+    pub kind: TrialKind,
     /// Checkpointing and retries (not part of the id).
-    #[serde(default)]
     pub run: RunOptions,
+}
+
+/// What a trial trains: the built-in model on a corpus, or a user's program; each with the
+/// parameters of its kind (so the two always agree).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrialKind {
+    /// The built-in character model.
+    Model {
+        /// Its training parameters.
+        params: TrainParams,
+        /// The corpus it trains on.
+        corpus: CorpusRef,
+    },
+    /// A user's training program.
+    Program {
+        /// Its free-form parameters.
+        params: ProgramParams,
+        /// The command it runs and the metric it reports.
+        program: ProgramRef,
+    },
+}
+
+impl TrialKind {
+    /// A trial of the kind `params` are for, on `corpus` (a model's) or running `program`;
+    /// `None` when they do not match.
+    pub fn new(
+        params: Params,
+        corpus: Option<CorpusRef>,
+        program: Option<ProgramRef>,
+    ) -> Option<TrialKind> {
+        match (params, corpus, program) {
+            (Params::Model(params), Some(corpus), None) => {
+                Some(TrialKind::Model { params, corpus })
+            }
+            (Params::Program(params), None, Some(program)) => {
+                Some(TrialKind::Program { params, program })
+            }
+            _ => None,
+        }
+    }
+
+    /// The id: see [`TrialConfig::compute_id`] and [`TrialConfig::compute_program_id`].
+    pub fn id(&self) -> String {
+        match self {
+            TrialKind::Model { params, corpus } => TrialConfig::compute_id(params, &corpus.sha256),
+            TrialKind::Program { params, program } => {
+                TrialConfig::compute_program_id(params, program)
+            }
+        }
+    }
+
+    /// Assigns `value` to the parameter `key`, checking it.
+    pub fn set(&mut self, key: &str, value: &Value) -> Result<(), super::params::ParamError> {
+        match self {
+            TrialKind::Model { params, .. } => params.set(key, value),
+            TrialKind::Program { params, .. } => params.set(key, value),
+        }
+    }
+
+    /// The same trial with another seed.
+    pub fn with_seed(&self, seed: u64) -> TrialKind {
+        let mut kind = self.clone();
+        kind.set("seed", &Value::from(seed))
+            .expect("a seed is a valid value");
+        kind
+    }
+}
+
+/// `config.json`: `id`, `label`, `params`, then `corpus` (a model trial) or `program`, and
+/// `run`.
+impl Serialize for TrialConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("TrialConfig", 5)?;
+        out.serialize_field("id", &self.id)?;
+        out.serialize_field("label", &self.label)?;
+        match &self.kind {
+            TrialKind::Model { params, corpus } => {
+                out.serialize_field("params", params)?;
+                out.serialize_field("corpus", corpus)?;
+            }
+            TrialKind::Program { params, program } => {
+                out.serialize_field("params", params)?;
+                out.serialize_field("program", program)?;
+            }
+        }
+        out.serialize_field("run", &self.run)?;
+        out.end()
+    }
 }
 
 /// `config.json` as stored, before the kind of trial is known.
@@ -87,12 +165,12 @@ impl TryFrom<RawConfig> for TrialConfig {
             (Some(_), Some(_)) => return Err("has both a corpus and a program".into()),
             (None, None) => return Err("has neither a corpus nor a program".into()),
         };
+        let kind = TrialKind::new(params, raw.corpus, raw.program)
+            .ok_or("its parameters do not match its kind")?;
         Ok(TrialConfig {
             id: raw.id,
             label: raw.label,
-            params,
-            corpus: raw.corpus,
-            program: raw.program,
+            kind,
             run: raw.run,
         })
     }
@@ -144,39 +222,53 @@ impl TrialConfig {
         })
     }
 
-    /// The id these parameters have for this trial's corpus or program.
-    pub fn id_of(&self, params: &Params) -> String {
-        match (params, &self.corpus, &self.program) {
-            (Params::Model(p), Some(corpus), _) => TrialConfig::compute_id(p, &corpus.sha256),
-            (Params::Program(p), _, Some(program)) => TrialConfig::compute_program_id(p, program),
-            _ => unreachable!("a config's parameters match its kind (checked when read)"),
+    /// Its parameters, whichever kind of trial it is.
+    pub fn params(&self) -> ParamsRef<'_> {
+        match &self.kind {
+            TrialKind::Model { params, .. } => ParamsRef::Model(params),
+            TrialKind::Program { params, .. } => ParamsRef::Program(params),
+        }
+    }
+
+    /// The program a program trial runs; `None` for the built-in model.
+    pub fn program(&self) -> Option<&ProgramRef> {
+        match &self.kind {
+            TrialKind::Program { program, .. } => Some(program),
+            TrialKind::Model { .. } => None,
+        }
+    }
+
+    /// The corpus a model trial trains on; `None` for a program.
+    pub fn corpus(&self) -> Option<&CorpusRef> {
+        match &self.kind {
+            TrialKind::Model { corpus, .. } => Some(corpus),
+            TrialKind::Program { .. } => None,
         }
     }
 
     /// The metric the trial is ranked by: its program's, or the built-in model's held-out
     /// perplexity (`heldout_ppl`, min).
     pub fn objective(&self) -> super::program::MetricSpec {
-        self.program
-            .as_ref()
+        self.program()
             .map_or_else(super::program::MetricSpec::builtin, |p| p.metric.clone())
     }
 
     /// The id recomputed from the configuration (equal to `id` unless the file was edited).
     pub fn identity(&self) -> String {
-        self.id_of(&self.params)
+        self.kind.id()
     }
 
     /// The step this run of the trial trains to: its rung's budget under early stopping, else
     /// all its steps.
     pub fn budget(&self) -> usize {
-        let steps = self.params.steps();
+        let steps = self.params().steps();
         self.run.budget.unwrap_or(steps).min(steps)
     }
 
     /// The key of the trial's configuration: its id with the seed left out, the same for
     /// every seed (early stopping decides per configuration; `rungs.jsonl` names them so).
     pub fn config_key(&self) -> String {
-        self.id_of(&self.params.with_seed(0))
+        self.kind.with_seed(0).id()
     }
 
     /// The label of the trial's configuration: its label without the seed (empty when the
@@ -191,7 +283,10 @@ impl TrialConfig {
 
     /// The built-in model's parameters and corpus; `None` for a program trial.
     pub fn model(&self) -> Option<(&TrainParams, &CorpusRef)> {
-        Some((self.params.model()?, self.corpus.as_ref()?))
+        match &self.kind {
+            TrialKind::Model { params, corpus } => Some((params, corpus)),
+            TrialKind::Program { .. } => None,
+        }
     }
 }
 
@@ -225,7 +320,7 @@ impl Plan {
     /// schedule adds TPE's proposals with [`TrialMaker`].
     pub fn build(spec: &GridSpec, corpus: Option<&Corpus>) -> Result<Plan, SpecError> {
         check_size(spec)?;
-        let maker = TrialMaker::new(spec, corpus);
+        let maker = TrialMaker::new(spec, corpus)?;
         let mut trials = Vec::new();
         match spec.search {
             Search::Grid => {
@@ -344,23 +439,36 @@ fn random_configurations(spec: &GridSpec) -> Result<Vec<Vec<Value>>, SpecError> 
 /// trial per seed, checked against the corpus.
 pub struct TrialMaker<'a> {
     spec: &'a GridSpec,
-    /// The corpus of a model sweep, with the lengths of its training and held-out parts.
-    corpus: Option<(CorpusRef, usize, usize)>,
+    /// The base trial: the grid's kind with its base parameters.
+    base: TrialKind,
+    /// The lengths of a model sweep's training and held-out parts of the corpus.
+    split: Option<(usize, usize)>,
 }
 
 impl<'a> TrialMaker<'a> {
-    /// A maker for `spec`'s trials on `corpus` (`None` for a program sweep).
-    pub fn new(spec: &'a GridSpec, corpus: Option<&Corpus>) -> Self {
-        let corpus = corpus.map(|corpus| {
-            let (train_len, heldout_len) = batch::split_lengths(corpus.len());
-            let corpus_ref = CorpusRef {
-                name: corpus.name.clone(),
-                path: corpus.path.clone(),
-                sha256: corpus.sha256.clone(),
-            };
-            (corpus_ref, train_len, heldout_len)
+    /// A maker for `spec`'s trials on `corpus` (`None` for a program sweep); an error when a
+    /// model sweep has no corpus or a program sweep has one.
+    pub fn new(spec: &'a GridSpec, corpus: Option<&Corpus>) -> Result<Self, SpecError> {
+        let corpus_ref = corpus.map(|corpus| CorpusRef {
+            name: corpus.name.clone(),
+            path: corpus.path.clone(),
+            sha256: corpus.sha256.clone(),
         });
-        TrialMaker { spec, corpus }
+        let base = TrialKind::new(spec.base.clone(), corpus_ref, spec.program.clone()).ok_or_else(
+            || SpecError::Invalid {
+                path: spec.path.clone(),
+                key: "program".into(),
+                message: match spec.program {
+                    Some(_) => "a program's trials have no corpus".into(),
+                    None => "the built-in model's trials need a corpus".into(),
+                },
+            },
+        )?;
+        Ok(TrialMaker {
+            spec,
+            base,
+            split: corpus.map(|c| batch::split_lengths(c.len())),
+        })
     }
 
     /// The trials of one drawn or proposed configuration (a value of each of
@@ -396,10 +504,10 @@ impl<'a> TrialMaker<'a> {
 
     /// The trial with these values of the axes.
     fn trial(&self, values: &[(String, Value)]) -> Result<TrialConfig, SpecError> {
-        let mut params = self.spec.base.clone();
+        let mut kind = self.base.clone();
         let mut label = Vec::new();
         for (key, value) in values {
-            params.set(key, value).map_err(|e| SpecError::Invalid {
+            kind.set(key, value).map_err(|e| SpecError::Invalid {
                 path: self.spec.path.clone(),
                 key: format!("grid.{key}"),
                 message: e.to_string(),
@@ -411,25 +519,15 @@ impl<'a> TrialMaker<'a> {
         } else {
             label.join(" ")
         };
-        let (id, corpus) = match (&params, &self.corpus, &self.spec.program) {
-            (Params::Model(p), Some((corpus, train_len, heldout_len)), None) => {
-                check_fits(self.spec, p, *train_len, *heldout_len)?;
-                (
-                    TrialConfig::compute_id(p, &corpus.sha256),
-                    Some(corpus.clone()),
-                )
-            }
-            (Params::Program(p), None, Some(program)) => {
-                (TrialConfig::compute_program_id(p, program), None)
-            }
-            _ => unreachable!("a model sweep is planned on its corpus, a program sweep without"),
-        };
+        if let (TrialKind::Model { params, .. }, Some((train_len, heldout_len))) =
+            (&kind, self.split)
+        {
+            check_fits(self.spec, params, train_len, heldout_len)?;
+        }
         Ok(TrialConfig {
-            id,
+            id: kind.id(),
             label,
-            params,
-            corpus,
-            program: self.spec.program.clone(),
+            kind,
             run: self.spec.run,
         })
     }
@@ -563,8 +661,8 @@ mod tests {
         assert_eq!(p.trials[17].label, "hidden=300 batch_size=64 seed=1");
         assert_eq!(
             (
-                p.trials[17].params.model().unwrap().hidden,
-                p.trials[17].params.model().unwrap().batch_size
+                p.trials[17].params().model().unwrap().hidden,
+                p.trials[17].params().model().unwrap().batch_size
             ),
             (300, 64)
         );
@@ -600,7 +698,10 @@ mod tests {
         let p = plan("{}").unwrap();
         assert_eq!(p.trials.len(), 1);
         assert_eq!(p.trials[0].label, "base");
-        assert_eq!(p.trials[0].params, Params::Model(TrainParams::default()));
+        assert_eq!(
+            p.trials[0].params(),
+            ParamsRef::Model(&TrainParams::default())
+        );
     }
 
     #[test]
@@ -629,21 +730,24 @@ mod tests {
         assert_eq!(p.ranges, ["lr", "hidden"]);
         for pair in p.trials.chunks(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            assert_eq!((a.params.seed(), b.params.seed()), (0, 1));
-            assert_eq!(a.params.model().unwrap().lr, b.params.model().unwrap().lr);
+            assert_eq!((a.params().seed(), b.params().seed()), (0, 1));
             assert_eq!(
-                a.params.model().unwrap().hidden,
-                b.params.model().unwrap().hidden
+                a.params().model().unwrap().lr,
+                b.params().model().unwrap().lr
+            );
+            assert_eq!(
+                a.params().model().unwrap().hidden,
+                b.params().model().unwrap().hidden
             );
             assert!(a.label.ends_with(" seed=0") && b.label.ends_with(" seed=1"));
             assert!(a.label.starts_with(&format!(
                 "lr={} hidden={} cell=",
-                a.params.model().unwrap().lr,
-                a.params.model().unwrap().hidden
+                a.params().model().unwrap().lr,
+                a.params().model().unwrap().hidden
             )));
             assert!(
-                (1e-3..=1e-1).contains(&a.params.model().unwrap().lr)
-                    && (16..=64).contains(&a.params.model().unwrap().hidden)
+                (1e-3..=1e-1).contains(&a.params().model().unwrap().lr)
+                    && (16..=64).contains(&a.params().model().unwrap().hidden)
             );
         }
         // The same file gives the same trials; more trials keep the first ones.
@@ -710,14 +814,14 @@ mod tests {
         assert_eq!(p.trials.len(), 8);
         let first = &p.trials[0];
         assert_eq!(first.label, "lr=0.1 opt=sgd seed=0");
-        assert!(first.corpus.is_none());
-        let params = first.params.program().unwrap();
+        assert!(first.corpus().is_none());
+        let params = first.params().program().unwrap();
         assert_eq!(
             params.to_json(),
             serde_json::json!({"lr": 0.1, "opt": "sgd", "seed": 0, "steps": 200})
         );
         assert_eq!(
-            first.program.as_ref().unwrap().argv(params),
+            first.program().unwrap().argv(params),
             ["python3", "train.py", "--lr=0.1", "--opt", "sgd"]
         );
         // Pinned: program ids are stored in results folders as model ids are.
@@ -763,7 +867,7 @@ mod tests {
         let back: TrialConfig = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, model.trials[0]);
         let mut both = json.clone();
-        both["program"] = serde_json::to_value(p.trials[0].program.clone()).unwrap();
+        both["program"] = serde_json::to_value(p.trials[0].program().cloned()).unwrap();
         let err = serde_json::from_value::<TrialConfig>(both)
             .unwrap_err()
             .to_string();
@@ -817,7 +921,7 @@ mod tests {
             );
         let p = program_plan(&ranged).unwrap();
         assert_eq!(p.trials.len(), 6);
-        let params = p.trials[0].params.program().unwrap();
+        let params = p.trials[0].params().program().unwrap();
         assert!(params.get("width").unwrap().is_i64());
         assert!(params.get("lr").unwrap().is_f64());
     }

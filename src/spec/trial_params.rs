@@ -35,66 +35,101 @@ impl Params {
         }
     }
 
+    /// A view to read them through.
+    pub fn as_ref(&self) -> ParamsRef<'_> {
+        match self {
+            Params::Model(p) => ParamsRef::Model(p),
+            Params::Program(p) => ParamsRef::Program(p),
+        }
+    }
+
     /// The value of the parameter `key` as JSON.
     pub fn get(&self, key: &str) -> Option<Value> {
-        match self {
-            Params::Model(p) => p.get(key),
-            Params::Program(p) => p.get(key),
-        }
+        self.as_ref().get(key)
     }
 
     /// The parameter names, in the order reports list them.
     pub fn keys(&self) -> Vec<String> {
-        match self {
-            Params::Model(_) => PARAM_KEYS.iter().map(|k| k.to_string()).collect(),
-            Params::Program(p) => p.keys().map(str::to_string).collect(),
-        }
+        self.as_ref().keys()
     }
 
     /// Steps to train.
     pub fn steps(&self) -> usize {
-        match self {
-            Params::Model(p) => p.steps,
-            Params::Program(p) => p.steps(),
-        }
+        self.as_ref().steps()
     }
 
     /// The seed.
     pub fn seed(&self) -> u64 {
+        self.as_ref().seed()
+    }
+
+    /// The built-in model's parameters; `None` for a program's.
+    pub fn model(&self) -> Option<&TrainParams> {
+        self.as_ref().model()
+    }
+}
+
+/// A trial's parameters, borrowed (see [`crate::spec::TrialConfig::params`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamsRef<'a> {
+    /// The built-in character model's.
+    Model(&'a TrainParams),
+    /// A user program's.
+    Program(&'a ProgramParams),
+}
+
+impl<'a> ParamsRef<'a> {
+    /// The value of the parameter `key` as JSON.
+    pub fn get(self, key: &str) -> Option<Value> {
         match self {
-            Params::Model(p) => p.seed,
-            Params::Program(p) => p.seed(),
+            ParamsRef::Model(p) => p.get(key),
+            ParamsRef::Program(p) => p.get(key),
         }
     }
 
-    /// The same parameters with another seed.
-    pub fn with_seed(&self, seed: u64) -> Params {
-        let mut params = self.clone();
-        params
-            .set("seed", &Value::from(seed))
-            .expect("a seed is a valid value");
-        params
+    /// The parameter names, in the order reports list them.
+    pub fn keys(self) -> Vec<String> {
+        match self {
+            ParamsRef::Model(_) => PARAM_KEYS.iter().map(|k| k.to_string()).collect(),
+            ParamsRef::Program(p) => p.keys().map(str::to_string).collect(),
+        }
+    }
+
+    /// Steps to train.
+    pub fn steps(self) -> usize {
+        match self {
+            ParamsRef::Model(p) => p.steps,
+            ParamsRef::Program(p) => p.steps(),
+        }
+    }
+
+    /// The seed.
+    pub fn seed(self) -> u64 {
+        match self {
+            ParamsRef::Model(p) => p.seed,
+            ParamsRef::Program(p) => p.seed(),
+        }
     }
 
     /// Why `key` has no effect with these values (the built-in model's `dropout` with one
     /// layer); `None` when it has, or when sweep cannot know (programs).
-    pub fn no_effect(&self, key: &str) -> Option<&'static str> {
+    pub fn no_effect(self, key: &str) -> Option<&'static str> {
         self.model().and_then(|p| p.no_effect(key))
     }
 
     /// The built-in model's parameters; `None` for a program trial.
-    pub fn model(&self) -> Option<&TrainParams> {
+    pub fn model(self) -> Option<&'a TrainParams> {
         match self {
-            Params::Model(p) => Some(p),
-            Params::Program(_) => None,
+            ParamsRef::Model(p) => Some(p),
+            ParamsRef::Program(_) => None,
         }
     }
 
     /// A program trial's parameters; `None` for a model trial.
-    pub fn program(&self) -> Option<&ProgramParams> {
+    pub fn program(self) -> Option<&'a ProgramParams> {
         match self {
-            Params::Model(_) => None,
-            Params::Program(p) => Some(p),
+            ParamsRef::Model(_) => None,
+            ParamsRef::Program(p) => Some(p),
         }
     }
 }

@@ -106,12 +106,49 @@ impl Curves {
         }
     }
 
+    /// The names of the values its rows hold: the built-in model's `train_loss`, `train_ppl`,
+    /// `heldout_ppl` (always, in that order); every metric a program reported, in name order.
+    pub fn value_names(&self) -> Vec<String> {
+        match self {
+            Curves::Model(_) => MODEL_VALUES.map(String::from).to_vec(),
+            Curves::Program(rows) => {
+                let names: std::collections::BTreeSet<&String> =
+                    rows.iter().flat_map(|r| r.values.keys()).collect();
+                names.into_iter().cloned().collect()
+            }
+        }
+    }
+
+    /// Each row as `(step, elapsed seconds, the values of names)`, a value the row does not
+    /// hold as `None`.
+    pub fn rows(&self, names: &[String]) -> Vec<(usize, f64, Vec<Option<f64>>)> {
+        match self {
+            Curves::Model(rows) => rows
+                .iter()
+                .map(|r| {
+                    let values = names.iter().map(|n| model_value(r, n)).collect();
+                    (r.step, r.elapsed_s, values)
+                })
+                .collect(),
+            Curves::Program(rows) => rows
+                .iter()
+                .map(|r| {
+                    let values = names.iter().map(|n| r.values.get(n).copied()).collect();
+                    (r.step, r.elapsed_s, values)
+                })
+                .collect(),
+        }
+    }
+
     /// The metric's best value (lowest for `min`, highest for `max`; non-finite ones count
     /// only when nothing else was reported) and its step.
     pub fn best(&self, metric: &MetricSpec) -> Option<(usize, f64)> {
         best_of(&self.series(&metric.name), metric.mode)
     }
 }
+
+/// The values of a built-in model's row, in the order `curves.csv` lists them.
+const MODEL_VALUES: [&str; 3] = ["train_loss", "train_ppl", "heldout_ppl"];
 
 /// The value of `metric` in a built-in model's row, if the row has it.
 fn model_value(row: &MetricRow, metric: &str) -> Option<f64> {

@@ -164,7 +164,7 @@ pub enum CurvesTail {
 impl CurvesTail {
     /// A reader of the rows of the trial configured as `config`, in `dir`.
     pub fn for_trial(dir: &TrialDir, config: &TrialConfig) -> CurvesTail {
-        if config.program.is_some() {
+        if config.program().is_some() {
             CurvesTail::Program(MetricsTail::new(dir.program_metrics_path()))
         } else {
             CurvesTail::Model(MetricsTail::new(dir.metrics_path()))

@@ -386,7 +386,7 @@ impl TrialDir {
 
     /// The file of the recorded rows of the trial configured as `config`.
     pub fn curves_path(&self, config: &TrialConfig) -> PathBuf {
-        if config.program.is_some() {
+        if config.program().is_some() {
             self.program_metrics_path()
         } else {
             self.metrics_path()
@@ -395,7 +395,7 @@ impl TrialDir {
 
     /// The recorded rows of the trial configured as `config`, up to the first damaged one.
     pub fn curves(&self, config: &TrialConfig) -> (Curves, Option<String>) {
-        if config.program.is_some() {
+        if config.program().is_some() {
             let (lines, damage) = self.program_lines_readable();
             (
                 Curves::Program(Arc::new(program_metrics::rows(&lines))),

@@ -12,6 +12,7 @@ pub(super) struct HeatPlot<'a> {
     pub(super) col_name: &'a str,
     pub(super) col_values: &'a [String],
     pub(super) values: &'a [Vec<Option<f64>>],
+    pub(super) scale: HeatScale,
 }
 
 /// ColorBrewer YlGn, palest first.
@@ -49,36 +50,52 @@ pub(super) struct ColourScale {
     pub(super) lo: f64,
     pub(super) hi: f64,
     pub(super) log: bool,
+    pub(super) higher_is_better: bool,
 }
 
 impl ColourScale {
-    fn new(values: &[f64]) -> Option<Self> {
+    fn new(values: &[f64], higher_is_better: bool) -> Option<Self> {
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (lo <= hi).then_some(Self {
             lo,
             hi,
             log: lo > 0.0,
+            higher_is_better,
         })
     }
 
+    /// 0 for the best value, 1 for the worst.
     fn t(&self, v: f64) -> f64 {
         let f = |x: f64| if self.log { x.ln() } else { x };
         let span = f(self.hi) - f(self.lo);
-        if span > 0.0 && span.is_finite() {
+        let t = if span > 0.0 && span.is_finite() {
             ((f(v) - f(self.lo)) / span).clamp(0.0, 1.0)
         } else {
             0.0
+        };
+        if self.higher_is_better {
+            1.0 - t
+        } else {
+            t
+        }
+    }
+
+    fn best(&self) -> f64 {
+        if self.higher_is_better {
+            self.hi
+        } else {
+            self.lo
         }
     }
 }
 
-pub(super) fn cell_text(v: Option<f64>) -> String {
+pub(super) fn cell_text(v: Option<f64>, decimals: usize) -> String {
     match v {
         None => "–".into(),
         Some(v) if v.is_nan() => "NaN".into(),
         Some(v) if v.is_infinite() => if v > 0.0 { "∞" } else { "−∞" }.into(),
-        Some(v) => format!("{v:.2}"),
+        Some(v) => format!("{v:.decimals$}"),
     }
 }
 
@@ -109,17 +126,23 @@ impl Paint for HeatPlot<'_> {
             .flatten()
             .filter_map(|v| v.filter(|x| x.is_finite()))
             .collect();
-        let colours = ColourScale::new(&finite);
-        let best = colours.as_ref().map(|c| c.lo);
+        let colours = ColourScale::new(&finite, self.scale.higher_is_better);
+        let best = colours.as_ref().map(ColourScale::best);
+        let d = self.scale.decimals;
 
         let caption = match &colours {
-            Some(c) if c.log => {
-                "darker green = lower = better (log colour scale) · red outline = best"
+            Some(c) => {
+                let better = if c.higher_is_better {
+                    "higher"
+                } else {
+                    "lower"
+                };
+                let log = if c.log { " (log colour scale)" } else { "" };
+                format!("darker green = {better} = better{log} · red outline = best")
             }
-            Some(_) => "darker green = lower = better · red outline = best",
-            None => "no values",
+            None => "no values".into(),
         };
-        let (caption, cs) = fit_text(root, caption, caption_size, 8.0, false, w - 2 * m)?;
+        let (caption, cs) = fit_text(root, &caption, caption_size, 8.0, false, w - 2 * m)?;
         let style = font(cs, false)
             .color(&MUTED)
             .pos(Pos::new(HPos::Center, VPos::Top));
@@ -132,8 +155,8 @@ impl Paint for HeatPlot<'_> {
         let bar_labels: Vec<(f64, String)> = match &colours {
             Some(c) if c.hi > c.lo => {
                 let mut ticks = vec![
-                    (c.lo, format!("{:.2}", c.lo)),
-                    (c.hi, format!("{:.2}", c.hi)),
+                    (c.lo, format!("{:.d$}", c.lo)),
+                    (c.hi, format!("{:.d$}", c.hi)),
                 ];
                 let inner = if c.log {
                     log_ticks(c.lo, c.hi, (c.hi / c.lo).ln() / 6.0)
@@ -148,7 +171,7 @@ impl Paint for HeatPlot<'_> {
                 }
                 ticks
             }
-            Some(c) => vec![(c.lo, format!("{:.2}", c.lo))],
+            Some(c) => vec![(c.lo, format!("{:.d$}", c.lo))],
             None => vec![],
         };
         let mut bar_label_w = 0;
@@ -195,7 +218,7 @@ impl Paint for HeatPlot<'_> {
         let texts: Vec<Vec<String>> = self
             .values
             .iter()
-            .map(|row| row.iter().map(|v| cell_text(*v)).collect())
+            .map(|row| row.iter().map(|v| cell_text(*v, d)).collect())
             .collect();
         let mut value_size = (15.0 * s).round().min(f64::from(cell_h) * 0.45);
         let mut widest = 0;

@@ -189,13 +189,30 @@ pub fn labelled_scatter(
     )
 }
 
+/// Which end of a heatmap's values is better, and how many decimals its cells show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeatScale {
+    /// The highest value is the best (an accuracy); otherwise the lowest (a loss).
+    pub higher_is_better: bool,
+    /// Decimals of the cell annotations and the colour bar.
+    pub decimals: usize,
+}
+
+impl HeatScale {
+    /// Lower is better, two decimals: a perplexity.
+    pub const PERPLEXITY: HeatScale = HeatScale {
+        higher_is_better: false,
+        decimals: 2,
+    };
+}
+
 /// Writes `<stem>.png` and `<stem>.svg` (extensions appended to `stem`): a heatmap of
 /// `values[r][c]`, rows labelled with `row_values` top to bottom (axis title `row_name`), columns
 /// with `col_values` left to right (axis title `col_name`).
 ///
-/// Each cell is coloured on a sequential yellow–green scale where lower is better and darker
-/// green (log-scaled when all values are positive), annotated with its value to 2 decimals;
-/// the minimum is outlined in red, `None` is a grey cell with "–", and non-finite values are grey
+/// Each cell is coloured on a sequential yellow–green scale where better is darker green
+/// (log-scaled when all values are positive), annotated with its value to `scale.decimals`
+/// decimals; the best (lowest, or highest when `scale.higher_is_better`) is outlined in red, `None` is a grey cell with "–", and non-finite values are grey
 /// cells annotated "NaN"/"∞". A colour bar and a caption line explain the scale. No rows or no
 /// columns give a chart with the title and a "no data" note. Errors when `values` does not have
 /// `row_values.len()` rows of `col_values.len()` entries, and as for [`line_chart`].
@@ -208,6 +225,7 @@ pub fn heatmap(
     col_name: &str,
     col_values: &[String],
     values: &[Vec<Option<f64>>],
+    scale: HeatScale,
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
     let png = with_suffix(stem, "png");
@@ -237,6 +255,7 @@ pub fn heatmap(
         col_name,
         col_values,
         values,
+        scale,
     };
     render_both(stem, size, &plot)
 }
@@ -441,6 +460,7 @@ mod tests {
             "hidden",
             &cols,
             &values,
+            HeatScale::PERPLEXITY,
             (700, 500),
         )
         .unwrap();
@@ -558,6 +578,7 @@ mod tests {
                 "c",
                 &labels(*nc),
                 values,
+                HeatScale::PERPLEXITY,
                 (700, 500),
             )
             .unwrap();
@@ -573,7 +594,18 @@ mod tests {
         };
         for size in [(200, 150), (700, 500)] {
             let stem = dir.path().join(format!("big{}", size.0));
-            let paths = heatmap(&stem, "big", "r", &long(30), "c", &long(30), &big, size).unwrap();
+            let paths = heatmap(
+                &stem,
+                "big",
+                "r",
+                &long(30),
+                "c",
+                &long(30),
+                &big,
+                HeatScale::PERPLEXITY,
+                size,
+            )
+            .unwrap();
             check_files(&paths, size, "big", false);
         }
         let err = heatmap(
@@ -584,6 +616,7 @@ mod tests {
             "c",
             &labels(2),
             &[vec![Some(1.0), Some(2.0)], vec![Some(1.0)]],
+            HeatScale::PERPLEXITY,
             (700, 500),
         )
         .unwrap_err();
@@ -636,6 +669,7 @@ mod tests {
             "hidden",
             &cols,
             &values,
+            HeatScale::PERPLEXITY,
             (700, 500),
         )
         .unwrap();
