@@ -481,18 +481,7 @@ mod tests {
         for c in 0..9 {
             asha.admit(c);
         }
-        let decide = |asha: &mut Asha, known: &[(usize, usize)]| {
-            asha.decide(
-                false,
-                |c, at| {
-                    known
-                        .contains(&(c, at.step))
-                        .then(|| scores[c] + at.step as f64 / 1000.0)
-                },
-                |c| format!("c{c}"),
-                |s| s,
-            );
-        };
+        let decide = |asha: &mut Asha, known: &[(usize, usize)]| decide_with(asha, &scores, known);
         let at = |e: Vec<(usize, f64)>| e.into_iter().map(|(step, _)| step).collect::<Vec<_>>();
         let mut known: Vec<(usize, usize)> = (0..6).map(|c| (c, 100)).collect();
         decide(&mut asha, &known);
