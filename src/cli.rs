@@ -59,6 +59,11 @@ pub struct RunArgs {
     /// status` and `sweep report` work at any time; running the sweep again follows them).
     #[arg(long)]
     pub detach: bool,
+    /// The GPUs a program's trials may use (`0,1,2` or `all`): each trial runs on its own
+    /// share of them (the grid file's `resources.gpus`, one whole GPU by default), seeing
+    /// only that through CUDA_VISIBLE_DEVICES.
+    #[arg(long, value_name = "IDS")]
+    pub gpus: Option<crate::executor::gpus::GpuList>,
 }
 
 /// Where trials run.

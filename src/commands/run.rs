@@ -10,9 +10,9 @@ use anyhow::Context;
 use super::exit;
 use crate::cli::{ExecutorKind, RunArgs};
 use crate::data::Corpus;
-use crate::ops;
 use crate::ops::training::Training;
 use crate::ops::triage::{repair_configs, triage, Triage};
+use crate::ops::{self, placement};
 use crate::report::{self, groups::Grouped, numbers, summary, Status};
 use crate::schedule::tpe::TpeSearch;
 use crate::schedule::{self, Ended};
@@ -56,6 +56,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
     );
+    // Where trials may run on GPUs, checked before anything runs.
+    let (gpus, slurm_gpus) = if on_slurm {
+        (None, placement::slurm_gpus(&spec, args.gpus.as_ref())?)
+    } else {
+        let (pool, note) = placement::local_gpus(&spec, args.gpus.as_ref())?;
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        (pool, None)
+    };
 
     if args.dry_run {
         let t = triage(&Store::at(&args.out), &plan, args.retry_failed, on_slurm);
@@ -128,6 +138,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         store: &store,
         spec: &spec,
         jobs,
+        gpus,
+        slurm_gpus,
         on_slurm,
         detach: args.detach,
         retry_failed: args.retry_failed,

@@ -19,8 +19,9 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use super::cores::{CoreShares, Running};
+use super::gpus::{self, GpuPool};
 use super::progress::Reporter;
-use super::protocol::{OrchestratorMessage, WorkerMessage, PARENT_PID_ENV};
+use super::protocol::{OrchestratorMessage, WorkerMessage, GPUS_ENV, PARENT_PID_ENV};
 use super::supervise::{
     supervise_feed, AfterStop, Backend, BackendEvent, Feed, RunReport, Stop, StopRequests,
     TrialEvent,
@@ -40,14 +41,18 @@ pub struct LocalExecutor {
     pub exe: PathBuf,
     /// Most trials running at once.
     pub jobs: usize,
+    /// The GPUs trials are placed on, each on its own place; `None`: trials see every GPU.
+    pub gpus: Option<GpuPool>,
 }
 
 impl LocalExecutor {
-    /// An executor that starts workers from the running binary.
-    pub fn new(jobs: usize) -> anyhow::Result<LocalExecutor> {
+    /// An executor that starts workers from the running binary, `jobs` at a time, each on a
+    /// place of `gpus` when given (which then bounds how many run at once too).
+    pub fn new(jobs: usize, gpus: Option<GpuPool>) -> anyhow::Result<LocalExecutor> {
         Ok(LocalExecutor {
             exe: std::env::current_exe()?,
             jobs: jobs.max(1),
+            gpus,
         })
     }
 
@@ -77,6 +82,10 @@ pub struct LocalBackend {
     shares: Arc<CoreShares>,
     /// The core share each started trial holds until it is settled.
     running: HashMap<usize, Running>,
+    /// The GPU places, and the one each running attempt holds (given back when it ends).
+    gpus: Option<GpuPool>,
+    placed: HashMap<usize, usize>,
+    labels: Vec<String>,
 }
 
 impl LocalBackend {
@@ -94,18 +103,24 @@ impl LocalBackend {
             stop: watch::channel(Stop::No).0,
             shares: CoreShares::new(executor.jobs),
             running: HashMap::new(),
+            gpus: executor.gpus.clone(),
+            placed: HashMap::new(),
+            labels: Vec::new(),
         }
     }
 }
 
 impl Backend for LocalBackend {
     fn capacity(&self) -> usize {
-        self.jobs
+        self.gpus
+            .as_ref()
+            .map_or(self.jobs, |g| self.jobs.min(g.capacity()))
     }
 
     fn add(&mut self, index: usize, trial: &TrialConfig, _reporter: &mut dyn Reporter) -> bool {
         debug_assert_eq!(index, self.dirs.len());
         self.dirs.push(self.store.trial(&trial.id));
+        self.labels.push(trial.label.clone());
         false
     }
 
@@ -113,13 +128,27 @@ impl Backend for LocalBackend {
         &mut self,
         indices: &[usize],
         _retry: bool,
-        _reporter: &mut dyn Reporter,
+        reporter: &mut dyn Reporter,
     ) -> anyhow::Result<()> {
         for &index in indices {
             // A retry keeps the share its trial took when it first started.
             self.running
                 .entry(index)
                 .or_insert_with(|| self.shares.start());
+            // Its GPUs: a place of its own for this attempt (at most `capacity` run at once, so
+            // one is free).
+            let gpus = match &mut self.gpus {
+                None => None,
+                Some(pool) => {
+                    let (place, ids) = pool
+                        .take()
+                        .ok_or_else(|| anyhow::anyhow!("no free GPU place for a trial"))?;
+                    self.placed.insert(index, place);
+                    let ids = gpus::join(&ids);
+                    reporter.notice(&format!("{} runs on GPU {ids}", self.labels[index]));
+                    Some(ids)
+                }
+            };
             let attempt = Attempt {
                 exe: self.exe.clone(),
                 dir: self.dirs[index].clone(),
@@ -127,6 +156,7 @@ impl Backend for LocalBackend {
                 tx: self.tx.clone(),
                 stop: self.stop.subscribe(),
                 shares: self.shares.clone(),
+                gpus,
             };
             tokio::spawn(async move {
                 let (status, tail) = attempt.run().await;
@@ -146,10 +176,17 @@ impl Backend for LocalBackend {
     }
 
     async fn next(&mut self) -> anyhow::Result<Option<BackendEvent>> {
-        tokio::select! {
-            event = self.rx.recv() => Ok(event),
-            () = tokio::time::sleep(TICK) => Ok(None),
+        let event = tokio::select! {
+            event = self.rx.recv() => event,
+            () = tokio::time::sleep(TICK) => None,
+        };
+        if let Some(BackendEvent::Ended { index, .. }) = &event {
+            // The attempt is over: its GPUs go to the next (a retry may land elsewhere).
+            if let (Some(pool), Some(place)) = (&mut self.gpus, self.placed.remove(index)) {
+                pool.give_back(place);
+            }
         }
+        Ok(event)
     }
 
     fn settled(&mut self, index: usize) {
@@ -181,12 +218,20 @@ struct Attempt {
     tx: mpsc::UnboundedSender<BackendEvent>,
     stop: watch::Receiver<Stop>,
     shares: Arc<CoreShares>,
+    /// The GPUs it may see (`0,1`); `None`: whatever the machine has.
+    gpus: Option<String>,
 }
 
 impl Attempt {
     /// Runs the worker process once; returns its exit status and the tail of its stderr.
     async fn run(&self) -> (std::io::Result<ExitStatus>, Vec<String>) {
-        let spawned = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        if let Some(ids) = &self.gpus {
+            command
+                .env(gpus::CUDA_VISIBLE_DEVICES, ids)
+                .env(GPUS_ENV, ids);
+        }
+        let spawned = command
             .arg("worker")
             .arg(self.dir.path())
             .env("RAYON_NUM_THREADS", "1")

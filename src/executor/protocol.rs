@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The GPUs a worker was placed on (`0,1`), set by the orchestrator; the worker records them
+/// with its attempt.
+pub const GPUS_ENV: &str = "SWEEP_GPUS";
+
 /// Environment variable holding the PID of the orchestrator that started a worker: the worker
 /// asks the kernel for SIGTERM when that process goes (see `commands::worker`).
 pub const PARENT_PID_ENV: &str = "SWEEP_PARENT_PID";

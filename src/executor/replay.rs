@@ -177,6 +177,7 @@ impl<'a> ReplayBackend<'a> {
                 } else {
                     "stopped".into()
                 },
+                gpus: None,
             },
         )?;
         self.busy_s += seconds;

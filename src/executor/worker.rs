@@ -86,6 +86,7 @@ pub fn run(dir: &Path, stop: &AtomicBool) -> anyhow::Result<WorkerEnd> {
         budget,
         steps_done,
         end: how.to_string(),
+        gpus: std::env::var(super::protocol::GPUS_ENV).ok(),
     };
     if let Err(e) = attempts::append(trial.path(), &record) {
         eprintln!("warning: cannot record the attempt: {e:#}");

@@ -22,6 +22,10 @@ pub struct Training<'a> {
     pub spec: &'a GridSpec,
     /// Trials at once on this machine.
     pub jobs: usize,
+    /// The GPUs local trials are placed on (`--gpus`), each on a place of its own.
+    pub gpus: Option<crate::executor::gpus::GpuPool>,
+    /// The GPUs of each Slurm task (`resources.gpus`).
+    pub slurm_gpus: Option<u32>,
     /// Train as Slurm job arrays instead of local worker processes.
     pub on_slurm: bool,
     /// With Slurm: return once the arrays are submitted (`--detach`).
@@ -88,7 +92,11 @@ impl Training<'_> {
         };
         let mut reporter = progress::for_stderr();
         let ran = if self.on_slurm {
-            let executor = SlurmExecutor::new(self.spec.slurm.clone(), &self.spec.name)?;
+            let options = crate::spec::SlurmOptions {
+                gpus_per_task: self.slurm_gpus,
+                ..self.spec.slurm.clone()
+            };
+            let executor = SlurmExecutor::new(options, &self.spec.name)?;
             match executor.run(store, &mut feed, reporter.as_mut(), self.detach)? {
                 SlurmRun::Followed(ran) => ran,
                 SlurmRun::Detached { jobs } => {
@@ -105,7 +113,7 @@ impl Training<'_> {
                 }
             }
         } else {
-            let executor = LocalExecutor::new(jobs)?;
+            let executor = LocalExecutor::new(jobs, self.gpus.clone())?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

@@ -68,7 +68,8 @@ impl Cell {
     }
 }
 
-/// `trials.csv` and `/api/trials` as columns and rows.
+/// `trials.csv` and `/api/trials` as columns and rows (with `gpus`, where each trial ran, when
+/// the run placed trials on GPUs).
 #[derive(Debug, Clone)]
 pub struct TrialTable {
     /// Column names.
@@ -133,6 +134,14 @@ impl TrialTable {
             ]
             .map(String::from),
         );
+        // Where trials ran, when the run placed them on GPUs.
+        let placed = sweep
+            .trials
+            .iter()
+            .any(|t| t.attempts.iter().any(|a| a.gpus.is_some()));
+        if placed {
+            columns.insert(columns.len() - 1, "gpus".into());
+        }
         let chosen = super::proposals::chosen(sweep);
         let rows = sweep
             .trials
@@ -201,6 +210,9 @@ impl TrialTable {
                         .collect::<Vec<_>>()
                         .join(";"),
                 ));
+                if placed {
+                    cells.push(Cell::Text(gpus_of(t)));
+                }
                 cells.push(Cell::text(r.and_then(|r| r.reason.as_deref())));
                 (t.config.id.clone(), cells)
             })
@@ -211,6 +223,18 @@ impl TrialTable {
             rows,
         }
     }
+}
+
+/// The GPUs a trial's attempts ran on, each set once in the order used (`0;1` for a trial
+/// that moved from GPU 0 to GPU 1).
+fn gpus_of(t: &TrialRecord) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for g in t.attempts.iter().filter_map(|a| a.gpus.as_deref()) {
+        if !seen.contains(&g) {
+            seen.push(g);
+        }
+    }
+    seen.join(";")
 }
 
 /// The step of a finished trial's best objective value: where the analysis found it for the

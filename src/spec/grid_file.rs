@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
 use super::program::{self, ProgramParams, ProgramRef};
+use super::resources::Resources;
 use super::search::{Domain, EarlyStopping, Range, Search};
 use super::slurm::SlurmOptions;
 use super::trial_params::Params;
@@ -29,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "early_stopping",
     "program",
     "metric",
+    "resources",
 ];
 
 /// A validated grid file.
@@ -50,6 +52,8 @@ pub struct GridSpec {
     pub run: RunOptions,
     /// How trials are submitted with `--executor slurm`.
     pub slurm: SlurmOptions,
+    /// What each trial needs: its share of the GPUs, its CPUs.
+    pub resources: Resources,
     /// How configurations are chosen: every combination, or random draws.
     pub search: Search,
     /// Successive halving over rungs, when asked for.
@@ -337,10 +341,35 @@ impl GridSpec {
             }
         };
 
-        let slurm = match top.get("slurm") {
+        let mut slurm = match top.get("slurm") {
             Some(v) => SlurmOptions::from_json(v).map_err(|(key, m)| invalid(&key, m))?,
             None => SlurmOptions::default(),
         };
+
+        let resources = match top.get("resources") {
+            Some(v) => Resources::from_json(v).map_err(|(key, m)| invalid(&key, m))?,
+            None => Resources::default(),
+        };
+        if resources.gpus.is_some() && program.is_none() {
+            return Err(invalid(
+                "resources.gpus",
+                "the built-in model trains on the CPU: GPUs are for a `program`'s trials".into(),
+            ));
+        }
+        if let Some(cpus) = resources.cpus {
+            if top
+                .get("slurm")
+                .is_some_and(|s| s.get("cpus_per_task").is_some())
+            {
+                return Err(invalid(
+                    "resources.cpus",
+                    "the CPUs of a trial are given twice, here and as `slurm.cpus_per_task`: \
+                     keep one"
+                        .into(),
+                ));
+            }
+            slurm.cpus_per_task = cpus;
+        }
 
         if let Some(program) = &program {
             let mut known = base.keys();
@@ -360,6 +389,7 @@ impl GridSpec {
             axes,
             run,
             slurm,
+            resources,
             search,
             early_stopping,
         })
@@ -502,7 +532,7 @@ mod tests {
             (r#"{"grid": {"dropout": [0, -0.0]}}"#, "`grid.dropout`: duplicate value -0.0"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping, program, metric (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping, program, metric, resources (did you mean `seeds`?)"),
             (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
             (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),

@@ -31,6 +31,8 @@ pub struct SlurmOptions {
     pub max_parallel: Option<u32>,
     /// Further `sbatch` arguments, passed as they are (e.g. `["--qos=short"]`).
     pub sbatch_args: Vec<String>,
+    /// `--gres=gpu:N`: the GPUs of each task (from the grid file's `resources.gpus`).
+    pub gpus_per_task: Option<u32>,
 }
 
 impl Default for SlurmOptions {
@@ -42,6 +44,7 @@ impl Default for SlurmOptions {
             time_limit: None,
             max_parallel: None,
             sbatch_args: Vec::new(),
+            gpus_per_task: None,
         }
     }
 }

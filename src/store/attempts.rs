@@ -24,6 +24,9 @@ pub struct Attempt {
     pub steps_done: usize,
     /// How it ended: "completed", "stopped" (at its budget), "failed" or "interrupted".
     pub end: String,
+    /// The GPUs it was placed on (`0,1`), when the run placed trials on GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<String>,
 }
 
 impl Attempt {
@@ -76,6 +79,7 @@ mod tests {
             budget: 100,
             steps_done: 100,
             end: "stopped".into(),
+            gpus: None,
         };
         append(dir.path(), &a).unwrap();
         std::fs::OpenOptions::new()

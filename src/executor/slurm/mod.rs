@@ -169,6 +169,9 @@ impl SlurmExecutor {
         if let Some(t) = &o.time_limit {
             lines.push(format!("#SBATCH --time={t}"));
         }
+        if let Some(n) = o.gpus_per_task {
+            lines.push(format!("#SBATCH --gres=gpu:{n}"));
+        }
         lines.push(format!(
             "exec {} worker --task-list {}",
             quote(&self.exe.display().to_string()),
@@ -607,6 +610,7 @@ mod tests {
                 time_limit: Some("02:00:00".into()),
                 max_parallel: Some(3),
                 sbatch_args: vec!["--qos=short".into()],
+                gpus_per_task: Some(2),
             },
             name: "my grid".into(),
             poll: Duration::from_secs(1),
@@ -624,6 +628,7 @@ mod tests {
             "#SBATCH --partition=gpu",
             "#SBATCH --mem=8G",
             "#SBATCH --time=02:00:00",
+            "#SBATCH --gres=gpu:2",
             "exec '/opt/it'\\''s/sweep' worker --task-list '/r/slurm/ab12/tasks.txt'",
         ] {
             assert!(script.lines().any(|l| l == line), "{line} not in\n{script}");
