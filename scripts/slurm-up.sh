@@ -43,9 +43,19 @@ cpus=$(nproc)
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
 conf_dir=/etc/slurm
 $SUDO mkdir -p "$conf_dir" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge
+# Two fake GPUs for the GPU placement test: Slurm counts GPUs by device files and hands them out
+# (setting CUDA_VISIBLE_DEVICES) without touching them; two terminals stand in where they exist.
+gres_types=""
+node_gres=""
+if [ -c /dev/tty0 ] && [ -c /dev/tty1 ]; then
+  gres_types="GresTypes=gpu"
+  node_gres="Gres=gpu:2"
+  echo "NodeName=localhost Name=gpu File=/dev/tty[0-1]" | $SUDO tee "$conf_dir/gres.conf" >/dev/null
+fi
 $SUDO tee "$conf_dir/slurm.conf" >/dev/null <<CONF
 # Written by sweep's scripts/slurm-up.sh: one node on this machine.
 ClusterName=sweep
+$gres_types
 SlurmctldHost=localhost(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
@@ -64,7 +74,7 @@ SchedulerParameters=batch_sched_delay=0
 MinJobAge=86400
 MaxArraySize=100000
 ReturnToService=2
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb $node_gres State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 

@@ -635,3 +635,57 @@ fn a_program_task_cancelled_mid_run_resumes_its_program_as_a_local_run() {
         );
     }
 }
+
+/// Whether the Slurm node has GPUs to hand out (scripts/slurm-up.sh gives it two fake ones,
+/// `/dev/tty0` and `/dev/tty1`, where those exist).
+fn slurm_has_gpus(test: &str) -> bool {
+    let out = Command::new("sinfo")
+        .args(["--noheader", "--format=%G"])
+        .stdin(Stdio::null())
+        .output();
+    let gpus = out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("gpu:"));
+    if !gpus {
+        eprintln!("SKIPPED {test}: the Slurm node has no GPU GRES (see scripts/slurm-up.sh)");
+    }
+    gpus
+}
+
+#[test]
+fn a_trial_that_needs_a_gpu_asks_slurm_for_one_and_records_which() {
+    let test = "a_trial_that_needs_a_gpu_asks_slurm_for_one_and_records_which";
+    let Some(_turn) = turn(test) else {
+        return;
+    };
+    if !slurm_has_gpus(test) || Command::new("python3").arg("--version").output().is_err() {
+        return;
+    }
+    let mut grid: serde_json::Value = serde_json::from_str(&program_grid()).unwrap();
+    grid["base"]["steps"] = 60.into();
+    grid["resources"] = serde_json::json!({"gpus": 1, "cpus": 1});
+    let ws = Workspace::new();
+    let path = ws.write("grid.json", grid.to_string());
+    let child = start(&ws, &path, &[]);
+    ended(child, 0);
+    // The job script kept in the results folder asks for the GPU.
+    let slurm = ws.results().join("slurm");
+    let scripts: Vec<String> = std::fs::read_dir(&slurm)
+        .unwrap()
+        .filter_map(|d| std::fs::read_to_string(d.ok()?.path().join("job.sh")).ok())
+        .collect();
+    assert!(!scripts.is_empty());
+    for script in &scripts {
+        assert!(script.contains("#SBATCH --gres=gpu:1\n"), "{script}");
+        assert!(script.contains("#SBATCH --cpus-per-task=1\n"), "{script}");
+    }
+    // Each trial ran on one of the node's two GPUs, as Slurm chose, and says which.
+    let rows = trials(&ws);
+    assert_eq!(rows.len(), 2);
+    for (id, row) in &rows {
+        assert!(matches!(row["gpus"].as_str(), "0" | "1"), "{id}: {row:?}");
+        let attempts = ws.read(&format!("trials/{id}/attempts.jsonl"));
+        assert!(
+            attempts.contains(&format!("\"gpus\":\"{}\"", row["gpus"])),
+            "{attempts}"
+        );
+    }
+}

@@ -22,6 +22,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::progress::Reporter;
+use super::protocol::GPUS_ENV;
 use super::supervise::{
     supervise_feed, AfterStop, Backend, BackendEvent, Feed, RunReport, Stop, StopRequests,
     TrialEvent,
@@ -171,6 +172,10 @@ impl SlurmExecutor {
         }
         if let Some(n) = o.gpus_per_task {
             lines.push(format!("#SBATCH --gres=gpu:{n}"));
+        }
+        if o.gpus_per_task.is_some() {
+            // The GPUs Slurm gave the task, recorded with each attempt as a local run does.
+            lines.push(format!("export {GPUS_ENV}=\"$CUDA_VISIBLE_DEVICES\""));
         }
         lines.push(format!(
             "exec {} worker --task-list {}",
@@ -629,6 +634,7 @@ mod tests {
             "#SBATCH --mem=8G",
             "#SBATCH --time=02:00:00",
             "#SBATCH --gres=gpu:2",
+            "export SWEEP_GPUS=\"$CUDA_VISIBLE_DEVICES\"",
             "exec '/opt/it'\\''s/sweep' worker --task-list '/r/slurm/ab12/tasks.txt'",
         ] {
             assert!(script.lines().any(|l| l == line), "{line} not in\n{script}");
