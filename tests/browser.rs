@@ -327,7 +327,8 @@ async fn a_program_sweep_shows_its_metric_and_ranks_by_its_mode() {
             json!([0]),
         ),
     );
-    max.sweep(&max_grid, &[]).expect_code(0);
+    // Placed on GPU 0 (without a GPU: nothing needs it, the page says where each ran).
+    max.sweep(&max_grid, &["--gpus", "0"]).expect_code(0);
     wait_until(60, "the sweep's manifest", || {
         live.results().join("sweep.json").exists()
     });
@@ -571,6 +572,17 @@ async fn check_program(
         },
     )
     .await;
+    let gpus = js(
+        &client,
+        "return [document.querySelector('#trials thead th[data-col=gpus]').textContent.trim(), \
+         Array.from(document.querySelectorAll('#trials tbody td[data-col=gpus]')).map((td) => td.textContent)]",
+    )
+    .await;
+    assert_eq!(
+        gpus,
+        json!(["GPU", ["0", "0", "0"]]),
+        "where each trial ran"
+    );
     let meta = client.find(Locator::Css("#sweep-meta")).await.unwrap();
     assert!(meta
         .text()

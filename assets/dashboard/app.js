@@ -684,6 +684,14 @@
     if (M.builtin || S.trials.some((t) => num(t.peak_memory_mb) != null)) {
       cols.push(metric('peak_memory_mb', 'memory (MiB)', (t) => num(t.peak_memory_mb), fmtMem));
     }
+    // Trials placed on GPUs (--gpus): where each ran.
+    if (S.trials.some((t) => t.gpus)) {
+      cols.push({
+        key: 'gpus', title: 'GPU', cls: 'num',
+        text: (t) => (t.gpus ? String(t.gpus) : '—'), sortVal: (t) => (t.gpus ? String(t.gpus) : ''),
+        filter: 'select', filterKey: (t) => valueKey(t.gpus || null), filterValues: () => distinctValues((t) => t.gpus || null),
+      });
+    }
     // A TPE search: each configuration's place in the search and who chose it.
     if (S.trials.some((t) => t.proposed_by)) {
       cols.push({
