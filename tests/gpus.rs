@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 
 /// The program: `steps` metric lines `delay_s` apart (a checkpoint at each, so a retry or a
 /// promotion continues), and one line in `$GPU_LOG` per run: its trial, the GPUs it was given
-/// and when it started and ended. `fail_once` exits by SIGKILL the first time it runs.
+/// and when it started and ended. `fail_once` exits by SIGKILL the first time it runs; the
+/// trial with lr `$OOM_AT_LR` and seed 0 fails the first time with PyTorch's out-of-memory
+/// error.
 const PROGRAM: &str = r#"
 import json, os, signal, sys, time
 start = time.time()
@@ -29,6 +31,11 @@ marker = os.path.join(work, "ran-once")
 if params.get("fail_once") and not os.path.exists(marker):
     open(marker, "w").close()
     os.kill(os.getpid(), signal.SIGKILL)
+oom = os.environ.get("OOM_AT_LR")
+if oom and params["lr"] == float(oom) and params["seed"] == 0 and not os.path.exists(marker):
+    open(marker, "w").close()
+    print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", file=sys.stderr)
+    sys.exit(1)
 for step in range(first, steps + 1):
     time.sleep(params["delay_s"])
     loss = 1.0 / (params["lr"] * step + 1.0) + 0.001 * params["seed"]
@@ -411,4 +418,45 @@ fn gpus_all_uses_what_nvidia_smi_lists() {
         .expect_code(0);
     let seen: BTreeSet<String> = s.ran().into_iter().filter_map(|r| r.cuda).collect();
     assert_eq!(seen, BTreeSet::from(["0".to_string(), "1".to_string()]));
+}
+
+#[test]
+fn a_trial_out_of_memory_on_a_share_is_retried_alone_on_a_whole_gpu() {
+    require_python!();
+    let s = Setup::new();
+    let grid = s.grid(json!({"resources": {"gpus": 0.5}}));
+    let mut g: Value = serde_json::from_str(&std::fs::read_to_string(&grid).unwrap()).unwrap();
+    g["program"]["env"]["OOM_AT_LR"] = "0.3".into();
+    std::fs::write(&grid, g.to_string()).unwrap();
+    let run = s.sweep(&grid, &["--gpus", "0,1", "--jobs", "4"], None);
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains("out of GPU memory on a shared GPU: it runs alone on a whole GPU next; retrying from its last checkpoint")
+            && (run.stderr().contains("lr=0.3 seed=0 runs alone on GPU")
+                || run.stderr().contains("lr=0.3 seed=0 will run alone on GPU")),
+        "{}",
+        run.stderr()
+    );
+    let rows = s.ws.csv("trials.csv");
+    assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:?}");
+    let oom = rows.iter().find(|r| r["label"] == "lr=0.3 seed=0").unwrap();
+    let ran = s.ran();
+    assert_eq!(ran.len(), 8, "{ran:?}");
+    let alone = ran.iter().find(|r| r.trial == oom["id"]).unwrap();
+    // While it ran, no other trial ran on its GPU.
+    for other in ran
+        .iter()
+        .filter(|r| r.trial != alone.trial && r.cuda == alone.cuda)
+    {
+        assert!(
+            other.end <= alone.start || other.start >= alone.end,
+            "{other:?} overlaps {alone:?}"
+        );
+    }
+    let attempts = s.ws.read(&format!("trials/{}/attempts.jsonl", oom["id"]));
+    assert_eq!(attempts.lines().count(), 2, "{attempts}");
+    // The others still shared: two at a time on a GPU at most, four at once at some point.
+    for (id, runs) in &by_gpu(&ran) {
+        assert!(most_at_once(runs) <= 2, "GPU {id}: {runs:?}");
+    }
 }

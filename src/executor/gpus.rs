@@ -100,16 +100,35 @@ pub fn resolve(list: &GpuList) -> Result<(Vec<u32>, Option<String>), String> {
     }
 }
 
+/// Whether a failure's reason says the program ran out of GPU memory (PyTorch's
+/// `torch.OutOfMemoryError: CUDA out of memory`, CUDA's `CUDA_ERROR_OUT_OF_MEMORY`, JAX's
+/// `RESOURCE_EXHAUSTED: Out of memory`).
+pub fn out_of_memory(reason: &str) -> bool {
+    [
+        "CUDA out of memory",
+        "CUDA_ERROR_OUT_OF_MEMORY",
+        "OutOfMemoryError",
+        "RESOURCE_EXHAUSTED",
+    ]
+    .iter()
+    .any(|p| reason.contains(p))
+}
+
 /// `0,1`.
 pub fn join(ids: &[u32]) -> String {
     ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The places trials can take on some GPUs, each a set of GPU ids; at most one trial per place.
+/// A trial that ran out of memory on a share can be given a whole GPU alone: it reserves one
+/// GPU, whose places no other trial takes, and starts once all of them are free.
 #[derive(Debug, Clone)]
 pub struct GpuPool {
+    share: GpuShare,
     places: Vec<Vec<u32>>,
     taken: Vec<bool>,
+    /// The trial each place is kept for (a whole GPU for one trial).
+    reserved: Vec<Option<usize>>,
 }
 
 impl GpuPool {
@@ -137,21 +156,74 @@ impl GpuPool {
             GpuShare::Whole(_) => gpus.chunks_exact(each).map(<[u32]>::to_vec).collect(),
         };
         Ok(GpuPool {
+            share,
             taken: vec![false; places.len()],
+            reserved: vec![None; places.len()],
             places,
         })
     }
 
-    /// How many trials can run at once.
-    pub fn capacity(&self) -> usize {
-        self.places.len()
+    /// How many trials can run at once, `alone` of them on a whole GPU each.
+    pub fn capacity(&self, alone: usize) -> usize {
+        let k = self.share.per_gpu() as usize;
+        self.places.len().saturating_sub(alone * (k - 1))
     }
 
-    /// Takes the first free place: its index and GPU ids.
+    /// Whether trials share GPUs (so one that ran out of memory could have one alone).
+    pub fn shared(&self) -> bool {
+        self.share.per_gpu() > 1
+    }
+
+    /// Takes the first place free and kept for no one: its index and GPU ids.
     pub fn take(&mut self) -> Option<(usize, Vec<u32>)> {
-        let i = self.taken.iter().position(|t| !t)?;
+        let i = (0..self.places.len()).find(|&i| !self.taken[i] && self.reserved[i].is_none())?;
         self.taken[i] = true;
         Some((i, self.places[i].clone()))
+    }
+
+    /// A whole GPU for `owner` alone: its places and id once every place of the GPU kept for it
+    /// is free; `None` while it waits (the GPU with the fewest trials on it is kept for it, so
+    /// no other trial starts there meanwhile).
+    pub fn take_whole(&mut self, owner: usize) -> Option<(Vec<usize>, Vec<u32>)> {
+        if !self.reserved.contains(&Some(owner)) {
+            let gpu = self
+                .places_by_gpu()
+                .into_iter()
+                .filter(|(_, places)| places.iter().all(|&i| self.reserved[i].is_none()))
+                .min_by_key(|(_, places)| places.iter().filter(|&&i| self.taken[i]).count())?
+                .0;
+            for i in 0..self.places.len() {
+                if self.places[i] == [gpu] {
+                    self.reserved[i] = Some(owner);
+                }
+            }
+        }
+        let mine: Vec<usize> = (0..self.places.len())
+            .filter(|&i| self.reserved[i] == Some(owner))
+            .collect();
+        if mine.iter().any(|&i| self.taken[i]) {
+            return None;
+        }
+        for &i in &mine {
+            self.taken[i] = true;
+            self.reserved[i] = None;
+        }
+        Some((mine.clone(), self.places[mine[0]].clone()))
+    }
+
+    /// The GPU kept for `owner`, while it waits for it to empty.
+    pub fn kept_for(&self, owner: usize) -> Option<u32> {
+        let i = self.reserved.iter().position(|r| *r == Some(owner))?;
+        Some(self.places[i][0])
+    }
+
+    /// Each GPU of a shared pool with its places, in id order.
+    fn places_by_gpu(&self) -> Vec<(u32, Vec<usize>)> {
+        let mut by: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for (i, p) in self.places.iter().enumerate() {
+            by.entry(p[0]).or_default().push(i);
+        }
+        by.into_iter().collect()
     }
 
     /// Frees place `i`.
@@ -182,7 +254,7 @@ mod tests {
     #[test]
     fn shares_fill_each_gpu_in_turn_and_whole_gpus_go_in_groups() {
         let mut half = GpuPool::new(&[0, 1], GpuShare::Fraction(2)).unwrap();
-        assert_eq!(half.capacity(), 4);
+        assert_eq!(half.capacity(0), 4);
         let taken: Vec<Vec<u32>> = (0..4).map(|_| half.take().unwrap().1).collect();
         assert_eq!(taken, [vec![0], vec![1], vec![0], vec![1]]);
         assert_eq!(half.take(), None, "no GPU holds more than two");
@@ -190,12 +262,41 @@ mod tests {
         assert_eq!(half.take(), Some((1, vec![1])));
 
         let mut two = GpuPool::new(&[0, 1, 2], GpuShare::Whole(2)).unwrap();
-        assert_eq!(two.capacity(), 1, "GPU 2 alone cannot hold a trial");
+        assert_eq!(two.capacity(0), 1, "GPU 2 alone cannot hold a trial");
         assert_eq!(two.take(), Some((0, vec![0, 1])));
         let err = GpuPool::new(&[0], GpuShare::Whole(2)).unwrap_err();
         assert!(
             err.contains("needs 2 GPUs") && err.contains("--gpus gives 1 (0)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_trial_alone_waits_for_a_whole_gpu_that_no_one_else_takes_meanwhile() {
+        let mut pool = GpuPool::new(&[0, 1], GpuShare::Fraction(2)).unwrap();
+        let a = pool.take().unwrap(); // GPU 0
+        let b = pool.take().unwrap(); // GPU 1
+        let c = pool.take().unwrap(); // GPU 0
+        assert_eq!((a.1[0], b.1[0], c.1[0]), (0, 1, 0));
+        assert_eq!(
+            pool.capacity(1),
+            3,
+            "one trial alone holds both places of its GPU"
+        );
+        // Trial 7 needs a GPU alone: GPU 1 has the fewest trials, so it is kept for it.
+        assert_eq!(pool.take_whole(7), None, "b still runs on GPU 1");
+        assert_eq!(pool.kept_for(7), Some(1));
+        assert_eq!(pool.take(), None, "GPU 1's free place is kept for trial 7");
+        pool.give_back(b.0);
+        let (places, ids) = pool.take_whole(7).unwrap();
+        assert_eq!(ids, [1]);
+        assert_eq!(places.len(), 2);
+        for i in places {
+            pool.give_back(i);
+        }
+        assert!(
+            pool.take().is_some() && pool.take().is_some(),
+            "GPU 1 is shared again"
         );
     }
 }

@@ -82,9 +82,13 @@ pub struct LocalBackend {
     shares: Arc<CoreShares>,
     /// The core share each started trial holds until it is settled.
     running: HashMap<usize, Running>,
-    /// The GPU places, and the one each running attempt holds (given back when it ends).
+    /// The GPU places, and those each running attempt holds (given back when it ends).
     gpus: Option<GpuPool>,
-    placed: HashMap<usize, usize>,
+    placed: HashMap<usize, Vec<usize>>,
+    /// Trials that ran out of GPU memory on a share: they run alone on a whole GPU.
+    alone: std::collections::BTreeSet<usize>,
+    /// Attempts of those waiting for their GPU to empty, in order.
+    deferred: VecDeque<usize>,
     labels: Vec<String>,
 }
 
@@ -105,6 +109,8 @@ impl LocalBackend {
             running: HashMap::new(),
             gpus: executor.gpus.clone(),
             placed: HashMap::new(),
+            alone: Default::default(),
+            deferred: VecDeque::new(),
             labels: Vec::new(),
         }
     }
@@ -114,7 +120,7 @@ impl Backend for LocalBackend {
     fn capacity(&self) -> usize {
         self.gpus
             .as_ref()
-            .map_or(self.jobs, |g| self.jobs.min(g.capacity()))
+            .map_or(self.jobs, |g| self.jobs.min(g.capacity(self.alone.len())))
     }
 
     fn add(&mut self, index: usize, trial: &TrialConfig, _reporter: &mut dyn Reporter) -> bool {
@@ -136,41 +142,39 @@ impl Backend for LocalBackend {
                 .entry(index)
                 .or_insert_with(|| self.shares.start());
             // Its GPUs: a place of its own for this attempt (at most `capacity` run at once, so
-            // one is free).
+            // one is free), or a whole GPU alone once one empties.
             let gpus = match &mut self.gpus {
                 None => None,
+                Some(pool) if self.alone.contains(&index) => match pool.take_whole(index) {
+                    Some((places, ids)) => {
+                        self.placed.insert(index, places);
+                        let ids = gpus::join(&ids);
+                        let label = &self.labels[index];
+                        reporter.notice(&format!("{label} runs alone on GPU {ids}"));
+                        Some(ids)
+                    }
+                    None => {
+                        if let Some(gpu) = pool.kept_for(index) {
+                            let label = &self.labels[index];
+                            reporter.notice(&format!(
+                                "{label} will run alone on GPU {gpu} once the trials there end"
+                            ));
+                        }
+                        self.deferred.push_back(index);
+                        continue;
+                    }
+                },
                 Some(pool) => {
                     let (place, ids) = pool
                         .take()
                         .ok_or_else(|| anyhow::anyhow!("no free GPU place for a trial"))?;
-                    self.placed.insert(index, place);
+                    self.placed.insert(index, vec![place]);
                     let ids = gpus::join(&ids);
                     reporter.notice(&format!("{} runs on GPU {ids}", self.labels[index]));
                     Some(ids)
                 }
             };
-            let attempt = Attempt {
-                exe: self.exe.clone(),
-                dir: self.dirs[index].clone(),
-                index,
-                tx: self.tx.clone(),
-                stop: self.stop.subscribe(),
-                shares: self.shares.clone(),
-                gpus,
-            };
-            tokio::spawn(async move {
-                let (status, tail) = attempt.run().await;
-                let how = match status {
-                    Ok(s) => format!("worker {}", describe_exit(s)),
-                    Err(e) => format!("worker could not be run: {e}"),
-                };
-                let how = if tail.is_empty() {
-                    how
-                } else {
-                    format!("{how}: {}", tail.join(" | "))
-                };
-                let _ = attempt.tx.send(BackendEvent::Ended { index, how });
-            });
+            self.spawn(index, gpus);
         }
         Ok(())
     }
@@ -182,15 +186,26 @@ impl Backend for LocalBackend {
         };
         if let Some(BackendEvent::Ended { index, .. }) = &event {
             // The attempt is over: its GPUs go to the next (a retry may land elsewhere).
-            if let (Some(pool), Some(place)) = (&mut self.gpus, self.placed.remove(index)) {
-                pool.give_back(place);
+            if let (Some(pool), Some(places)) = (&mut self.gpus, self.placed.remove(index)) {
+                for place in places {
+                    pool.give_back(place);
+                }
             }
+            self.start_deferred();
         }
         Ok(event)
     }
 
     fn settled(&mut self, index: usize) {
         self.running.remove(&index);
+        self.alone.remove(&index);
+    }
+
+    fn more_room(&mut self, index: usize, reason: &str) -> Option<String> {
+        let shared = self.gpus.as_ref().is_some_and(GpuPool::shared);
+        (shared && gpus::out_of_memory(reason) && self.alone.insert(index)).then(|| {
+            "out of GPU memory on a shared GPU: it runs alone on a whole GPU next".to_string()
+        })
     }
 
     fn waiting(&mut self, count: usize) {
@@ -199,6 +214,11 @@ impl Backend for LocalBackend {
 
     async fn stop(&mut self, level: Stop, reporter: &mut dyn Reporter) -> AfterStop {
         self.stop.send_replace(level);
+        // Attempts still waiting for a GPU of their own never start.
+        for index in self.deferred.drain(..) {
+            let how = "stopped before a GPU of its own was free".to_string();
+            let _ = self.tx.send(BackendEvent::Ended { index, how });
+        }
         reporter.notice(match level {
             Stop::Now => "stopping at once; checkpoints already saved stay valid",
             _ => {
@@ -207,6 +227,53 @@ impl Backend for LocalBackend {
             }
         });
         AfterStop::WaitForAttempts
+    }
+}
+
+impl LocalBackend {
+    /// Starts an attempt of trial `index`: its worker process, seeing `gpus` when given.
+    fn spawn(&mut self, index: usize, gpus: Option<String>) {
+        let attempt = Attempt {
+            exe: self.exe.clone(),
+            dir: self.dirs[index].clone(),
+            index,
+            tx: self.tx.clone(),
+            stop: self.stop.subscribe(),
+            shares: self.shares.clone(),
+            gpus,
+        };
+        tokio::spawn(async move {
+            let (status, tail) = attempt.run().await;
+            let how = match status {
+                Ok(s) => format!("worker {}", describe_exit(s)),
+                Err(e) => format!("worker could not be run: {e}"),
+            };
+            let how = if tail.is_empty() {
+                how
+            } else {
+                format!("{how}: {}", tail.join(" | "))
+            };
+            let _ = attempt.tx.send(BackendEvent::Ended { index, how });
+        });
+    }
+
+    /// Starts the trials waiting for a GPU of their own whose GPU has emptied.
+    fn start_deferred(&mut self) {
+        let Some(pool) = &mut self.gpus else {
+            return;
+        };
+        let mut started = Vec::new();
+        self.deferred.retain(|&i| match pool.take_whole(i) {
+            Some((places, ids)) => {
+                started.push((i, places, gpus::join(&ids)));
+                false
+            }
+            None => true,
+        });
+        for (i, places, ids) in started {
+            self.placed.insert(i, places);
+            self.spawn(i, Some(ids));
+        }
     }
 }
 

@@ -80,6 +80,11 @@ pub trait Backend {
     fn settled(&mut self, _index: usize) {}
     /// `count` trials wait for a slot (known so far): 0 at the tail of a run, or when it stops.
     fn waiting(&mut self, _count: usize) {}
+    /// Trial `index` failed with `reason`: when its next attempt can have more room (a GPU of
+    /// its own after running out of memory on a share), says so, and the trial is retried.
+    fn more_room(&mut self, _index: usize, _reason: &str) -> Option<String> {
+        None
+    }
     /// The run is asked to stop at `level` (`Now` after a second request).
     async fn stop(&mut self, level: Stop, reporter: &mut dyn Reporter) -> AfterStop;
 }
@@ -253,7 +258,14 @@ pub async fn supervise_feed<B: Backend>(
                     }
                     slot.running = false;
                     let trial = &trials[index];
-                    match conclude(&store.trial(&trial.id), &how, stop, slot, trial.run.max_retries) {
+                    let dir = store.trial(&trial.id);
+                    let mut conclusion = conclude(&dir, &how, stop, slot, trial.run.max_retries);
+                    if let Conclusion::Ends(Outcome::Failed(reason)) = &conclusion {
+                        if let Some(why) = retry_with_room(backend, &dir, index, reason, stop, slot, trial.run.max_retries) {
+                            conclusion = Conclusion::Retry(why);
+                        }
+                    }
+                    match conclusion {
                         Conclusion::Retry(reason) => {
                             reporter.event(&TrialEvent::Retrying {
                                 index,
@@ -326,6 +338,27 @@ async fn launch_free<B: Backend>(
         slots[i].first_launch.get_or_insert_with(Instant::now);
     }
     backend.launch(&batch, retry, reporter).await
+}
+
+/// A failed trial that the backend can give more room (see [`Backend::more_room`]) is retried
+/// from its last checkpoint, while retries are left and the run goes on: its result is cleared,
+/// and the returned reason says why.
+fn retry_with_room<B: Backend>(
+    backend: &mut B,
+    dir: &TrialDir,
+    index: usize,
+    reason: &str,
+    stop: Stop,
+    slot: &mut Slot,
+    max_retries: u32,
+) -> Option<String> {
+    if stop != Stop::No || slot.attempts >= max_retries {
+        return None;
+    }
+    let why = backend.more_room(index, reason)?;
+    dir.clear_result().ok()?;
+    slot.attempts += 1;
+    Some(why)
 }
 
 /// What an ended attempt means for its trial.
