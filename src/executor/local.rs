@@ -294,8 +294,10 @@ impl Attempt {
     async fn run(&self) -> (std::io::Result<ExitStatus>, Vec<String>) {
         let mut command = Command::new(&self.exe);
         if let Some(ids) = &self.gpus {
+            // PCI bus order: CUDA then numbers the GPUs as nvidia-smi and NVML do.
             command
                 .env(gpus::CUDA_VISIBLE_DEVICES, ids)
+                .env("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
                 .env(GPUS_ENV, ids);
         }
         let spawned = command

@@ -88,6 +88,7 @@ pub fn run(
         unreported: false,
         line_no: 0,
         malformed: None,
+        gpu: None,
     };
     say(&WorkerMessage::Started {
         steps: budget,
@@ -122,6 +123,13 @@ pub fn run(
     };
     let pgid = child.id() as i32;
     say(&WorkerMessage::Program { pgid });
+    // Placed on GPUs: what its processes use of them, where NVML can tell.
+    let gpus: Vec<u32> = std::env::var(super::protocol::GPUS_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|id| id.trim().parse().ok())
+        .collect();
+    let sampler = super::gpu_usage::Sampler::start(&gpus, pgid);
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
@@ -184,6 +192,7 @@ pub fn run(
             break;
         }
     }
+    run.gpu = sampler.and_then(super::gpu_usage::Sampler::finish);
     // Whatever it left behind in its group goes with it.
     signal_group(pgid, libc::SIGKILL);
     let status = exited.expect("the loop ends once the program exited");
@@ -419,6 +428,8 @@ struct Run<'a> {
     line_no: usize,
     /// Why the program's output broke the protocol, once it did.
     malformed: Option<String>,
+    /// What it used of its GPUs, once measured.
+    gpu: Option<crate::store::GpuUsed>,
 }
 
 impl Run<'_> {
@@ -546,6 +557,7 @@ impl Run<'_> {
             steps_per_sec: training_rate(&self.rows),
             wall_seconds: started.elapsed().as_secs_f64(),
             peak_memory_mb: children_peak_memory_mb(),
+            gpu: self.gpu.take(),
             vocab_size: None,
             metric: Some(Box::new(MetricOutcome {
                 name: self.metric.name.clone(),

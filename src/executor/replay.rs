@@ -162,6 +162,7 @@ impl<'a> ReplayBackend<'a> {
             steps_per_sec: Some(run.steps_per_sec),
             wall_seconds: seconds,
             peak_memory_mb: None,
+            gpu: None,
             vocab_size: None,
             metric: None,
         })?;

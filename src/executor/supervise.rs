@@ -440,6 +440,7 @@ pub fn record_failure(dir: &TrialDir, reason: String, since: Option<Instant>) ->
         steps_per_sec: None,
         wall_seconds: since.map_or(0.0, |s| s.elapsed().as_secs_f64()),
         peak_memory_mb: None,
+        gpu: None,
         vocab_size: None,
         metric,
     };

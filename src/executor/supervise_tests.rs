@@ -76,6 +76,7 @@ fn result(status: TrialStatus, reason: Option<&str>) -> TrialResult {
         steps_per_sec: Some(100.0),
         wall_seconds: 0.1,
         peak_memory_mb: None,
+        gpu: None,
         vocab_size: Some(44),
         metric: None,
     }

@@ -321,6 +321,7 @@ pub fn summarize(
             .map(|r| r.step as f64 / r.elapsed_s),
         wall_seconds: wall.as_secs_f64(),
         peak_memory_mb: peak_memory_mb(),
+        gpu: None,
         vocab_size: None,
         metric: None,
     }

@@ -285,6 +285,7 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     } else {
         lines.push(lang.words().no_completed.to_string());
     }
+    lines.extend(gpu_memory_line(sweep, lang));
     lines.extend(early_stopping_lines(sweep, lang));
     lines.extend(proposals::lines(sweep, g, lang));
     lines.extend(degraded_lines(g, lang));
@@ -305,6 +306,48 @@ pub fn best_line(g: &Grouped) -> Option<String> {
         numbers::stat(best.stats.value, o.decimals()),
         numbers::count(best.stats.completed, "seed")
     ))
+}
+
+/// The memory a suggested share leaves spare: peak × this must fit.
+const GPU_HEADROOM: f64 = 1.25;
+
+/// Where NVML measured what trials used of their GPUs: the most any held, and how many such
+/// trials one GPU would fit (the share to ask for).
+fn gpu_memory_line(sweep: &SweepRecord, lang: Lang) -> Option<String> {
+    let used: Vec<&crate::store::GpuUsed> = sweep
+        .trials
+        .iter()
+        .filter_map(|t| t.result()?.gpu.as_ref())
+        .collect();
+    let peak = used.iter().map(|g| g.peak_memory_mb).fold(0.0, f64::max);
+    let total = used.iter().map(|g| g.memory_total_mb).fold(0.0, f64::max);
+    let util = used.iter().map(|g| g.mean_utilisation).sum::<f64>() / used.len().max(1) as f64;
+    if used.is_empty() || peak <= 0.0 || total <= 0.0 {
+        return None;
+    }
+    // With a fifth of headroom, rounded down to a share that reads short (1/n = 0.25, 0.2, …).
+    let room = (total / (peak * GPU_HEADROOM)).floor();
+    let fit = [64u32, 50, 40, 32, 25, 20, 16, 10, 8, 5, 4, 2, 1]
+        .into_iter()
+        .find(|&n| f64::from(n) <= room)
+        .unwrap_or(1);
+    let share = format!("{}", 1.0 / f64::from(fit));
+    let (peak, total) = (
+        numbers::thousands(peak.ceil() as usize),
+        numbers::thousands(total as usize),
+    );
+    Some(match lang {
+        Lang::En => format!(
+            "**GPU memory**: the most any of {} held was {peak} MiB of a {total} MiB GPU (mean \
+             utilisation {util:.0}%): `\"gpus\": {share}` fits {fit} such trials to a GPU, with \
+             a fifth of its memory to spare.",
+            numbers::count(used.len(), "measured trial")
+        ),
+        Lang::Zh => format!(
+            "**GPU 显存**：{} 个已测量的试验中最多占用 {peak} MiB（GPU 共 {total} MiB，平均利用率 {util:.0}%）：`\"gpus\": {share}` 可让一块 GPU 容纳 {fit} 个这样的试验，并留出五分之一的显存余量。",
+            used.len()
+        ),
+    })
 }
 
 /// With early stopping: which configurations reached the full budget (the best is chosen among

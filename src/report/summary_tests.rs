@@ -72,6 +72,7 @@ fn trial(
             steps_per_sec: Some(100.0),
             wall_seconds: 4.0,
             peak_memory_mb: Some(40.0),
+            gpu: None,
             vocab_size: Some(44),
             metric: None,
         }),
@@ -102,6 +103,7 @@ fn failed(hidden: usize, batch: usize, seed: u64) -> TrialRecord {
         steps_per_sec: None,
         wall_seconds: 0.1,
         peak_memory_mb: None,
+        gpu: None,
         vocab_size: None,
         metric: None,
     });
@@ -701,6 +703,7 @@ fn program_sweep(mode: &str) -> SweepRecord {
                 steps_per_sec: Some(10.0),
                 wall_seconds: 1.0,
                 peak_memory_mb: None,
+                gpu: None,
                 vocab_size: None,
                 metric: Some(Box::new(MetricOutcome {
                     name: "acc".into(),
@@ -829,4 +832,45 @@ fn a_metric_that_ends_much_worse_than_its_best_is_pointed_out_for_a_program_too(
         md.contains("**Best before the end**: lr=0.1 batch=8 seed=0 ends at acc 0.6000, but reached 0.9000 at step 5"),
         "{md}"
     );
+}
+
+#[test]
+fn measured_gpu_memory_suggests_the_share_to_ask_for() {
+    use crate::store::GpuUsed;
+    let mut s = program_sweep("min");
+    // 3,100 MiB of an 81,920 MiB GPU at most: with a fifth to spare, 21 would fit; 20 is the
+    // share that reads short (0.05).
+    for (t, peak) in s.trials.iter_mut().zip([3_000.0, 3_100.0]) {
+        let (config, state, _) = t.clone().into_parts();
+        let TrialState::Finished(mut r) = state else {
+            panic!("finished")
+        };
+        r.gpu = Some(GpuUsed {
+            peak_memory_mb: peak,
+            memory_total_mb: 81_920.0,
+            mean_utilisation: 40.0,
+        });
+        *t = TrialRecord::with_curves(config, TrialState::Finished(r), t.curves());
+    }
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert!(
+        md.contains(
+            "**GPU memory**: the most any of 2 measured trials held was 3,100 MiB of a 81,920 \
+             MiB GPU (mean utilisation 40%): `\"gpus\": 0.05` fits 20 such trials to a GPU"
+        ),
+        "{md}"
+    );
+    let csv = String::from_utf8(super::super::tables::trials_csv(&s).unwrap()).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(",peak_gpu_memory_mb,gpu_memory_total_mb,gpu_utilisation,reason"),
+        "{header}"
+    );
+    // Without measurements, neither the line nor the columns.
+    let plain = render(
+        &program_sweep("min"),
+        &ctx(Lang::En),
+        &ChartLinks::default(),
+    );
+    assert!(!plain.contains("GPU memory"), "{plain}");
 }

@@ -142,6 +142,20 @@ impl TrialTable {
         if placed {
             columns.insert(columns.len() - 1, "gpus".into());
         }
+        // What they used of them, where NVML measured it.
+        let measured = sweep
+            .trials
+            .iter()
+            .any(|t| t.result().is_some_and(|r| r.gpu.is_some()));
+        if measured {
+            for name in [
+                "peak_gpu_memory_mb",
+                "gpu_memory_total_mb",
+                "gpu_utilisation",
+            ] {
+                columns.insert(columns.len() - 1, name.into());
+            }
+        }
         let chosen = super::proposals::chosen(sweep);
         let rows = sweep
             .trials
@@ -212,6 +226,12 @@ impl TrialTable {
                 ));
                 if placed {
                     cells.push(Cell::Text(gpus_of(t)));
+                }
+                if measured {
+                    let gpu = r.and_then(|r| r.gpu.as_ref());
+                    cells.push(Cell::float(gpu.map(|g| g.peak_memory_mb)));
+                    cells.push(Cell::float(gpu.map(|g| g.memory_total_mb)));
+                    cells.push(Cell::float(gpu.map(|g| g.mean_utilisation)));
                 }
                 cells.push(Cell::text(r.and_then(|r| r.reason.as_deref())));
                 (t.config.id.clone(), cells)

@@ -37,8 +37,8 @@ pub use curves::Curves;
 pub use manifest::Manifest;
 pub use program_metrics::{ProgramLine, ProgramRow};
 pub use trial_dir::{
-    DamagedFile, FinalState, MetricOutcome, MetricRow, StoredSample, TrialDir, TrialResult,
-    TrialState, TrialStatus,
+    DamagedFile, FinalState, GpuUsed, MetricOutcome, MetricRow, StoredSample, TrialDir,
+    TrialResult, TrialState, TrialStatus,
 };
 
 use crate::spec::TrialConfig;

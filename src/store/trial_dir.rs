@@ -73,6 +73,9 @@ pub struct TrialResult {
     /// Peak resident memory of the worker process that finished the trial, in MiB.
     #[serde(default)]
     pub peak_memory_mb: Option<f64>,
+    /// What a program trial placed on GPUs used of them, where NVML could measure it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuUsed>,
     /// Characters in the corpus' vocabulary: the perplexity of a model that knows nothing
     /// (absent in results stored before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +101,18 @@ pub struct MetricOutcome {
     pub best: Option<f64>,
     /// The step of the best value.
     pub best_step: usize,
+}
+
+/// What a trial used of its GPUs, measured through NVML while it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuUsed {
+    /// The most GPU memory its processes held at once, in MiB.
+    pub peak_memory_mb: f64,
+    /// The memory of one of its GPUs, in MiB.
+    pub memory_total_mb: f64,
+    /// Its GPUs' mean utilisation over its run, in percent (the whole GPU's, shared with the
+    /// trials beside it).
+    pub mean_utilisation: f64,
 }
 
 impl TrialResult {
@@ -862,6 +877,7 @@ mod tests {
             steps_per_sec: Some(1.0),
             wall_seconds: 0.1,
             peak_memory_mb: None,
+            gpu: None,
             vocab_size: Some(44),
             metric: None,
         };
@@ -929,6 +945,7 @@ mod tests {
             steps_per_sec: None,
             wall_seconds: 0.1,
             peak_memory_mb: None,
+            gpu: None,
             vocab_size: None,
             metric: None,
         }
@@ -1017,6 +1034,7 @@ mod tests {
             steps_per_sec: None,
             wall_seconds: 0.1,
             peak_memory_mb: Some(50.0),
+            gpu: None,
             vocab_size: Some(44),
             metric: None,
         };
