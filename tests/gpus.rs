@@ -358,9 +358,9 @@ fn bad_placements_are_clear_errors_before_anything_runs() {
         ),
         (
             json!({"resources": {"gpus": 0.5}}),
-            vec!["--executor", "slurm"],
+            vec!["--executor", "slurm", "--gpus", "0"],
             None,
-            "packing several trials into one Slurm task is not built yet",
+            "--gpus is for local runs",
         ),
         (
             json!({"resources": {"cpus": 2}, "slurm": {"cpus_per_task": 2}}),

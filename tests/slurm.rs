@@ -8,8 +8,8 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -688,4 +688,49 @@ fn a_trial_that_needs_a_gpu_asks_slurm_for_one_and_records_which() {
             "{attempts}"
         );
     }
+}
+
+#[test]
+fn trials_sharing_a_gpu_are_packed_into_one_task_on_its_gpu() {
+    let test = "trials_sharing_a_gpu_are_packed_into_one_task_on_its_gpu";
+    let Some(_turn) = turn(test) else {
+        return;
+    };
+    if !slurm_has_gpus(test) || Command::new("python3").arg("--version").output().is_err() {
+        return;
+    }
+    let mut grid: serde_json::Value = serde_json::from_str(&program_grid()).unwrap();
+    grid["base"]["steps"] = 60.into();
+    grid["resources"] = serde_json::json!({"gpus": 0.5});
+    let ws = Workspace::new();
+    let path = ws.write("grid.json", grid.to_string());
+    let child = start(&ws, &path, &[]);
+    let stderr = ended(child, 0);
+    assert!(
+        stderr.contains("2 trials to a task, sharing its GPU"),
+        "{stderr}"
+    );
+    // One task for the two trials: one GPU, the CPUs of both.
+    let slurm = ws.results().join("slurm");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&slurm)
+        .unwrap()
+        .filter_map(|d| Some(d.ok()?.path()).filter(|p| p.is_dir()))
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let script = std::fs::read_to_string(dirs[0].join("job.sh")).unwrap();
+    assert!(script.contains("#SBATCH --gres=gpu:1\n"), "{script}");
+    assert!(script.contains("#SBATCH --cpus-per-task=2\n"), "{script}");
+    let tasks = std::fs::read_to_string(dirs[0].join("tasks.txt")).unwrap();
+    assert_eq!(tasks.lines().count(), 1, "{tasks}");
+    assert_eq!(tasks.trim_end().split('\t').count(), 2, "{tasks}");
+    // Both completed on the same GPU, the task's.
+    let rows = trials(&ws);
+    assert_eq!(rows.len(), 2);
+    let gpus: BTreeSet<&str> = rows.values().map(|r| r["gpus"].as_str()).collect();
+    assert_eq!(gpus.len(), 1, "{rows:?}");
+    assert!(matches!(gpus.first().copied(), Some("0" | "1")), "{rows:?}");
+    assert!(
+        rows.values().all(|r| r["status"] == "completed"),
+        "{rows:?}"
+    );
 }

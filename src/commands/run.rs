@@ -64,7 +64,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         if let Some(note) = note {
             eprintln!("note: {note}");
         }
-        (pool, None)
+        (pool, (None, 1))
     };
 
     if args.dry_run {

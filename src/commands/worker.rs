@@ -1,5 +1,7 @@
 //! `sweep worker <trial-dir>`: train one trial folder; or `sweep worker --task-list FILE`, the
-//! folder on line `$SLURM_ARRAY_TASK_ID` of FILE (a task of a Slurm job array).
+//! folder on line `$SLURM_ARRAY_TASK_ID` of FILE (a task of a Slurm job array). A line with
+//! several folders (tab-separated: trials sharing the task's GPU) runs one worker for each,
+//! side by side, each on its share of the task's CPUs.
 //!
 //! SIGTERM or SIGINT makes the worker checkpoint and exit. Started by a local sweep (which
 //! sets `SWEEP_PARENT_PID`), it also gets SIGTERM when that sweep dies, even by `kill -9`, so
@@ -21,7 +23,10 @@ use crate::executor::worker::{self, WorkerEnd};
 pub fn run(trial_dir: Option<&Path>, task_list: Option<&Path>) -> anyhow::Result<u8> {
     let trial_dir = match (trial_dir, task_list) {
         (Some(dir), _) => dir.to_path_buf(),
-        (None, Some(list)) => from_task_list(list)?,
+        (None, Some(list)) => match from_task_list(list)?.as_slice() {
+            [one] => one.clone(),
+            several => return side_by_side(several),
+        },
         (None, None) => anyhow::bail!("a trial folder or --task-list is required"),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -49,8 +54,61 @@ pub fn run(trial_dir: Option<&Path>, task_list: Option<&Path>) -> anyhow::Result
     })
 }
 
-/// The trial folder on line `$SLURM_ARRAY_TASK_ID` (from 0) of `list`.
-fn from_task_list(list: &Path) -> anyhow::Result<PathBuf> {
+/// Runs a worker for each of `dirs` at once (trials sharing a Slurm task and its GPU), each on
+/// an equal share of the task's CPUs, passing SIGTERM and SIGINT on; exits as the worst of
+/// them (interrupted before failed before completed).
+fn side_by_side(dirs: &[PathBuf]) -> anyhow::Result<u8> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let cpus = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .map(|c| (c / dirs.len()).max(1));
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for dir in dirs {
+        let mut command = std::process::Command::new(&exe);
+        command.arg("worker").arg(dir);
+        if let Some(cpus) = cpus {
+            command.env("SLURM_CPUS_PER_TASK", cpus.to_string());
+        }
+        children.push(
+            command
+                .spawn()
+                .with_context(|| format!("cannot start a worker for {}", dir.display()))?,
+        );
+    }
+    let mut codes = vec![None; children.len()];
+    let mut forwarded = false;
+    while codes.iter().any(Option::is_none) {
+        if stop.load(Ordering::SeqCst) && !forwarded {
+            for c in &children {
+                // SAFETY: kill(2) on our own children's pids has no memory-safety preconditions.
+                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            }
+            forwarded = true;
+        }
+        for (child, code) in children.iter_mut().zip(codes.iter_mut()) {
+            if code.is_none() {
+                if let Some(status) = child.try_wait()? {
+                    *code = Some(status.code().map_or(exit::WORKER_INTERRUPTED, |c| c as u8));
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let codes: Vec<u8> = codes.into_iter().flatten().collect();
+    Ok([exit::WORKER_INTERRUPTED, exit::TRIALS_FAILED]
+        .into_iter()
+        .find(|c| codes.contains(c))
+        .or_else(|| codes.iter().copied().find(|&c| c != exit::OK))
+        .unwrap_or(exit::OK))
+}
+
+/// The trial folders on line `$SLURM_ARRAY_TASK_ID` (from 0) of `list`.
+fn from_task_list(list: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let index: usize = std::env::var(TASK_ID_ENV)
         .ok()
         .and_then(|i| i.parse().ok())
@@ -66,7 +124,7 @@ fn from_task_list(list: &Path) -> anyhow::Result<PathBuf> {
             text.lines().count()
         )
     })?;
-    Ok(PathBuf::from(line))
+    Ok(line.split('\t').map(PathBuf::from).collect())
 }
 
 /// Applies the thread budgets the orchestrator writes to stdin, on a background thread (no

@@ -34,24 +34,19 @@ pub fn local_gpus(
     Ok((Some(pool), note))
 }
 
-/// The GPUs of each Slurm task (`--gres=gpu:N`), `None` when trials need none; an error for
-/// `--gpus` (Slurm places tasks itself) and for a share of a GPU (several trials to one task is
-/// not built yet).
-pub fn slurm_gpus(spec: &GridSpec, list: Option<&GpuList>) -> anyhow::Result<Option<u32>> {
+/// The GPUs of each Slurm task (`--gres=gpu:N`) and how many trials share a task (k for a
+/// share 1/k of a GPU: they run side by side on the task's GPU); `(None, 1)` when trials need
+/// no GPU. An error for `--gpus`: Slurm places the tasks itself.
+pub fn slurm_gpus(spec: &GridSpec, list: Option<&GpuList>) -> anyhow::Result<(Option<u32>, u32)> {
     if list.is_some() {
         anyhow::bail!(
             "--gpus is for local runs: on Slurm, `resources.gpus` asks each task for its GPUs \
              and Slurm chooses them"
         );
     }
-    match spec.resources.gpus {
-        None => Ok(None),
-        Some(GpuShare::Whole(n)) => Ok(Some(n)),
-        Some(share) => anyhow::bail!(
-            "{}: `resources.gpus` is {} with --executor slurm: packing several trials into one \
-             Slurm task is not built yet; ask for a whole GPU (1) per trial",
-            spec.path.display(),
-            share.describe()
-        ),
-    }
+    Ok(match spec.resources.gpus {
+        None => (None, 1),
+        Some(GpuShare::Whole(n)) => (Some(n), 1),
+        Some(GpuShare::Fraction(k)) => (Some(1), k),
+    })
 }

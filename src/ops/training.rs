@@ -24,8 +24,8 @@ pub struct Training<'a> {
     pub jobs: usize,
     /// The GPUs local trials are placed on (`--gpus`), each on a place of its own.
     pub gpus: Option<crate::executor::gpus::GpuPool>,
-    /// The GPUs of each Slurm task (`resources.gpus`).
-    pub slurm_gpus: Option<u32>,
+    /// The GPUs of each Slurm task and how many trials share one (`resources.gpus`).
+    pub slurm_gpus: (Option<u32>, u32),
     /// Train as Slurm job arrays instead of local worker processes.
     pub on_slurm: bool,
     /// With Slurm: return once the arrays are submitted (`--detach`).
@@ -93,7 +93,8 @@ impl Training<'_> {
         let mut reporter = progress::for_stderr();
         let ran = if self.on_slurm {
             let options = crate::spec::SlurmOptions {
-                gpus_per_task: self.slurm_gpus,
+                gpus_per_task: self.slurm_gpus.0,
+                trials_per_task: self.slurm_gpus.1,
                 ..self.spec.slurm.clone()
             };
             let executor = SlurmExecutor::new(options, &self.spec.name)?;

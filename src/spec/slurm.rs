@@ -33,6 +33,8 @@ pub struct SlurmOptions {
     pub sbatch_args: Vec<String>,
     /// `--gres=gpu:N`: the GPUs of each task (from the grid file's `resources.gpus`).
     pub gpus_per_task: Option<u32>,
+    /// Trials run side by side in one task, sharing its GPU (k for a share 1/k of a GPU).
+    pub trials_per_task: u32,
 }
 
 impl Default for SlurmOptions {
@@ -45,6 +47,7 @@ impl Default for SlurmOptions {
             max_parallel: None,
             sbatch_args: Vec::new(),
             gpus_per_task: None,
+            trials_per_task: 1,
         }
     }
 }

@@ -71,8 +71,19 @@ struct Submission {
     token: String,
     /// Slurm's job id of the array.
     job: String,
-    /// The trial id of each task index.
+    /// The trial ids, in task order (`per_task` of them to a task).
     trials: Vec<String>,
+    /// Trials run side by side in each task (1 unless trials share a GPU).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    per_task: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// The task running one trial's current attempt.
@@ -159,7 +170,10 @@ impl SlurmExecutor {
             format!("#SBATCH --job-name=sweep-{}", shell_word(&self.name)),
             format!("#SBATCH --comment={}", comment(token)),
             format!("#SBATCH --output={}/task-%a.out", dir.display()),
-            format!("#SBATCH --cpus-per-task={}", o.cpus_per_task),
+            format!(
+                "#SBATCH --cpus-per-task={}",
+                o.cpus_per_task * o.trials_per_task
+            ),
         ];
         if let Some(p) = &o.partition {
             lines.push(format!("#SBATCH --partition={p}"));
@@ -320,18 +334,24 @@ impl SlurmBackend<'_> {
         again: &str,
         reporter: &mut dyn Reporter,
     ) -> anyhow::Result<()> {
-        for chunk in which.chunks(MAX_ARRAY) {
+        let per_task = self.executor.options.trials_per_task.max(1) as usize;
+        for chunk in which.chunks(MAX_ARRAY * per_task) {
             let ids: Vec<String> = chunk.iter().map(|&i| self.trials[i].id.clone()).collect();
-            let job = self.submit(&ids)?;
+            let job = self.submit(&ids, per_task)?;
             reporter.notice(&format!(
-                "submitted {}{again} as Slurm job array {job}",
-                numbers::count(ids.len(), "trial")
+                "submitted {}{again} as Slurm job array {job}{}",
+                numbers::count(ids.len(), "trial"),
+                if per_task > 1 {
+                    format!(" ({per_task} trials to a task, sharing its GPU)")
+                } else {
+                    String::new()
+                }
             ));
             for (k, &i) in chunk.iter().enumerate() {
                 let dir = self.store.trial(&self.trials[i].id);
                 let task = TaskId {
                     job: job.clone(),
-                    index: k,
+                    index: k / per_task,
                 };
                 self.tracked[i] = Some(Tracked::new(task, &dir, &self.trials[i]));
             }
@@ -339,8 +359,9 @@ impl SlurmBackend<'_> {
         Ok(())
     }
 
-    /// Writes the task list and job script for `trials` and submits them as one array.
-    fn submit(&mut self, trials: &[String]) -> anyhow::Result<String> {
+    /// Writes the task list and job script for `trials` and submits them as one array,
+    /// `per_task` trials to a task (a line of the task list, tab-separated).
+    fn submit(&mut self, trials: &[String], per_task: usize) -> anyhow::Result<String> {
         let root = &self.root;
         let token = format!("{:016x}", rand::random::<u64>());
         let dir = root.join("slurm").join(&token);
@@ -348,9 +369,16 @@ impl SlurmBackend<'_> {
         // Absolute paths: tasks start in whatever folder Slurm gives them.
         let absolute = Store::at(root);
         let tasks: String = trials
-            .iter()
-            .map(|id| format!("{}\n", absolute.trial(id).path().display()))
+            .chunks(per_task)
+            .map(|ids| {
+                let dirs: Vec<String> = ids
+                    .iter()
+                    .map(|id| absolute.trial(id).path().display().to_string())
+                    .collect();
+                format!("{}\n", dirs.join("\t"))
+            })
             .collect();
+        let task_count = trials.len().div_ceil(per_task);
         let task_list = dir.join("tasks.txt");
         std::fs::write(&task_list, tasks)
             .with_context(|| format!("cannot write {}", task_list.display()))?;
@@ -360,7 +388,7 @@ impl SlurmBackend<'_> {
         let options = &self.executor.options;
         let job = commands::sbatch(
             &script,
-            &format!("0-{}", trials.len() - 1),
+            &format!("0-{}", task_count - 1),
             options.max_parallel,
             &options.sbatch_args,
         )?;
@@ -368,6 +396,7 @@ impl SlurmBackend<'_> {
             token,
             job: job.clone(),
             trials: trials.to_vec(),
+            per_task,
         })?;
         Ok(job)
     }
@@ -592,7 +621,9 @@ impl Ledger {
             let sub = self
                 .submission(&task.task.job)
                 .expect("owned tasks have one");
-            if let Some(trial) = sub.trials.get(task.task.index) {
+            let per = sub.per_task.max(1);
+            let from = task.task.index * per;
+            for trial in sub.trials.iter().skip(from).take(per) {
                 live.insert(trial.clone(), task.task.clone());
             }
         }
@@ -616,6 +647,7 @@ mod tests {
                 max_parallel: Some(3),
                 sbatch_args: vec!["--qos=short".into()],
                 gpus_per_task: Some(2),
+                trials_per_task: 1,
             },
             name: "my grid".into(),
             poll: Duration::from_secs(1),
