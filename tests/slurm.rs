@@ -650,6 +650,19 @@ fn slurm_has_gpus(test: &str) -> bool {
     gpus
 }
 
+/// The program grid's two trials (60 steps) with these `resources`, run on Slurm to the end:
+/// the workspace and the sweep's stderr.
+fn gpu_sweep(resources: serde_json::Value) -> (Workspace, String) {
+    let mut grid: serde_json::Value = serde_json::from_str(&program_grid()).unwrap();
+    grid["base"]["steps"] = 60.into();
+    grid["resources"] = resources;
+    let ws = Workspace::new();
+    let path = ws.write("grid.json", grid.to_string());
+    let child = start(&ws, &path, &[]);
+    let stderr = ended(child, 0);
+    (ws, stderr)
+}
+
 #[test]
 fn a_trial_that_needs_a_gpu_asks_slurm_for_one_and_records_which() {
     let test = "a_trial_that_needs_a_gpu_asks_slurm_for_one_and_records_which";
@@ -659,13 +672,7 @@ fn a_trial_that_needs_a_gpu_asks_slurm_for_one_and_records_which() {
     if !slurm_has_gpus(test) || Command::new("python3").arg("--version").output().is_err() {
         return;
     }
-    let mut grid: serde_json::Value = serde_json::from_str(&program_grid()).unwrap();
-    grid["base"]["steps"] = 60.into();
-    grid["resources"] = serde_json::json!({"gpus": 1, "cpus": 1});
-    let ws = Workspace::new();
-    let path = ws.write("grid.json", grid.to_string());
-    let child = start(&ws, &path, &[]);
-    ended(child, 0);
+    let (ws, _) = gpu_sweep(serde_json::json!({"gpus": 1, "cpus": 1}));
     // The job script kept in the results folder asks for the GPU.
     let slurm = ws.results().join("slurm");
     let scripts: Vec<String> = std::fs::read_dir(&slurm)
@@ -699,13 +706,7 @@ fn trials_sharing_a_gpu_are_packed_into_one_task_on_its_gpu() {
     if !slurm_has_gpus(test) || Command::new("python3").arg("--version").output().is_err() {
         return;
     }
-    let mut grid: serde_json::Value = serde_json::from_str(&program_grid()).unwrap();
-    grid["base"]["steps"] = 60.into();
-    grid["resources"] = serde_json::json!({"gpus": 0.5});
-    let ws = Workspace::new();
-    let path = ws.write("grid.json", grid.to_string());
-    let child = start(&ws, &path, &[]);
-    let stderr = ended(child, 0);
+    let (ws, stderr) = gpu_sweep(serde_json::json!({"gpus": 0.5}));
     assert!(
         stderr.contains("2 trials to a task, sharing its GPU"),
         "{stderr}"
