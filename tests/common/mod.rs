@@ -169,8 +169,8 @@ impl Workspace {
             .sum()
     }
 
-    /// The reports without the columns that measure time or memory (they vary from run to
-    /// run): what an exact resume must reproduce.
+    /// The reports without the columns that measure time or memory, or say which GPU a trial
+    /// happened to get (they vary from run to run): what an exact resume must reproduce.
     pub fn numbers(&self) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
         let timing = [
             "elapsed_s",
@@ -181,6 +181,10 @@ impl Workspace {
             "finished_at",
             "worker_seconds",
             "rungs_at",
+            "gpus",
+            "peak_gpu_memory_mb",
+            "gpu_memory_total_mb",
+            "gpu_utilisation",
         ];
         let read = |name: &str| -> Vec<Vec<String>> {
             let mut r = csv::Reader::from_path(self.results().join(name)).unwrap();
