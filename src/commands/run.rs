@@ -102,6 +102,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         corpus: corpus.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
         program: spec.program.as_ref().map(|p| p.display()),
         metric: spec.program.as_ref().map(|p| p.metric.clone()),
+        objectives: match spec.objectives.list.len() {
+            1 => Vec::new(),
+            _ => spec.objectives.list.clone(),
+        },
+        constraints: spec.objectives.constraints.clone(),
         axes: plan.axes.clone(),
         ranges: plan.ranges.clone(),
         log_ranges: plan.log_ranges.clone(),

@@ -1,8 +1,10 @@
 //! Definitions that the worker, the orchestrator and the reports share, so that none of them
 //! imports another for them: the window of the final training perplexity, the divergence rule,
-//! and how numbers are written for people ([`numbers`]). Imports nothing of this crate.
+//! how numbers are written for people ([`numbers`]), and how configurations compare on several
+//! objectives ([`pareto`]). Imports nothing of this crate.
 
 pub mod numbers;
+pub mod pareto;
 
 /// Training steps averaged for the final training perplexity (the worker's `result.json` and
 /// every table use the same window).

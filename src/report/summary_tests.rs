@@ -118,6 +118,8 @@ fn sweep(trials: Vec<TrialRecord>, axes: &[&str]) -> SweepRecord {
             corpus: "timemachine".into(),
             program: None,
             metric: None,
+            objectives: Vec::new(),
+            constraints: Vec::new(),
             axes: axes.iter().map(|a| a.to_string()).collect(),
             ranges: Vec::new(),
             log_ranges: Vec::new(),

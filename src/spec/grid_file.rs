@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
 use super::program::{self, ProgramParams, ProgramRef};
+use super::objectives::{self, Objectives};
 use super::resources::Resources;
 use super::search::{Domain, EarlyStopping, Range, Search};
 use super::slurm::SlurmOptions;
@@ -30,6 +31,8 @@ const TOP_KEYS: &[&str] = &[
     "early_stopping",
     "program",
     "metric",
+    "objectives",
+    "constraints",
     "resources",
 ];
 
@@ -58,6 +61,9 @@ pub struct GridSpec {
     pub search: Search,
     /// Successive halving over rungs, when asked for.
     pub early_stopping: Option<EarlyStopping>,
+    /// What the sweep optimises: one objective (the program's metric or `heldout_ppl`), or
+    /// several, with constraints.
+    pub objectives: Objectives,
 }
 
 /// One swept parameter and the values it takes.
@@ -212,6 +218,13 @@ impl GridSpec {
             }
         };
 
+        let parsed_objectives = objectives::parse(
+            top.get("objectives"),
+            top.get("constraints"),
+            top.contains_key("program"),
+            top.contains_key("metric"),
+        )
+        .map_err(|(key, m)| invalid(&key, m))?;
         let program = match top.get("program") {
             Some(v) => {
                 for key in ["corpus", "checkpoint_every"] {
@@ -230,8 +243,11 @@ impl GridSpec {
                 } else {
                     grid_dir
                 };
+                let first = parsed_objectives.as_ref().and_then(|o| o.list.first()).map(|m| {
+                    serde_json::json!({"name": m.name, "mode": m.mode.name()})
+                });
                 Some(
-                    program::parse(v, top.get("metric"), grid_dir)
+                    program::parse(v, first.as_ref().or(top.get("metric")), grid_dir)
                         .map_err(|(key, m)| invalid(&key, m))?,
                 )
             }
@@ -380,6 +396,19 @@ impl GridSpec {
                 .map_err(|(key, m)| invalid(&key, m))?;
         }
 
+        let metric = program
+            .as_ref()
+            .map_or_else(super::program::MetricSpec::builtin, |p| p.metric.clone());
+        let objectives = match parsed_objectives {
+            Some(mut o) => {
+                if o.list.is_empty() {
+                    o.list.push(metric);
+                }
+                o
+            }
+            None => Objectives::single(metric),
+        };
+
         Ok(GridSpec {
             path: path.to_path_buf(),
             name,
@@ -392,6 +421,7 @@ impl GridSpec {
             resources,
             search,
             early_stopping,
+            objectives,
         })
     }
 

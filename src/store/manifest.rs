@@ -27,6 +27,12 @@ pub struct Manifest {
     /// perplexity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<crate::spec::MetricSpec>,
+    /// Every objective, when the sweep has several (the first is the sweep's metric).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<crate::spec::MetricSpec>,
+    /// Limits a configuration must keep to be feasible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<crate::spec::Constraint>,
     /// Swept parameters, in file order.
     pub axes: Vec<String>,
     /// Those of them that are ranges drawn by a random search (reports show them as scatter,
@@ -61,6 +67,18 @@ impl Manifest {
         self.metric
             .clone()
             .unwrap_or_else(crate::spec::MetricSpec::builtin)
+    }
+
+    /// What the sweep optimises: its objectives (one unless the grid file listed several) and
+    /// constraints.
+    pub fn objectives(&self) -> crate::spec::Objectives {
+        crate::spec::Objectives {
+            list: match self.objectives.is_empty() {
+                true => vec![self.objective()],
+                false => self.objectives.clone(),
+            },
+            constraints: self.constraints.clone(),
+        }
     }
 
     /// Reads the manifest of the results folder `root`.
