@@ -18,6 +18,7 @@ use sweep::data::Corpus;
 use sweep::executor::replay::{Recorded, ReplayBackend, Silent, Table};
 use sweep::executor::supervise::{supervise, supervise_feed, FixedFeed, StopRequests};
 use sweep::schedule::asha_search::{AshaSearch, Shape};
+use sweep::schedule::scoring::Scoring;
 use sweep::schedule::{successive_halving, Ended};
 use sweep::spec::{GridSpec, Plan, TrialConfig};
 use sweep::store::Store;
@@ -137,7 +138,8 @@ fn run(
             ))?;
         }
         Some(es) if es.method.is_async() => {
-            let mut search = AshaSearch::new(store, trials, es, 0, Shape::of(trials))?;
+            let shape = Shape::of(trials, &spec.objectives);
+            let mut search = AshaSearch::new(store, trials, es, 0, shape)?;
             runtime.block_on(supervise_feed(
                 backend,
                 store,
@@ -148,7 +150,8 @@ fn run(
             search.finish()?;
         }
         Some(es) => {
-            successive_halving(store, trials, es, 0, |batch| {
+            let scoring = Scoring::new(&spec.objectives);
+            successive_halving(store, trials, es, &scoring, 0, |batch| {
                 let sorted = longest_first(batch, backend);
                 runtime.block_on(supervise(
                     backend,

@@ -66,7 +66,8 @@ fn replay(method: &str, workers: usize) -> (String, f64) {
         store.trial(&t.id).prepare(t).unwrap();
     }
     let es = spec.early_stopping.as_ref().unwrap();
-    let mut search = AshaSearch::new(&store, &plan.trials, es, 0, Shape::of(&plan.trials)).unwrap();
+    let shape = Shape::of(&plan.trials, &spec.objectives);
+    let mut search = AshaSearch::new(&store, &plan.trials, es, 0, shape).unwrap();
     let mut backend = ReplayBackend::new(&store, &table, workers);
     let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut requests = StopRequests::from_channel(rx);

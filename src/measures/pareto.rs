@@ -101,6 +101,7 @@ pub fn fronts(points: &[Vec<f64>]) -> Vec<Vec<usize>> {
 /// The crowding distance of each point of `front` (in its order): the sum over objectives of
 /// the gap between its neighbours along that objective, relative to the front's extent; the
 /// two ends of each objective get +∞. An objective with no finite extent adds nothing.
+#[allow(clippy::needless_range_loop)] // `m` indexes the inner vectors, not `points`
 pub fn crowding(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
     let mut distance = vec![0.0; front.len()];
     let objectives = front.first().map_or(0, |&i| points[i].len());

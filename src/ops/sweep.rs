@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use super::training::Training;
 use super::triage::{triage, Triage};
 use crate::schedule::asha_search::{AshaSearch, Shape};
+use crate::schedule::scoring::Scoring;
 use crate::schedule::tpe::TpeSearch;
 use crate::schedule::tpe_pipeline::TpePipeline;
 use crate::schedule::{self, Ended};
@@ -66,15 +67,19 @@ pub fn train_plan(
         }
         (None, None) => training.train_all(t)?,
         (None, Some(es)) if es.method.is_async() => {
-            let mut search = AshaSearch::new(store, &plan.trials, es, 0, Shape::of(&plan.trials))?;
+            let shape = Shape::of(&plan.trials, &spec.objectives);
+            let mut search = AshaSearch::new(store, &plan.trials, es, 0, shape)?;
             let ended = training.train_feed(&mut search)?;
             if ended == Ended::Done {
                 search.finish()?;
             }
             ended
         }
-        (None, Some(es)) => schedule::successive_halving(store, &plan.trials, es, 0, |to_run| {
-            training.train(to_run)
-        })?,
+        (None, Some(es)) => {
+            let scoring = Scoring::new(&spec.objectives);
+            schedule::successive_halving(store, &plan.trials, es, &scoring, 0, |to_run| {
+                training.train(to_run)
+            })?
+        }
     })
 }

@@ -13,6 +13,7 @@
 //! all of them have their result: if it promoted none, its best goes on, and the others stop
 //! there.
 
+use crate::measures::pareto::{rank_order, Score};
 use crate::spec::search::EarlyStopping;
 use crate::store::rungs::{Arrival, RungDecision, Stopped};
 
@@ -22,7 +23,7 @@ struct Rung {
     /// Configurations (indices into the search's list), in the order they entered.
     entrants: Vec<usize>,
     /// The score of each of the first entrants that have their result (lower is better).
-    scores: Vec<f64>,
+    scores: Vec<Score>,
     /// Whether each entrant was promoted (same order as `entrants`).
     promoted: Vec<bool>,
     /// For each entrant, how many entrants of the rung below had their result when it was
@@ -132,7 +133,7 @@ impl Asha {
     /// entered its bracket at, or at the next one when the results of the first `first`
     /// promoted it there. Which configurations those are depends only on those results, never
     /// on the order they arrived in; `None` while one of the scores is not known.
-    pub fn evidence(&self, first: usize) -> Option<Vec<(usize, f64)>> {
+    pub fn evidence(&self, first: usize) -> Option<Vec<(usize, Score)>> {
         let mut evidence = Vec::with_capacity(first);
         for config in 0..first {
             let b = self.bracket_of(config);
@@ -143,13 +144,13 @@ impl Asha {
             let entered = first.saturating_sub(before).min(start.entrants.len());
             let score_in = |rung: &Rung| {
                 let i = rung.entrants.iter().position(|&c| c == config)?;
-                rung.scores.get(i).copied()
+                rung.scores.get(i).cloned()
             };
             let mut found = (self.steps[bracket.start], score_in(start)?);
             if let Some(next) = bracket.rungs.get(bracket.start + 1) {
                 if let Some(i) = next.entrants.iter().position(|&c| c == config) {
                     if next.after[i] <= entered {
-                        found = (self.steps[bracket.start + 1], next.scores.get(i).copied()?);
+                        found = (self.steps[bracket.start + 1], next.scores.get(i).cloned()?);
                     }
                 }
             }
@@ -192,15 +193,14 @@ impl Asha {
     /// Makes every decision the known results allow, in a fixed order, and returns them (to be
     /// stored before they are acted on). `score(config, spot)` is the configuration's score at
     /// that rung (lower is better; +∞ when it failed) once all its trials have their result
-    /// there, else `None`; `key` names a configuration; `value` turns a score back into the
-    /// metric's own value for the record; `all_admitted` says no more configurations will
-    /// enter.
+    /// there, else `None`; `key` names a configuration; `arrival` records a configuration's
+    /// score (the metric's own values); `all_admitted` says no more configurations will enter.
     pub fn decide(
         &mut self,
         all_admitted: bool,
-        mut score: impl FnMut(usize, Spot) -> Option<f64>,
+        mut score: impl FnMut(usize, Spot) -> Option<Score>,
         key: impl Fn(usize) -> String,
-        value: impl Fn(f64) -> f64,
+        arrival: impl Fn(String, &Score) -> Arrival,
     ) -> Vec<RungDecision> {
         let mut decisions = Vec::new();
         loop {
@@ -208,7 +208,7 @@ impl Asha {
             for b in 0..self.brackets.len() {
                 let last = self.brackets[b].rungs.len() - 1;
                 for k in self.brackets[b].start..last {
-                    self.advance(b, k, &mut score, &key, &value, &mut decisions);
+                    self.advance(b, k, &mut score, &key, &arrival, &mut decisions);
                     let complete = if k == self.brackets[b].start {
                         all_admitted
                             || self.brackets[b].rungs[k].entrants.len() == self.brackets[b].size
@@ -217,7 +217,7 @@ impl Asha {
                     };
                     let rung = &self.brackets[b].rungs[k];
                     if complete && !rung.closed && rung.scores.len() == rung.entrants.len() {
-                        decisions.push(self.close(b, k, &key, &value));
+                        decisions.push(self.close(b, k, &key, &arrival));
                     }
                 }
                 // Nothing is decided at the full budget, but a TPE search learns from it
@@ -232,7 +232,12 @@ impl Asha {
 
     /// Takes the results at the last rung `k` of bracket `b` (the full budget), in entrant
     /// order, while they are known; they decide nothing.
-    fn record(&mut self, b: usize, k: usize, score: &mut impl FnMut(usize, Spot) -> Option<f64>) {
+    fn record(
+        &mut self,
+        b: usize,
+        k: usize,
+        score: &mut impl FnMut(usize, Spot) -> Option<Score>,
+    ) {
         let spot = Spot {
             bracket: self.first_bracket + b,
             rung: k,
@@ -255,9 +260,9 @@ impl Asha {
         &mut self,
         b: usize,
         k: usize,
-        score: &mut impl FnMut(usize, Spot) -> Option<f64>,
+        score: &mut impl FnMut(usize, Spot) -> Option<Score>,
         key: &impl Fn(usize) -> String,
-        value: &impl Fn(f64) -> f64,
+        arrival: &impl Fn(String, &Score) -> Arrival,
         decisions: &mut Vec<RungDecision>,
     ) {
         let step = self.steps[k];
@@ -275,6 +280,7 @@ impl Asha {
             let Some(s) = score(config, spot) else {
                 return;
             };
+            let arrived = arrival(key(config), &s);
             let rung = &mut self.brackets[b].rungs[k];
             rung.scores.push(s);
             let top = (m + 1) / self.eta;
@@ -291,10 +297,7 @@ impl Asha {
                 reached: m + 1,
                 promoted: promoted.iter().map(|&c| key(c)).collect(),
                 stopped: Vec::new(),
-                arrived: Some(Arrival {
-                    config: key(config),
-                    value: s.is_finite().then(|| value(s)),
-                }),
+                arrived: Some(arrived),
             });
         }
     }
@@ -325,7 +328,7 @@ impl Asha {
         b: usize,
         k: usize,
         key: &impl Fn(usize) -> String,
-        value: &impl Fn(f64) -> f64,
+        arrival: &impl Fn(String, &Score) -> Arrival,
     ) -> RungDecision {
         let order = ranked(&self.brackets[b].rungs[k]);
         if let Some(&best) = order.first() {
@@ -344,10 +347,14 @@ impl Asha {
             .iter()
             .enumerate()
             .filter(|&(_, &i)| !rung.promoted[i])
-            .map(|(r, &i)| Stopped {
-                config: key(rung.entrants[i]),
-                heldout: value(rung.scores[i]),
-                rank: r + 1,
+            .map(|(r, &i)| {
+                let config = key(rung.entrants[i]);
+                let record = arrival(config.clone(), &rung.scores[i]);
+                Stopped {
+                    config,
+                    heldout: record.value.unwrap_or(f64::INFINITY),
+                    rank: r + 1,
+                }
             })
             .collect();
         RungDecision {
@@ -362,15 +369,13 @@ impl Asha {
     }
 }
 
-/// The positions of a rung's entrants with a result, best first (ties: earlier in the plan).
+/// The positions of a rung's entrants with a result, best first by [`rank_order`] (ties:
+/// earlier in the plan).
 fn ranked(rung: &Rung) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..rung.scores.len()).collect();
-    order.sort_by(|&a, &b| {
-        rung.scores[a]
-            .total_cmp(&rung.scores[b])
-            .then(rung.entrants[a].cmp(&rung.entrants[b]))
-    });
-    order
+    let mut by_plan: Vec<usize> = (0..rung.scores.len()).collect();
+    by_plan.sort_by_key(|&i| rung.entrants[i]);
+    let scores: Vec<Score> = by_plan.iter().map(|&i| rung.scores[i].clone()).collect();
+    rank_order(&scores).into_iter().map(|k| by_plan[k]).collect()
 }
 
 #[cfg(test)]
@@ -409,10 +414,10 @@ mod tests {
                 |c, at| {
                     known
                         .contains(&(c, at.step))
-                        .then(|| scores[c] + 1000.0 / at.step as f64)
+                        .then(|| Score::single(scores[c] + 1000.0 / at.step as f64))
                 },
                 |c| format!("c{c}"),
-                |s| s,
+                record,
             ));
             // What could train now: each configuration up to its highest rung.
             let todo: Vec<(usize, usize)> = asha
@@ -460,9 +465,9 @@ mod tests {
         let known = [0, 1, 2, 4];
         let d = asha.decide(
             true,
-            |c, at| (at.step == 100 && known.contains(&c)).then_some(scores[c]),
+            |c, at| (at.step == 100 && known.contains(&c)).then(|| Score::single(scores[c])),
             |c| format!("c{c}"),
-            |s| s,
+            record,
         );
         // Entrant 4 (c4) has its result, but c3 before it does not: only m = 3 is decided.
         assert_eq!(d.len(), 3);
@@ -482,19 +487,22 @@ mod tests {
             asha.admit(c);
         }
         let decide = |asha: &mut Asha, known: &[(usize, usize)]| decide_with(asha, &scores, known);
-        let at = |e: Vec<(usize, f64)>| e.into_iter().map(|(step, _)| step).collect::<Vec<_>>();
+        let at = |e: Vec<(usize, Score)>| e.into_iter().map(|(step, _)| step).collect::<Vec<_>>();
         let mut known: Vec<(usize, usize)> = (0..6).map(|c| (c, 100)).collect();
         decide(&mut asha, &known);
         // The first three promoted c1, the first six c2 as well: TPE waits for their step 300.
         assert_eq!(asha.evidence(6), None);
-        assert_eq!(asha.evidence(2), Some(vec![(100, 5.1), (100, 3.1)]));
+        assert_eq!(
+            asha.evidence(2),
+            Some(vec![(100, Score::single(5.1)), (100, Score::single(3.1))])
+        );
         known.extend([(1, 300), (2, 300)]);
         decide(&mut asha, &known);
         assert_eq!(
             at(asha.evidence(6).unwrap()),
             [100, 300, 300, 100, 100, 100]
         );
-        assert_eq!(asha.evidence(6).unwrap()[2], (300, 4.3));
+        assert_eq!(asha.evidence(6).unwrap()[2], (300, Score::single(4.3)));
         // c2 went on only once six had their result: the first five learn its step 100.
         assert_eq!(at(asha.evidence(5).unwrap()), [100, 300, 100, 100, 100]);
         // Later results promote c7 and c8; what the first six teach stays as it was.
@@ -512,16 +520,26 @@ mod tests {
     }
 
     /// Decides with the results `known` (configuration, step) of `scores`.
+    /// A single objective's arrival, as the search records it.
+    fn record(config: String, s: &Score) -> Arrival {
+        Arrival {
+            config,
+            value: s.primary().is_finite().then(|| s.primary()),
+            others: Vec::new(),
+            violation: 0.0,
+        }
+    }
+
     fn decide_with(asha: &mut Asha, scores: &[f64], known: &[(usize, usize)]) {
         asha.decide(
             false,
             |c, at| {
                 known
                     .contains(&(c, at.step))
-                    .then(|| scores[c] + at.step as f64 / 1000.0)
+                    .then(|| Score::single(scores[c] + at.step as f64 / 1000.0))
             },
             |c| format!("c{c}"),
-            |s| s,
+            record,
         );
     }
 
@@ -552,7 +570,11 @@ mod tests {
         );
         assert_eq!(
             asha.evidence(3),
-            Some(vec![(300, 5.3), (900, 3.9), (300, 4.3)])
+            Some(vec![
+                (300, Score::single(5.3)),
+                (900, Score::single(3.9)),
+                (300, Score::single(4.3))
+            ])
         );
     }
 
@@ -572,7 +594,7 @@ mod tests {
             .collect();
         decide_with(&mut asha, &scores, &known);
         let evidence = asha.evidence(last + 1).expect("every score is known");
-        assert_eq!(evidence[last], (900, 1.9));
+        assert_eq!(evidence[last], (900, Score::single(1.9)));
     }
 
     #[test]

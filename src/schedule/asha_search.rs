@@ -12,30 +12,31 @@ use std::collections::{HashMap, HashSet};
 
 use super::asha::Asha;
 use super::configurations;
-use super::halving::{objective, score_at};
+use super::scoring::Scoring;
 use crate::executor::supervise::{Feed, Outcome};
 use crate::spec::search::EarlyStopping;
-use crate::spec::{Mode, TrialConfig};
-use crate::store::rungs::{self, RungDecision};
+use crate::spec::{Objectives, TrialConfig};
+use crate::measures::pareto::Score;
+use crate::store::rungs::{self, Arrival, RungDecision};
 use crate::store::{Store, TrialStatus};
 
 /// What a search is over, besides its configurations.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Shape {
     /// Steps of every trial.
     pub steps: usize,
-    /// Whether the objective is minimised or maximised.
-    pub mode: Mode,
+    /// What a rung ranks by.
+    pub scoring: Scoring,
     /// Configurations in all.
     pub total: usize,
 }
 
 impl Shape {
-    /// The shape of a search over all of `trials`.
-    pub fn of(trials: &[TrialConfig]) -> Shape {
+    /// The shape of a search over all of `trials`, ranked by `objectives`.
+    pub fn of(trials: &[TrialConfig], objectives: &Objectives) -> Shape {
         Shape {
             steps: trials.first().map_or(0, |t| t.params().steps()),
-            mode: trials.first().map_or(Mode::Min, |t| objective(t).mode),
+            scoring: Scoring::new(objectives),
             total: configurations(trials).len(),
         }
     }
@@ -58,7 +59,7 @@ pub struct AshaSearch<'a> {
     /// Each configuration's key and trials (its seeds).
     configs: Vec<(String, Vec<TrialConfig>)>,
     steps: usize,
-    mode: Mode,
+    scoring: Scoring,
     asha: Asha,
     queue: Vec<Queued>,
     seq: usize,
@@ -83,7 +84,7 @@ impl<'a> AshaSearch<'a> {
     /// `first_bracket`; replays the decisions stored in `store` (deciding again, with a
     /// warning, when they are of another search) and stores those the results allow since.
     /// `shape` says how many configurations will enter in all (those of `trials` now, the
-    /// others through [`AshaSearch::admit`]), their steps and the objective's mode.
+    /// others through [`AshaSearch::admit`]), their steps and what ranks them.
     pub fn new(
         store: &'a Store,
         trials: &[TrialConfig],
@@ -95,7 +96,11 @@ impl<'a> AshaSearch<'a> {
             .into_iter()
             .map(|(key, ts)| (key, ts.into_iter().cloned().collect()))
             .collect();
-        let Shape { steps, mode, total } = shape;
+        let Shape {
+            steps,
+            scoring,
+            total,
+        } = shape;
         let total = total.max(configs.len());
         let stored = rungs::read(store.root())?;
         let mut search = AshaSearch {
@@ -103,7 +108,7 @@ impl<'a> AshaSearch<'a> {
             asha: Asha::new(es, total, steps, first_bracket),
             configs,
             steps,
-            mode,
+            scoring,
             queue: Vec::new(),
             seq: 0,
             busy: HashMap::new(),
@@ -152,27 +157,27 @@ impl<'a> AshaSearch<'a> {
     /// `stored` arrivals when there is one, else from its trial folders once every seed has its
     /// result there.
     fn decide(&mut self, stored: &[RungDecision]) -> Vec<RungDecision> {
-        let arrivals: HashMap<(usize, usize, &str), Option<f64>> = stored
+        let arrivals: HashMap<(usize, usize, &str), &Arrival> = stored
             .iter()
             .filter_map(|d| {
                 let a = d.arrived.as_ref()?;
-                Some(((d.bracket, d.rung, a.config.as_str()), a.value))
+                Some(((d.bracket, d.rung, a.config.as_str()), a))
             })
             .collect();
-        let (store, configs, mode) = (self.store, &self.configs, self.mode);
+        let (store, configs, scoring) = (self.store, &self.configs, &self.scoring);
         let all_admitted = self.configs.len() == self.total;
         let decisions = self.asha.decide(
             all_admitted,
             |c, at| {
                 let stored = arrivals.get(&(at.bracket, at.rung, configs[c].0.as_str()));
-                if let Some(value) = stored {
-                    return Some(value.map_or(f64::INFINITY, |v| mode.key(v)));
+                if let Some(arrival) = stored {
+                    return Some(scoring.from_arrival(arrival));
                 }
                 let trials: Vec<&TrialConfig> = configs[c].1.iter().collect();
-                known(store, &trials, at.step).then(|| score_at(store, &trials, at.step))
+                known(store, &trials, at.step).then(|| scoring.at(store, &trials, at.step))
             },
             |c| configs[c].0.clone(),
-            |s| mode.key(s),
+            |config, score| scoring.arrival(config, score),
         );
         for d in &decisions {
             for key in &d.promoted {
@@ -211,7 +216,7 @@ impl<'a> AshaSearch<'a> {
 
     /// What a TPE search learns from the first `first` configurations, once known:
     /// [`Asha::evidence`].
-    pub fn evidence(&self, first: usize) -> Option<Vec<(usize, f64)>> {
+    pub fn evidence(&self, first: usize) -> Option<Vec<(usize, Score)>> {
         self.asha.evidence(first)
     }
 

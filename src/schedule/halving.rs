@@ -1,7 +1,8 @@
 //! Early stopping by synchronous successive halving: every configuration trains to the first
-//! rung; at each rung the configurations are ranked by held-out perplexity at the rung's step
-//! (mean over their seeds; a configuration goes on or stops as a whole), the best ⌈n/η⌉ go on
-//! to the next rung, the others stop there with their checkpoints.
+//! rung; at each rung the configurations are ranked by the objective at the rung's step (mean
+//! over their seeds; a configuration goes on or stops as a whole), or with several objectives
+//! by non-dominated sorting and crowding distance ([`crate::measures::pareto::rank_order`]);
+//! the best ⌈n/η⌉ go on to the next rung, the others stop there with their checkpoints.
 //!
 //! Decisions never depend on timing: a rung is decided only when every configuration at it
 //! has reached it, from the measured numbers, ties broken by the order of the plan; each
@@ -9,20 +10,24 @@
 //! that is interrupted, resumed, run with other `--jobs` or on Slurm decides the same. The
 //! price is idle cores at the tail of each rung (docs/time-to-a-good-model.md measures it).
 
+use super::scoring::Scoring;
 use super::{configurations, Ended};
+use crate::measures::pareto::{rank_order, Score};
 use crate::spec::search::EarlyStopping;
-use crate::spec::{MetricSpec, Mode, TrialConfig};
+use crate::spec::TrialConfig;
 use crate::store::rungs::{self, RungDecision, Stopped};
 use crate::store::{Store, TrialStatus};
 
 /// Runs successive halving (one bracket, or Hyperband's brackets in lockstep: round j trains
 /// every bracket's j-th rung together) over `trials`, training each round's trials with
 /// `train` (which gets their configurations with the rung's budget). The brackets are numbered
-/// from `first_bracket` in `rungs.jsonl` (a TPE search runs one search per wave).
+/// from `first_bracket` in `rungs.jsonl` (a TPE search runs one search per wave); rungs rank
+/// by `scoring`.
 pub fn successive_halving(
     store: &Store,
     trials: &[TrialConfig],
     es: &EarlyStopping,
+    scoring: &Scoring,
     first_bracket: usize,
     mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Ended>,
 ) -> anyhow::Result<Ended> {
@@ -103,7 +108,14 @@ pub fn successive_halving(
                         stored.clear();
                     }
                     let at = (first_bracket + b, k);
-                    let d = decide_and_store(store, &configs, participants, at, rung_steps[k], es)?;
+                    let d = decide_and_store(
+                        store,
+                        &configs,
+                        participants,
+                        at,
+                        rung_steps[k],
+                        (es, scoring),
+                    )?;
                     stored.push(d.clone());
                     d
                 }
@@ -176,15 +188,12 @@ fn decide_and_store(
     participants: &[usize],
     (bracket, k): (usize, usize),
     step: usize,
-    es: &EarlyStopping,
+    (es, scoring): (&EarlyStopping, &Scoring),
 ) -> anyhow::Result<RungDecision> {
-    let mode = configs
-        .first()
-        .and_then(|c| c.1.first())
-        .map_or(Mode::Min, |t| objective(t).mode);
-    let scores: Vec<(usize, f64)> = participants
+    let mode = scoring.primary().mode;
+    let scores: Vec<(usize, Score)> = participants
         .iter()
-        .map(|&c| (c, score_at(store, &configs[c].1, step)))
+        .map(|&c| (c, scoring.at(store, &configs[c].1, step)))
         .collect();
     let mut decision = decide(&scores, |c| configs[c].0.clone(), k, step, es);
     decision.bracket = bracket;
@@ -196,17 +205,22 @@ fn decide_and_store(
     Ok(decision)
 }
 
-/// The decision at rung `k` from each configuration's score (lower is better; ties go to the
-/// configuration earlier in the plan).
+/// The decision at rung `k` from each configuration's score, in [`rank_order`] (ties go to
+/// the configuration earlier in the plan).
 pub fn decide(
-    scores: &[(usize, f64)],
+    scores: &[(usize, Score)],
     key: impl Fn(usize) -> String,
     k: usize,
     step: usize,
     es: &EarlyStopping,
 ) -> RungDecision {
-    let mut ranked = scores.to_vec();
-    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut by_plan = scores.to_vec();
+    by_plan.sort_by_key(|s| s.0);
+    let order = rank_order(&by_plan.iter().map(|s| s.1.clone()).collect::<Vec<_>>());
+    let ranked: Vec<(usize, f64)> = order
+        .into_iter()
+        .map(|i| (by_plan[i].0, by_plan[i].1.primary()))
+        .collect();
     let keep = es.keep(ranked.len());
     RungDecision {
         bracket: 0,
@@ -225,33 +239,6 @@ pub fn decide(
             .collect(),
         arrived: None,
     }
-}
-
-/// The metric a trial is ranked by: its program's, or held-out perplexity.
-pub(super) fn objective(trial: &TrialConfig) -> MetricSpec {
-    trial.objective()
-}
-
-/// The score of `trials` at rung `step`, lower is better: the mean of their objective there
-/// (negated when it is maximised), its last value reported by that step. +∞ when one of them
-/// has none: it failed or diverged before the rung, which ranks the configuration last.
-pub(super) fn score_at(store: &Store, trials: &[&TrialConfig], step: usize) -> f64 {
-    let values: Vec<f64> = trials
-        .iter()
-        .map(|t| {
-            let dir = store.trial(&t.id);
-            let reached =
-                matches!(dir.result(), Ok(Some(r)) if r.status != TrialStatus::Failed && r.steps_done >= step);
-            let metric = objective(t);
-            let value = reached
-                .then(|| dir.curves(t).0.value_at(&metric.name, step))
-                .flatten();
-            value
-                .filter(|v| v.is_finite())
-                .map_or(f64::INFINITY, |v| metric.mode.key(v))
-        })
-        .collect();
-    values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
 #[cfg(test)]
@@ -273,6 +260,8 @@ mod tests {
             (4, f64::INFINITY),
             (5, 8.5),
         ];
+        let scores: Vec<(usize, Score)> =
+            scores.iter().map(|&(c, s)| (c, Score::single(s))).collect();
         let d = decide(&scores, |c| format!("c{c}"), 0, 100, &es);
         assert_eq!(d.promoted, ["c1", "c3"]);
         assert_eq!(d.reached, 6);

@@ -1,12 +1,14 @@
 //! Scheduling beyond "train every trial": early stopping by synchronous successive halving and
 //! Hyperband ([`halving`]) or asynchronously ([`asha`]'s rules, run by [`asha_search`]), and
 //! TPE's proposals, in waves ([`tpe`], with synchronous halving) or pipelined
-//! ([`tpe_pipeline`]). Every decision is made from stored results only, never from timing, and
-//! stored in the results folder before it is acted on.
+//! ([`tpe_pipeline`]); all of them rank by one objective or several ([`scoring`]). Every
+//! decision is made from stored results only, never from timing, and stored in the results
+//! folder before it is acted on.
 
 pub mod asha;
 pub mod asha_search;
 pub mod halving;
+pub mod scoring;
 pub mod tpe;
 pub mod tpe_pipeline;
 

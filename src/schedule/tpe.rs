@@ -14,13 +14,15 @@
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::scoring::Scoring;
 use super::{successive_halving, Ended};
+use crate::measures::pareto::{rank_order, Score};
 use crate::spec::plan::{searched_axes, TrialMaker};
 use crate::spec::search::{self, Domain, EarlyStopping, Tpe};
 use crate::spec::tpe::{propose, Scored};
 use crate::spec::{GridSpec, TrialConfig};
 use crate::store::proposals::{self, Proposal, ProposedBy};
-use crate::store::{Store, TrialStatus};
+use crate::store::Store;
 
 /// One configuration of the search.
 pub(super) struct Configuration {
@@ -114,7 +116,7 @@ impl TpeSearch<'_> {
                 Some(es) => {
                     let first = next_bracket;
                     next_bracket += es.brackets(wave.len(), steps).len();
-                    successive_halving(self.store, &trials, es, first, &mut train)?
+                    successive_halving(self.store, &trials, es, &self.scoring(), first, &mut train)?
                 }
             };
             if trained != Ended::Done {
@@ -229,23 +231,28 @@ impl TpeSearch<'_> {
     }
 
     /// What TPE learns from `configs`, ranked by `outcome`: whether a configuration failed,
-    /// the steps it reached and its oriented objective there (lower is better).
+    /// the steps it reached and its score there. Failed configurations come last, then those
+    /// that reached fewer steps; among those that reached the same, [`rank_order`] decides
+    /// (on several objectives: non-dominated sorting, then crowding, as MOTPE splits them).
     pub(super) fn scores_by(
         &self,
         configs: &[Configuration],
-        outcome: impl FnMut(&Configuration) -> (bool, usize, f64),
+        outcome: impl FnMut(&Configuration) -> (bool, usize, Score),
     ) -> Vec<Scored> {
         let axes = searched_axes(self.spec);
-        let outcomes: Vec<(bool, usize, f64)> = configs.iter().map(outcome).collect();
-        let mut order: Vec<usize> = (0..configs.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (fa, ra, ha) = outcomes[a];
-            let (fb, rb, hb) = outcomes[b];
-            fa.cmp(&fb)
-                .then(rb.cmp(&ra))
-                .then(ha.total_cmp(&hb))
-                .then(a.cmp(&b))
-        });
+        let outcomes: Vec<(bool, usize, Score)> = configs.iter().map(outcome).collect();
+        let mut groups: Vec<(bool, std::cmp::Reverse<usize>)> =
+            outcomes.iter().map(|o| (o.0, std::cmp::Reverse(o.1))).collect();
+        groups.sort();
+        groups.dedup();
+        let mut order: Vec<usize> = Vec::with_capacity(configs.len());
+        for group in groups {
+            let members: Vec<usize> = (0..configs.len())
+                .filter(|&c| (outcomes[c].0, std::cmp::Reverse(outcomes[c].1)) == group)
+                .collect();
+            let scores: Vec<Score> = members.iter().map(|&c| outcomes[c].2.clone()).collect();
+            order.extend(rank_order(&scores).into_iter().map(|k| members[k]));
+        }
         let mut rank = vec![0.0; configs.len()];
         for (r, &c) in order.iter().enumerate() {
             rank[c] = r as f64;
@@ -268,29 +275,19 @@ impl TpeSearch<'_> {
     }
 
     /// A finished configuration's outcome: whether it failed (a trial failed, has no result or
-    /// a non-finite objective), the steps its trials reached, and its mean objective there
-    /// (held-out perplexity or the program's metric, negated when maximised).
-    pub(super) fn outcome(&self, config: &Configuration) -> (bool, usize, f64) {
-        let mut reached = usize::MAX;
-        let mut sum = 0.0;
-        for trial in &config.trials {
-            let result = self.store.trial(&trial.id).result();
-            match result {
-                Ok(Some(r)) if r.status != TrialStatus::Failed => {
-                    match r.objective().filter(|h| h.is_finite()) {
-                        Some(h) => {
-                            reached = reached.min(r.steps_done);
-                            sum += h;
-                        }
-                        None => return (true, 0, f64::INFINITY),
-                    }
-                }
-                _ => return (true, 0, f64::INFINITY),
-            }
+    /// a non-finite objective), the steps its trials reached, and its score there (the mean of
+    /// each objective over its seeds, oriented so that lower is better).
+    pub(super) fn outcome(&self, config: &Configuration) -> (bool, usize, Score) {
+        let scoring = self.scoring();
+        match scoring.finished(self.store, &config.trials) {
+            Some((reached, score)) => (false, reached, score),
+            None => (true, 0, Score::single(f64::INFINITY)),
         }
-        let mode = config.trials[0].objective().mode;
-        // Oriented: lower is better, whichever way the metric goes.
-        (false, reached, mode.key(sum / config.trials.len() as f64))
+    }
+
+    /// What the search ranks by: the grid file's reproducible objectives and constraints.
+    pub fn scoring(&self) -> Scoring {
+        Scoring::new(&self.spec.objectives)
     }
 }
 

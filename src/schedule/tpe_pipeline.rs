@@ -18,6 +18,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use crate::measures::pareto::Score;
 use serde_json::Value;
 
 use super::asha_search::{AshaSearch, Shape};
@@ -88,7 +89,7 @@ impl<'a> TpePipeline<'a> {
                 0,
                 Shape {
                     steps: search.spec.base.steps(),
-                    mode: search.spec.objective().mode,
+                    scoring: search.scoring(),
                     total: search.tpe.trials,
                 },
             )?)),
@@ -139,8 +140,10 @@ impl<'a> TpePipeline<'a> {
                         };
                         let mut evidence = evidence.into_iter();
                         self.search.scores_by(&self.configs[..learned], |_| {
-                            let (step, score) = evidence.next().unwrap_or((0, f64::INFINITY));
-                            (!score.is_finite(), step, score)
+                            let (step, score) = evidence
+                                .next()
+                                .unwrap_or((0, Score::single(f64::INFINITY)));
+                            (!score.primary().is_finite(), step, score)
                         })
                     }
                 };

@@ -562,7 +562,7 @@ mod tests {
             (r#"{"grid": {"dropout": [0, -0.0]}}"#, "`grid.dropout`: duplicate value -0.0"),
             (r#"{"grid": {"hiden": [1]}}"#, "`grid.hiden`: unknown parameter"),
             (r#"{"base": {"hiden": 1}}"#, "did you mean `hidden`?"),
-            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping, program, metric, resources (did you mean `seeds`?)"),
+            (r#"{"seed": [0, 1]}"#, "`seed`: unknown key; expected one of: name, corpus, base, grid, seeds, checkpoint_every, max_retries, slurm, search, early_stopping, program, metric, objectives, constraints, resources (did you mean `seeds`?)"),
             (r#"{"checkpoint_every": 0}"#, "`checkpoint_every`: expected an integer from 1"),
             (r#"{"max_retries": -1}"#, "`max_retries`: expected an integer from 0 to 100"),
             (r#"{"seeds": []}"#, "`seeds`: expected a non-empty list"),

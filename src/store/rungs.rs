@@ -59,6 +59,17 @@ pub struct Arrival {
     /// when a trial failed or has no finite value there.
     #[serde(default, with = "super::trial_dir::non_finite")]
     pub value: Option<f64>,
+    /// With several objectives: the others' values (their own, in the grid file's order after
+    /// the first; `null` where there is none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<Option<f64>>,
+    /// How far it breaks the constraints a search decides by (0, left out, when it keeps them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub violation: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// The decisions stored in the results folder `root`, in rung order.
@@ -103,6 +114,8 @@ mod tests {
             arrived: Some(Arrival {
                 config: "b".into(),
                 value: None,
+                others: vec![Some(2.5), None],
+                violation: 0.25,
             }),
         };
         append(dir.path(), &decision).unwrap();
