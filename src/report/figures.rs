@@ -2,7 +2,7 @@
 //! configuration (with its training counterpart: training perplexity for the built-in model,
 //! `train_loss` beside a program's `val_loss`), one small chart per value of each axis
 //! comparing the other axes, the heatmap of the first two axes, a scatter per ranged axis, the
-//! search chart and the best-so-far charts. The same charts for every kind of trial, named by
+//! search chart, the best-so-far charts and, with several objectives, the trade-off front. The same charts for every kind of trial, named by
 //! the objective. Drawing is [`super::charts`]' job.
 
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::charts::{self, HeatScale, LineLabels, Series};
+use super::front::Front;
 use super::groups::{Config, Grouped};
 use super::objective::Objective;
 use super::summary::ChartLinks;
@@ -153,6 +154,30 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
             SMALL_SIZE,
         )?;
         links.over_time = Some(("best-over-time.png".into(), "best-so-far.png".into()));
+    }
+
+    if let Some(front) = Front::of(g) {
+        let names = (
+            front.objectives[1].name.as_str(),
+            front.objectives[0].name.as_str(),
+        );
+        let points: Vec<(f64, f64, bool)> = (0..g.configs.len())
+            .filter_map(|i| {
+                let v = &front.values[i];
+                Some((v[1]?, v[0]?, front.on_front[i]))
+            })
+            .collect();
+        charts::front(
+            &root.join("front"),
+            &format!(
+                "{} against {}: the front (mean over seeds)",
+                names.1, names.0
+            ),
+            names,
+            &points,
+            SMALL_SIZE,
+        )?;
+        links.front = Some("front.png".into());
     }
 
     let mut drawn = Vec::new();

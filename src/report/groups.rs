@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use super::analysis::{self, Stat, TrialMeasures};
 use super::load::{SweepRecord, TrialRecord};
 use super::objective::Objective;
-use crate::spec::display_value;
+use super::values;
+use crate::spec::{display_value, Constraint, Objectives};
 use crate::store::{TrialResult, TrialStatus};
 
 /// Measures aggregated over a set of trials. The numbers come from the trials that completed
@@ -159,6 +160,15 @@ pub struct Config<'a> {
     pub trials: Vec<&'a TrialRecord>,
     /// Their aggregate.
     pub stats: Aggregate,
+    /// The constraints it breaks, with its mean value of each (`None`: no value).
+    pub broken: Vec<(Constraint, Option<f64>)>,
+}
+
+impl Config<'_> {
+    /// Whether it keeps every constraint (or nothing is known yet).
+    pub fn feasible(&self) -> bool {
+        self.broken.is_empty()
+    }
 }
 
 /// The analysis' view of a sweep.
@@ -179,6 +189,8 @@ pub struct Grouped<'a> {
     pub seed_std: Option<f64>,
     /// What the configurations are ranked by.
     pub objective: Objective,
+    /// Every objective of the sweep (the first is `objective`'s metric) and its constraints.
+    pub objectives: Objectives,
     /// Seeds in the sweep.
     pub seeds: Vec<u64>,
 }
@@ -235,11 +247,18 @@ impl<'a> Grouped<'a> {
                     values,
                     trials: vec![t],
                     stats: Aggregate::default(),
+                    broken: Vec::new(),
                 }),
             }
         }
+        let objective = Objective::of(sweep);
+        let objectives = sweep.manifest.objectives();
         for c in &mut configs {
             c.stats = Aggregate::of(&c.trials);
+            c.broken = values::broken(&c.trials, &objectives.constraints, &objective)
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v))
+                .collect();
         }
         let per_config: Vec<Vec<f64>> = configs
             .iter()
@@ -252,7 +271,8 @@ impl<'a> Grouped<'a> {
             .collect();
         Grouped {
             seed_std: analysis::pooled_seed_std(&per_config),
-            objective: Objective::of(sweep),
+            objective,
+            objectives,
             ranged: axes
                 .iter()
                 .map(|a| sweep.manifest.ranges.contains(a))
@@ -285,23 +305,27 @@ impl<'a> Grouped<'a> {
     }
 
     /// Configurations sorted by the objective's mean (best first), those with a diverged
-    /// trial after all others.
+    /// trial after the others, and those that break a constraint after all of them.
     pub fn ranked(&self) -> Vec<&Config<'a>> {
         let mut c: Vec<&Config> = self.configs.iter().collect();
         let o = &self.objective;
         c.sort_by(|a, b| {
+            let feasible = b.feasible().cmp(&a.feasible());
             let (a, b) = (a.stats.rank_key(o), b.stats.rank_key(o));
-            a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2))
+            feasible
+                .then(a.0.cmp(&b.0))
+                .then(a.1.cmp(&b.1))
+                .then(a.2.total_cmp(&b.2))
         });
         c
     }
 
     /// The best configuration: the first in [`Grouped::ranked`] with a completed trial that did
-    /// not diverge.
+    /// not diverge and that keeps every constraint.
     pub fn best(&self) -> Option<&Config<'a>> {
         self.ranked()
             .into_iter()
-            .find(|c| c.stats.completed > 0 && c.stats.value.is_some())
+            .find(|c| c.stats.completed > 0 && c.stats.value.is_some() && c.feasible())
     }
 
     /// The trial of the best configuration with the best final value (the one whose sample

@@ -3,12 +3,15 @@
 //! a results folder; [`analysis`] computes the measures and [`groups`] aggregates them;
 //! [`tables`] writes `trials.csv` and `curves.csv`; [`figures`] decides the charts that
 //! [`charts`] draws; [`summary`] renders `summary.md` in a [`lang`], with numbers written by
-//! [`numbers`]; [`busy`] says how busy the workers were and [`proposals`] how TPE chose.
+//! [`numbers`]; [`busy`] says how busy the workers were and [`proposals`] how TPE chose. With
+//! several objectives, [`values`] reads any objective of a trial, [`front`] finds the
+//! trade-off front and [`tradeoff`] writes its section.
 
 pub mod analysis;
 pub mod busy;
 pub mod charts;
 pub mod figures;
+pub mod front;
 pub mod groups;
 pub mod lang;
 pub mod load;
@@ -17,6 +20,8 @@ pub mod objective;
 pub mod proposals;
 pub mod summary;
 pub mod tables;
+pub mod tradeoff;
+pub mod values;
 
 use std::path::PathBuf;
 

@@ -22,9 +22,40 @@ pub fn stat(s: Option<Stat>, decimals: usize) -> String {
     }
 }
 
+/// `x` with 3 significant digits, trailing zeros dropped (`12.3`, `0.0071`, `41200`); `–` for
+/// none.
+pub fn significant(x: Option<f64>) -> String {
+    let Some(x) = x.filter(|x| x.is_finite()) else {
+        return x.map_or("–".into(), |x| format!("{x}"));
+    };
+    if x == 0.0 {
+        return "0".into();
+    }
+    if x.abs() >= SCIENTIFIC_FROM || x.abs() < 1e-4 {
+        return format!("{x:.2e}");
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{x:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn significant_digits_keep_small_numbers_visible() {
+        assert_eq!(significant(Some(12.345)), "12.3");
+        assert_eq!(significant(Some(0.0070712)), "0.00707");
+        assert_eq!(significant(Some(41234.0)), "41234");
+        assert_eq!(significant(Some(5.0)), "5");
+        assert_eq!(significant(Some(0.0)), "0");
+        assert_eq!(significant(None), "–");
+    }
 
     #[test]
     fn blown_up_statistics_stay_short() {

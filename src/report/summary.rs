@@ -71,6 +71,8 @@ pub struct ChartLinks {
     pub over_time: Option<(String, String)>,
     /// Per axis (index into the non-seed axes): (value, chart) for each value of that axis.
     pub per_value: Vec<Vec<(String, String)>>,
+    /// The first two objectives with the front drawn (several objectives).
+    pub front: Option<String>,
 }
 
 /// Renders the summary of `sweep`.
@@ -85,6 +87,7 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
         let _ = writeln!(out, "- {line}");
     }
     let _ = writeln!(out);
+    super::tradeoff::section(&mut out, &g, ctx.lang, charts.front.as_deref());
     configurations(&mut out, sweep, &g, ctx.lang, charts);
     for axis in 0..g.axes.len() {
         if g.ranged[axis] {

@@ -7,6 +7,8 @@
 use serde::{Serialize, Serializer};
 
 use super::load::{SweepRecord, TrialRecord};
+use super::front::Front;
+use super::groups::Grouped;
 use super::objective::Objective;
 use crate::store::attempts::rfc3339;
 use crate::store::proposals::ProposedBy;
@@ -68,6 +70,36 @@ impl Cell {
     }
 }
 
+/// Where each configuration stands with several objectives or constraints (its trials' ids
+/// and `yes` on the front, `no` dominated, `infeasible`, or empty while unknown); `None` for a
+/// sweep with one objective and no constraints.
+fn standing(sweep: &SweepRecord) -> Option<Vec<(Vec<String>, &'static str)>> {
+    let g = Grouped::new(sweep);
+    if !g.objectives.is_multi() {
+        return None;
+    }
+    let front = Front::of(&g);
+    Some(
+        g.configs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let ids = c.trials.iter().map(|t| t.config.id.clone()).collect();
+                let word = if !c.feasible() {
+                    "infeasible"
+                } else {
+                    match &front {
+                        Some(f) if f.on_front[i] => "yes",
+                        Some(f) if f.values[i].iter().all(Option::is_some) => "no",
+                        _ => "",
+                    }
+                };
+                (ids, word)
+            })
+            .collect(),
+    )
+}
+
 /// `trials.csv` and `/api/trials` as columns and rows (with `gpus`, where each trial ran, when
 /// the run placed trials on GPUs).
 #[derive(Debug, Clone)]
@@ -102,6 +134,11 @@ impl TrialTable {
             columns.extend(["corpus", "parameters"].map(String::from));
         }
         columns.push("status".into());
+        // With several objectives or constraints: where each trial's configuration stands.
+        let standing = standing(sweep);
+        if standing.is_some() {
+            columns.push("front".into());
+        }
         if o.builtin {
             columns.extend(
                 [
@@ -121,6 +158,17 @@ impl TrialTable {
             columns.push("final_train_ppl".into());
         }
         columns.extend([format!("final_{name}"), format!("best_{name}")]);
+        // The other metrics the objectives and constraints name.
+        let objectives = sweep.manifest.objectives();
+        let mut others: Vec<String> = objectives
+            .list
+            .iter()
+            .map(|m| m.name.clone())
+            .chain(objectives.constraints.iter().map(|c| c.name.clone()))
+            .filter(|n| n != name && crate::spec::Measure::named(n).is_none())
+            .collect();
+        others.dedup();
+        columns.extend(others.iter().map(|n| format!("final_{n}")));
         columns.extend(
             [
                 "steps_per_sec",
@@ -184,6 +232,10 @@ impl TrialTable {
                     cells.push(Cell::int(r.and_then(|r| r.parameters)));
                 }
                 cells.push(Cell::Text(t.status().name().into()));
+                if let Some(standing) = &standing {
+                    let at = standing.iter().find(|(ids, _)| ids.contains(&t.config.id));
+                    cells.push(Cell::Text(at.map_or("", |s| s.1).into()));
+                }
                 if o.builtin {
                     cells.push(Cell::int(
                         m.as_ref().and_then(|m| m.diverged.map(|d| d.step)),
@@ -200,6 +252,10 @@ impl TrialTable {
                 }
                 cells.push(Cell::float(r.and_then(|r| r.objective())));
                 cells.push(Cell::float(r.and_then(|r| r.best_objective())));
+                for n in &others {
+                    let last = r.and(t.curves().last(n)).map(|(_, v)| v);
+                    cells.push(Cell::float(last));
+                }
                 cells.push(Cell::float(r.and_then(|r| r.steps_per_sec)));
                 cells.push(Cell::float(r.and_then(|r| r.peak_memory_mb)));
                 cells.push(Cell::float(r.map(|r| r.wall_seconds)));

@@ -20,7 +20,7 @@ use crate::measures::pareto::{rank_order, Score};
 use crate::spec::plan::{searched_axes, TrialMaker};
 use crate::spec::search::{self, Domain, EarlyStopping, Tpe};
 use crate::spec::tpe::{propose, Scored};
-use crate::spec::{GridSpec, TrialConfig};
+use crate::spec::{GridSpec, Objectives, TrialConfig};
 use crate::store::proposals::{self, Proposal, ProposedBy};
 use crate::store::Store;
 
@@ -56,7 +56,7 @@ impl TpeSearch<'_> {
         mut train: impl FnMut(&[TrialConfig]) -> anyhow::Result<Ended>,
     ) -> anyhow::Result<Ended> {
         let axes = searched_axes(self.spec);
-        let digest = digest(&self.tpe, &axes);
+        let digest = digest(&self.tpe, &axes, &self.spec.objectives);
         let startup = self.startup(&axes)?;
         let mut configs = self.resume(&axes, &digest, &startup)?;
         let steps = self.spec.base.steps();
@@ -142,7 +142,7 @@ impl TpeSearch<'_> {
     pub fn planned(&self) -> anyhow::Result<Vec<TrialConfig>> {
         let axes = searched_axes(self.spec);
         let startup = self.startup(&axes)?;
-        let (configs, _) = self.stored(&axes, &digest(&self.tpe, &axes), &startup)?;
+        let (configs, _) = self.stored(&axes, &digest(&self.tpe, &axes, &self.spec.objectives), &startup)?;
         let configs = if configs.len() < self.tpe.startup {
             startup
                 .into_iter()
@@ -300,8 +300,9 @@ pub(super) fn named(axes: &[(String, Domain)], values: &[Value]) -> Map<String, 
 }
 
 /// A digest of what a proposal depends on besides results: the seed, `startup`, `lag` and the
-/// searched axes (`trials` is not in it: raising it keeps the earlier proposals).
-pub(super) fn digest(tpe: &Tpe, axes: &[(String, Domain)]) -> String {
+/// searched axes, and the objectives when there are several (`trials` is not in it: raising
+/// it keeps the earlier proposals).
+pub(super) fn digest(tpe: &Tpe, axes: &[(String, Domain)], objectives: &Objectives) -> String {
     let axes: Vec<Value> = axes
         .iter()
         .map(|(name, domain)| match domain {
@@ -309,8 +310,14 @@ pub(super) fn digest(tpe: &Tpe, axes: &[(String, Domain)]) -> String {
             Domain::Range(r) => json!([name, format!("{:?}", r.kind), r.lo, r.hi]),
         })
         .collect();
-    let text =
-        json!({"seed": tpe.seed, "startup": tpe.startup, "lag": tpe.lag, "axes": axes}).to_string();
+    let mut text = json!({"seed": tpe.seed, "startup": tpe.startup, "lag": tpe.lag, "axes": axes});
+    // Proposals learnt from several objectives are another search's (one objective keeps the
+    // digests stored before objectives could be listed).
+    let searched = objectives.searched();
+    if searched.is_multi() {
+        text["objectives"] = json!(searched);
+    }
+    let text = text.to_string();
     Sha256::digest(text.as_bytes())[..6]
         .iter()
         .map(|b| format!("{b:02x}"))

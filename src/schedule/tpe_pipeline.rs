@@ -73,7 +73,7 @@ impl<'a> TpePipeline<'a> {
         mut proposed: Proposed<'a>,
     ) -> anyhow::Result<TpePipeline<'a>> {
         let axes = searched_axes(search.spec);
-        let digest = digest(&search.tpe, &axes);
+        let digest = digest(&search.tpe, &axes, &search.spec.objectives);
         let startup = search.startup(&axes)?;
         let configs = search.resume(&axes, &digest, &startup)?;
         let planned: Vec<TrialConfig> = configs

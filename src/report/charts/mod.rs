@@ -1,5 +1,6 @@
 //! Chart rendering: draws perplexity line charts (`lines`), result heatmaps (`heat`) and
-//! scatter plots of a result against a parameter (`scatter`) as
+//! scatter plots of a result against a parameter (`scatter`), the trade-off front of two
+//! objectives (`front`) as
 //! PNG and SVG files with `plotters`, using an embedded DejaVu Sans font (`text`) so that no
 //! system font is needed; axis ticks in `ticks`. This module holds the public entry points
 //! and the file plumbing (both formats, written through temporary files).
@@ -18,6 +19,7 @@ use plotters::style::{register_font, FontDesc, FontFamily, FontStyle, FontTransf
 use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
 mod anytime;
+mod front;
 mod heat;
 mod lines;
 mod scatter;
@@ -25,6 +27,7 @@ mod text;
 mod ticks;
 
 use anytime::*;
+use front::*;
 use heat::*;
 use lines::*;
 use scatter::*;
@@ -184,6 +187,28 @@ pub fn labelled_scatter(
             y_name: names.1,
             log_x,
             higher_is_better,
+            points,
+        },
+    )
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`: the first two objectives (`names`, x then y) of each
+/// configuration, `(x, y, on the front)`; the front's points joined and drawn strong, the
+/// others faded. Errors as for [`line_chart`].
+pub fn front(
+    stem: &Path,
+    title: &str,
+    names: (&str, &str),
+    points: &[(f64, f64, bool)],
+    size: (u32, u32),
+) -> anyhow::Result<[PathBuf; 2]> {
+    render_both(
+        stem,
+        size,
+        &FrontPlot {
+            title,
+            x_name: names.0,
+            y_name: names.1,
             points,
         },
     )
