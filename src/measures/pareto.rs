@@ -61,9 +61,7 @@ fn key(x: f64) -> f64 {
 /// Which of `points` no other point dominates (with `margins`).
 pub fn non_dominated(points: &[Vec<f64>], margins: &[f64]) -> Vec<bool> {
     (0..points.len())
-        .map(|i| {
-            !(0..points.len()).any(|j| j != i && dominates(&points[j], &points[i], margins))
-        })
+        .map(|i| !(0..points.len()).any(|j| j != i && dominates(&points[j], &points[i], margins)))
         .collect()
 }
 
@@ -217,7 +215,10 @@ mod tests {
         assert!(dominates(&[1.0, 1.05], &[1.5, 1.0], &[0.1, 0.1]));
         assert!(!dominates(&[1.0, 1.2], &[1.5, 1.0], &[0.1, 0.1]));
         assert!(dominates(&[1.0, 1.0], &[f64::INFINITY, 1.0], &[]));
-        assert!(dominates(&[1.0, 1.0], &[f64::NAN, 1.0], &[]), "NaN is no value");
+        assert!(
+            dominates(&[1.0, 1.0], &[f64::NAN, 1.0], &[]),
+            "NaN is no value"
+        );
     }
 
     #[test]
@@ -236,7 +237,10 @@ mod tests {
         assert!(c[0].is_infinite() && c[2].is_infinite());
         // Point 1 (2,3): neighbours (1,5) and (2.5,2.5) on x, (2.5,2.5) and (1,5) on y.
         assert!((c[1] - (1.5 / 3.0 + 2.5 / 4.0)).abs() < 1e-12, "{c:?}");
-        assert_eq!(non_dominated(&points, &[]), [true, true, false, true, false, true]);
+        assert_eq!(
+            non_dominated(&points, &[]),
+            [true, true, false, true, false, true]
+        );
     }
 
     #[test]
@@ -246,13 +250,14 @@ mod tests {
             .map(Score::single)
             .collect();
         assert_eq!(rank_order(&single), [1, 3, 2, 0, 4]);
-        let mut scores: Vec<Score> = p(&[(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (0.0, 0.0)])
-            .into_iter()
-            .map(|values| Score {
-                values,
-                violation: 0.0,
-            })
-            .collect();
+        let mut scores: Vec<Score> =
+            p(&[(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0), (0.0, 0.0)])
+                .into_iter()
+                .map(|values| Score {
+                    values,
+                    violation: 0.0,
+                })
+                .collect();
         scores[4].violation = 0.5;
         scores[2].violation = 0.1;
         // Feasible: front {0, 1, 3}, ends (0, 3) first, then 1; infeasible by violation.
@@ -261,7 +266,11 @@ mod tests {
         let mut reversed = scores.clone();
         reversed.reverse();
         let back: Vec<usize> = rank_order(&reversed).into_iter().map(|i| 4 - i).collect();
-        assert_eq!(&back[..3], &[3, 0, 1][..], "ends first, ties to the earlier index");
+        assert_eq!(
+            &back[..3],
+            &[3, 0, 1][..],
+            "ends first, ties to the earlier index"
+        );
     }
 
     #[test]
@@ -277,7 +286,10 @@ mod tests {
         );
         let cube = hypervolume(&[vec![0.0, 0.0, 0.0]], &[1.0, 2.0, 3.0]);
         assert_eq!(cube, 6.0);
-        let two = hypervolume(&[vec![0.0, 1.0, 1.0], vec![1.0, 0.0, 0.0]], &[2.0, 2.0, 2.0]);
+        let two = hypervolume(
+            &[vec![0.0, 1.0, 1.0], vec![1.0, 0.0, 0.0]],
+            &[2.0, 2.0, 2.0],
+        );
         // 2·1·1 + 1·2·2 − 1·1·1 (the overlap [1,2]×[1,2]×[1,2]).
         assert_eq!(two, 5.0);
     }

@@ -344,7 +344,8 @@ impl<'a> Grouped<'a> {
             .min_by(|a, b| heldout(a).total_cmp(&heldout(b)))
     }
 
-    /// Rows of axis `axis`: each value aggregated over every other axis and seed.
+    /// Rows of axis `axis`: each value aggregated over every other axis and seed (of the
+    /// configurations that keep the constraints).
     pub fn axis_rows(&self, axis: usize) -> Vec<AxisRow> {
         self.axis_values[axis]
             .iter()
@@ -352,7 +353,7 @@ impl<'a> Grouped<'a> {
                 let trials: Vec<&TrialRecord> = self
                     .configs
                     .iter()
-                    .filter(|c| &c.values[axis] == value)
+                    .filter(|c| &c.values[axis] == value && c.feasible())
                     .flat_map(|c| c.trials.iter().copied())
                     .collect();
                 AxisRow {
@@ -383,7 +384,7 @@ impl<'a> Grouped<'a> {
     }
 
     /// The aggregate of each pair of values of axes `rows` and `cols`, over any other axes and
-    /// seeds.
+    /// seeds (of the configurations that keep the constraints).
     pub fn cross_aggregates(&self, rows: usize, cols: usize) -> Vec<Vec<Aggregate>> {
         self.axis_values[rows]
             .iter()
@@ -394,7 +395,9 @@ impl<'a> Grouped<'a> {
                         let trials: Vec<&TrialRecord> = self
                             .configs
                             .iter()
-                            .filter(|cfg| &cfg.values[rows] == r && &cfg.values[cols] == c)
+                            .filter(|cfg| {
+                                &cfg.values[rows] == r && &cfg.values[cols] == c && cfg.feasible()
+                            })
                             .flat_map(|cfg| cfg.trials.iter().copied())
                             .collect();
                         Aggregate::of(&trials)

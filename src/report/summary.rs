@@ -278,6 +278,7 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
             )
         });
         lines.push(noise_line(g, lang));
+        lines.extend(super::tradeoff::verdict_line(g, lang));
         lines.extend(axis_lines(g, lang));
         lines.extend(what_mattered_line(g, lang));
         if o.builtin {
@@ -795,6 +796,11 @@ fn configurations(
     let labels = labels(&aggregates, o, lang);
     let mut rows = Vec::new();
     for (c, label) in ranked.iter().zip(labels) {
+        let label = match (c.feasible(), lang) {
+            (true, _) => label,
+            (false, Lang::En) => "infeasible".to_string(),
+            (false, Lang::Zh) => "不可行".to_string(),
+        };
         let s = &c.stats;
         let mut cells = vec![if Some(c.label.as_str()) == best {
             "✅".into()

@@ -357,6 +357,7 @@ fn chart_links_appear_when_charts_exist() {
         ],
         search: None,
         over_time: Some(("best-over-time.png".into(), "best-so-far.png".into())),
+        front: None,
     };
     let md = render(&demo(), &ctx(Lang::En), &links);
     assert!(md.contains("](curves.png)"));

@@ -6,9 +6,9 @@
 
 use serde::{Serialize, Serializer};
 
-use super::load::{SweepRecord, TrialRecord};
 use super::front::Front;
 use super::groups::Grouped;
+use super::load::{SweepRecord, TrialRecord};
 use super::objective::Objective;
 use crate::store::attempts::rfc3339;
 use crate::store::proposals::ProposedBy;

@@ -47,6 +47,37 @@ pub fn section(out: &mut String, g: &Grouped, lang: Lang, chart: Option<&str>) {
     infeasible_lines(out, g, lang);
 }
 
+/// The verdict's line: how many configurations are on the front and how many break a
+/// constraint; `None` for one objective and no constraints.
+pub fn verdict_line(g: &Grouped, lang: Lang) -> Option<String> {
+    if !g.objectives.is_multi() {
+        return None;
+    }
+    let zh = lang == Lang::Zh;
+    let infeasible = g.configs.iter().filter(|c| !c.feasible()).count();
+    let on = Front::of(g).map(|f| f.members().len());
+    let names: Vec<&str> = g.objectives.list.iter().map(|m| m.name.as_str()).collect();
+    let mut parts = Vec::new();
+    if let Some(on) = on {
+        parts.push(match zh {
+            false => format!(
+                "{} on the front of {}",
+                numbers::count(on, "configuration"),
+                names.join(" and ")
+            ),
+            true => format!("{on} 个配置在 {} 的前沿上", names.join(" 与 ")),
+        });
+    }
+    parts.push(match zh {
+        false => format!("{infeasible} break a constraint"),
+        true => format!("{infeasible} 个违反约束"),
+    });
+    Some(match zh {
+        false => format!("**Trade-off**: {} (see below).", parts.join("; ")),
+        true => format!("**权衡**：{}（见下文）。", parts.join("；")),
+    })
+}
+
 fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
     let zh = lang == Lang::Zh;
     let members = front.members();
@@ -128,18 +159,24 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
                     })
                     .collect();
                 match zh {
-                    false => format!(
-                        "against {}: {}",
-                        g.configs[p].label,
-                        changes.join(", ")
-                    ),
+                    false => format!("against {}: {}", g.configs[p].label, changes.join(", ")),
                     true => format!("相对 {}：{}", g.configs[p].label, changes.join("，")),
                 }
             }
         };
         let _ = match zh {
-            false => writeln!(out, "- **{}**: {} — {against}.", config.label, values.join(", ")),
-            true => writeln!(out, "- **{}**：{} —— {against}。", config.label, values.join("，")),
+            false => writeln!(
+                out,
+                "- **{}**: {} — {against}.",
+                config.label,
+                values.join(", ")
+            ),
+            true => writeln!(
+                out,
+                "- **{}**：{} —— {against}。",
+                config.label,
+                values.join("，")
+            ),
         };
         previous = Some(i);
     }
@@ -207,7 +244,12 @@ fn infeasible_lines(out: &mut String, g: &Grouped, lang: Lang) {
                 .iter()
                 .map(|(k, v)| match (v, zh) {
                     (Some(v), _) => {
-                        format!("`{}` ({} {})", k.text(), k.name, numbers::significant(Some(*v)))
+                        format!(
+                            "`{}` ({} {})",
+                            k.text(),
+                            k.name,
+                            numbers::significant(Some(*v))
+                        )
                     }
                     (None, false) => format!("`{}` (no value)", k.text()),
                     (None, true) => format!("`{}`（无数值）", k.text()),
@@ -223,10 +265,7 @@ fn infeasible_lines(out: &mut String, g: &Grouped, lang: Lang) {
         return;
     }
     let _ = match zh {
-        false => writeln!(
-            out,
-            "Infeasible (never on the front, never the best):\n"
-        ),
+        false => writeln!(out, "Infeasible (never on the front, never the best):\n"),
         true => writeln!(out, "不可行（不会进入前沿，也不会成为最佳）：\n"),
     };
     for line in broken {

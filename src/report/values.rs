@@ -27,10 +27,7 @@ pub fn of_trial(t: &TrialRecord, name: &str, o: &Objective) -> Option<f64> {
 
 /// The values of `name` for each of `trials` that has one.
 pub fn of_trials(trials: &[&TrialRecord], name: &str, o: &Objective) -> Vec<f64> {
-    trials
-        .iter()
-        .filter_map(|t| of_trial(t, name, o))
-        .collect()
+    trials.iter().filter_map(|t| of_trial(t, name, o)).collect()
 }
 
 /// The mean value of `name` over `trials`, `None` when none has one.
@@ -47,7 +44,10 @@ pub fn broken<'c>(
     constraints: &'c [Constraint],
     o: &Objective,
 ) -> Vec<(&'c Constraint, Option<f64>)> {
-    if !trials.iter().any(|t| t.completed().is_some() && t.healthy().is_some()) {
+    if !trials
+        .iter()
+        .any(|t| t.completed().is_some() && t.healthy().is_some())
+    {
         return Vec::new();
     }
     constraints

@@ -232,12 +232,7 @@ impl Asha {
 
     /// Takes the results at the last rung `k` of bracket `b` (the full budget), in entrant
     /// order, while they are known; they decide nothing.
-    fn record(
-        &mut self,
-        b: usize,
-        k: usize,
-        score: &mut impl FnMut(usize, Spot) -> Option<Score>,
-    ) {
+    fn record(&mut self, b: usize, k: usize, score: &mut impl FnMut(usize, Spot) -> Option<Score>) {
         let spot = Spot {
             bracket: self.first_bracket + b,
             rung: k,
@@ -375,7 +370,10 @@ fn ranked(rung: &Rung) -> Vec<usize> {
     let mut by_plan: Vec<usize> = (0..rung.scores.len()).collect();
     by_plan.sort_by_key(|&i| rung.entrants[i]);
     let scores: Vec<Score> = by_plan.iter().map(|&i| rung.scores[i].clone()).collect();
-    rank_order(&scores).into_iter().map(|k| by_plan[k]).collect()
+    rank_order(&scores)
+        .into_iter()
+        .map(|k| by_plan[k])
+        .collect()
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use super::asha::Asha;
 use super::configurations;
 use super::scoring::Scoring;
 use crate::executor::supervise::{Feed, Outcome};
+use crate::measures::pareto::Score;
 use crate::spec::search::EarlyStopping;
 use crate::spec::{Objectives, TrialConfig};
-use crate::measures::pareto::Score;
 use crate::store::rungs::{self, Arrival, RungDecision};
 use crate::store::{Store, TrialStatus};
 

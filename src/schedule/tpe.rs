@@ -142,7 +142,11 @@ impl TpeSearch<'_> {
     pub fn planned(&self) -> anyhow::Result<Vec<TrialConfig>> {
         let axes = searched_axes(self.spec);
         let startup = self.startup(&axes)?;
-        let (configs, _) = self.stored(&axes, &digest(&self.tpe, &axes, &self.spec.objectives), &startup)?;
+        let (configs, _) = self.stored(
+            &axes,
+            &digest(&self.tpe, &axes, &self.spec.objectives),
+            &startup,
+        )?;
         let configs = if configs.len() < self.tpe.startup {
             startup
                 .into_iter()
@@ -241,8 +245,10 @@ impl TpeSearch<'_> {
     ) -> Vec<Scored> {
         let axes = searched_axes(self.spec);
         let outcomes: Vec<(bool, usize, Score)> = configs.iter().map(outcome).collect();
-        let mut groups: Vec<(bool, std::cmp::Reverse<usize>)> =
-            outcomes.iter().map(|o| (o.0, std::cmp::Reverse(o.1))).collect();
+        let mut groups: Vec<(bool, std::cmp::Reverse<usize>)> = outcomes
+            .iter()
+            .map(|o| (o.0, std::cmp::Reverse(o.1)))
+            .collect();
         groups.sort();
         groups.dedup();
         let mut order: Vec<usize> = Vec::with_capacity(configs.len());

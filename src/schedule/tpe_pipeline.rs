@@ -140,9 +140,8 @@ impl<'a> TpePipeline<'a> {
                         };
                         let mut evidence = evidence.into_iter();
                         self.search.scores_by(&self.configs[..learned], |_| {
-                            let (step, score) = evidence
-                                .next()
-                                .unwrap_or((0, Score::single(f64::INFINITY)));
+                            let (step, score) =
+                                evidence.next().unwrap_or((0, Score::single(f64::INFINITY)));
                             (!score.primary().is_finite(), step, score)
                         })
                     }

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::objectives::{self, Objectives};
 use super::params::{describe, suggest, ParamError, RunOptions, TrainParams};
 use super::program::{self, ProgramParams, ProgramRef};
-use super::objectives::{self, Objectives};
 use super::resources::Resources;
 use super::search::{Domain, EarlyStopping, Range, Search};
 use super::slurm::SlurmOptions;
@@ -243,9 +243,10 @@ impl GridSpec {
                 } else {
                     grid_dir
                 };
-                let first = parsed_objectives.as_ref().and_then(|o| o.list.first()).map(|m| {
-                    serde_json::json!({"name": m.name, "mode": m.mode.name()})
-                });
+                let first = parsed_objectives
+                    .as_ref()
+                    .and_then(|o| o.list.first())
+                    .map(|m| serde_json::json!({"name": m.name, "mode": m.mode.name()}));
                 Some(
                     program::parse(v, first.as_ref().or(top.get("metric")), grid_dir)
                         .map_err(|(key, m)| invalid(&key, m))?,

@@ -16,9 +16,9 @@ pub mod tpe;
 pub mod trial_params;
 
 pub use grid_file::{GridSpec, SpecError};
+pub use objectives::{Constraint, Measure, Objectives};
 pub use params::{display_value, Cell, OptimizerKind, RunOptions, Sampling, TrainParams};
 pub use plan::{CorpusRef, Plan, Trial, TrialConfig, TrialKind};
-pub use objectives::{Constraint, Measure, Objectives};
 pub use program::{MetricSpec, Mode, ProgramParams, ProgramRef};
 pub use resources::{GpuShare, Resources};
 pub use search::{Domain, Search, Tpe};

@@ -145,7 +145,8 @@ impl Constraint {
             ("<", Bound::Below),
             (">", Bound::Above),
         ];
-        let expected = "expected \"<name> <= <number>\" (or >=, <, >), e.g. \"peak_memory_mb <= 4000\"";
+        let expected =
+            "expected \"<name> <= <number>\" (or >=, <, >), e.g. \"peak_memory_mb <= 4000\"";
         let (at, op, bound) = ops
             .iter()
             .filter_map(|&(op, bound)| text.find(op).map(|at| (at, op, bound)))
@@ -314,7 +315,10 @@ fn parse_list(value: &Value, program: bool) -> Result<Vec<MetricSpec>, (String, 
         ));
     };
     if items.is_empty() {
-        return Err(("objectives".into(), "expected at least one objective".into()));
+        return Err((
+            "objectives".into(),
+            "expected at least one objective".into(),
+        ));
     }
     if items.len() > 8 {
         return Err((
@@ -489,16 +493,61 @@ mod tests {
     fn bad_objectives_name_the_entry_and_say_what_is_expected() {
         let cases = [
             (json!([]), false, "objectives", "at least one"),
-            (json!("wall_seconds"), false, "objectives", "expected a list"),
-            (json!(["wall_seconds"]), false, "objectives[0].name", "first objective"),
+            (
+                json!("wall_seconds"),
+                false,
+                "objectives",
+                "expected a list",
+            ),
+            (
+                json!(["wall_seconds"]),
+                false,
+                "objectives[0].name",
+                "first objective",
+            ),
             (json!(["val_loss", "wall_secs"]), true, "", ""),
-            (json!(["heldout_ppl", "wal_seconds"]), false, "objectives[1].name", "did you mean `wall_seconds`"),
-            (json!(["heldout_ppl", "heldout_ppl"]), false, "objectives[1].name", "twice"),
-            (json!([{"name": "heldout_ppl", "mode": "max"}]), false, "objectives[0].mode", "minimised"),
-            (json!([{"name": "val_loss", "mode": "up"}]), true, "objectives[0].mode", "\"min\" or \"max\""),
-            (json!([{"name": "val_loss", "mod": "min"}]), true, "objectives[0].mod", "did you mean `mode`"),
-            (json!(["val_loss", "parameters"]), true, "objectives[1].name", "built-in model's parameter count"),
-            (json!(["heldout_ppl", "peak_gpu_memory_mb"]), false, "objectives[1].name", "CPU"),
+            (
+                json!(["heldout_ppl", "wal_seconds"]),
+                false,
+                "objectives[1].name",
+                "did you mean `wall_seconds`",
+            ),
+            (
+                json!(["heldout_ppl", "heldout_ppl"]),
+                false,
+                "objectives[1].name",
+                "twice",
+            ),
+            (
+                json!([{"name": "heldout_ppl", "mode": "max"}]),
+                false,
+                "objectives[0].mode",
+                "minimised",
+            ),
+            (
+                json!([{"name": "val_loss", "mode": "up"}]),
+                true,
+                "objectives[0].mode",
+                "\"min\" or \"max\"",
+            ),
+            (
+                json!([{"name": "val_loss", "mod": "min"}]),
+                true,
+                "objectives[0].mod",
+                "did you mean `mode`",
+            ),
+            (
+                json!(["val_loss", "parameters"]),
+                true,
+                "objectives[1].name",
+                "built-in model's parameter count",
+            ),
+            (
+                json!(["heldout_ppl", "peak_gpu_memory_mb"]),
+                false,
+                "objectives[1].name",
+                "CPU",
+            ),
             (json!(["step"]), true, "objectives[0].name", "not `step`"),
             (json!([3]), true, "objectives[0]", "got 3"),
         ];
@@ -522,7 +571,11 @@ mod tests {
     fn constraints_parse_and_measure_how_far_they_are_broken() {
         let o = parse(
             None,
-            Some(&json!(["peak_memory_mb <= 4000", "parameters<1e5", "heldout_ppl >= 1"])),
+            Some(&json!([
+                "peak_memory_mb <= 4000",
+                "parameters<1e5",
+                "heldout_ppl >= 1"
+            ])),
             false,
             false,
         )
