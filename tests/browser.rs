@@ -8,6 +8,9 @@
 //! A program sweep's dashboard names its metric, not perplexity: in the table, the chart and the
 //! trial page, with the best first by the metric's mode, and without the model's columns.
 //!
+//! A sweep with two objectives draws its trade-off front, marks it in the table, and a point
+//! opens its trial.
+//!
 //! Without chromium and chromedriver (`apt-get install chromium chromium-driver`) the tests say
 //! they are skipped, unless `REQUIRE_BROWSER=1` (CI) makes that a failure; the program test is
 //! also skipped without python3, unless `REQUIRE_PYTHON=1`.
@@ -627,4 +630,103 @@ async fn check_program(
         "a maximised sweep's dashboard",
     )
     .await;
+}
+
+/// A sweep with two objectives and a constraint (tests/programs/front.py, whose front is
+/// known): the page draws every configuration, the front strong, the one that breaks the
+/// constraint hollow; the trials table marks the front; clicking a point opens its trial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trade_off_front_is_drawn_and_a_point_opens_its_trial() {
+    if !browser_available() || !python_available() {
+        return;
+    }
+    let ws = Workspace::new();
+    let grid = ws.write(
+        "grid.json",
+        json!({
+            "name": "front",
+            "program": { "command": ["python3", "front.py"],
+                         "workdir": format!("{}/tests/programs", env!("CARGO_MANIFEST_DIR")) },
+            "objectives": [{"name": "f1", "mode": "min"}, {"name": "f2", "mode": "min"}],
+            "constraints": ["f2 <= 1"],
+            "base": { "steps": 20, "eval_every": 10, "x": 0.5 },
+            "grid": { "x": [0, 0.5, 1.0], "n": [0, 1] },
+            "seeds": [0, 1],
+        })
+        .to_string(),
+    );
+    ws.sweep(&grid, &[]).expect_code(0);
+    let server = Server::start(&ws.results(), &[]);
+    let (mut driver, client) = session().await;
+    let base = server.base.clone();
+    let session_client = client.clone();
+    let checks = tokio::spawn(async move {
+        client.goto(&format!("{base}/")).await.unwrap();
+        wait(&client, "a point per configuration", |c| async move {
+            js(
+                &c,
+                "return document.querySelectorAll('#front-chart circle').length",
+            )
+            .await
+                == json!(6)
+        })
+        .await;
+        let states = js(
+            &client,
+            "const p = (s) => Array.from(document.querySelectorAll('#front-chart circle.' + s))\
+               .map((c) => c.getAttribute('data-label')).sort();\
+             return [p('on-front'), p('dominated'), p('infeasible'), \
+               document.querySelector('#front-title').textContent, \
+               document.querySelectorAll('#front-chart polyline').length]",
+        )
+        .await;
+        // x=0: f2 ≈ 1.05 (n=0) and 1.35 (n=1) break f2 <= 1; n=1 is dominated by n=0.
+        assert_eq!(
+            states,
+            json!([
+                ["x=0.5 n=0", "x=1 n=0"],
+                ["x=0.5 n=1", "x=1 n=1"],
+                ["x=0 n=0", "x=0 n=1"],
+                "Trade-off: f1 against f2",
+                1
+            ])
+        );
+        let column = js(
+            &client,
+            "return Array.from(document.querySelectorAll('#trials tbody tr[data-trial-id]'))\
+               .map((tr) => tr.querySelector('td[data-col=front]').textContent).sort()",
+        )
+        .await;
+        let mut want = vec!["infeasible"; 4];
+        want.extend(["no"; 4]);
+        want.extend(["yes"; 4]);
+        assert_eq!(column, json!(want), "the trials table marks the front");
+        client
+            .find(Locator::Css("#front-chart circle[data-label='x=1 n=0']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait(
+            &client,
+            "the trial page of the clicked point",
+            |c| async move {
+                match c.find(Locator::Css("#trial-page")).await {
+                    Ok(p) => p.text().await.is_ok_and(|t| t.contains("x=1 n=0")),
+                    Err(_) => false,
+                }
+            },
+        )
+        .await;
+        let hash = js(&client, "return location.hash").await;
+        assert!(hash.as_str().unwrap().starts_with("#/trial/"), "{hash}");
+        assert_eq!(pwned(&client).await, Value::Null);
+    });
+    let outcome = checks.await;
+    session_client.close().await.ok();
+    driver.kill().await.ok();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }

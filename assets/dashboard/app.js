@@ -692,6 +692,14 @@
         filter: 'select', filterKey: (t) => valueKey(t.gpus || null), filterValues: () => distinctValues((t) => t.gpus || null),
       });
     }
+    // Several objectives or constraints: where each trial's configuration stands.
+    if (S.trials.some((t) => typeof t.front === 'string' && t.front)) {
+      cols.push({
+        key: 'front', title: 'front',
+        text: (t) => (t.front ? String(t.front) : '—'), sortVal: (t) => (t.front ? String(t.front) : ''),
+        filter: 'select', filterKey: (t) => valueKey(t.front || null), filterValues: () => distinctValues((t) => t.front || null),
+      });
+    }
     // A TPE search: each configuration's place in the search and who chose it.
     if (S.trials.some((t) => t.proposed_by)) {
       cols.push({
@@ -1820,9 +1828,68 @@
 
   // ------------------------------------------------------------------ overview header
 
+  /* The trade-off front (/api/sweep's `front`): the first two objectives of each
+     configuration, the first on the y axis; a point opens its configuration's first trial. */
+  let frontSig = null;
+  function renderFront() {
+    const card = $('#front-card');
+    const f = S.sweep && S.sweep.front;
+    const ok = f && Array.isArray(f.configurations) && Array.isArray(f.objectives) && f.objectives.length >= 2;
+    card.hidden = !ok;
+    if (!ok) return;
+    const sig = JSON.stringify(f);
+    if (sig === frontSig) return;
+    frontSig = sig;
+    const [oy, ox] = f.objectives.map((o) => String(o && o.name));
+    setText($('#front-title'), `Trade-off: ${oy} against ${ox}`);
+    const pts = f.configurations.filter((c) => Array.isArray(c.values) && num(c.values[0]) != null && num(c.values[1]) != null);
+    setText($('#front-info'), `${pts.filter((c) => c.on_front).length} of ${f.configurations.length} configurations on the front`);
+    const box = $('#front-chart');
+    box.textContent = '';
+    const W = 640, H = 340, L = 70, R = 16, T = 12, B = 44;
+    const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, class: 'front-svg', role: 'img', 'aria-label': `${oy} against ${ox}` });
+    box.appendChild(svg);
+    if (!pts.length) { svg.appendChild(svgEl('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'muted' }, 'no configuration has both values yet')); return; }
+    const span = (v) => {
+      const lo = Math.min(...v), hi = Math.max(...v);
+      const d = hi > lo ? (hi - lo) * 0.06 : Math.max(Math.abs(lo), 1) * 0.1;
+      return [lo - d, hi + d];
+    };
+    const [x0, x1] = span(pts.map((c) => c.values[1])), [y0, y1] = span(pts.map((c) => c.values[0]));
+    const sx = (v) => L + (v - x0) / (x1 - x0) * (W - L - R);
+    const sy = (v) => T + (y1 - v) / (y1 - y0) * (H - T - B);
+    svg.appendChild(svgEl('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'front-axis' }));
+    svg.appendChild(svgEl('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'front-axis' }));
+    for (let k = 0; k <= 4; k++) {
+      const xv = x0 + (x1 - x0) * k / 4, yv = y0 + (y1 - y0) * k / 4;
+      svg.appendChild(svgEl('text', { x: sx(xv), y: H - B + 16, 'text-anchor': 'middle', class: 'front-tick' }, fmtTick(xv)));
+      svg.appendChild(svgEl('text', { x: L - 6, y: sy(yv) + 4, 'text-anchor': 'end', class: 'front-tick' }, fmtTick(yv)));
+    }
+    svg.appendChild(svgEl('text', { x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle', class: 'front-name' }, ox));
+    svg.appendChild(svgEl('text', { x: 14, y: (T + H - B) / 2, 'text-anchor': 'middle', class: 'front-name', transform: `rotate(-90 14 ${(T + H - B) / 2})` }, oy));
+    const line = pts.filter((c) => c.on_front).sort((a, b) => a.values[1] - b.values[1] || a.values[0] - b.values[0]);
+    if (line.length > 1) svg.appendChild(svgEl('polyline', { points: line.map((c) => `${sx(c.values[1])},${sy(c.values[0])}`).join(' '), class: 'front-line' }));
+    // Faded first, so the front's points are drawn over them.
+    const order = pts.slice().sort((a, b) => Number(a.on_front) - Number(b.on_front));
+    for (const c of order) {
+      const state = c.on_front ? 'on-front' : (c.feasible ? 'dominated' : 'infeasible');
+      const dot = svgEl('circle', { cx: sx(c.values[1]), cy: sy(c.values[0]), r: c.on_front ? 6 : 5, class: 'front-point ' + state, 'data-label': String(c.label), tabindex: 0 });
+      const broken = Array.isArray(c.broken) && c.broken.length ? `\nbreaks ${c.broken.join(', ')}` : '';
+      dot.appendChild(svgEl('title', null, `${c.label}\n${oy} ${fmtValue(c.values[0])}\n${ox} ${fmtValue(c.values[1])}${broken}`));
+      const id = Array.isArray(c.trials) && c.trials.length ? String(c.trials[0]) : null;
+      if (id) {
+        const open = () => { location.hash = trialHref(id); };
+        dot.addEventListener('click', open);
+        dot.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+      }
+      svg.appendChild(dot);
+    }
+  }
+
   function renderHeader() {
     const sw = S.sweep;
     if (!sw) return;
+    renderFront();
     const name = typeof sw.name === 'string' ? sw.name : '';
     setText($('#sweep-name'), name || '(unnamed sweep)');
     setText($('#topbar-title'), name);

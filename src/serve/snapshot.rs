@@ -189,9 +189,32 @@ fn sweep_json(record: &SweepRecord, root: &Path) -> Value {
         })),
         "verdict": verdict,
         "metric": { "name": metric.name, "mode": metric.mode, "builtin": m.metric.is_none() },
+        "front": front_json(&grouped),
         "program": m.program,
         "results": std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
         "charts": charts(root),
+    })
+}
+
+/// With several objectives or constraints: the objectives, the constraints, and each
+/// configuration's mean value of every objective, its trials, whether it is on the front and
+/// which constraints it breaks (`null` otherwise).
+fn front_json(g: &Grouped) -> Value {
+    if !g.objectives.is_multi() {
+        return Value::Null;
+    }
+    let front = crate::report::front::Front::of(g);
+    json!({
+        "objectives": g.objectives.list,
+        "constraints": g.objectives.constraints.iter().map(|c| c.text()).collect::<Vec<_>>(),
+        "configurations": g.configs.iter().enumerate().map(|(i, c)| json!({
+            "label": c.label,
+            "trials": c.trials.iter().map(|t| t.config.id.as_str()).collect::<Vec<_>>(),
+            "values": front.as_ref().map(|f| f.values[i].clone()),
+            "on_front": front.as_ref().is_some_and(|f| f.on_front[i]),
+            "feasible": c.feasible(),
+            "broken": c.broken.iter().map(|(k, _)| k.text()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 
