@@ -276,6 +276,36 @@ fn describe(plan: &Plan, spec: &GridSpec, t: &Triage) {
             tpe.trials, tpe.startup, proposed
         );
     }
+    let o = &spec.objectives;
+    let searching = matches!(spec.search, Search::Tpe(_)) || spec.early_stopping.is_some();
+    if o.is_multi() {
+        let searched = o.searched();
+        let names: Vec<&str> = searched.list.iter().map(|m| m.name.as_str()).collect();
+        let measured = o.measured();
+        let mut line = format!(
+            "objectives: {}",
+            o.list
+                .iter()
+                .map(|m| format!("{} {}", m.name, m.mode.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !o.constraints.is_empty() {
+            let limits: Vec<String> = o.constraints.iter().map(|c| c.text()).collect();
+            line.push_str(&format!("; constraints: {}", limits.join(", ")));
+        }
+        if searching && !measured.is_empty() {
+            line.push_str(&format!(
+                "; the search ranks by {} only: {} {} measured, not reproducible, so only the \
+                 report's front uses {}",
+                names.join(" and "),
+                measured.join(", "),
+                if measured.len() == 1 { "is" } else { "are" },
+                if measured.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        eprintln!("{line}");
+    }
 }
 
 /// The command line of this process, quoted for a POSIX shell.

@@ -21,6 +21,8 @@ pub struct Front {
     pub values: Vec<Vec<Option<f64>>>,
     /// The pooled seed standard deviation of each objective (`None` with one seed each).
     pub noise: Vec<Option<f64>>,
+    /// The margin of each objective within which a difference does not count.
+    pub margins: Vec<f64>,
     /// For each configuration: it has every value, keeps every constraint, and no other
     /// dominates it.
     pub on_front: Vec<bool>,
@@ -83,6 +85,7 @@ impl Front {
             objectives: objectives.clone(),
             values,
             noise,
+            margins,
             on_front,
         })
     }
@@ -109,6 +112,22 @@ impl Front {
                 .then(a.cmp(&b))
         });
         members
+    }
+
+    /// A configuration on the front that dominates configuration `i` (the first along the first
+    /// objective), if any.
+    pub fn dominator(&self, i: usize) -> Option<usize> {
+        let oriented = |k: usize| -> Option<Vec<f64>> {
+            self.values[k]
+                .iter()
+                .zip(&self.objectives)
+                .map(|(v, m)| v.map(|v| m.mode.key(v)))
+                .collect()
+        };
+        let target = oriented(i)?;
+        self.members()
+            .into_iter()
+            .find(|&j| oriented(j).is_some_and(|p| pareto::dominates(&p, &target, &self.margins)))
     }
 
     /// The configurations with every value that keep the constraints but are dominated.

@@ -105,6 +105,9 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
     failures(&mut out, sweep, ctx.lang);
     all_trials(&mut out, sweep, &g.objective, ctx.lang);
     definitions(&mut out, &g.objective, ctx.lang);
+    if let Some(line) = super::tradeoff::definition(&g, ctx.lang) {
+        let _ = writeln!(out, "- {line}");
+    }
     out
 }
 

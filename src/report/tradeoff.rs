@@ -47,6 +47,18 @@ pub fn section(out: &mut String, g: &Grouped, lang: Lang, chart: Option<&str>) {
     infeasible_lines(out, g, lang);
 }
 
+/// The definitions' entry for the front; `None` for one objective and no constraints.
+pub fn definition(g: &Grouped, lang: Lang) -> Option<String> {
+    if !g.objectives.is_multi() {
+        return None;
+    }
+    let sigmas = super::analysis::NOISE_SIGMAS;
+    Some(match lang {
+        Lang::En => format!("**front**: the configurations (means over their seeds, trials that completed without diverging) that keep every constraint and that no other such configuration dominates; one dominates another when it is better on some objective by more than {sigmas}× that objective's seed noise (its seed-to-seed standard deviation pooled over the configurations) and worse on none by more than that. **infeasible**: the mean of a constrained value breaks its limit, or it has none; an infeasible configuration is never on the front and never the best. Successive halving and TPE rank by the metrics and `parameters` only (non-dominated sorting, then crowding distance; infeasible last): measured times and memory vary from run to run, and a search's decisions never depend on them."),
+        Lang::Zh => format!("**前沿**：满足所有约束、且不被其他满足约束的配置支配的配置（取种子平均，只计完成且未发散的试验）；一个配置支配另一个，是指它在某个目标上好出该目标种子噪声（种子间标准差在各配置上合并）的 {sigmas} 倍以上，且在任何目标上都不差出这么多。**不可行**：受约束的数值的平均超出限制或没有数值；不可行的配置不会进入前沿，也不会成为最佳。逐次减半与 TPE 只按指标和 `parameters` 排序（非支配排序，再按拥挤距离；不可行的排最后）：测得的时间与内存每次运行都不同，搜索的决定从不依赖它们。"),
+    })
+}
+
 /// The verdict's line: how many configurations are on the front and how many break a
 /// constraint; `None` for one objective and no constraints.
 pub fn verdict_line(g: &Grouped, lang: Lang) -> Option<String> {
@@ -108,14 +120,14 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
     let _ = match zh {
         false => writeln!(
             out,
-            "{} of {} on the front: no other configuration is at least as good on every objective and better on one; {rule}. Sorted by {}, best first.\n",
+            "{} of {} on the front: no other configuration is better on one objective without being worse on another; {rule}. Sorted by {}, best first.\n",
             numbers::count(members.len(), "configuration"),
             g.configs.len(),
             front.objectives[0].name
         ),
         true => writeln!(
             out,
-            "{} 个配置中有 {} 个在前沿上：没有别的配置在每个目标上都不差、且至少在一个目标上更好；{rule}。按 {} 从好到差排列。\n",
+            "{} 个配置中有 {} 个在前沿上：没有别的配置在一个目标上更好而在其他目标上不更差；{rule}。按 {} 从好到差排列。\n",
             g.configs.len(),
             members.len(),
             front.objectives[0].name
@@ -140,8 +152,8 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
             .collect();
         let against = match previous {
             None => match zh {
-                false => format!("the best {}", front.objectives[0].name),
-                true => format!("{} 最好", front.objectives[0].name),
+                false => format!("the best {} on the front", front.objectives[0].name),
+                true => format!("前沿上 {} 最好", front.objectives[0].name),
             },
             Some(p) => {
                 let changes: Vec<String> = front
@@ -181,6 +193,7 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
         previous = Some(i);
     }
     let _ = writeln!(out);
+    best_off_the_front(out, g, front, lang);
     let dominated = front.dominated(g);
     if !dominated.is_empty() {
         let labels: Vec<&str> = dominated
@@ -197,12 +210,60 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
         let _ = match zh {
             false => writeln!(
                 out,
-                "Dominated (another configuration is as good on every objective and better on one): {}{tail}.\n",
+                "Dominated (another configuration is better on one objective and worse on none, beyond the noise): {}{tail}.\n",
                 labels.join(", ")
             ),
-            true => writeln!(out, "被支配（另有配置在每个目标上都不差、且至少一个更好）：{}{tail}。\n", labels.join("，")),
+            true => writeln!(out, "被支配（另有配置在一个目标上更好、其他目标上不更差，超出噪声）：{}{tail}。\n", labels.join("，")),
         };
     }
+}
+
+/// When the best configuration by the first objective alone is off the front: which front
+/// configuration dominates it, and by how much on each objective.
+fn best_off_the_front(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
+    let Some(best) = g.best() else {
+        return;
+    };
+    let Some(i) = g.configs.iter().position(|c| c.label == best.label) else {
+        return;
+    };
+    if front.on_front[i] {
+        return;
+    }
+    let Some(j) = front.dominator(i) else {
+        return;
+    };
+    let changes: Vec<String> = front
+        .objectives
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            change(
+                &m.name,
+                m.mode,
+                front.values[i][k],
+                front.values[j][k],
+                lang,
+            )
+        })
+        .collect();
+    let name = &front.objectives[0].name;
+    let _ = match lang {
+        Lang::En => writeln!(
+            out,
+            "The best configuration by {name} alone, **{}**, is off the front: against it, **{}** has {}; the {name} gap is within the seed noise.\n",
+            best.label,
+            g.configs[j].label,
+            changes.join(", ")
+        ),
+        Lang::Zh => writeln!(
+            out,
+            "只按 {name} 最好的配置 **{}** 不在前沿上：与它相比，**{}** {}；{name} 的差距在种子噪声之内。\n",
+            best.label,
+            g.configs[j].label,
+            changes.join("，")
+        ),
+    };
 }
 
 /// "wall_seconds 70% lower (better)": how `to` compares with `from` on one objective.
