@@ -877,3 +877,90 @@ fn measured_gpu_memory_suggests_the_share_to_ask_for() {
     );
     assert!(!plain.contains("GPU memory"), "{plain}");
 }
+
+/// `t` with its worker's wall time set to `seconds`.
+fn with_wall(t: TrialRecord, seconds: f64) -> TrialRecord {
+    let (config, state, metrics) = t.into_parts();
+    let TrialState::Finished(mut result) = state else {
+        panic!("a finished trial");
+    };
+    result.wall_seconds = seconds;
+    TrialRecord::new(config, TrialState::Finished(result), metrics)
+}
+
+#[test]
+fn the_trade_off_section_lists_the_front_and_keeps_infeasible_configurations_out() {
+    // (hidden, batch): held-out perplexity and wall seconds; seeds ±0.02 and ±0.1 s apart.
+    let configs = [
+        ((128, 32), 6.0, 2.0),
+        ((200, 32), 5.7, 4.0),
+        ((200, 64), 5.72, 6.0),
+        ((300, 32), 5.6, 8.0),
+    ];
+    let mut trials = Vec::new();
+    for ((hidden, batch), ppl, wall) in configs {
+        for (seed, sign) in [(0, 1.0), (1, -1.0)] {
+            let t = trial(hidden, batch, seed, ppl + 0.02 * sign, 50.0, 0.0);
+            trials.push(with_wall(t, wall + 0.1 * sign));
+        }
+    }
+    let mut s = sweep(trials, &["hidden", "batch_size", "seed"]);
+    let limit = crate::model::count::language_model(crate::spec::Cell::Rnn, 1, 44, 200);
+    s.manifest.objectives = vec![
+        crate::spec::MetricSpec::builtin(),
+        crate::spec::MetricSpec {
+            name: "wall_seconds".into(),
+            mode: crate::spec::Mode::Min,
+        },
+    ];
+    s.manifest.constraints = vec![crate::spec::Constraint {
+        name: "parameters".into(),
+        bound: crate::spec::objectives::Bound::AtMost,
+        limit: limit as f64,
+    }];
+    let md = render(&s, &ctx(Lang::En), &ChartLinks::default());
+    assert_well_formed(&md);
+    // hidden=300 is best by perplexity but too big: never the best, never on the front.
+    assert!(
+        md.contains("Best configuration: **hidden=200 batch_size=32**"),
+        "{md}"
+    );
+    let section = md
+        .split("## Trade-off: heldout_ppl against wall_seconds")
+        .nth(1)
+        .unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    let front: Vec<&str> = section
+        .lines()
+        .filter(|l| l.contains(" — "))
+        .filter_map(|l| l.strip_prefix("- **")?.split("**").next())
+        .collect();
+    assert_eq!(
+        front,
+        ["hidden=200 batch_size=32", "hidden=128 batch_size=32"],
+        "{section}"
+    );
+    assert!(
+        section.contains("heldout_ppl 5.26% higher (worse), wall_seconds 50% lower (better)"),
+        "{section}"
+    );
+    // 200×64 is within the noise on perplexity and slower: dominated.
+    assert!(
+        section.contains("beyond the noise): hidden=200 batch_size=64."),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!(
+            "- **hidden=300 batch_size=32** breaks `parameters <= {limit}`"
+        )),
+        "{section}"
+    );
+    assert!(md.contains("**Trade-off**: 2 configurations on the front of heldout_ppl and wall_seconds; 1 break a constraint"));
+    assert!(md.contains("- **front**: the configurations"));
+    let ranking = md.split("## Configurations by").nth(1).unwrap();
+    assert!(ranking.contains("| infeasible |"), "{ranking}");
+
+    let zh = render(&s, &ctx(Lang::Zh), &ChartLinks::default());
+    assert!(zh.contains("## 权衡：heldout_ppl 与 wall_seconds"), "{zh}");
+    assert!(zh.contains("不可行"), "{zh}");
+}
