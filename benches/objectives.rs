@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sweep::measures::pareto::{hypervolume, non_dominated};
 
 const REFERENCE: [f64; 2] = [1.1, 11.0];
