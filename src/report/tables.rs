@@ -74,10 +74,10 @@ impl Cell {
 /// and `yes` on the front, `no` dominated, `infeasible`, or empty while unknown); `None` for a
 /// sweep with one objective and no constraints.
 fn standing(sweep: &SweepRecord) -> Option<Vec<(Vec<String>, &'static str)>> {
-    let g = Grouped::new(sweep);
-    if !g.objectives.is_multi() {
+    if !sweep.manifest.objectives().is_multi() {
         return None;
     }
+    let g = Grouped::new(sweep);
     let front = Front::of(&g);
     Some(
         g.configs

@@ -395,9 +395,19 @@ mod tests {
     fn play(
         method: StoppingMethod,
         scores: &[f64],
+        pick: impl FnMut(&[(usize, usize)]) -> usize,
+    ) -> Vec<RungDecision> {
+        let at = |c: usize, step: usize| Score::single(scores[c] + 1000.0 / step as f64);
+        play_with(method, scores.len(), at, pick)
+    }
+
+    /// [`play`] with `n` configurations whose score at a step is `score(config, step)`.
+    fn play_with(
+        method: StoppingMethod,
+        n: usize,
+        score: impl Fn(usize, usize) -> Score,
         mut pick: impl FnMut(&[(usize, usize)]) -> usize,
     ) -> Vec<RungDecision> {
-        let n = scores.len();
         let mut asha = Asha::new(&es(method), n, 900, 0);
         for c in 0..n {
             asha.admit(c);
@@ -409,11 +419,7 @@ mod tests {
             let known = trained.clone();
             decisions.extend(asha.decide(
                 true,
-                |c, at| {
-                    known
-                        .contains(&(c, at.step))
-                        .then(|| Score::single(scores[c] + 1000.0 / at.step as f64))
-                },
+                |c, at| known.contains(&(c, at.step)).then(|| score(c, at.step)),
                 |c| format!("c{c}"),
                 record,
             ));
@@ -432,6 +438,42 @@ mod tests {
         assert!(asha.all_decided());
         decisions.sort_by_key(|d| (d.bracket, d.rung, d.arrived.is_none(), d.reached));
         decisions
+    }
+
+    #[test]
+    fn on_two_objectives_the_front_goes_on_whatever_the_order_results_arrive_in() {
+        // Configuration c sits at (c, 16 − c) on a front when c is even, and 0.5 behind its
+        // even neighbour on both objectives when odd; c = 3 breaks a constraint.
+        let score = |c: usize, step: usize| {
+            let (base, off) = (c - c % 2, if c % 2 == 1 { 0.5 } else { 0.0 });
+            let early = 100.0 / step as f64;
+            Score {
+                values: vec![base as f64 + off + early, (16 - base) as f64 + off + early],
+                violation: if c == 3 { 0.2 } else { 0.0 },
+            }
+        };
+        for method in [StoppingMethod::Asha, StoppingMethod::AsyncHyperband] {
+            let in_order = play_with(method, 18, score, |_| 0);
+            let last_first = play_with(method, 18, score, |todo| todo.len() - 1);
+            assert_eq!(in_order, last_first, "{method:?}");
+            if method == StoppingMethod::Asha {
+                // The first rung's closing decision, in rank order: the front's two ends (the
+                // most isolated) first; every configuration it stops is off the front, and the
+                // infeasible one ranks last.
+                let close = in_order
+                    .iter()
+                    .find(|d| d.rung == 0 && d.arrived.is_none())
+                    .unwrap();
+                assert_eq!(close.reached, 18);
+                assert_eq!(&close.promoted[..2], ["c0", "c16"], "{close:?}");
+                let number = |c: &str| c[1..].parse::<usize>().unwrap();
+                assert!(
+                    close.stopped.iter().all(|s| number(&s.config) % 2 == 1),
+                    "{close:?}"
+                );
+                assert_eq!(close.stopped.last().unwrap().config, "c3", "{close:?}");
+            }
+        }
     }
 
     #[test]
