@@ -76,9 +76,16 @@ fn the_front_is_the_known_one_and_seed_noise_does_not_drop_a_point_from_it() {
         &ws,
         json!({"grid": {"x": [0, 0.25, 0.5, 0.75, 1.0], "n": [0, 1, 2]}, "seeds": [0, 1]}),
     );
-    ws.sweep(&g, &[]).expect_code(0);
+    let run = ws.sweep(&g, &[]);
+    run.expect_code(0);
     let summary = ws.read("summary.md");
     assert_eq!(front_labels(&summary), labels(&XS, &[0, 2]), "{summary}");
+    assert!(
+        run.stdout()
+            .contains("front of f1 and f2 (10 of 15): x=0 n=0; x=0 n=2; x=0.25 n=0;"),
+        "{}",
+        run.stdout()
+    );
     assert!(
         summary.contains("Dominated (another configuration"),
         "{summary}"

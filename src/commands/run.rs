@@ -194,7 +194,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    if let Some(line) = summary::best_line(&Grouped::new(&sweep)) {
+    let grouped = Grouped::new(&sweep);
+    if let Some(line) = summary::best_line(&grouped) {
+        println!("{line}");
+    }
+    if let Some(line) = crate::report::tradeoff::front_line(&grouped) {
         println!("{line}");
     }
     Ok(if sweep.all_completed() {

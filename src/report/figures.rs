@@ -161,10 +161,15 @@ pub fn draw_all(root: &Path, g: &Grouped) -> anyhow::Result<ChartLinks> {
             front.objectives[1].name.as_str(),
             front.objectives[0].name.as_str(),
         );
-        let points: Vec<(f64, f64, bool)> = (0..g.configs.len())
+        let points: Vec<(f64, f64, charts::Standing)> = (0..g.configs.len())
             .filter_map(|i| {
                 let v = &front.values[i];
-                Some((v[1]?, v[0]?, front.on_front[i]))
+                let standing = match (front.on_front[i], g.configs[i].feasible()) {
+                    (true, _) => charts::Standing::Front,
+                    (false, true) => charts::Standing::Dominated,
+                    (false, false) => charts::Standing::Infeasible,
+                };
+                Some((v[1]?, v[0]?, standing))
             })
             .collect();
         charts::front(

@@ -47,6 +47,28 @@ pub fn section(out: &mut String, g: &Grouped, lang: Lang, chart: Option<&str>) {
     infeasible_lines(out, g, lang);
 }
 
+/// "front of heldout_ppl and wall_seconds: hidden=128 batch_size=64, …" (for a terminal, after
+/// the best configuration); `None` with one objective or no configuration on the front yet.
+pub fn front_line(g: &Grouped) -> Option<String> {
+    let front = Front::of(g)?;
+    let members = front.members();
+    if members.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = front.objectives.iter().map(|m| m.name.as_str()).collect();
+    let labels: Vec<&str> = members
+        .iter()
+        .map(|&i| g.configs[i].label.as_str())
+        .collect();
+    Some(format!(
+        "front of {} ({} of {}): {}",
+        names.join(" and "),
+        members.len(),
+        g.configs.len(),
+        labels.join("; ")
+    ))
+}
+
 /// The definitions' entry for the front; `None` for one objective and no constraints.
 pub fn definition(g: &Grouped, lang: Lang) -> Option<String> {
     if !g.objectives.is_multi() {

@@ -1,5 +1,5 @@
 //! The trade-off chart: the first two objectives of every configuration, the front's points
-//! joined in order and drawn strong, the dominated ones faded.
+//! joined in order and drawn strong, the dominated ones faded, the infeasible ones hollow red.
 
 use super::*;
 
@@ -7,8 +7,8 @@ pub(super) struct FrontPlot<'a> {
     pub title: &'a str,
     pub x_name: &'a str,
     pub y_name: &'a str,
-    /// Each configuration: its two values and whether it is on the front.
-    pub points: &'a [(f64, f64, bool)],
+    /// Each configuration: its two values and where it stands.
+    pub points: &'a [(f64, f64, Standing)],
 }
 
 impl Paint for FrontPlot<'_> {
@@ -18,7 +18,7 @@ impl Paint for FrontPlot<'_> {
         let s = scale((w, h), (700.0, 450.0));
         let m = (14.0 * s).round() as i32;
         let top = draw_title(root, self.title, (18.0 * s).round(), m)?;
-        let points: Vec<(f64, f64, bool)> = self
+        let points: Vec<(f64, f64, Standing)> = self
             .points
             .iter()
             .copied()
@@ -68,12 +68,15 @@ impl Paint for FrontPlot<'_> {
         chart.draw_series(
             points
                 .iter()
-                .filter(|p| !p.2)
+                .filter(|p| p.2 == Standing::Dominated)
                 .map(|&(x, y, _)| Circle::new((x, y), radius, MUTED.mix(0.45).filled())),
         )?;
+        chart.draw_series(points.iter().filter(|p| p.2 == Standing::Infeasible).map(
+            |&(x, y, _)| Circle::new((x, y), radius, RGBColor(192, 57, 43).stroke_width(2)),
+        ))?;
         let mut front: Vec<(f64, f64)> = points
             .iter()
-            .filter(|p| p.2)
+            .filter(|p| p.2 == Standing::Front)
             .map(|&(x, y, _)| (x, y))
             .collect();
         front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));

@@ -192,14 +192,25 @@ pub fn labelled_scatter(
     )
 }
 
+/// Where a configuration stands on a trade-off chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// On the front.
+    Front,
+    /// Another configuration dominates it.
+    Dominated,
+    /// It breaks a constraint.
+    Infeasible,
+}
+
 /// Writes `<stem>.png` and `<stem>.svg`: the first two objectives (`names`, x then y) of each
-/// configuration, `(x, y, on the front)`; the front's points joined and drawn strong, the
-/// others faded. Errors as for [`line_chart`].
+/// configuration; the front's points joined and drawn strong, dominated ones faded, infeasible
+/// ones hollow red. Errors as for [`line_chart`].
 pub fn front(
     stem: &Path,
     title: &str,
     names: (&str, &str),
-    points: &[(f64, f64, bool)],
+    points: &[(f64, f64, Standing)],
     size: (u32, u32),
 ) -> anyhow::Result<[PathBuf; 2]> {
     render_both(
