@@ -10,19 +10,15 @@
 //! resume: a second run only rereads them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::{env, max, mean, min, sd};
+
+mod support;
 
 use serde_json::json;
 use sweep::measures::pareto::{hypervolume, non_dominated};
 
 const REFERENCE: [f64; 2] = [1.1, 11.0];
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -74,24 +70,7 @@ fn main() -> anyhow::Result<()> {
             let file = out.join(format!("{run}.json"));
             std::fs::write(&file, serde_json::to_string_pretty(&grid)?)?;
             let results = out.join(&run);
-            let finished = Command::new(env!("CARGO_BIN_EXE_sweep"))
-                .arg("status")
-                .arg(&results)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()?
-                .success();
-            if !finished {
-                let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
-                    .arg(&file)
-                    .arg("--out")
-                    .arg(&results)
-                    .args(["--jobs", &jobs.to_string()])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status()?;
-                anyhow::ensure!(status.success(), "{run} failed: {status}");
-            }
+            support::run_once(&file, &results, jobs)?;
             let (curve, trained) = read(&results, tpe)?;
             curves.push(curve);
             steps.push(trained as f64);
@@ -106,8 +85,8 @@ fn main() -> anyhow::Result<()> {
                 "{:.2} ± {:.2} ({:.2}–{:.2})",
                 mean(&v),
                 sd(&v),
-                v.iter().copied().fold(f64::INFINITY, f64::min),
-                v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                min(&v),
+                max(&v)
             ));
         }
         row.push(format!("{:.0}", mean(&steps)));
@@ -152,13 +131,4 @@ fn read(results: &Path, tpe: bool) -> anyhow::Result<(Vec<f64>, usize)> {
         })
         .collect();
     Ok((curve, steps))
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
-fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0)).sqrt()
 }

@@ -11,7 +11,10 @@
 //! tpe-sh, random-asha, tpe-asha) for some of them. The sweeps resume: a second run only rereads them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::{env, max, mean, min, sd};
+
+mod support;
 
 use serde_json::{json, Value};
 use sweep::report::charts::{anytime, AnytimeAxis, Curve};
@@ -71,13 +74,6 @@ struct Outcome {
     busy: f64,
 }
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let trials = env("TRIALS", 30);
@@ -128,25 +124,7 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&file, serde_json::to_string_pretty(&grid)?)?;
             let results = out.join(&name);
             eprintln!("{name}: {}", results.display());
-            // A finished search is only reread (running it again would add to its wall time).
-            let finished = Command::new(env!("CARGO_BIN_EXE_sweep"))
-                .arg("status")
-                .arg(&results)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()?
-                .success();
-            if !finished {
-                let status = Command::new(env!("CARGO_BIN_EXE_sweep"))
-                    .arg(&file)
-                    .arg("--out")
-                    .arg(&results)
-                    .args(["--jobs", &jobs.to_string()])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status()?;
-                anyhow::ensure!(status.success(), "{name} failed: {status}");
-            }
+            support::run_once(&file, &results, jobs)?;
             outcomes.push(read(&results, method.tpe, jobs)?);
         }
         let k_max = outcomes
@@ -259,21 +237,4 @@ fn read(results: &Path, tpe: bool, jobs: usize) -> anyhow::Result<Outcome> {
         wall,
         busy: worker / (wall * jobs as f64),
     })
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0)).sqrt()
-}
-
-fn min(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }

@@ -178,20 +178,7 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
                 true => format!("前沿上 {} 最好", front.objectives[0].name),
             },
             Some(p) => {
-                let changes: Vec<String> = front
-                    .objectives
-                    .iter()
-                    .enumerate()
-                    .map(|(k, m)| {
-                        change(
-                            &m.name,
-                            m.mode,
-                            front.values[p][k],
-                            front.values[i][k],
-                            lang,
-                        )
-                    })
-                    .collect();
+                let changes = changes(front, p, i, lang);
                 match zh {
                     false => format!("against {}: {}", g.configs[p].label, changes.join(", ")),
                     true => format!("相对 {}：{}", g.configs[p].label, changes.join("，")),
@@ -255,20 +242,7 @@ fn best_off_the_front(out: &mut String, g: &Grouped, front: &Front, lang: Lang) 
     let Some(j) = front.dominator(i) else {
         return;
     };
-    let changes: Vec<String> = front
-        .objectives
-        .iter()
-        .enumerate()
-        .map(|(k, m)| {
-            change(
-                &m.name,
-                m.mode,
-                front.values[i][k],
-                front.values[j][k],
-                lang,
-            )
-        })
-        .collect();
+    let changes = changes(front, i, j, lang);
     let name = &front.objectives[0].name;
     let _ = match lang {
         Lang::En => writeln!(
@@ -286,6 +260,19 @@ fn best_off_the_front(out: &mut String, g: &Grouped, front: &Front, lang: Lang) 
             changes.join("，")
         ),
     };
+}
+
+/// How configuration `to` compares with configuration `from` on each objective.
+fn changes(front: &Front, from: usize, to: usize, lang: Lang) -> Vec<String> {
+    front
+        .objectives
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let (a, b) = (front.values[from][k], front.values[to][k]);
+            change(&m.name, m.mode, a, b, lang)
+        })
+        .collect()
 }
 
 /// "wall_seconds 70% lower (better)": how `to` compares with `from` on one objective.

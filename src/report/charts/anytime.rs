@@ -27,10 +27,7 @@ impl Paint for AnytimePlot<'_> {
         let ys: Vec<f64> = ys.filter(|&y| finite(y)).collect();
         let area = root.margin(top as u32, m as u32, m as u32, m as u32);
         if ys.is_empty() {
-            let style = font((14.0 * s).round(), false)
-                .color(&MUTED)
-                .pos(Pos::new(HPos::Center, VPos::Center));
-            root.draw(&Text::new("no data", (w as i32 / 2, h as i32 / 2), style))?;
+            draw_no_data(root, s)?;
             return Ok(());
         }
         let x1 = xs.fold(1.0, f64::max);

@@ -28,10 +28,7 @@ impl Paint for ScatterPlot<'_> {
             .collect();
         let area = root.margin(top as u32, m as u32, m as u32, m as u32);
         if points.is_empty() {
-            let style = font((14.0 * s).round(), false)
-                .color(&MUTED)
-                .pos(Pos::new(HPos::Center, VPos::Center));
-            root.draw(&Text::new("no data", (w as i32 / 2, h as i32 / 2), style))?;
+            draw_no_data(root, s)?;
             return Ok(());
         }
         let span = |v: &mut dyn Iterator<Item = f64>| {

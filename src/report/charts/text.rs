@@ -241,3 +241,16 @@ pub(super) fn draw_title<DB: DrawingBackend>(
     root.draw(&Text::new(text, (w as i32 / 2, top), style))?;
     Ok(top + (size * 1.25).ceil() as i32)
 }
+
+/// Writes "no data" in the middle of `root` (a chart with nothing to draw); `s` is the chart's
+/// scale.
+pub(super) fn draw_no_data<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (w, h) = root.dim_in_pixel();
+    let style = font((14.0 * s).round(), false)
+        .color(&MUTED)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    root.draw(&Text::new("no data", (w as i32 / 2, h as i32 / 2), style))
+}
