@@ -29,19 +29,8 @@ impl Paint for FrontPlot<'_> {
             draw_no_data(root, s)?;
             return Ok(());
         }
-        let span = |v: &mut dyn Iterator<Item = f64>| {
-            let v: Vec<f64> = v.collect();
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let d = if hi > lo {
-                (hi - lo) * 0.06
-            } else {
-                lo.abs().max(1.0) * 0.1
-            };
-            (lo - d, hi + d)
-        };
-        let (x0, x1) = span(&mut points.iter().map(|p| p.0));
-        let (y0, y1) = span(&mut points.iter().map(|p| p.1));
+        let (x0, x1) = padded_range(points.iter().map(|p| p.0), false);
+        let (y0, y1) = padded_range(points.iter().map(|p| p.1), false);
         let label = font((12.0 * s).round(), false);
         let radius = (4.0 * s).round() as i32;
         let mut chart = ChartBuilder::on(&area)

@@ -301,6 +301,25 @@ pub fn heatmap(
 
 type DResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// The smallest and largest of `values` (finite), widened so that no point sits on the frame:
+/// by 5% of the range on each side (10% of the value, at least 0.1, when all are equal), or on a
+/// log axis by 5% of the ratio (20% when all are equal).
+fn padded_range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if log {
+        let f = if hi > lo { (hi / lo).powf(0.05) } else { 1.2 };
+        return (lo / f, hi * f);
+    }
+    let d = if hi > lo {
+        (hi - lo) * 0.05
+    } else {
+        lo.abs().max(1.0) * 0.1
+    };
+    (lo - d, hi + d)
+}
+
 /// Something that draws itself on any plotters backend (so one code path gives PNG and SVG).
 trait Paint {
     fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DResult<(), DB>;

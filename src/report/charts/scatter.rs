@@ -31,29 +31,8 @@ impl Paint for ScatterPlot<'_> {
             draw_no_data(root, s)?;
             return Ok(());
         }
-        let span = |v: &mut dyn Iterator<Item = f64>| {
-            let v: Vec<f64> = v.collect();
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (lo, hi)
-        };
-        let (x0, x1) = span(&mut points.iter().map(|p| p.0));
-        let (y0, y1) = span(&mut points.iter().map(|p| p.1));
-        let pad = |lo: f64, hi: f64, log: bool| {
-            if log {
-                let f = if hi > lo { (hi / lo).powf(0.05) } else { 1.2 };
-                (lo / f, hi * f)
-            } else {
-                let d = if hi > lo {
-                    (hi - lo) * 0.05
-                } else {
-                    lo.abs().max(1.0) * 0.1
-                };
-                (lo - d, hi + d)
-            }
-        };
-        let (x0, x1) = pad(x0, x1, self.log_x);
-        let (y0, y1) = pad(y0, y1, false);
+        let (x0, x1) = padded_range(points.iter().map(|p| p.0), self.log_x);
+        let (y0, y1) = padded_range(points.iter().map(|p| p.1), false);
         let label = font((12.0 * s).round(), false);
         let best = points
             .iter()
