@@ -99,18 +99,15 @@ pub fn fronts(points: &[Vec<f64>]) -> Vec<Vec<usize>> {
 /// The crowding distance of each point of `front` (in its order): the sum over objectives of
 /// the gap between its neighbours along that objective, relative to the front's extent; the
 /// two ends of each objective get +∞. An objective with no finite extent adds nothing.
-#[allow(clippy::needless_range_loop)] // `m` indexes the inner vectors, not `points`
 pub fn crowding(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
     let mut distance = vec![0.0; front.len()];
-    let objectives = front.first().map_or(0, |&i| points[i].len());
+    let objectives = front.iter().map(|&i| points[i].len()).max().unwrap_or(0);
+    // A point without a value of an objective counts as +∞ on it.
+    let at = |i: usize, m: usize| key(points[i].get(m).copied().unwrap_or(f64::INFINITY));
     for m in 0..objectives {
         let mut order: Vec<usize> = (0..front.len()).collect();
-        order.sort_by(|&a, &b| {
-            key(points[front[a]][m])
-                .total_cmp(&key(points[front[b]][m]))
-                .then(a.cmp(&b))
-        });
-        let value = |k: usize| key(points[front[order[k]]][m]);
+        order.sort_by(|&a, &b| at(front[a], m).total_cmp(&at(front[b], m)).then(a.cmp(&b)));
+        let value = |k: usize| at(front[order[k]], m);
         let extent = value(order.len() - 1) - value(0);
         if !extent.is_finite() || extent <= 0.0 {
             continue;
@@ -241,6 +238,9 @@ mod tests {
             non_dominated(&points, &[]),
             [true, true, false, true, false, true]
         );
+        // A point missing an objective counts as +∞ there rather than failing.
+        let ragged = vec![vec![1.0, 2.0], vec![2.0], vec![0.5, 3.0]];
+        assert_eq!(crowding(&ragged, &[0, 1, 2]).len(), 3);
     }
 
     #[test]
