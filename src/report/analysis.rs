@@ -30,7 +30,9 @@ pub const BEST_WEIGHTS_MARGIN: f64 = 0.10;
 pub const LABEL_NEAR: f64 = 1.25;
 /// Relative measures more than this far above the best row get the worst label.
 pub const LABEL_FAR: f64 = 2.0;
-/// Differences count as real when they exceed this many seed-to-seed standard deviations.
+/// The trade-off front's margin: a gap on one objective counts when it exceeds this many
+/// pooled seed-to-seed standard deviations of that objective (the verdicts use
+/// [`super::compare`] instead).
 pub const NOISE_SIGMAS: f64 = 2.0;
 
 /// How a run blew up.
@@ -343,26 +345,6 @@ pub fn pooled_seed_std(groups: &[Vec<f64>]) -> Option<f64> {
     (!variances.is_empty()).then(|| (variances.iter().sum::<f64>() / variances.len() as f64).sqrt())
 }
 
-/// Whether two means differ by more than seed-to-seed noise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Difference {
-    /// The gap exceeds [`NOISE_SIGMAS`] seed standard deviations.
-    Clear,
-    /// The gap is within the noise: a tie.
-    WithinNoise,
-    /// Only one seed per configuration: the noise is unknown.
-    Unknown,
-}
-
-/// Judges the gap between a best and a runner-up mean against the seed noise.
-pub fn judge(best: f64, runner_up: f64, seed_std: Option<f64>) -> Difference {
-    match seed_std {
-        None => Difference::Unknown,
-        Some(s) if (runner_up - best).abs() > NOISE_SIGMAS * s => Difference::Clear,
-        Some(_) => Difference::WithinNoise,
-    }
-}
-
 /// A relative grade: how a row compares with the best row of its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grade {
@@ -591,13 +573,10 @@ mod tests {
     }
 
     #[test]
-    fn ties_within_seed_noise_are_ties() {
+    fn seed_noise_pools_the_variances_of_configurations_with_two_seeds() {
         let noise = pooled_seed_std(&[vec![6.0, 6.1], vec![6.05, 5.95]]).unwrap();
         // Both groups have variance 0.005; the pooled standard deviation is √0.005.
         assert!((noise - 0.005f64.sqrt()).abs() < 1e-12, "{noise}");
-        assert_eq!(judge(6.00, 6.08, Some(0.05)), Difference::WithinNoise);
-        assert_eq!(judge(6.00, 6.50, Some(0.05)), Difference::Clear);
-        assert_eq!(judge(6.00, 6.50, None), Difference::Unknown);
         assert_eq!(
             pooled_seed_std(&[vec![6.0], vec![7.0]]),
             None,

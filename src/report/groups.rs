@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::analysis::{self, Stat, TrialMeasures};
+use super::compare::Scale;
 use super::load::{SweepRecord, TrialRecord};
 use super::objective::Objective;
 use super::values;
@@ -286,6 +287,27 @@ impl<'a> Grouped<'a> {
             configs,
             seeds: seeds.into_iter().collect(),
         }
+    }
+
+    /// The final values of the objective of `trials` that completed without diverging: the
+    /// samples the verdicts compare.
+    pub fn seed_values(trials: &[&TrialRecord]) -> Vec<f64> {
+        trials
+            .iter()
+            .filter(|t| t.completed().is_some())
+            .filter_map(|t| t.healthy().and_then(|m| m.final_value))
+            .filter(|v| v.is_finite())
+            .collect()
+    }
+
+    /// The scale the verdicts compare on: log when every final value of the sweep is positive.
+    pub fn scale(&self) -> Scale {
+        let all: Vec<f64> = self
+            .configs
+            .iter()
+            .flat_map(|c| Grouped::seed_values(&c.trials))
+            .collect();
+        Scale::of(&all)
     }
 
     /// The axes with listed values (not ranges), by index: the ones with per-value tables,

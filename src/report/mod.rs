@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod busy;
 pub mod charts;
+pub mod compare;
 pub mod figures;
 pub mod front;
 pub mod groups;
@@ -18,6 +19,7 @@ pub mod load;
 pub mod numbers;
 pub mod objective;
 pub mod proposals;
+pub mod stats;
 pub mod summary;
 pub mod tables;
 pub mod tradeoff;

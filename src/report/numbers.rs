@@ -7,7 +7,8 @@ pub use crate::measures::numbers::{count, duration, fixed, opt, thousands};
 
 use super::analysis::Stat;
 
-/// `5.75 ± 0.03`, `5.75` for a single value (or when the spread is not finite), `–` for none.
+/// `5.75 ± 0.03` (more decimals when the spread would otherwise print as 0: `0.00705 ±
+/// 0.00007`), `5.75` for a single value (or when the spread is not finite), `–` for none.
 pub fn stat(s: Option<Stat>, decimals: usize) -> String {
     match s {
         None => "–".into(),
@@ -16,7 +17,13 @@ pub fn stat(s: Option<Stat>, decimals: usize) -> String {
             std: Some(sd),
             ..
         }) if mean.is_finite() && sd.is_finite() && mean.abs() < SCIENTIFIC_FROM => {
-            format!("{mean:.decimals$} ± {sd:.decimals$}")
+            // Enough decimals that a spread shows at least one significant digit.
+            let d = if sd > 0.0 {
+                decimals.max((-sd.log10().floor()).clamp(0.0, 12.0) as usize)
+            } else {
+                decimals
+            };
+            format!("{mean:.d$} ± {sd:.d$}")
         }
         Some(Stat { mean, .. }) => fixed(mean, decimals),
     }
@@ -61,6 +68,8 @@ mod tests {
     fn blown_up_statistics_stay_short() {
         let s = |mean, std| Some(Stat { mean, std, n: 2 });
         assert_eq!(stat(s(5.75, Some(0.031)), 2), "5.75 ± 0.03");
+        assert_eq!(stat(s(0.00705, Some(0.0000707)), 4), "0.00705 ± 0.00007");
+        assert_eq!(stat(s(2.0, Some(0.0)), 4), "2.0000 ± 0.0000");
         assert_eq!(stat(s(4.7e85, Some(1e85)), 2), "4.7e85");
         assert_eq!(stat(s(f64::INFINITY, Some(f64::NAN)), 2), "inf");
         assert_eq!(stat(None, 2), "–");

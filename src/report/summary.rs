@@ -8,13 +8,14 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use super::analysis::{self, Difference, Grade, Stat, FINAL_TRAIN_WINDOW};
+use super::analysis::{self, Grade, Stat, FINAL_TRAIN_WINDOW};
 use super::groups::{Aggregate, AxisRow, Grouped};
 use super::lang::{Lang, Words};
 use super::load::{Status, SweepRecord, TrialRecord};
 use super::numbers;
 use super::objective::Objective;
 use super::proposals;
+use super::{compare, stats};
 use crate::spec::display_value;
 use crate::store::StoredSample;
 
@@ -104,7 +105,7 @@ pub fn render(sweep: &SweepRecord, ctx: &Context, charts: &ChartLinks) -> String
     }
     failures(&mut out, sweep, ctx.lang);
     all_trials(&mut out, sweep, &g.objective, ctx.lang);
-    definitions(&mut out, &g.objective, ctx.lang);
+    definitions(&mut out, &g.objective, g.scale(), ctx.lang);
     if let Some(line) = super::tradeoff::definition(&g, ctx.lang) {
         let _ = writeln!(out, "- {line}");
     }
@@ -280,6 +281,7 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
                 numbers::count(best.stats.completed, "seed")
             )
         });
+        lines.extend(best_set_line(g, lang));
         lines.push(noise_line(g, lang));
         lines.extend(super::tradeoff::verdict_line(g, lang));
         lines.extend(axis_lines(g, lang));
@@ -407,18 +409,15 @@ fn early_stopping_lines(sweep: &SweepRecord, lang: Lang) -> Vec<String> {
 
 fn noise_line(g: &Grouped, lang: Lang) -> String {
     let metric = g.objective.phrase(lang);
-    let d = g.objective.decimals() + 1;
     match (g.seed_std, lang) {
         (Some(s), Lang::En) => format!(
-            "Seed-to-seed noise: σ = {s:.d$} {metric} (pooled over configurations); a \
-             difference is called real only when it exceeds {}σ = {:.d$}.",
-            analysis::NOISE_SIGMAS,
-            analysis::NOISE_SIGMAS * s
+            "Seed-to-seed noise: σ = {} {metric}, pooled over configurations (a description of \
+             the sweep; each comparison below uses the seeds of the two it compares).",
+            numbers::significant(Some(s))
         ),
         (Some(s), Lang::Zh) => format!(
-            "种子间噪声：σ = {s:.d$}（{metric}，各配置合并）；只有差距超过 {}σ = {:.d$} 才算真实差异。",
-            analysis::NOISE_SIGMAS,
-            analysis::NOISE_SIGMAS * s
+            "种子间噪声：σ = {}（{metric}，各配置合并；仅作描述，下面的每个比较只用被比较的两者自己的种子）。",
+            numbers::significant(Some(s))
         ),
         (None, Lang::En) => "Only one seed per configuration: the seed-to-seed noise is unknown, \
                              so no difference below can be called real. Run with two or more \
@@ -429,12 +428,111 @@ fn noise_line(g: &Grouped, lang: Lang) -> String {
     }
 }
 
-/// For each axis, its best value against the runner-up (rows of diverged trials only take
-/// no part).
+/// Which configurations cannot be told apart from the best: each compared with it by Welch's
+/// t-test on its own seeds, Bonferroni-corrected over the comparisons; `None` with one
+/// configuration.
+fn best_set_line(g: &Grouped, lang: Lang) -> Option<String> {
+    let zh = lang == Lang::Zh;
+    let o = &g.objective;
+    let best = g.best()?;
+    let scale = g.scale();
+    let others: Vec<&super::groups::Config> = g
+        .ranked()
+        .into_iter()
+        .filter(|c| c.label != best.label && c.feasible() && c.stats.completed > 0)
+        .filter(|c| !Grouped::seed_values(&c.trials).is_empty())
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let samples: Vec<Vec<f64>> = others
+        .iter()
+        .map(|c| Grouped::seed_values(&c.trials))
+        .collect();
+    let comparisons = compare::against_best(&Grouped::seed_values(&best.trials), &samples, scale);
+    let level = format!("{:.0}%", stats::LEVEL * 100.0);
+    let how = match lang {
+        Lang::En => format!(
+            "Welch's t {}, Bonferroni-corrected over {}",
+            scale.words(lang),
+            numbers::count(others.len(), "comparison")
+        ),
+        Lang::Zh => format!(
+            "Welch t 检验{}，按 {} 次比较做 Bonferroni 校正",
+            scale.words(lang),
+            others.len()
+        ),
+    };
+    let tied: Vec<usize> = (0..others.len())
+        .filter(|&i| !comparisons[i].real())
+        .collect();
+    let describe = |i: usize| -> String {
+        let c = &comparisons[i];
+        match (compare::gap(c, lang), lang) {
+            (Some(gap), Lang::En) => format!(
+                "**{}** ({} {gap}: {})",
+                others[i].label,
+                o.name(),
+                compare::undecided(c, "seed", lang)
+            ),
+            (Some(gap), Lang::Zh) => format!(
+                "**{}**（{} {gap}：{}）",
+                others[i].label,
+                o.name(),
+                compare::undecided(c, "种子", lang)
+            ),
+            (None, Lang::En) => format!("**{}** (one seed: no spread to compare)", others[i].label),
+            (None, Lang::Zh) => format!("**{}**（只有一个种子，无从比较）", others[i].label),
+        }
+    };
+    if tied.is_empty() {
+        let runner = &comparisons[0];
+        let gap = compare::gap(runner, lang)?;
+        return Some(match zh {
+            false => format!(
+                "It is better than each of the other {} at the {level} level ({how}): the runner-up **{}** has {} {gap}.",
+                numbers::count(others.len(), "configuration"),
+                others[0].label,
+                o.name()
+            ),
+            true => format!(
+                "它在 {level} 水平上优于其他 {} 个配置（{how}）：其次的 **{}** 的 {} {gap}。",
+                others.len(),
+                others[0].label,
+                o.name()
+            ),
+        });
+    }
+    let shown: Vec<String> = tied.iter().take(4).map(|&i| describe(i)).collect();
+    let more = tied.len() - shown.len();
+    let tail = match (more, zh) {
+        (0, _) => String::new(),
+        (n, false) => format!(", and {n} more"),
+        (n, true) => format!("，另有 {n} 个"),
+    };
+    Some(match zh {
+        false => format!(
+            "{} cannot be told apart from it at the {level} level ({how}): {}{tail}.",
+            match tied.len() {
+                1 => "1 configuration".to_string(),
+                n => format!("{n} configurations"),
+            },
+            shown.join("; ")
+        ),
+        true => format!(
+            "在 {level} 水平上有 {} 个配置与它无法区分（{how}）：{}{tail}。",
+            tied.len(),
+            shown.join("；")
+        ),
+    })
+}
+
+/// For each axis, its best value against the runner-up, compared by Welch's t-test on their
+/// trials (over the other axes and the seeds; rows of diverged trials only take no part).
 fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
     let zh = lang == Lang::Zh;
     let o = &g.objective;
-    let d = o.decimals() + 1;
+    let scale = g.scale();
     let mut lines = Vec::new();
     for (axis, name) in g.axes.iter().enumerate() {
         if g.ranged[axis] {
@@ -450,35 +548,47 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
         }
         rows.sort_by(|a, b| a.stats.value_key(o).total_cmp(&b.stats.value_key(o)));
         let (first, second) = (&rows[0], &rows[1]);
-        let gap = (second.stats.value_mean() - first.stats.value_mean()).abs();
-        let judgement = analysis::judge(
-            first.stats.value_mean(),
-            second.stats.value_mean(),
-            g.seed_std,
+        let sample = |value: &str| -> Vec<f64> {
+            let trials: Vec<&TrialRecord> = g
+                .configs
+                .iter()
+                .filter(|c| c.values[axis] == value && c.feasible())
+                .flat_map(|c| c.trials.iter().copied())
+                .collect();
+            Grouped::seed_values(&trials)
+        };
+        let c = compare::compare(
+            &sample(&first.value),
+            &sample(&second.value),
+            scale,
+            stats::LEVEL,
         );
-        let noise = g
-            .seed_std
-            .map(|s| analysis::NOISE_SIGMAS * s)
-            .unwrap_or(0.0);
-        let gap_text = numbers::fixed(gap, d);
-        let tail = match (judgement, zh) {
-            (Difference::Clear, false) => format!(
-                "the gap of {gap_text} exceeds the seed noise ({noise:.d$}): a real difference."
+        let (na, nb) = c.n;
+        let tail = match (compare::gap(&c, lang), c.real(), zh) {
+            (Some(gap), true, false) => format!(
+                "{} is {gap} (Welch's t {} over {na} and {nb} trials): a real difference.",
+                second.value,
+                scale.words(lang)
             ),
-            (Difference::WithinNoise, false) => format!(
-                "the gap of {gap_text} is within the seed noise ({noise:.d$}): a tie, not a real \
-                 difference."
+            (Some(gap), false, false) => format!(
+                "{} is {gap} (Welch's t {} over {na} and {nb} trials): {}.",
+                second.value,
+                scale.words(lang),
+                compare::undecided(&c, "trial", lang)
             ),
-            (Difference::Unknown, false) => {
-                format!("the gap of {gap_text} cannot be judged with one seed.")
-            }
-            (Difference::Clear, true) => {
-                format!("差距 {gap_text} 超过种子噪声（{noise:.d$}）：是真实差异。")
-            }
-            (Difference::WithinNoise, true) => {
-                format!("差距 {gap_text} 在种子噪声（{noise:.d$}）之内：打平，不是真实差异。")
-            }
-            (Difference::Unknown, true) => format!("差距 {gap_text} 在只有一个种子时无法判断。"),
+            (None, _, false) => "one trial each: no spread to compare the gap with.".to_string(),
+            (Some(gap), true, true) => format!(
+                "{} {gap}（Welch t 检验{}，{na} 与 {nb} 个试验）：是真实差异。",
+                second.value,
+                scale.words(lang)
+            ),
+            (Some(gap), false, true) => format!(
+                "{} {gap}（Welch t 检验{}，{na} 与 {nb} 个试验）：{}。",
+                second.value,
+                scale.words(lang),
+                compare::undecided(&c, "试验", lang)
+            ),
+            (None, _, true) => "各只有一个试验：无从比较差距。".to_string(),
         };
         // A row's mean leaves its diverged trials out: say so, or the row looks better than
         // its runs were.
@@ -1522,11 +1632,11 @@ fn trial_note(m: &analysis::TrialMeasures, lang: Lang) -> String {
     String::new()
 }
 
-fn definitions(out: &mut String, o: &Objective, lang: Lang) {
+fn definitions(out: &mut String, o: &Objective, scale: compare::Scale, lang: Lang) {
     let w = lang.words();
     let _ = writeln!(out, "## {}\n", w.definitions);
     if !o.builtin {
-        for line in metric_definitions(o, lang) {
+        for line in metric_definitions(o, scale, lang) {
             let _ = writeln!(out, "- {line}");
         }
         return;
@@ -1541,8 +1651,7 @@ fn definitions(out: &mut String, o: &Objective, lang: Lang) {
     let degraded = analysis::DEGRADED_MARGIN * 100.0;
     let factor = analysis::DIVERGED_FACTOR;
     let best_weights = analysis::BEST_WEIGHTS_MARGIN * 100.0;
-    let sigmas = analysis::NOISE_SIGMAS;
-    let lines: Vec<String> = if lang == Lang::Zh {
+    let mut lines: Vec<String> = if lang == Lang::Zh {
         vec![
             format!("**训练困惑度**：每个训练批次的 exp(平均交叉熵)，取最后 {window} 步的平均。"),
             "**验证困惑度**：最后一步之后，在语料最后 10% 上按 `seq_len` 个字符的连续窗口（每个窗口隐藏状态从零开始）计算的 exp(平均交叉熵)。**最佳验证困惑度**：每 `eval_every` 步及最后一步评估中的最低值。".into(),
@@ -1551,7 +1660,7 @@ fn definitions(out: &mut String, o: &Objective, lang: Lang) {
             format!("**过拟合**：最后 {overfit_tail} 次验证评估的平均值比之前最佳的一次高出 {overfit_margin:.0}% 以上，而训练困惑度仍在下降。"),
             format!("**后期变差**：训练困惑度（{smoothing} 步滑动平均）最后比其最低点高出 {degraded:.0}% 以上，且最终验证困惑度比最佳一次高出 {degraded:.0}% 以上：训练先变好后又变差（与过拟合不同，过拟合时训练仍在变好）。当最终验证困惑度比最佳值高出 {best_weights:.0}% 以上时，结论会指出最佳权重所在的步数：`sweep sample` 使用的正是这组权重（`best.safetensors`）。"),
             format!("**发散**：训练困惑度变为无穷大，或最后 {window} 步的平均超过词表大小（一个什么都没学到的模型的困惑度）的 {factor} 倍。发散的试验在 `result.json` 中仍记为完成，由分析标记为发散（`trials.csv` 的 status 列为 `diverged`），不参与排名、噪声估计和评价的参照，并使退出码为 1。**失败**：损失变为 NaN，或 worker 崩溃。"),
-            format!("**噪声判断**：同一配置不同种子之间验证困惑度的标准差，在所有至少有两个种子、未发散的配置上合并（方差平均后开方）；差距超过 {sigmas} 倍该值才称为真实差异，否则为打平。"),
+            "**种子噪声**：同一配置不同种子之间验证困惑度的标准差，在所有至少有两个种子、未发散的配置上合并（方差平均后开方）；只用来描述这次扫描，不作判断规则。".into(),
             "**a ± b**：平均值 ± 样本标准差（n − 1），按表格说明对种子（及其他参数）取平均。**步/秒**：单线程 worker 每秒训练步数（不含验证评估的时间）；**用时**：worker 总运行时间。**参数量**：可训练标量个数（嵌入 V×V、RNN、输出层）。".into(),
         ]
     } else {
@@ -1563,35 +1672,63 @@ fn definitions(out: &mut String, o: &Objective, lang: Lang) {
             format!("**overfitting**: the last {overfit_tail} held-out evaluations average more than {overfit_margin:.0}% above the best evaluation before them, while the training perplexity went on falling."),
             format!("**degraded**: the training perplexity ({smoothing}-step trailing mean) ends more than {degraded:.0}% above its lowest and the final held-out perplexity more than {degraded:.0}% above its best: training got better, then worse (unlike overfitting, where training goes on improving). Whenever a final held-out perplexity is more than {best_weights:.0}% above its best, the verdict names the step of the best weights: `sweep sample` uses them (`best.safetensors`)."),
             format!("**diverged**: the training perplexity became infinite, or its mean over the last {window} steps is more than {factor}× the vocabulary size (the perplexity of a model that knows nothing). A diverged trial stays `completed` in its `result.json` and is flagged by the analysis (status `diverged` in `trials.csv`); it takes no part in rankings, the seed noise or the rows labels are measured against, and it makes the exit code 1. **failed**: the loss became NaN, or the worker crashed."),
-            format!("**seed noise**: the standard deviation of held-out perplexity between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds that did not diverge. A difference is called real only when it exceeds {sigmas}× that; otherwise it is a tie."),
+            "**seed noise**: the standard deviation of held-out perplexity between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds that did not diverge: a description of the sweep, not the rule that judges differences.".into(),
             "**a ± b**: mean ± sample standard deviation (n − 1) over the seeds (and the other axes where a table says so). **steps/s**: training steps per second of the single-threaded worker, time spent in held-out evaluations excluded; **wall**: the worker's whole run time. **parameters**: trainable scalars (embedding V×V, RNN, output layer).".into(),
         ]
     };
+    let at = lines.len() - 1;
+    lines.splice(at..at, test_definitions(scale, lang));
     for line in lines {
         let _ = writeln!(out, "- {line}");
     }
 }
 
+/// How the verdicts compare: the test, the scale and the level, one sentence each.
+fn test_definitions(scale: compare::Scale, lang: Lang) -> Vec<String> {
+    let level = format!("{:.0}%", stats::LEVEL * 100.0);
+    let power = format!("{:.0}%", stats::POWER * 100.0);
+    match lang {
+        Lang::En => vec![
+            "**test**: two configurations (or two values of a parameter) are compared by Welch's t-test on the final values of their own trials, which lets each have its own spread and counts its seeds.".into(),
+            match scale {
+                compare::Scale::Log => "**scale**: on the logarithm of the metric, since all its values are positive, so a gap reads as a ratio (\"5.2% higher\") and a spread counts relative to the value.".into(),
+                compare::Scale::Linear => "**scale**: on the metric's values themselves, since some are zero or negative.".into(),
+            },
+            format!("**level**: a difference is real when the test rejects equal means at {level} (two-sided), with a confidence interval at the same level; the best configuration is compared with each of the m others at {level}/m (Bonferroni), and those it cannot reject cannot be told apart from it. \"About N seeds each would\" is the smallest N for which the test would find the observed gap {power} of the time, if the spreads are what the seeds show."),
+        ],
+        Lang::Zh => vec![
+            "**检验**：两个配置（或一个参数的两个取值）用 Welch t 检验比较，只用它们自己的试验的最终值，允许两者方差不同并计入种子数。".into(),
+            match scale {
+                compare::Scale::Log => "**尺度**：指标的所有值都为正，因此在对数上比较，差距读作比例（“高 5.2%”），波动按相对值计。".into(),
+                compare::Scale::Linear => "**尺度**：指标有零或负值，因此按原值比较。".into(),
+            },
+            format!("**水平**：检验在 {level}（双侧）水平上拒绝均值相等时，差异才算真实，置信区间取同一水平；最佳配置与其余 m 个逐一比较时每次用 {level}/m（Bonferroni），不能拒绝的就与最佳无法区分。“每个约需 N 个种子”是：若波动如现有种子所示，检验有 {power} 的把握发现观察到的差距所需的最小 N。"),
+        ],
+    }
+}
+
 /// The definitions of a program sweep's numbers: its metric, the rules stated for any metric,
 /// the seed noise and the statistics.
-fn metric_definitions(o: &Objective, lang: Lang) -> Vec<String> {
+fn metric_definitions(o: &Objective, scale: compare::Scale, lang: Lang) -> Vec<String> {
     let (name, best) = (o.name(), o.best_word(lang));
     let margin = analysis::BEST_WEIGHTS_MARGIN * 100.0;
-    let sigmas = analysis::NOISE_SIGMAS;
-    match lang {
+    let mut lines = match lang {
         Lang::En => vec![
             format!("**{name}**: the value of `{name}` in the last metrics line that reported it ({}); **best {name}**: the {best} of all its values, with its step. Trials that failed take no part in rankings.", o.direction(lang)),
             format!("**best before the end**: a trial whose final {name} is more than {margin:.0}% worse than its best (for a metric with positive values): the weights it had at its best step would be better than its final ones."),
-            format!("**seed noise**: the standard deviation of the final {name} between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds. A difference is called real only when it exceeds {sigmas}× that; otherwise it is a tie."),
+            format!("**seed noise**: the standard deviation of the final {name} between seeds of one configuration, pooled (root mean variance) over the configurations with two or more seeds: a description of the sweep, not the rule that judges differences."),
             "**a ± b**: mean ± sample standard deviation (n − 1) over the seeds (and the other axes where a table says so). **steps/s**: the steps between the program's first and last metrics lines over the seconds between them (its start-up left out); **wall**: the workers' run time, start-up included.".into(),
         ],
         Lang::Zh => vec![
             format!("**{name}**：最后一条报告了 `{name}` 的指标行中的值（{}）；**最佳 {name}**：它所有值中{best}的一个及其步数。失败的试验不参与排名。", o.direction(lang)),
             format!("**最佳不在最后**：最终 {name} 比其最佳值差 {margin:.0}% 以上的试验（指标取值为正时）：它在最佳那一步的权重会比最终的更好。"),
-            format!("**噪声判断**：同一配置不同种子之间最终 {name} 的标准差，在所有至少有两个种子的配置上合并（方差平均后开方）；差距超过 {sigmas} 倍该值才称为真实差异，否则为打平。"),
+            format!("**种子噪声**：同一配置不同种子之间最终 {name} 的标准差，在所有至少有两个种子的配置上合并（方差平均后开方）；只用来描述这次扫描，不作判断规则。"),
             "**a ± b**：平均值 ± 样本标准差（n − 1），按表格说明对种子（及其他参数）取平均。**步/秒**：程序第一条与最后一条指标行之间的步数除以其间的秒数（不含启动时间）；**用时**：worker 总运行时间（含启动）。".into(),
         ],
-    }
+    };
+    let at = lines.len() - 1;
+    lines.splice(at..at, test_definitions(scale, lang));
+    lines
 }
 
 /// Writes a markdown table.

@@ -224,10 +224,10 @@ fn the_verdict_separates_real_differences_from_ties() {
         .find(|l| l.starts_with("- **batch_size**"))
         .unwrap();
     assert!(
-        batch.contains("best 32") && batch.contains("a tie, not a real difference"),
+        batch.contains("best 32") && batch.contains("4 trials cannot separate them"),
         "{batch}"
     );
-    assert!(md.contains("Seed-to-seed noise: σ = 0.071"), "{md}");
+    assert!(md.contains("Seed-to-seed noise: σ = 0.0707"), "{md}");
     assert!(md.contains("No trial diverged, failed or was damaged."));
 }
 
@@ -318,7 +318,10 @@ fn overfitting_and_failures_reach_the_verdict_and_labels() {
     );
     assert!(md.contains("Only one seed per configuration"), "{md}");
     assert!(md.contains("| hidden=128 batch_size=32 seed=0 | `h128b32s0` | 7 | training loss became NaN at step 8 |"));
-    assert!(md.contains("cannot be judged with one seed"));
+    assert!(
+        md.contains("one trial each: no spread to compare the gap with."),
+        "{md}"
+    );
 }
 
 #[test]
@@ -329,7 +332,7 @@ fn chinese_summary_has_the_same_numbers_with_chinese_labels() {
     assert_well_formed(&zh);
     assert!(zh.contains("## 结论"));
     assert!(zh.contains("最佳配置：**hidden=200 batch_size=32**"));
-    assert!(zh.contains("打平，不是真实差异"));
+    assert!(zh.contains("个试验无法区分它们"), "{zh}");
     assert!(zh.contains("波动大") && zh.contains("稳定"));
     let numbers = |md: &str| -> Vec<String> {
         md.split(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -776,7 +779,7 @@ fn a_program_sweep_gets_the_model_sweeps_sections_named_by_its_metric() {
     }
     assert_eq!(
         best_line(&Grouped::new(&s)).unwrap(),
-        "best configuration: lr=1 batch=16 — acc 0.8171 ± 0.0001 (2 seeds)"
+        "best configuration: lr=1 batch=16 — acc 0.81705 ± 0.00007 (2 seeds)"
     );
 }
 
@@ -963,4 +966,175 @@ fn the_trade_off_section_lists_the_front_and_keeps_infeasible_configurations_out
     let zh = render(&s, &ctx(Lang::Zh), &ChartLinks::default());
     assert!(zh.contains("## 权衡：heldout_ppl 与 wall_seconds"), "{zh}");
     assert!(zh.contains("不可行"), "{zh}");
+}
+
+/// A model sweep over `hidden` with these final held-out perplexities per seed.
+fn seeded(configs: &[(usize, Vec<f64>)]) -> SweepRecord {
+    let mut trials = Vec::new();
+    for (hidden, values) in configs {
+        for (seed, &v) in values.iter().enumerate() {
+            trials.push(trial(*hidden, 32, seed as u64, v, 50.0, 0.0));
+        }
+    }
+    sweep(trials, &["hidden", "seed"])
+}
+
+/// `mean` × (1 ± `spread`), alternating signs, `n` values.
+fn spread(mean: f64, spread: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            let width = if i / 2 % 2 == 0 { 1.0 } else { 0.5 };
+            mean * (1.0 + sign * width * spread)
+        })
+        .collect()
+}
+
+fn verdict_lines(s: &SweepRecord) -> Vec<String> {
+    verdict(s, &Grouped::new(s), Lang::En)
+}
+
+#[test]
+fn equal_means_with_different_spreads_are_not_a_real_difference() {
+    let s = seeded(&[(128, spread(6.0, 0.002, 5)), (200, spread(6.0, 0.15, 5))]);
+    let lines = verdict_lines(&s);
+    let set = &lines[1];
+    assert!(
+        set.starts_with("1 configuration cannot be told apart from it at the 5% level"),
+        "{lines:#?}"
+    );
+    let hidden = lines.iter().find(|l| l.starts_with("**hidden**")).unwrap();
+    assert!(hidden.contains("5 trials cannot separate them"), "{hidden}");
+    assert!(!hidden.contains("a real difference"), "{hidden}");
+}
+
+#[test]
+fn a_five_percent_gap_is_real_beside_a_configuration_whose_seeds_vary_by_half() {
+    let s = seeded(&[
+        (128, spread(5.0, 0.01, 5)),
+        (200, spread(5.25, 0.01, 5)),
+        (300, spread(7.0, 0.5, 5)),
+    ]);
+    let lines = verdict_lines(&s);
+    // hidden=200 is separated from the best; only the wild one, whose 5 seeds cannot place its
+    // mean, cannot be told apart.
+    assert!(
+        lines[1].starts_with(
+            "1 configuration cannot be told apart from it at the 5% level (Welch's t on log \
+             values, Bonferroni-corrected over 2 comparisons): **hidden=300** (heldout_ppl 41% \
+             higher"
+        ),
+        "{lines:#?}"
+    );
+    assert!(!lines[1].contains("hidden=200"), "{lines:#?}");
+    let hidden = lines.iter().find(|l| l.starts_with("**hidden**")).unwrap();
+    assert!(hidden.contains("a real difference"), "{hidden}");
+    // The pooled σ that used to judge every gap: the wild configuration makes it large
+    // enough that 2σ would have called this 5% gap a tie.
+    let g = Grouped::new(&s);
+    assert!(2.0 * g.seed_std.unwrap() > 0.25, "{:?}", g.seed_std);
+}
+
+#[test]
+fn the_same_gap_over_two_noisy_seeds_cannot_be_decided_and_says_how_many_would() {
+    let s = seeded(&[(128, spread(5.0, 0.06, 2)), (200, spread(5.25, 0.06, 2))]);
+    let lines = verdict_lines(&s);
+    assert!(
+        lines[1].contains("(heldout_ppl 5.0% higher, 95% interval ")
+            && lines[1].contains(": 2 seeds cannot separate them; about 49 seeds each would)."),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn ten_seeds_detect_a_gap_that_two_cannot() {
+    let two = seeded(&[(128, spread(5.0, 0.03, 2)), (200, spread(5.2, 0.03, 2))]);
+    let ten = seeded(&[(128, spread(5.0, 0.03, 10)), (200, spread(5.2, 0.03, 10))]);
+    let (two, ten) = (verdict_lines(&two), verdict_lines(&ten));
+    assert!(two[1].contains("2 seeds cannot separate them"), "{two:#?}");
+    assert!(
+        ten[1].starts_with("It is better than each of the other 1 configuration"),
+        "{ten:#?}"
+    );
+}
+
+#[test]
+fn one_unstable_configuration_no_longer_decides_every_comparison() {
+    // The issue's program sweep: lr × width, 2 seeds; lr=0.02 width=5 scores 0.079 / 0.286.
+    use crate::spec::{GridSpec, Plan};
+    use crate::store::{Curves, MetricOutcome, ProgramRow};
+    let text = r#"{ "program": {"command": ["train"]}, "metric": {"name": "val_loss", "mode": "min"},
+                    "base": {"steps": 10}, "grid": {"lr": [0.1, 0.02], "width": [2, 5]},
+                    "seeds": [0, 1] }"#;
+    let spec = GridSpec::parse(std::path::Path::new("g.json"), text).unwrap();
+    let plan = Plan::build(&spec, None).unwrap();
+    let trials = plan
+        .trials
+        .iter()
+        .map(|config| {
+            let p = config.params();
+            let key = (
+                p.get("lr").unwrap().as_f64().unwrap(),
+                p.get("width").unwrap().as_f64().unwrap(),
+                p.seed(),
+            );
+            let value = match key {
+                (0.1, 2.0, 0) => 0.0071,
+                (0.1, 2.0, _) => 0.0070,
+                (0.1, 5.0, 0) => 0.0101,
+                (0.1, 5.0, _) => 0.0107,
+                (0.02, 2.0, 0) => 0.031,
+                (0.02, 2.0, _) => 0.029,
+                (_, _, 0) => 0.079,
+                _ => 0.286,
+            };
+            let mut result = match trial(128, 32, 0, 6.0, 50.0, 0.0).state().clone() {
+                TrialState::Finished(r) => r,
+                other => panic!("{other:?}"),
+            };
+            result.parameters = None;
+            result.final_heldout_ppl = None;
+            result.best_heldout_ppl = None;
+            result.final_train_ppl = None;
+            result.metric = Some(Box::new(MetricOutcome {
+                name: "val_loss".into(),
+                last: Some(value),
+                last_step: 10,
+                best: Some(value),
+                best_step: 10,
+            }));
+            let rows = vec![ProgramRow {
+                step: 10,
+                elapsed_s: 1.0,
+                values: [("val_loss".to_string(), value)].into(),
+            }];
+            TrialRecord::with_curves(
+                config.clone(),
+                TrialState::Finished(result),
+                Curves::Program(Arc::new(rows)),
+            )
+        })
+        .collect();
+    let mut s = sweep(trials, &[]);
+    s.manifest.corpus = String::new();
+    s.manifest.program = Some("train".into());
+    s.manifest.metric = spec.program.map(|p| p.metric);
+    s.manifest.axes = plan.axes.clone();
+    let lines = verdict_lines(&s);
+    // The best two, 49% apart with spreads of 0.0001 and 0.0004, are no longer called a tie
+    // within the wild configuration's σ, and the spread no longer prints as 0.
+    assert!(
+        lines[0].contains("val_loss 0.00705 ± 0.00007 (2 seeds)"),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("tie")), "{lines:#?}");
+    assert!(
+        lines[1].contains("**lr=0.1 width=5** (val_loss 47% higher"),
+        "{lines:#?}"
+    );
+    let width = lines.iter().find(|l| l.starts_with("**width**")).unwrap();
+    assert!(
+        width.contains("best 2") && width.contains("runner-up 5"),
+        "{width}"
+    );
 }
