@@ -9,7 +9,7 @@
 //! trial page, with the best first by the metric's mode, and without the model's columns.
 //!
 //! A sweep with two objectives draws its trade-off front, marks it in the table, and a point
-//! opens its trial.
+//! opens its trial; its verdict on the page is the summary's, word for word.
 //!
 //! Without chromium and chromedriver (`apt-get install chromium chromium-driver`) the tests say
 //! they are skipped, unless `REQUIRE_BROWSER=1` (CI) makes that a failure; the program test is
@@ -659,6 +659,7 @@ async fn the_trade_off_front_is_drawn_and_a_point_opens_its_trial() {
     let server = Server::start(&ws.results(), &[]);
     let (mut driver, client) = session().await;
     let base = server.base.clone();
+    let results = ws.results();
     let session_client = client.clone();
     let checks = tokio::spawn(async move {
         client.goto(&format!("{base}/")).await.unwrap();
@@ -721,6 +722,37 @@ async fn the_trade_off_front_is_drawn_and_a_point_opens_its_trial() {
         .await;
         let hash = js(&client, "return location.hash").await;
         assert!(hash.as_str().unwrap().starts_with("#/trial/"), "{hash}");
+        // The dashboard's verdict is the summary's, word for word (its markup rendered).
+        client.goto(&format!("{base}/")).await.unwrap();
+        wait(&client, "the verdict", |c| async move {
+            js(
+                &c,
+                "return document.querySelectorAll('#sweep-verdict li').length",
+            )
+            .await
+            .as_u64()
+            .is_some_and(|n| n >= 2)
+        })
+        .await;
+        let shown = js(
+            &client,
+            "return Array.from(document.querySelectorAll('#sweep-verdict li')).map((li) => li.textContent)",
+        )
+        .await;
+        let summary = std::fs::read_to_string(results.join("summary.md")).unwrap();
+        let written: Vec<String> = summary
+            .split("\n## ")
+            .find(|s| s.starts_with("Verdict"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("- "))
+            .map(|l| l.replace("**", "").replace('`', ""))
+            .collect();
+        assert_eq!(shown, json!(written), "the same verdict on the page");
+        assert!(
+            written[1].contains("Welch's t on log values"),
+            "{written:?}"
+        );
         assert_eq!(pwned(&client).await, Value::Null);
     });
     let outcome = checks.await;
