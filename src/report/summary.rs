@@ -260,7 +260,8 @@ fn status_word(s: Status, w: &Words) -> &'static str {
     }
 }
 
-/// The verdict: best configuration, best value per axis against seed noise, overfitting, runs
+/// The verdict: best configuration and those that cannot be told apart from it, the seed noise,
+/// best value per axis against the runner-up (Welch's t), overfitting, runs
 /// that got worse, best weights much better than final ones, divergence, failures and damage.
 pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     let mut lines = Vec::new();
@@ -303,13 +304,23 @@ pub fn verdict(sweep: &SweepRecord, g: &Grouped, lang: Lang) -> Vec<String> {
     lines
 }
 
-/// "best configuration: hidden=200 batch_size=64 — held-out perplexity 5.75 ± 0.06 (3 seeds)"
-/// (the verdict's first line, for a terminal); `None` before a configuration completed.
+/// "best configuration: hidden=200 batch_size=64 — held-out perplexity 5.75 ± 0.06 (3 seeds);
+/// 2 others cannot be told apart from it at 5% (summary.md)" (the verdict's first lines, for a
+/// terminal); `None` before a configuration completed.
 pub fn best_line(g: &Grouped) -> Option<String> {
     let best = g.best()?;
     let o = &g.objective;
+    let tied = against_best(g).map_or(0, |(_, c)| c.iter().filter(|c| !c.real()).count());
+    let tail = match tied {
+        0 => String::new(),
+        n => format!(
+            "; {} cannot be told apart from it at {:.0}% (summary.md)",
+            numbers::count(n, "other"),
+            stats::LEVEL * 100.0
+        ),
+    };
     Some(format!(
-        "best configuration: {} — {} {} ({})",
+        "best configuration: {} — {} {} ({}){tail}",
         best.label,
         o.phrase(Lang::En),
         numbers::stat(best.stats.value, o.decimals()),
@@ -428,14 +439,12 @@ fn noise_line(g: &Grouped, lang: Lang) -> String {
     }
 }
 
-/// Which configurations cannot be told apart from the best: each compared with it by Welch's
-/// t-test on its own seeds, Bonferroni-corrected over the comparisons; `None` with one
-/// configuration.
-fn best_set_line(g: &Grouped, lang: Lang) -> Option<String> {
-    let zh = lang == Lang::Zh;
-    let o = &g.objective;
+/// The other feasible configurations with results, in rank order, each compared with the best
+/// ([`compare::against_best`]); `None` when there is no best or no other.
+fn against_best<'g>(
+    g: &'g Grouped,
+) -> Option<(Vec<&'g super::groups::Config<'g>>, Vec<compare::Comparison>)> {
     let best = g.best()?;
-    let scale = g.scale();
     let others: Vec<&super::groups::Config> = g
         .ranked()
         .into_iter()
@@ -449,7 +458,19 @@ fn best_set_line(g: &Grouped, lang: Lang) -> Option<String> {
         .iter()
         .map(|c| Grouped::seed_values(&c.trials))
         .collect();
-    let comparisons = compare::against_best(&Grouped::seed_values(&best.trials), &samples, scale);
+    let best = Grouped::seed_values(&best.trials);
+    let comparisons = compare::against_best(&best, &samples, g.scale());
+    Some((others, comparisons))
+}
+
+/// Which configurations cannot be told apart from the best: each compared with it by Welch's
+/// t-test on its own seeds, Bonferroni-corrected over the comparisons; `None` with one
+/// configuration.
+fn best_set_line(g: &Grouped, lang: Lang) -> Option<String> {
+    let zh = lang == Lang::Zh;
+    let o = &g.objective;
+    let (others, comparisons) = against_best(g)?;
+    let scale = g.scale();
     let level = format!("{:.0}%", stats::LEVEL * 100.0);
     let how = match lang {
         Lang::En => format!(

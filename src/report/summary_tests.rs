@@ -779,7 +779,9 @@ fn a_program_sweep_gets_the_model_sweeps_sections_named_by_its_metric() {
     }
     assert_eq!(
         best_line(&Grouped::new(&s)).unwrap(),
-        "best configuration: lr=1 batch=16 — acc 0.81705 ± 0.00007 (2 seeds)"
+        "best configuration: lr=1 batch=16 — acc 0.81705 ± 0.00007 (2 seeds); 1 other cannot \
+         be told apart from it at 5% (summary.md)",
+        "lr=0.1 batch=16 reaches the same acc (lr is capped at 0.1 in it)"
     );
 }
 
