@@ -1,6 +1,7 @@
 //! The analysis reads real runs right: trials that blow up without a NaN are diverged
 //! everywhere (and the exit code says so), a run that gets better and then falls apart is
-//! degraded with its best weights named, and reports stand on stored files alone.
+//! degraded with its best weights named, reports stand on stored files alone, and a program with
+//! fixed per-seed values gets verdicts from its own seeds (tests/programs/fixed.py).
 
 mod common;
 
@@ -196,4 +197,82 @@ fn reports_need_no_model_the_worker_stores_the_sample() {
         .expect_code(1);
     assert!(dir.join("sample.json").exists());
     assert_eq!(ws.read("summary.md"), summary);
+}
+
+/// A program sweep of tests/programs/fixed.py: val_loss = mean × (1 ± spread) by seed.
+fn fixed_values(ws: &Workspace, means: &[f64], spread: f64, seeds: u64) -> common::Run {
+    let grid = serde_json::json!({
+        "name": "fixed",
+        "program": { "command": ["python3", "fixed.py"],
+                     "workdir": format!("{}/tests/programs", env!("CARGO_MANIFEST_DIR")) },
+        "metric": { "name": "val_loss", "mode": "min" },
+        "base": { "steps": 1, "mean": 1.0, "spread": spread },
+        "grid": { "mean": means },
+        "seeds": (0..seeds).collect::<Vec<u64>>(),
+    });
+    let file = ws.write("fixed.json", grid.to_string());
+    ws.sweep(&file, &[])
+}
+
+/// The verdict's lines of summary.md.
+fn verdict(ws: &Workspace) -> Vec<String> {
+    let summary = ws.read("summary.md");
+    summary
+        .split("\n## ")
+        .find(|s| s.starts_with("Verdict"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_program_with_fixed_values_gets_verdicts_by_its_own_seeds() {
+    if !common::python_available() {
+        eprintln!("skipped: no python3 on PATH");
+        return;
+    }
+    // A 5% gap, 1% noise, 5 seeds: real.
+    let ws = Workspace::new();
+    fixed_values(&ws, &[5.0, 5.25], 0.01, 5).expect_code(0);
+    let lines = verdict(&ws);
+    assert!(
+        lines[1].starts_with("It is better than each of the other 1 configuration at the 5% level"),
+        "{lines:#?}"
+    );
+    let mean = lines.iter().find(|l| l.starts_with("**mean**")).unwrap();
+    assert!(
+        mean.contains("5.25 is 5.0% higher, 95% interval +")
+            && mean.ends_with("a real difference."),
+        "{mean}"
+    );
+    // The same gap over 2 seeds of 6% noise: undecided, with how many seeds would decide.
+    let ws = Workspace::new();
+    let run = fixed_values(&ws, &[5.0, 5.25], 0.06, 2);
+    run.expect_code(0);
+    let lines = verdict(&ws);
+    assert!(
+        lines[1].contains("2 seeds cannot separate them; about 49 seeds each would"),
+        "{lines:#?}"
+    );
+    assert!(
+        run.stdout()
+            .contains("; 1 other cannot be told apart from it at 5% (summary.md)"),
+        "{}",
+        run.stdout()
+    );
+    let summary = ws.read("summary.md");
+    assert!(
+        summary.contains("- **test**: two configurations"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("- **scale**: on the logarithm"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("- **level**: a difference is real"),
+        "{summary}"
+    );
 }
