@@ -726,10 +726,19 @@ fn program_sweep(mode: &str) -> SweepRecord {
             )
         })
         .collect();
+    program_record(trials, &spec, &plan)
+}
+
+/// The sweep of a program `spec` planned as `plan`, with these trials.
+fn program_record(
+    trials: Vec<TrialRecord>,
+    spec: &crate::spec::GridSpec,
+    plan: &crate::spec::Plan,
+) -> SweepRecord {
     let mut s = sweep(trials, &[]);
     s.manifest.corpus = String::new();
     s.manifest.program = Some("train".into());
-    s.manifest.metric = spec.program.map(|p| p.metric);
+    s.manifest.metric = spec.program.as_ref().map(|p| p.metric.clone());
     s.manifest.axes = plan.axes.clone();
     s.manifest.trials = plan.trials.iter().map(|t| t.id.clone()).collect();
     s
@@ -1117,11 +1126,7 @@ fn one_unstable_configuration_no_longer_decides_every_comparison() {
             )
         })
         .collect();
-    let mut s = sweep(trials, &[]);
-    s.manifest.corpus = String::new();
-    s.manifest.program = Some("train".into());
-    s.manifest.metric = spec.program.map(|p| p.metric);
-    s.manifest.axes = plan.axes.clone();
+    let s = program_record(trials, &spec, &plan);
     let lines = verdict_lines(&s);
     // The best two, 49% apart with spreads of 0.0001 and 0.0004, are no longer called a tie
     // within the wild configuration's σ, and the spread no longer prints as 0.
