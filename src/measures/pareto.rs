@@ -1,7 +1,8 @@
 //! Comparing configurations on several objectives, each oriented so that lower is better:
-//! dominance (optionally with a noise margin per objective), non-dominated sorting, crowding
-//! distance, the order searches rank by ([`rank_order`]: feasible first, then by front, then by
-//! crowding, as multi-objective ASHA and MOTPE do), and the hypervolume a front covers.
+//! dominance (optionally with a noise margin per objective that a gain must exceed), non-dominated
+//! sorting, crowding distance, the order searches rank by ([`rank_order`]: feasible first, then
+//! by front, then by crowding, as multi-objective ASHA and MOTPE do; no value of the first
+//! objective last), and the hypervolume a front covers.
 
 /// A configuration's standing: its objectives (oriented, lower is better; +∞ where it has no
 /// value) and how far it breaks its constraints (0 when it keeps them all).
@@ -33,15 +34,13 @@ impl Score {
     }
 }
 
-/// Whether `a` dominates `b`: no worse on any objective by more than its margin, and better on
-/// one by more than its margin. With zero margins, this is Pareto dominance.
+/// Whether `a` dominates `b`: at least as good on every objective, and better on one by more
+/// than its margin (so a gain within the noise never decides). With zero margins, this is
+/// Pareto dominance; with any margins it stays a strict partial order (transitive), so some
+/// point is always undominated.
 pub fn dominates(a: &[f64], b: &[f64], margins: &[f64]) -> bool {
     let margin = |i: usize| margins.get(i).copied().unwrap_or(0.0);
-    let no_worse = a
-        .iter()
-        .zip(b)
-        .enumerate()
-        .all(|(i, (x, y))| key(*x) <= key(*y) + margin(i));
+    let no_worse = a.iter().zip(b).all(|(x, y)| key(*x) <= key(*y));
     no_worse
         && a.iter()
             .zip(b)
@@ -123,11 +122,14 @@ pub fn crowding(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
 
 /// The order a search ranks `scores` in, best first: feasible before infeasible (those by how
 /// far they break their constraints), then by non-dominated front, within a front by crowding
-/// distance (the more isolated first), ties by index. On one objective this is the order of
-/// the values, ties by index.
+/// distance (the more isolated first), ties by index; those without a value of the first
+/// objective (failed) last. On one objective this is the order of the values, ties by index.
 pub fn rank_order(scores: &[Score]) -> Vec<usize> {
+    // No value of the first objective (a failed configuration): last, in index order.
+    let (valued, failed): (Vec<usize>, Vec<usize>) =
+        (0..scores.len()).partition(|&i| key(scores[i].primary()).is_finite());
     let (feasible, mut infeasible): (Vec<usize>, Vec<usize>) =
-        (0..scores.len()).partition(|&i| scores[i].feasible());
+        valued.into_iter().partition(|&i| scores[i].feasible());
     infeasible.sort_by(|&a, &b| {
         scores[a]
             .violation
@@ -155,6 +157,7 @@ pub fn rank_order(scores: &[Score]) -> Vec<usize> {
         }
     }
     order.extend(infeasible);
+    order.extend(failed);
     order
 }
 
@@ -207,10 +210,17 @@ mod tests {
         assert!(dominates(&[1.0, 1.0], &[2.0, 1.0], &[]));
         assert!(!dominates(&[1.0, 1.0], &[1.0, 1.0], &[]), "equal points");
         assert!(!dominates(&[1.0, 2.0], &[2.0, 1.0], &[]), "a trade-off");
-        // Within the noise, a gain is no gain and a loss no loss.
+        // A gain within the noise is no gain; any loss, however small, keeps `b` undominated.
         assert!(!dominates(&[1.0, 1.0], &[1.05, 1.0], &[0.1, 0.1]));
-        assert!(dominates(&[1.0, 1.05], &[1.5, 1.0], &[0.1, 0.1]));
-        assert!(!dominates(&[1.0, 1.2], &[1.5, 1.0], &[0.1, 0.1]));
+        assert!(dominates(&[1.0, 1.0], &[1.5, 1.0], &[0.1, 0.1]));
+        assert!(!dominates(&[1.0, 1.05], &[1.5, 1.0], &[0.1, 0.1]));
+        // With margins, dominance stays transitive: no cycle leaves the front empty.
+        let cycle = [
+            vec![0.0, 1.0, 1.5],
+            vec![1.5, 0.0, 1.0],
+            vec![1.0, 1.5, 0.0],
+        ];
+        assert_eq!(non_dominated(&cycle, &[1.0; 3]), [true, true, true]);
         assert!(dominates(&[1.0, 1.0], &[f64::INFINITY, 1.0], &[]));
         assert!(
             dominates(&[1.0, 1.0], &[f64::NAN, 1.0], &[]),
@@ -262,6 +272,14 @@ mod tests {
         scores[2].violation = 0.1;
         // Feasible: front {0, 1, 3}, ends (0, 3) first, then 1; infeasible by violation.
         assert_eq!(rank_order(&scores), [0, 3, 1, 2, 4]);
+        // A failed configuration (no value of the first objective) never ranks first, though
+        // nothing dominates it on the second.
+        let mut with_failed = scores.clone();
+        with_failed.push(Score {
+            values: vec![f64::INFINITY, -100.0],
+            violation: 0.0,
+        });
+        assert_eq!(rank_order(&with_failed), [0, 3, 1, 2, 4, 5]);
         // The order the scores come in does not change who wins.
         let mut reversed = scores.clone();
         reversed.reverse();

@@ -97,21 +97,21 @@ impl Comparison {
     }
 }
 
-/// `b` against `a` on `scale`, real when Welch's p-value is at most `level`.
+/// `b` against `a` on `scale`, real when Welch's p-value is at most `level`, with the seeds
+/// that would decide it when it is not.
 pub fn compare(a: &[f64], b: &[f64], scale: Scale, level: f64) -> Comparison {
-    let (sa, sb) = (scale.apply(a), scale.apply(b));
-    let verdict = match stats::welch(&sa, &sb, level) {
+    with_seeds(compare_only(a, b, scale, level), a, b)
+}
+
+/// [`compare`] without the seeds that would decide.
+fn compare_only(a: &[f64], b: &[f64], scale: Scale, level: f64) -> Comparison {
+    let verdict = match stats::welch(&scale.apply(a), &scale.apply(b), level) {
         None => Verdict::OneSeed,
-        Some(test) => {
-            let real = test.p <= level;
-            Verdict::Tested {
-                test,
-                real,
-                seeds: (!real)
-                    .then(|| stats::seeds_needed(&sa, &sb, level))
-                    .flatten(),
-            }
-        }
+        Some(test) => Verdict::Tested {
+            real: test.p <= level,
+            test,
+            seeds: None,
+        },
     };
     Comparison {
         scale,
@@ -122,13 +122,25 @@ pub fn compare(a: &[f64], b: &[f64], scale: Scale, level: f64) -> Comparison {
 }
 
 /// Each of `others` against `best`, with Bonferroni's correction over all of them: each test
-/// and its interval at [`stats::LEVEL`] / m.
+/// and its interval at [`stats::LEVEL`] / m. The seeds that would decide are left out (each
+/// costs many t quantiles): [`with_seeds`] adds them to the comparisons shown.
 pub fn against_best(best: &[f64], others: &[Vec<f64>], scale: Scale) -> Vec<Comparison> {
     let level = stats::LEVEL / others.len().max(1) as f64;
     others
         .iter()
-        .map(|o| compare(best, o, scale, level))
+        .map(|o| compare_only(best, o, scale, level))
         .collect()
+}
+
+/// `c` (a comparison of `a` and `b`) with the seeds that would decide it, when it is not real.
+pub fn with_seeds(mut c: Comparison, a: &[f64], b: &[f64]) -> Comparison {
+    if let Verdict::Tested {
+        real: false, seeds, ..
+    } = &mut c.verdict
+    {
+        *seeds = stats::seeds_needed(&c.scale.apply(a), &c.scale.apply(b), c.level);
+    }
+    c
 }
 
 /// The gap of a comparison and its interval, in words: "5.2% higher, 95% interval +3.1% to

@@ -487,8 +487,13 @@ fn best_set_line(g: &Grouped, lang: Lang) -> Option<String> {
     let tied: Vec<usize> = (0..others.len())
         .filter(|&i| !comparisons[i].real())
         .collect();
+    let best_values = g
+        .best()
+        .map(|b| Grouped::seed_values(&b.trials))
+        .unwrap_or_default();
     let describe = |i: usize| -> String {
-        let c = &comparisons[i];
+        let other = Grouped::seed_values(&others[i].trials);
+        let c = &compare::with_seeds(comparisons[i].clone(), &best_values, &other);
         match (compare::gap(c, lang), lang) {
             (Some(gap), Lang::En) => format!(
                 "**{}** ({} {gap}: {})",
@@ -597,7 +602,9 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
                 scale.words(lang),
                 compare::undecided(&c, "trial", lang)
             ),
-            (None, _, false) => "one trial each: no spread to compare the gap with.".to_string(),
+            (None, _, false) => {
+                format!("{na} and {nb} trials: one of them has no spread to compare the gap with.")
+            }
             (Some(gap), true, true) => format!(
                 "{} {gap}（Welch t 检验{}，{na} 与 {nb} 个试验）：是真实差异。",
                 second.value,
@@ -609,7 +616,7 @@ fn axis_lines(g: &Grouped, lang: Lang) -> Vec<String> {
                 scale.words(lang),
                 compare::undecided(&c, "试验", lang)
             ),
-            (None, _, true) => "各只有一个试验：无从比较差距。".to_string(),
+            (None, _, true) => format!("{na} 与 {nb} 个试验：其中一方只有一个，无从比较差距。"),
         };
         // A row's mean leaves its diverged trials out: say so, or the row looks better than
         // its runs were.

@@ -319,7 +319,7 @@ fn overfitting_and_failures_reach_the_verdict_and_labels() {
     assert!(md.contains("Only one seed per configuration"), "{md}");
     assert!(md.contains("| hidden=128 batch_size=32 seed=0 | `h128b32s0` | 7 | training loss became NaN at step 8 |"));
     assert!(
-        md.contains("one trial each: no spread to compare the gap with."),
+        md.contains("1 and 1 trials: one of them has no spread to compare the gap with."),
         "{md}"
     );
 }
@@ -1144,4 +1144,24 @@ fn one_unstable_configuration_no_longer_decides_every_comparison() {
         width.contains("best 2") && width.contains("runner-up 5"),
         "{width}"
     );
+}
+
+#[test]
+fn a_metric_named_by_an_objective_and_a_constraint_gets_one_column() {
+    let mut s = program_sweep("max");
+    let metric = |name: &str| crate::spec::MetricSpec {
+        name: name.into(),
+        mode: crate::spec::Mode::Max,
+    };
+    s.manifest.objectives = vec![metric("acc"), metric("train_acc"), metric("f1")];
+    s.manifest.constraints = vec![crate::spec::Constraint {
+        name: "train_acc".into(),
+        bound: crate::spec::objectives::Bound::AtLeast,
+        limit: 0.5,
+    }];
+    let table = crate::report::tables::TrialTable::of(&s);
+    let count = |c: &str| table.columns.iter().filter(|x| *x == c).count();
+    assert_eq!(count("final_train_acc"), 1, "{:?}", table.columns);
+    assert_eq!(count("final_f1"), 1, "{:?}", table.columns);
+    assert_eq!(count("front"), 1, "{:?}", table.columns);
 }

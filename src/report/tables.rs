@@ -167,7 +167,8 @@ impl TrialTable {
             .chain(objectives.constraints.iter().map(|c| c.name.clone()))
             .filter(|n| n != name && crate::spec::Measure::named(n).is_none())
             .collect();
-        others.dedup();
+        let mut seen = std::collections::HashSet::new();
+        others.retain(|n| seen.insert(n.clone()));
         columns.extend(others.iter().map(|n| format!("final_{n}")));
         columns.extend(
             [

@@ -76,8 +76,8 @@ pub fn definition(g: &Grouped, lang: Lang) -> Option<String> {
     }
     let sigmas = super::analysis::NOISE_SIGMAS;
     Some(match lang {
-        Lang::En => format!("**front**: the configurations (means over their seeds, trials that completed without diverging) that keep every constraint and that no other such configuration dominates; one dominates another when it is better on some objective by more than {sigmas}× that objective's seed noise (its seed-to-seed standard deviation pooled over the configurations) and worse on none by more than that. **infeasible**: the mean of a constrained value breaks its limit, or it has none; an infeasible configuration is never on the front and never the best. Successive halving and TPE rank by the metrics and `parameters` only (non-dominated sorting, then crowding distance; infeasible last): measured times and memory vary from run to run, and a search's decisions never depend on them."),
-        Lang::Zh => format!("**前沿**：满足所有约束、且不被其他满足约束的配置支配的配置（取种子平均，只计完成且未发散的试验）；一个配置支配另一个，是指它在某个目标上好出该目标种子噪声（种子间标准差在各配置上合并）的 {sigmas} 倍以上，且在任何目标上都不差出这么多。**不可行**：受约束的数值的平均超出限制或没有数值；不可行的配置不会进入前沿，也不会成为最佳。逐次减半与 TPE 只按指标和 `parameters` 排序（非支配排序，再按拥挤距离；不可行的排最后）：测得的时间与内存每次运行都不同，搜索的决定从不依赖它们。"),
+        Lang::En => format!("**front**: the configurations (means over their seeds, trials that completed without diverging) that keep every constraint and that no other such configuration dominates; one dominates another when it is at least as good on every objective and better on one by more than {sigmas}× that objective's seed noise (its seed-to-seed standard deviation pooled over the configurations), so a gain within the noise never removes a configuration. **infeasible**: the mean of a constrained value breaks its limit, or it has none; an infeasible configuration is never on the front and never the best. Successive halving and TPE rank by the metrics and `parameters` only (non-dominated sorting, then crowding distance; infeasible last): measured times and memory vary from run to run, and a search's decisions never depend on them."),
+        Lang::Zh => format!("**前沿**：满足所有约束、且不被其他满足约束的配置支配的配置（取种子平均，只计完成且未发散的试验）；一个配置支配另一个，是指它在每个目标上都不差，且在某个目标上好出该目标种子噪声（种子间标准差在各配置上合并）的 {sigmas} 倍以上，因此噪声之内的优势不会把配置挤出前沿。**不可行**：受约束的数值的平均超出限制或没有数值；不可行的配置不会进入前沿，也不会成为最佳。逐次减半与 TPE 只按指标和 `parameters` 排序（非支配排序，再按拥挤距离；不可行的排最后）：测得的时间与内存每次运行都不同，搜索的决定从不依赖它们。"),
     })
 }
 
@@ -142,14 +142,14 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
     let _ = match zh {
         false => writeln!(
             out,
-            "{} of {} on the front: no other configuration is better on one objective without being worse on another; {rule}. Sorted by {}, best first.\n",
+            "{} of {} on the front: no other configuration is at least as good on every objective and better on one; {rule}. Sorted by {}, best first.\n",
             numbers::count(members.len(), "configuration"),
             g.configs.len(),
             front.objectives[0].name
         ),
         true => writeln!(
             out,
-            "{} 个配置中有 {} 个在前沿上：没有别的配置在一个目标上更好而在其他目标上不更差；{rule}。按 {} 从好到差排列。\n",
+            "{} 个配置中有 {} 个在前沿上：没有别的配置在每个目标上都不差、且至少在一个目标上更好；{rule}。按 {} 从好到差排列。\n",
             g.configs.len(),
             members.len(),
             front.objectives[0].name
@@ -219,10 +219,10 @@ fn front_lines(out: &mut String, g: &Grouped, front: &Front, lang: Lang) {
         let _ = match zh {
             false => writeln!(
                 out,
-                "Dominated (another configuration is better on one objective and worse on none, beyond the noise): {}{tail}.\n",
+                "Dominated (another configuration is at least as good on every objective and better on one beyond the noise): {}{tail}.\n",
                 labels.join(", ")
             ),
-            true => writeln!(out, "被支配（另有配置在一个目标上更好、其他目标上不更差，超出噪声）：{}{tail}。\n", labels.join("，")),
+            true => writeln!(out, "被支配（另有配置在每个目标上都不差、且在一个目标上好出噪声）：{}{tail}。\n", labels.join("，")),
         };
     }
 }
@@ -281,24 +281,30 @@ fn change(name: &str, mode: Mode, from: Option<f64>, to: Option<f64>, lang: Lang
         return format!("{name} –");
     };
     let zh = lang == Lang::Zh;
-    if a == b || a == 0.0 {
+    if a == b {
         return match zh {
             false => format!("{name} the same"),
             true => format!("{name} 相同"),
         };
     }
-    let percent = (b - a) / a.abs() * 100.0;
     let better = mode.key(b) < mode.key(a);
-    let amount = numbers::significant(Some(percent.abs()));
+    // A percentage of the earlier value; of zero there is none, so the change itself.
+    let amount = match a {
+        0.0 => numbers::significant(Some((b - a).abs())),
+        _ => format!(
+            "{}%",
+            numbers::significant(Some(((b - a) / a * 100.0).abs()))
+        ),
+    };
     match (zh, b > a, better) {
-        (false, true, true) => format!("{name} {amount}% higher (better)"),
-        (false, true, false) => format!("{name} {amount}% higher (worse)"),
-        (false, false, true) => format!("{name} {amount}% lower (better)"),
-        (false, false, false) => format!("{name} {amount}% lower (worse)"),
-        (true, true, true) => format!("{name} 高 {amount}%（更好）"),
-        (true, true, false) => format!("{name} 高 {amount}%（更差）"),
-        (true, false, true) => format!("{name} 低 {amount}%（更好）"),
-        (true, false, false) => format!("{name} 低 {amount}%（更差）"),
+        (false, true, true) => format!("{name} {amount} higher (better)"),
+        (false, true, false) => format!("{name} {amount} higher (worse)"),
+        (false, false, true) => format!("{name} {amount} lower (better)"),
+        (false, false, false) => format!("{name} {amount} lower (worse)"),
+        (true, true, true) => format!("{name} 高 {amount}（更好）"),
+        (true, true, false) => format!("{name} 高 {amount}（更差）"),
+        (true, false, true) => format!("{name} 低 {amount}（更好）"),
+        (true, false, false) => format!("{name} 低 {amount}（更差）"),
     }
 }
 
@@ -342,4 +348,25 @@ fn infeasible_lines(out: &mut String, g: &Grouped, lang: Lang) {
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_from_zero_is_written_as_the_change_itself() {
+        assert_eq!(
+            change("f", Mode::Min, Some(0.0), Some(3.0), Lang::En),
+            "f 3 higher (worse)"
+        );
+        assert_eq!(
+            change("f", Mode::Min, Some(4.0), Some(3.0), Lang::En),
+            "f 25% lower (better)"
+        );
+        assert_eq!(
+            change("f", Mode::Max, Some(2.0), Some(2.0), Lang::En),
+            "f the same"
+        );
+    }
 }

@@ -194,13 +194,15 @@ impl Asha {
     /// stored before they are acted on). `score(config, spot)` is the configuration's score at
     /// that rung (lower is better; +∞ when it failed) once all its trials have their result
     /// there, else `None`; `key` names a configuration; `arrival` records a configuration's
-    /// score (the metric's own values); `all_admitted` says no more configurations will enter.
+    /// score (the metric's own values), `value` turns its first objective back into the
+    /// metric's own value (for a stopped configuration's record); `all_admitted` says no more
+    /// configurations will enter.
     pub fn decide(
         &mut self,
         all_admitted: bool,
         mut score: impl FnMut(usize, Spot) -> Option<Score>,
         key: impl Fn(usize) -> String,
-        arrival: impl Fn(String, &Score) -> Arrival,
+        (arrival, value): (impl Fn(String, &Score) -> Arrival, impl Fn(f64) -> f64),
     ) -> Vec<RungDecision> {
         let mut decisions = Vec::new();
         loop {
@@ -217,7 +219,7 @@ impl Asha {
                     };
                     let rung = &self.brackets[b].rungs[k];
                     if complete && !rung.closed && rung.scores.len() == rung.entrants.len() {
-                        decisions.push(self.close(b, k, &key, &arrival));
+                        decisions.push(self.close(b, k, &key, &value));
                     }
                 }
                 // Nothing is decided at the full budget, but a TPE search learns from it
@@ -323,7 +325,7 @@ impl Asha {
         b: usize,
         k: usize,
         key: &impl Fn(usize) -> String,
-        arrival: &impl Fn(String, &Score) -> Arrival,
+        value: &impl Fn(f64) -> f64,
     ) -> RungDecision {
         let order = ranked(&self.brackets[b].rungs[k]);
         if let Some(&best) = order.first() {
@@ -342,14 +344,10 @@ impl Asha {
             .iter()
             .enumerate()
             .filter(|&(_, &i)| !rung.promoted[i])
-            .map(|(r, &i)| {
-                let config = key(rung.entrants[i]);
-                let record = arrival(config.clone(), &rung.scores[i]);
-                Stopped {
-                    config,
-                    heldout: record.value.unwrap_or(f64::INFINITY),
-                    rank: r + 1,
-                }
+            .map(|(r, &i)| Stopped {
+                config: key(rung.entrants[i]),
+                heldout: value(rung.scores[i].primary()),
+                rank: r + 1,
             })
             .collect();
         RungDecision {
@@ -421,7 +419,7 @@ mod tests {
                 true,
                 |c, at| known.contains(&(c, at.step)).then(|| score(c, at.step)),
                 |c| format!("c{c}"),
-                record,
+                (record, |s| s),
             ));
             // What could train now: each configuration up to its highest rung.
             let todo: Vec<(usize, usize)> = asha
@@ -507,7 +505,7 @@ mod tests {
             true,
             |c, at| (at.step == 100 && known.contains(&c)).then(|| Score::single(scores[c])),
             |c| format!("c{c}"),
-            record,
+            (record, |s| s),
         );
         // Entrant 4 (c4) has its result, but c3 before it does not: only m = 3 is decided.
         assert_eq!(d.len(), 3);
@@ -579,8 +577,40 @@ mod tests {
                     .then(|| Score::single(scores[c] + at.step as f64 / 1000.0))
             },
             |c| format!("c{c}"),
-            record,
+            (record, |s| s),
         );
+    }
+
+    #[test]
+    fn a_failed_configuration_of_a_maximised_metric_is_recorded_at_minus_infinity() {
+        // Scores are oriented (a maximised metric negated); a failed configuration scores +∞,
+        // which is −∞ in the metric's own terms, as synchronous halving records it.
+        let mut asha = Asha::new(&es(StoppingMethod::Asha), 3, 900, 0);
+        for c in 0..3 {
+            asha.admit(c);
+        }
+        let own = [0.9, 0.8, f64::NAN];
+        let decisions = asha.decide(
+            true,
+            |c, at| {
+                (at.step == 100).then(|| {
+                    Score::single(if own[c].is_nan() {
+                        f64::INFINITY
+                    } else {
+                        -own[c]
+                    })
+                })
+            },
+            |c| format!("c{c}"),
+            (record, |s: f64| -s),
+        );
+        let close = decisions
+            .iter()
+            .find(|d| d.rung == 0 && d.arrived.is_none())
+            .unwrap();
+        let failed = close.stopped.iter().find(|s| s.config == "c2").unwrap();
+        assert_eq!(failed.heldout, f64::NEG_INFINITY, "{close:?}");
+        assert_eq!(close.promoted, ["c0"]);
     }
 
     #[test]

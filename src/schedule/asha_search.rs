@@ -177,7 +177,10 @@ impl<'a> AshaSearch<'a> {
                 known(store, &trials, at.step).then(|| scoring.at(store, &trials, at.step))
             },
             |c| configs[c].0.clone(),
-            |config, score| scoring.arrival(config, score),
+            (
+                |config: String, score: &Score| scoring.arrival(config, score),
+                |s| scoring.primary().mode.key(s),
+            ),
         );
         for d in &decisions {
             for key in &d.promoted {

@@ -115,13 +115,14 @@ pub struct Constraint {
 }
 
 impl Constraint {
-    /// How far `value` breaks the constraint, relative to the limit (0 when it holds; 1 for a
-    /// missing or non-finite value, which breaks it).
+    /// How far `value` breaks the constraint, relative to the larger of the limit and the value
+    /// (0 when it holds, at most about 1 for values of the limit's sign, so that no constraint
+    /// swamps the others; 1 for a missing or non-finite value, which breaks it).
     pub fn violation(&self, value: Option<f64>) -> f64 {
         let Some(x) = value.filter(|x| x.is_finite()) else {
             return 1.0;
         };
-        let scale = self.limit.abs().max(1e-12);
+        let scale = self.limit.abs().max(x.abs()).max(1e-12);
         let over = match self.bound {
             Bound::AtMost => (x - self.limit).max(0.0),
             Bound::AtLeast => (self.limit - x).max(0.0),
@@ -433,7 +434,12 @@ fn check_name(name: &str, program: bool) -> Result<(), String> {
         }
         Some(_) => Ok(()),
         None if program => {
-            if name.trim().is_empty() || ["step", "elapsed_s", "checkpoint"].contains(&name) {
+            if name.trim() != name || name.contains(['<', '>', '=']) {
+                Err(format!(
+                    "expected a metric name without spaces around it or `<`, `>`, `=` in it, got \
+                     {name:?}"
+                ))
+            } else if name.is_empty() || ["step", "elapsed_s", "checkpoint"].contains(&name) {
                 Err(format!(
                     "expected a key of the program's metrics lines (not `step`, `elapsed_s` or \
                      `checkpoint`) or one of {}, got {name:?}",
@@ -550,6 +556,12 @@ mod tests {
             ),
             (json!(["step"]), true, "objectives[0].name", "not `step`"),
             (json!([3]), true, "objectives[0]", "got 3"),
+            (
+                json!([" val_loss"]),
+                true,
+                "objectives[0].name",
+                "without spaces",
+            ),
         ];
         for (value, program, key, message) in cases {
             let got = objectives(value.clone(), program);
@@ -589,7 +601,14 @@ mod tests {
         assert_eq!(c[2].bound, Bound::AtLeast);
         assert_eq!(c[0].violation(Some(3000.0)), 0.0);
         assert_eq!(c[0].violation(Some(4000.0)), 0.0);
-        assert!((c[0].violation(Some(5000.0)) - 0.25).abs() < 1e-12);
+        assert!((c[0].violation(Some(5000.0)) - 0.2).abs() < 1e-12);
+        // A limit of 0 does not make a small overshoot enormous.
+        let zero = Constraint {
+            name: "gap".into(),
+            bound: Bound::AtMost,
+            limit: 0.0,
+        };
+        assert_eq!(zero.violation(Some(0.01)), 1.0);
         assert!(c[1].violation(Some(100000.0)) > 0.0, "< excludes the limit");
         assert_eq!(c[2].violation(None), 1.0, "no value breaks it");
         assert_eq!(c[2].violation(Some(f64::NAN)), 1.0);
@@ -607,5 +626,10 @@ mod tests {
             assert!(key.starts_with("constraints"), "{value}: {key}");
             assert!(m.contains(message), "{value}: {m}");
         }
+        // A program's metric may be any name, but not one a misspelt operator left behind.
+        let value = json!(["val_loss =< 2"]);
+        let (key, m) = parse(None, Some(&value), true, false).unwrap_err();
+        assert_eq!(key, "constraints[0]");
+        assert!(m.contains("`<`, `>`, `=`"), "{m}");
     }
 }
