@@ -222,19 +222,25 @@ pub fn undecided(c: &Comparison, unit: &str, lang: Lang) -> String {
     }
 }
 
+/// Test values: `n` values of `mean` × (1 ± `spread`), the sign alternating and every other
+/// pair at half the spread (seeds with a known spread, for the verdict tests).
+#[cfg(test)]
+pub(crate) fn spread_values(mean: f64, spread: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            let width = if i / 2 % 2 == 0 { 1.0 } else { 0.5 };
+            mean * (1.0 + sign * width * spread)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Values around `mean` with a relative spread `spread` (±, alternating, then a wider pair).
     fn seeds(mean: f64, spread: f64, n: usize) -> Vec<f64> {
-        (0..n)
-            .map(|i| {
-                let s = if i % 2 == 0 { 1.0 } else { -1.0 };
-                let w = if i / 2 % 2 == 0 { 1.0 } else { 0.5 };
-                mean * (1.0 + s * w * spread)
-            })
-            .collect()
+        spread_values(mean, spread, n)
     }
 
     #[test]

@@ -990,16 +990,7 @@ fn seeded(configs: &[(usize, Vec<f64>)]) -> SweepRecord {
     sweep(trials, &["hidden", "seed"])
 }
 
-/// `mean` × (1 ± `spread`), alternating signs, `n` values.
-fn spread(mean: f64, spread: f64, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| {
-            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-            let width = if i / 2 % 2 == 0 { 1.0 } else { 0.5 };
-            mean * (1.0 + sign * width * spread)
-        })
-        .collect()
-}
+use crate::report::compare::spread_values as spread;
 
 fn verdict_lines(s: &SweepRecord) -> Vec<String> {
     verdict(s, &Grouped::new(s), Lang::En)
